@@ -1,0 +1,199 @@
+/*
+ * core.h - the leaf module every other dojowatch module builds on.
+ *
+ * What lives here: allocation that aborts on out-of-memory, bounded growable
+ * buffers, structured (logfmt) logging, the one injectable clock, parsing and
+ * formatting of durations, byte sizes and RFC 3339 times, diagnostics with
+ * file:line:col, and the registry of the daemon's own metrics.
+ *
+ * Nothing here depends on any other dojowatch module.
+ */
+#ifndef DW_CORE_H
+#define DW_CORE_H
+
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define DW_VERSION "0.1.0"
+
+#if defined(__GNUC__)
+#define DW_PRINTF(a, b) __attribute__((format(printf, a, b)))
+#define DW_NORETURN __attribute__((noreturn))
+#define DW_SENTINEL __attribute__((sentinel))
+#else
+#define DW_PRINTF(a, b)
+#define DW_NORETURN
+#define DW_SENTINEL
+#endif
+
+#define DW_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+
+/* ---- allocation: every wrapper aborts with a log line on out-of-memory ---- */
+
+void *dw_malloc(size_t n);
+void *dw_calloc(size_t count, size_t size);
+void *dw_realloc(void *p, size_t n);
+/** Grows an array to hold at least `need` items of `size`; doubles capacity. */
+void *dw_grow(void *p, size_t *cap, size_t need, size_t size);
+char *dw_strdup(const char *s);
+char *dw_strndup(const char *s, size_t n);
+/** printf into a fresh heap string. */
+char *dw_asprintf(const char *fmt, ...) DW_PRINTF(1, 2);
+DW_NORETURN void dw_oom(size_t n);
+
+/** Copies at most size-1 bytes and always terminates; returns strlen(src). */
+size_t dw_strlcpy(char *dst, const char *src, size_t size);
+bool dw_str_has_prefix(const char *s, const char *prefix);
+bool dw_str_has_suffix(const char *s, const char *suffix);
+
+/* ---- growable buffer with a maximum size ---- */
+
+struct dw_buf {
+    char *data;   /* heap, always NUL-terminated when len > 0 or after append */
+    size_t len;
+    size_t cap;
+    size_t max;   /* appends that would exceed max fail with -1 and set overflow */
+    bool overflow;
+};
+
+/** Sets up caller-owned memory; max 0 means SIZE_MAX. */
+void dw_buf_init(struct dw_buf *b, size_t max);
+/** Frees what the buffer holds and re-initialises it with the same max. */
+void dw_buf_clear(struct dw_buf *b);
+void dw_buf_release(struct dw_buf *b);
+int dw_buf_append(struct dw_buf *b, const void *data, size_t n);
+int dw_buf_puts(struct dw_buf *b, const char *s);
+int dw_buf_putc(struct dw_buf *b, char c);
+int dw_buf_printf(struct dw_buf *b, const char *fmt, ...) DW_PRINTF(2, 3);
+int dw_buf_vprintf(struct dw_buf *b, const char *fmt, va_list ap) DW_PRINTF(2, 0);
+/** Hands the heap string to the caller (never NULL) and re-initialises b. */
+char *dw_buf_steal(struct dw_buf *b);
+
+/* ---- logging (logfmt to stderr) ---- */
+
+enum dw_log_level { DW_LOG_DEBUG, DW_LOG_INFO, DW_LOG_WARN, DW_LOG_ERROR };
+
+void dw_log_set_level(enum dw_log_level level);
+/** Parses "debug" | "info" | "warn" | "error"; -1 when unknown. */
+int dw_log_parse_level(const char *s);
+/** Redirects log output (default stderr); NULL restores stderr. Used by tests. */
+void dw_log_set_stream(void *file);
+/**
+ * One log line: ts=... level=... component=... msg="..." then key/value pairs
+ * given as NULL-terminated (const char *key, const char *value) pairs. Values
+ * are quoted and escaped when needed; NULL values print as empty.
+ */
+void dw_log_kv(enum dw_log_level level, const char *component, const char *msg, ...) DW_SENTINEL;
+/** printf-style message with no extra fields. */
+void dw_log(enum dw_log_level level, const char *component, const char *fmt, ...) DW_PRINTF(3, 4);
+/** Appends value to b quoted for logfmt if it needs quoting. */
+void dw_logfmt_value(struct dw_buf *b, const char *value);
+
+/* ---- the clock: every module reads time through these ---- */
+
+/** Wall-clock time in milliseconds since the Unix epoch (real or test). */
+int64_t dw_now_ms(void);
+/** Monotonic nanoseconds for measuring durations (never the test clock). */
+int64_t dw_mono_ns(void);
+/** Switches to a manual test clock frozen at start_ms. */
+void dw_clock_set_manual(int64_t start_ms);
+/** Back to the real clock. */
+void dw_clock_set_real(void);
+bool dw_clock_is_manual(void);
+/** Advances the manual clock (no-op on the real clock) and wakes sleepers. */
+void dw_clock_advance(int64_t delta_ms);
+/**
+ * Sleeps until dw_now_ms() >= deadline_ms, *stop becomes true, or
+ * dw_clock_kick() is called. Returns true when the deadline was reached.
+ * On the manual clock, only dw_clock_advance() moves time forward.
+ */
+bool dw_clock_sleep_until(int64_t deadline_ms, const atomic_bool *stop);
+/** Wakes every sleeper so it re-checks its stop flag. */
+void dw_clock_kick(void);
+
+/* ---- diagnostics: errors with position, owned by the caller ---- */
+
+struct dw_diag {
+    char *file; /* may be NULL */
+    int line;   /* 1-based; 0 when unknown */
+    int col;    /* 1-based; 0 when unknown */
+    char *key;  /* dotted path of the key, may be NULL */
+    char *msg;
+};
+
+struct dw_diags {
+    struct dw_diag *items;
+    size_t n;
+    size_t cap;
+    size_t warnings; /* items whose msg starts with "warning: " */
+};
+
+void dw_diags_init(struct dw_diags *d);
+void dw_diags_release(struct dw_diags *d);
+void dw_diags_add(struct dw_diags *d, const char *file, int line, int col, const char *key,
+                  const char *fmt, ...) DW_PRINTF(6, 7);
+/** Number of errors (items that are not warnings). */
+size_t dw_diags_errors(const struct dw_diags *d);
+/** Formats one diagnostic as "file:line:col: key: msg". */
+void dw_diag_format(const struct dw_diag *diag, struct dw_buf *out);
+
+/* ---- parsing and formatting of values ---- */
+
+/** Strict decimal integer: whole string, no overflow. 0 on success, -1 on error. */
+int dw_parse_int64(const char *s, int64_t *out);
+/** Strict float (also Inf, NaN). */
+int dw_parse_double(const char *s, double *out);
+/**
+ * Prometheus durations: "1y2w3d4h5m6s7ms" units in that order, each once,
+ * also "0". Result in milliseconds. -1 on error.
+ */
+int dw_parse_duration(const char *s, int64_t *out_ms);
+/** Formats ms as the shortest Prometheus duration ("1h30m", "0s"). */
+void dw_format_duration(int64_t ms, char *out, size_t size);
+/** Byte sizes: "512", "64KiB", "32MiB", "1GiB", "10KB" (1000-based), "1MB". */
+int dw_parse_bytes(const char *s, uint64_t *out);
+/** RFC 3339 with optional fraction and Z or +hh:mm offset. */
+int dw_parse_rfc3339(const char *s, int64_t *out_ms);
+/** UTC "2006-01-02T15:04:05Z" or with .000 when ms != 0. size >= 32. */
+void dw_format_rfc3339(int64_t ms, char *out, size_t size);
+
+/* ---- hashing ---- */
+
+/** Lower-case hex SHA-256 of data into out[65]. */
+void dw_sha256_hex(const void *data, size_t n, char out[65]);
+/** Constant-time comparison of equal-length buffers. */
+bool dw_ct_equal(const void *a, const void *b, size_t n);
+/** Fills buf with cryptographically random bytes. */
+void dw_random_bytes(void *buf, size_t n);
+
+/* ---- the daemon's own metrics (Prometheus text format) ---- */
+
+struct dw_metric;
+
+/**
+ * Registers a metric family in the process-wide registry (idempotent by
+ * name: registering the same name again returns the existing family).
+ * label_names is a comma-separated list ("route,code") or NULL.
+ */
+struct dw_metric *dw_metric_counter(const char *name, const char *help, const char *label_names);
+struct dw_metric *dw_metric_gauge(const char *name, const char *help, const char *label_names);
+/** Histogram with the given upper bounds (ascending, +Inf added). */
+struct dw_metric *dw_metric_histogram(const char *name, const char *help, const char *label_names,
+                                      const double *bounds, size_t nbounds);
+/** label_values has one entry per label name (NULL when the family has none). */
+void dw_metric_add(struct dw_metric *m, const char *const *label_values, double delta);
+void dw_metric_set(struct dw_metric *m, const char *const *label_values, double value);
+void dw_metric_observe(struct dw_metric *m, const char *const *label_values, double value);
+/** Removes every labelled child (e.g. before re-setting a one-hot gauge). */
+void dw_metric_reset(struct dw_metric *m);
+/** Appends the whole registry in Prometheus text format 0.0.4. */
+void dw_metrics_write(struct dw_buf *out);
+/** Frees the registry (at exit, for leak checkers). */
+void dw_metrics_shutdown(void);
+
+#include "banned.h"
+
+#endif

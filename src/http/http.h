@@ -1,0 +1,104 @@
+/*
+ * http.h - the HTTP layer: libmicrohttpd server, route table, access rules,
+ * limits, JSON helpers and the API handlers (api_*.c, one area per file).
+ *
+ * The HTTP layer only translates between requests and module functions; the
+ * logic lives in the modules so the CLI calls the same functions.
+ *
+ * Threads: libmicrohttpd runs its own polling threads; handlers run on them
+ * and must only touch thread-safe module interfaces.
+ */
+#ifndef DW_HTTP_H
+#define DW_HTTP_H
+
+#include <jansson.h>
+
+#include "core/core.h"
+#include "plan/plan.h"
+#include "store/store.h"
+
+struct dw_http_server;
+struct dw_http_request;
+struct dw_http_response;
+
+/** What handlers can reach. Filled by the daemon; callbacks are thread-safe. */
+struct dw_http_app {
+    void *ctx; /* passed back to every callback */
+    /** Current configuration with a reference taken; caller unrefs. */
+    struct dw_config *(*config_get)(void *ctx);
+    /** Reload the configuration from disk; 0 on success or -1 with *err (caller frees). */
+    int (*reload)(void *ctx, char **err);
+    /** True once start-up has finished (for /-/ready). */
+    bool (*ready)(void *ctx);
+    struct dw_store *store;
+    int64_t started_at_ms;
+    bool test_clock; /* expose POST /-/test/clock (serve --test-clock) */
+};
+
+typedef void (*dw_http_handler)(struct dw_http_request *req, struct dw_http_response *resp,
+                                const struct dw_http_app *app);
+
+enum dw_http_body_class { DW_BODY_NONE, DW_BODY_NORMAL, DW_BODY_INGEST };
+
+/** One route: path is exact, or a pattern with {name} segments. */
+struct dw_http_route {
+    const char *method; /* "GET", "POST", ... */
+    const char *path;
+    dw_http_handler handler;
+    enum dw_role role; /* DW_ROLE_NONE: open to everyone */
+    enum dw_http_body_class body;
+    const char *name; /* label for metrics, e.g. "/api/v1/query" */
+};
+
+struct dw_http_options {
+    const char *listen;               /* "127.0.0.1:9107", "[::1]:0", ":9107" */
+    struct dw_plan_limits limits;     /* body, header, connections, timeout */
+    unsigned threads;                 /* polling threads (default 2) */
+};
+
+/** The daemon's route table (all routes of every module). */
+const struct dw_http_route *dw_http_routes(size_t *n);
+
+/**
+ * Starts serving. Returns NULL with *err set (caller frees) when the address
+ * cannot be bound. The app struct must outlive the server.
+ */
+struct dw_http_server *dw_http_start(const struct dw_http_options *opts,
+                                     const struct dw_http_app *app, char **err);
+/** Port actually bound (useful with port 0). */
+int dw_http_port(const struct dw_http_server *srv);
+/** Stops accepting, finishes in-flight requests, frees; sets *srv to NULL. */
+void dw_http_stop(struct dw_http_server **srv);
+
+/* ---- request accessors (valid during the handler) ---- */
+const char *dw_http_req_method(const struct dw_http_request *req);
+const char *dw_http_req_path(const struct dw_http_request *req);
+/** Query-string or form-body argument; NULL when absent. */
+const char *dw_http_req_arg(const struct dw_http_request *req, const char *name);
+/** All values of a repeated argument (match[]); returns count. */
+size_t dw_http_req_args(const struct dw_http_request *req, const char *name,
+                        const char **out, size_t max);
+/** Path parameter from a {name} segment. */
+const char *dw_http_req_param(const struct dw_http_request *req, const char *name);
+const char *dw_http_req_header(const struct dw_http_request *req, const char *name);
+const char *dw_http_req_body(const struct dw_http_request *req, size_t *len);
+enum dw_role dw_http_req_role(const struct dw_http_request *req);
+/** Name of the authenticated token or user ("anonymous" when none). */
+const char *dw_http_req_principal(const struct dw_http_request *req);
+
+/* ---- response builders ---- */
+void dw_http_resp_status(struct dw_http_response *resp, int status);
+void dw_http_resp_header(struct dw_http_response *resp, const char *name, const char *value);
+/** Takes ownership of the body bytes (heap). */
+void dw_http_resp_body(struct dw_http_response *resp, int status, const char *content_type,
+                       char *body, size_t len);
+void dw_http_resp_text(struct dw_http_response *resp, int status, const char *text);
+/** Serialises and steals a reference to json. */
+void dw_http_resp_json(struct dw_http_response *resp, int status, json_t *json);
+/** {"status":"success","data":data} (steals data). */
+void dw_http_resp_success(struct dw_http_response *resp, json_t *data);
+/** {"status":"error","errorType":type,"error":msg} with the given status. */
+void dw_http_resp_error(struct dw_http_response *resp, int status, const char *type,
+                        const char *fmt, ...) DW_PRINTF(4, 5);
+
+#endif

@@ -1,0 +1,235 @@
+/* Unit tests of the core module: buffers, parsing, clock, logging, metrics. */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "core/core.h"
+#include "harness.h"
+
+TEST(buf_respects_max)
+{
+    struct dw_buf b;
+    dw_buf_init(&b, 8);
+    ASSERT_EQ_INT(dw_buf_puts(&b, "12345"), 0);
+    ASSERT_EQ_INT(dw_buf_puts(&b, "6789"), -1);
+    ASSERT_TRUE(b.overflow);
+    ASSERT_EQ_STR(b.data, "12345");
+    ASSERT_EQ_INT(dw_buf_printf(&b, "%d", 678), 0);
+    ASSERT_EQ_STR(b.data, "12345678");
+    char *s = dw_buf_steal(&b);
+    ASSERT_EQ_STR(s, "12345678");
+    ASSERT_EQ_UINT(b.len, 0);
+    free(s);
+    dw_buf_release(&b);
+}
+
+TEST(durations_parse_like_prometheus)
+{
+    int64_t ms;
+    ASSERT_EQ_INT(dw_parse_duration("15m", &ms), 0);
+    ASSERT_EQ_INT(ms, 15 * 60 * 1000);
+    ASSERT_EQ_INT(dw_parse_duration("1h30m", &ms), 0);
+    ASSERT_EQ_INT(ms, 90 * 60 * 1000);
+    ASSERT_EQ_INT(dw_parse_duration("72h", &ms), 0);
+    ASSERT_EQ_INT(ms, 72LL * 3600 * 1000);
+    ASSERT_EQ_INT(dw_parse_duration("1y", &ms), 0);
+    ASSERT_EQ_INT(ms, 365LL * 86400 * 1000);
+    ASSERT_EQ_INT(dw_parse_duration("1s500ms", &ms), 0);
+    ASSERT_EQ_INT(ms, 1500);
+    ASSERT_EQ_INT(dw_parse_duration("0", &ms), 0);
+    ASSERT_EQ_INT(ms, 0);
+    ASSERT_EQ_INT(dw_parse_duration("", &ms), -1);
+    ASSERT_EQ_INT(dw_parse_duration("15", &ms), -1);
+    ASSERT_EQ_INT(dw_parse_duration("m15", &ms), -1);
+    ASSERT_EQ_INT(dw_parse_duration("1m1h", &ms), -1); /* out of order */
+    ASSERT_EQ_INT(dw_parse_duration("1h1h", &ms), -1);
+    ASSERT_EQ_INT(dw_parse_duration("5x", &ms), -1);
+    ASSERT_EQ_INT(dw_parse_duration("-5m", &ms), -1);
+    ASSERT_EQ_INT(dw_parse_duration("99999999999999999999y", &ms), -1);
+}
+
+TEST(durations_format_shortest)
+{
+    char buf[32];
+    dw_format_duration(90 * 60 * 1000, buf, sizeof buf);
+    ASSERT_EQ_STR(buf, "1h30m");
+    dw_format_duration(0, buf, sizeof buf);
+    ASSERT_EQ_STR(buf, "0s");
+    dw_format_duration(7LL * 86400 * 1000, buf, sizeof buf);
+    ASSERT_EQ_STR(buf, "1w");
+    dw_format_duration(8LL * 86400 * 1000, buf, sizeof buf);
+    ASSERT_EQ_STR(buf, "8d");
+    dw_format_duration(1500, buf, sizeof buf);
+    ASSERT_EQ_STR(buf, "1s500ms");
+}
+
+TEST(bytes_parse)
+{
+    uint64_t v;
+    ASSERT_EQ_INT(dw_parse_bytes("32MiB", &v), 0);
+    ASSERT_EQ_UINT(v, 32ULL << 20);
+    ASSERT_EQ_INT(dw_parse_bytes("10KB", &v), 0);
+    ASSERT_EQ_UINT(v, 10000);
+    ASSERT_EQ_INT(dw_parse_bytes("512", &v), 0);
+    ASSERT_EQ_UINT(v, 512);
+    ASSERT_EQ_INT(dw_parse_bytes("12XB", &v), -1);
+    ASSERT_EQ_INT(dw_parse_bytes("-1", &v), -1);
+    ASSERT_EQ_INT(dw_parse_bytes("99999999999GiB", &v), -1);
+}
+
+TEST(rfc3339_roundtrip_and_offsets)
+{
+    int64_t ms;
+    char buf[40];
+    ASSERT_EQ_INT(dw_parse_rfc3339("2026-12-01T09:00:00Z", &ms), 0);
+    ASSERT_EQ_INT(ms, 1796115600000LL);
+    dw_format_rfc3339(ms, buf, sizeof buf);
+    ASSERT_EQ_STR(buf, "2026-12-01T09:00:00Z");
+    ASSERT_EQ_INT(dw_parse_rfc3339("2026-12-01T10:00:00+01:00", &ms), 0);
+    ASSERT_EQ_INT(ms, 1796115600000LL);
+    ASSERT_EQ_INT(dw_parse_rfc3339("2026-12-01T09:00:00.250Z", &ms), 0);
+    dw_format_rfc3339(ms, buf, sizeof buf);
+    ASSERT_EQ_STR(buf, "2026-12-01T09:00:00.250Z");
+    ASSERT_EQ_INT(dw_parse_rfc3339("2024-02-29T00:00:00Z", &ms), 0);
+    ASSERT_EQ_INT(dw_parse_rfc3339("2023-02-29T00:00:00Z", &ms), -1);
+    ASSERT_EQ_INT(dw_parse_rfc3339("2026-12-01 09:00:00", &ms), -1); /* no zone */
+    ASSERT_EQ_INT(dw_parse_rfc3339("2026-13-01T09:00:00Z", &ms), -1);
+    ASSERT_EQ_INT(dw_parse_rfc3339("2026-12-01T09:00:00Zjunk", &ms), -1);
+}
+
+TEST(strict_numbers)
+{
+    int64_t i;
+    double d;
+    ASSERT_EQ_INT(dw_parse_int64("42", &i), 0);
+    ASSERT_EQ_INT(i, 42);
+    ASSERT_EQ_INT(dw_parse_int64("42x", &i), -1);
+    ASSERT_EQ_INT(dw_parse_int64(" 42", &i), -1);
+    ASSERT_EQ_INT(dw_parse_int64("9223372036854775808", &i), -1);
+    ASSERT_EQ_INT(dw_parse_double("1.5e3", &d), 0);
+    ASSERT_NEAR(d, 1500.0, 0);
+    ASSERT_EQ_INT(dw_parse_double("Inf", &d), 0);
+    ASSERT_TRUE(isinf(d));
+    ASSERT_EQ_INT(dw_parse_double("1.5.", &d), -1);
+}
+
+static atomic_bool sleeper_done;
+
+static void *sleeper(void *arg)
+{
+    int64_t deadline = *(int64_t *)arg;
+    bool reached = dw_clock_sleep_until(deadline, NULL);
+    atomic_store(&sleeper_done, reached);
+    return NULL;
+}
+
+TEST(manual_clock_wakes_sleepers)
+{
+    dw_clock_set_manual(1000000);
+    ASSERT_EQ_INT(dw_now_ms(), 1000000);
+    int64_t deadline = 1000000 + 72LL * 3600 * 1000;
+    pthread_t t;
+    atomic_store(&sleeper_done, false);
+    pthread_create(&t, NULL, sleeper, &deadline);
+    dw_clock_advance(3600 * 1000);
+    ASSERT_FALSE(atomic_load(&sleeper_done));
+    dw_clock_advance(71LL * 3600 * 1000);
+    pthread_join(t, NULL);
+    ASSERT_TRUE(atomic_load(&sleeper_done));
+    ASSERT_EQ_INT(dw_now_ms(), deadline);
+    dw_clock_set_real();
+    ASSERT_TRUE(dw_now_ms() > 1700000000000LL);
+}
+
+TEST(sleep_stops_on_flag)
+{
+    atomic_bool stop = true;
+    int64_t t0 = dw_mono_ns();
+    ASSERT_FALSE(dw_clock_sleep_until(dw_now_ms() + 60000, &stop));
+    ASSERT_TRUE(dw_mono_ns() - t0 < 1000000000LL);
+}
+
+TEST(logfmt_quotes_values)
+{
+    struct dw_buf b;
+    dw_buf_init(&b, 0);
+    dw_logfmt_value(&b, "plain");
+    dw_buf_putc(&b, ' ');
+    dw_logfmt_value(&b, "has space \"q\"\nnl");
+    dw_buf_putc(&b, ' ');
+    dw_logfmt_value(&b, "");
+    ASSERT_EQ_STR(b.data, "plain \"has space \\\"q\\\"\\nnl\" \"\"");
+    dw_buf_release(&b);
+
+    char *path = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&path, &len);
+    dw_log_set_stream(f);
+    dw_log_kv(DW_LOG_WARN, "test", "hello world", "key", "a=b", "n", "3", NULL);
+    dw_log(DW_LOG_DEBUG, "test", "hidden at info level");
+    dw_log_set_stream(NULL);
+    fclose(f);
+    ASSERT_CONTAINS(path, "level=warn component=test msg=\"hello world\" key=\"a=b\" n=3\n");
+    ASSERT_NOT_CONTAINS(path, "hidden");
+    free(path);
+}
+
+TEST(diag_format_has_position)
+{
+    struct dw_diags d;
+    dw_diags_init(&d);
+    dw_diags_add(&d, "x.yaml", 3, 7, "launch.at", "not an RFC 3339 time: \"%s\"", "soon");
+    dw_diags_add(&d, "x.yaml", 0, 0, NULL, "warning: something");
+    ASSERT_EQ_UINT(dw_diags_errors(&d), 1);
+    struct dw_buf b;
+    dw_buf_init(&b, 0);
+    dw_diag_format(&d.items[0], &b);
+    ASSERT_EQ_STR(b.data, "x.yaml:3:7: launch.at: not an RFC 3339 time: \"soon\"");
+    dw_buf_release(&b);
+    dw_diags_release(&d);
+}
+
+TEST(metrics_text_format)
+{
+    static const double bounds[] = {0.1, 1};
+    struct dw_metric *c = dw_metric_counter("t_requests_total", "Requests.", "route,code");
+    struct dw_metric *h = dw_metric_histogram("t_duration_seconds", "Duration.", "route", bounds, 2);
+    struct dw_metric *g = dw_metric_gauge("t_up", "Up.", NULL);
+    ASSERT_TRUE(dw_metric_counter("t_requests_total", "again", "route,code") == c);
+    dw_metric_add(c, (const char *[]){"/x", "200"}, 1);
+    dw_metric_add(c, (const char *[]){"/x", "200"}, 2);
+    dw_metric_add(c, (const char *[]){"/y\"", "404"}, 1);
+    dw_metric_observe(h, (const char *[]){"/x"}, 0.05);
+    dw_metric_observe(h, (const char *[]){"/x"}, 0.5);
+    dw_metric_observe(h, (const char *[]){"/x"}, 5);
+    dw_metric_set(g, NULL, 1);
+    struct dw_buf b;
+    dw_buf_init(&b, 0);
+    dw_metrics_write(&b);
+    ASSERT_CONTAINS(b.data, "# TYPE t_requests_total counter\n");
+    ASSERT_CONTAINS(b.data, "t_requests_total{route=\"/x\",code=\"200\"} 3\n");
+    ASSERT_CONTAINS(b.data, "t_requests_total{route=\"/y\\\"\",code=\"404\"} 1\n");
+    ASSERT_CONTAINS(b.data, "t_duration_seconds_bucket{route=\"/x\",le=\"0.1\"} 1\n");
+    ASSERT_CONTAINS(b.data, "t_duration_seconds_bucket{route=\"/x\",le=\"1\"} 2\n");
+    ASSERT_CONTAINS(b.data, "t_duration_seconds_bucket{route=\"/x\",le=\"+Inf\"} 3\n");
+    ASSERT_CONTAINS(b.data, "t_duration_seconds_count{route=\"/x\"} 3\n");
+    ASSERT_CONTAINS(b.data, "t_up 1\n");
+    dw_buf_release(&b);
+    dw_metric_reset(c);
+    dw_buf_init(&b, 0);
+    dw_metrics_write(&b);
+    ASSERT_NOT_CONTAINS(b.data, "t_requests_total{");
+    dw_buf_release(&b);
+    dw_metrics_shutdown();
+}
+
+TEST(sha256_known_vector)
+{
+    char hex[65];
+    dw_sha256_hex("abc", 3, hex);
+    ASSERT_EQ_STR(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    ASSERT_TRUE(dw_ct_equal("abc", "abc", 3));
+    ASSERT_FALSE(dw_ct_equal("abc", "abd", 3));
+}
+
+TEST_MAIN()
