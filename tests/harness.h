@@ -126,8 +126,9 @@ static inline const char *dw_test_basename_(const char *p)
 
 static inline int dw_test_main_(int argc, char **argv)
 {
-    int passed = 0, failed = 0;
-    for (int i = 0; i < dw_ntests_; i++) {
+    /* volatile: they live across setjmp/longjmp. */
+    volatile int passed = 0, failed = 0;
+    for (volatile int i = 0; i < dw_ntests_; i++) {
         if (argc > 1 && !strstr(dw_tests_[i].name, argv[1]))
             continue;
         dw_test_failed_ = 0;
@@ -144,6 +145,7 @@ static inline int dw_test_main_(int argc, char **argv)
         fflush(stdout);
     }
     printf("%s: %d passed, %d failed\n", dw_test_basename_(argv[0]), passed, failed);
+    fflush(stdout); /* a leak report at exit ends the process without flushing */
     return failed ? 1 : 0;
 }
 

@@ -67,15 +67,21 @@ char *dw_strndup(const char *s, size_t n)
     return p;
 }
 
-char *dw_asprintf(const char *fmt, ...)
+char *dw_vasprintf(const char *fmt, va_list ap)
 {
     struct dw_buf b;
-    va_list ap;
     dw_buf_init(&b, 0);
-    va_start(ap, fmt);
     dw_buf_vprintf(&b, fmt, ap);
-    va_end(ap);
     return dw_buf_steal(&b);
+}
+
+char *dw_asprintf(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char *s = dw_vasprintf(fmt, ap);
+    va_end(ap);
+    return s;
 }
 
 size_t dw_strlcpy(char *dst, const char *src, size_t size)

@@ -42,6 +42,7 @@ char *dw_strdup(const char *s);
 char *dw_strndup(const char *s, size_t n);
 /** printf into a fresh heap string. */
 char *dw_asprintf(const char *fmt, ...) DW_PRINTF(1, 2);
+char *dw_vasprintf(const char *fmt, va_list ap) DW_PRINTF(1, 0);
 DW_NORETURN void dw_oom(size_t n);
 
 /** Copies at most size-1 bytes and always terminates; returns strlen(src). */

@@ -31,17 +31,14 @@ void dw_diags_add(struct dw_diags *d, const char *file, int line, int col, const
 {
     d->items = dw_grow(d->items, &d->cap, d->n + 1, sizeof *d->items);
     struct dw_diag *g = &d->items[d->n++];
-    struct dw_buf b;
     va_list ap;
-    dw_buf_init(&b, 0);
     va_start(ap, fmt);
-    dw_buf_vprintf(&b, fmt, ap);
+    g->msg = dw_vasprintf(fmt, ap);
     va_end(ap);
     g->file = file ? dw_strdup(file) : NULL;
     g->line = line;
     g->col = col;
     g->key = key && *key ? dw_strdup(key) : NULL;
-    g->msg = dw_buf_steal(&b);
     if (dw_str_has_prefix(g->msg, "warning: "))
         d->warnings++;
 }

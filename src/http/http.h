@@ -30,6 +30,13 @@ struct dw_http_app {
     int (*reload)(void *ctx, char **err);
     /** True once start-up has finished (for /-/ready). */
     bool (*ready)(void *ctx);
+    /**
+     * Role of a bearer token against the current configuration's tokens
+     * (DW_ROLE_NONE when unknown); *name gets the token's configured name,
+     * which must stay valid after the call (the server copies it at once,
+     * but a reload may run concurrently). Never log the token itself.
+     */
+    enum dw_role (*authenticate)(void *ctx, const char *token, const char **name);
     struct dw_store *store;
     int64_t started_at_ms;
     bool test_clock; /* expose POST /-/test/clock (serve --test-clock) */
@@ -48,12 +55,16 @@ struct dw_http_route {
     enum dw_role role; /* DW_ROLE_NONE: open to everyone */
     enum dw_http_body_class body;
     const char *name; /* label for metrics, e.g. "/api/v1/query" */
+    bool test_only;   /* served only when app->test_clock (serve --test-clock); else 404 */
 };
 
+/** Limits left at 0 take the defaults documented in struct dw_plan_limits. */
 struct dw_http_options {
     const char *listen;               /* "127.0.0.1:9107", "[::1]:0", ":9107" */
     struct dw_plan_limits limits;     /* body, header, connections, timeout */
     unsigned threads;                 /* polling threads (default 2) */
+    const struct dw_http_route *routes; /* NULL: dw_http_routes(); must outlive the server */
+    size_t nroutes;
 };
 
 /** The daemon's route table (all routes of every module). */

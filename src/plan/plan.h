@@ -14,7 +14,10 @@
 #ifndef DW_PLAN_H
 #define DW_PLAN_H
 
+#include <stddef.h>
+
 #include "core/core.h"
+#include "store/store.h"
 
 /* The classes of checks the plan reviews at a phase-dependent cadence. */
 enum dw_check_class {
@@ -48,7 +51,7 @@ struct dw_plan_priority {
     int64_t response_ms;
     int64_t resolution_ms;
     int64_t status_page_ms; /* 0 when no status-page deadline */
-    char **channels;        /* "phone", "sms", "slack", "email", ... */
+    char **channels; /* "phone", "sms", "email", "slack:<purpose>" ("slack" = slack:incidents) */
     size_t nchannels;
     struct dw_plan_target *escalation;
     size_t nescalation;
@@ -67,10 +70,11 @@ struct dw_plan_severity {
 struct dw_plan_objective {
     char *id;
     char *name;
-    char *group; /* kpi: technical | user_experience | business; baseline: api | database | frontend */
+    char *group; /* kpi: technical | user_experience | business; baseline: api | database | frontend
+                  */
     char *op;    /* "<", "<=", ">", ">=", "==" */
     double target;
-    char *unit;  /* "percent", "ms", "seconds", "ratio", "score", "count", ... */
+    char *unit; /* "percent", "ms", "seconds", "ratio", "score", "count", ... */
     char *description;
 };
 
@@ -96,7 +100,7 @@ struct dw_plan_person {
 struct dw_plan_team {
     char *id;
     char *name;
-    char *lead; /* person id, may be NULL */
+    char *lead;     /* person id, may be NULL */
     char **members; /* person ids */
     size_t nmembers;
 };
@@ -167,6 +171,8 @@ const struct dw_plan_objective *dw_config_baselines(const struct dw_config *cfg,
 const struct dw_plan_objective *dw_config_success_criteria(const struct dw_config *cfg, size_t *n);
 const struct dw_plan_check *dw_config_checks(const struct dw_config *cfg, size_t *n);
 const struct dw_plan_growth *dw_config_growth(const struct dw_config *cfg, size_t *n);
+/** capacity.autoscale_cpu_percent (the seed's "CPU utilization > 70%"), 0 when unset. */
+double dw_config_autoscale_cpu_percent(const struct dw_config *cfg);
 int64_t dw_config_retention_raw_ms(const struct dw_config *cfg);        /* default 90d */
 int64_t dw_config_retention_aggregated_ms(const struct dw_config *cfg); /* default 1y */
 const struct dw_plan_person *dw_config_people(const struct dw_config *cfg, size_t *n);
@@ -175,6 +181,8 @@ const struct dw_plan_contact *dw_config_contacts(const struct dw_config *cfg, si
 const struct dw_plan_channel *dw_config_channels(const struct dw_config *cfg, size_t *n);
 const struct dw_plan_person *dw_config_find_person(const struct dw_config *cfg, const char *id);
 const struct dw_plan_team *dw_config_find_team(const struct dw_config *cfg, const char *id);
+/** True when oncall.schedules[] declares this id (escalation "schedule:<id>"). */
+bool dw_config_has_schedule(const struct dw_config *cfg, const char *id);
 /** Slack channel name for a purpose ("incidents" -> "#incidents"), or NULL. */
 const char *dw_config_channel(const struct dw_config *cfg, const char *purpose);
 
@@ -187,7 +195,11 @@ const char *dw_config_section_yaml(const struct dw_config *cfg, const char *sect
 
 /* Questions about the plan at a time T (ms since epoch). */
 
-/** Phase at T; before launch.at this is the first phase (the plan is armed). */
+/**
+ * Phase at T: the one with start <= T - launch.at < end, so a boundary instant
+ * belongs to the phase that begins there. Before launch.at this is the first
+ * phase (the plan is armed); after a closed last phase, that last phase.
+ */
 const struct dw_plan_phase *dw_plan_phase_at(const struct dw_config *cfg, int64_t t_ms);
 /** True when T is before launch.at. */
 bool dw_plan_before_launch(const struct dw_config *cfg, int64_t t_ms);
@@ -208,5 +220,169 @@ enum dw_role dw_role_parse(const char *s);
 /** Role of a bearer token, DW_ROLE_NONE when it matches no configured token. */
 enum dw_role dw_config_token_role(const struct dw_config *cfg, const char *token,
                                   const char **out_name);
+
+/** Loads, validates and summarises a file for `dojowatch check-config`.
+ * Every problem goes to diags (errors and "warning: " items); summary gets a
+ * few human lines (service, launch, phases, tokens...). Returns 0 when there
+ * are no errors, -1 otherwise. summary may be NULL. */
+int dw_config_check_file(const char *path, struct dw_diags *diags, struct dw_buf *summary);
+
+/* ---- the schema walker: declarative decoding of YAML into C structs ----
+ *
+ * A section is described by a table of fields. The walker decodes a YAML
+ * mapping into a zeroed struct, collecting every problem into dw_diags with
+ * "file:line:col: key.path: message": unknown keys (with "did you mean"),
+ * wrong types, bad durations/sizes/times, enum values, missing required keys,
+ * out-of-range numbers, duplicate ids and undefined references. Scalars get
+ * ${VAR} / ${VAR:-default} environment expansion before they are parsed.
+ * Modules that own a config section (rules, probes, notify, oncall...) decode
+ * it with dw_config_decode_section() using their own table.
+ */
+
+enum dw_schema_type {
+    DW_SCHEMA_STRING,      /* char * (heap); honours .values and DW_SCHEMA_URL */
+    DW_SCHEMA_DURATION,    /* int64_t ms, "15m"; with DW_SCHEMA_NONE_ZERO "none" is 0 */
+    DW_SCHEMA_BYTES,       /* uint64_t, "32MiB" */
+    DW_SCHEMA_INT,         /* int32_t or int64_t by .size (an `unsigned` field fits int32 bounds) */
+    DW_SCHEMA_NUMBER,      /* double */
+    DW_SCHEMA_BOOL,        /* bool, true | false */
+    DW_SCHEMA_TIME,        /* int64_t ms since epoch, RFC 3339 */
+    DW_SCHEMA_ENUM,        /* int: index of the name in .values ("" entries cannot be chosen) */
+    DW_SCHEMA_SECRET_HASH, /* char[65]: SHA-256 hex of the value; the plain text is wiped */
+    DW_SCHEMA_CUSTOM,      /* scalar through .decode, freed with .release */
+    DW_SCHEMA_OBJECT,      /* embedded struct decoded with .sub */
+    DW_SCHEMA_LIST,        /* T *items at .offset, size_t count at .count_offset, T is .elem */
+    DW_SCHEMA_MAP,         /* free keys: like LIST; each element starts with char *key, then
+                              char *value (.elem STRING) or the .sub object (.elem OBJECT) */
+    DW_SCHEMA_YAML,        /* char *: the node re-emitted as YAML text, not interpreted */
+};
+
+#define DW_SCHEMA_REQUIRED 0x1u  /* a missing key is an error */
+#define DW_SCHEMA_NONE_ZERO 0x2u /* durations: "none" means 0 (not reviewed / disabled) */
+#define DW_SCHEMA_URL 0x4u       /* strings: must start with http:// or https:// */
+
+struct dw_schema_ctx;
+struct dw_schema;
+
+/** Custom scalar decoder: value is expanded text; reports with dw_schema_error(). */
+typedef bool (*dw_schema_scalar_fn)(struct dw_schema_ctx *ctx, const char *value, void *dst);
+/** Check run on a decoded object (or a whole section) to report semantic problems. */
+typedef void (*dw_schema_check_fn)(struct dw_schema_ctx *ctx, void *obj);
+
+struct dw_schema_field {
+    const char *name;
+    enum dw_schema_type type;
+    unsigned flags;
+    size_t offset;               /* of the value in the decoded struct */
+    size_t size;                 /* INT/ENUM: sizeof the member; LIST/MAP: sizeof one element */
+    size_t count_offset;         /* LIST/MAP: of the size_t element count */
+    enum dw_schema_type elem;    /* LIST/MAP: element type */
+    const struct dw_schema *sub; /* OBJECT, and LIST/MAP of OBJECT */
+    const char *const *values;   /* NULL-terminated: ENUM names, allowed STRING values */
+    int64_t min, max;            /* INT/BYTES/DURATION/NUMBER bounds, used when min < max */
+    const char *def;             /* default, written as in YAML; NULL for none */
+    const char *defines;         /* STRING (or MAP keys): an id of this kind, unique */
+    const char *refers;          /* STRING: must be a defined id of this kind */
+    dw_schema_scalar_fn decode;  /* CUSTOM */
+    void (*release)(void *dst);  /* CUSTOM: frees what decode stored, may be NULL */
+    const char *expect;          /* CUSTOM: "an escalation target like person:alice" */
+};
+
+struct dw_schema {
+    const struct dw_schema_field *fields;
+    size_t nfields;
+    bool open;                /* unknown keys are ignored instead of reported */
+    dw_schema_check_fn check; /* after the object is decoded; may be NULL */
+};
+
+/** Element layout of a MAP of strings (e.g. slack.channels). */
+struct dw_schema_pair {
+    char *key;
+    char *value;
+};
+
+#define DW_SCHEMA_AT(type, member)                                                                 \
+    .offset = offsetof(type, member), .size = sizeof(((type *)0)->member)
+#define DW_SCHEMA_LIST_AT(type, member, count)                                                     \
+    .offset = offsetof(type, member), .size = sizeof(*((type *)0)->member),                        \
+    .count_offset = offsetof(type, count)
+
+/**
+ * Decodes a YAML document held in memory (its root must be a mapping) into
+ * `out`, which the caller zeroed. `file` names the source in diagnostics.
+ * `finish` (may be NULL) runs after the walk for cross-object checks, before
+ * references are resolved. Returns the number of errors added to diags; on
+ * any error the caller still owns `out` and frees it with dw_schema_free().
+ */
+size_t dw_schema_decode_string(const char *file, const char *yaml, size_t len,
+                               const struct dw_schema *schema, void *out, dw_schema_check_fn finish,
+                               struct dw_diags *diags);
+/**
+ * Decodes one later-issue section of a loaded config ("oncall", "rules"...)
+ * from the original file text, so positions are those of the file. Ids the
+ * config defines are known for references: person, team, schedule, channel
+ * (Slack purpose), phase. An absent section decodes as an empty mapping.
+ * Same return and ownership as dw_schema_decode_string(). Thread-safe.
+ */
+size_t dw_config_decode_section(const struct dw_config *cfg, const char *section,
+                                const struct dw_schema *schema, void *out,
+                                dw_schema_check_fn finish, struct dw_diags *diags);
+/** Frees everything the walker stored in obj (not obj itself). NULL is a no-op. */
+void dw_schema_free(const struct dw_schema *schema, void *obj);
+
+/** Reports an error at the node being decoded (for custom decoders and checks). */
+void dw_schema_error(struct dw_schema_ctx *ctx, const char *fmt, ...) DW_PRINTF(2, 3);
+/**
+ * Reports at the position and key path where the value stored at `addr` was
+ * read (any decoded field, element or object); a message starting with
+ * "warning: " is a warning. Falls back to the current node when addr was
+ * not read from the file (e.g. a missing optional key).
+ */
+void dw_schema_error_at(struct dw_schema_ctx *ctx, const void *addr, const char *fmt, ...)
+    DW_PRINTF(3, 4);
+/** True when the value at addr was read from the file (not absent or defaulted). */
+bool dw_schema_seen(const struct dw_schema_ctx *ctx, const void *addr);
+/** Declares id of kind at the current node; a second definition is an error. */
+void dw_schema_define(struct dw_schema_ctx *ctx, const char *kind, const char *id);
+/** Records that the current node needs id of kind; checked when the walk ends. */
+void dw_schema_ref(struct dw_schema_ctx *ctx, const char *kind, const char *id);
+
+/**
+ * Expands ${VAR} and ${VAR:-default} (default also when VAR is empty); "$${"
+ * is a literal "${". Returns a heap string, or NULL on a malformed reference.
+ * *unset (may be NULL) is set when a variable without default was unset.
+ */
+char *dw_plan_expand_env(const char *s, bool *unset);
+
+/* ---- checklist reviews (review.c), kept in the store ----
+ *
+ * The seed's Critical Metrics Dashboard rows are checkboxes reviewed at the
+ * cadence of the current phase. A responder records a review; the plan says
+ * when each row is next due and whether it is overdue.
+ */
+
+enum { DW_PLAN_REVIEW_UNKNOWN_CHECK = -2, DW_PLAN_REVIEW_BAD_INPUT = -3 };
+
+struct dw_plan_review_status {
+    int64_t interval_ms; /* cadence of the check's class now; 0 = not reviewed in this phase */
+    int64_t last_ms;     /* last review, 0 when never */
+    int64_t due_ms;      /* next review due (launch time when never reviewed); 0 when no cadence */
+    bool overdue;        /* after launch and past due */
+    char last_by[64];    /* who reviewed last ("" when never) */
+};
+
+/** Creates the review table (the "plan" component's migrations). */
+int dw_plan_review_migrate(struct dw_store *s, char **err);
+/**
+ * Records a review of check_id by `by` at at_ms with an optional note (at
+ * most 4 KiB). Returns 0, DW_PLAN_REVIEW_UNKNOWN_CHECK, DW_PLAN_REVIEW_BAD_INPUT
+ * or -1 for a store failure; *err (caller frees) says why.
+ */
+int dw_plan_review_record(struct dw_store *s, const struct dw_config *cfg, const char *check_id,
+                          const char *by, const char *note, int64_t at_ms, char **err);
+/** Review state of one check at `now` (s may be NULL: never reviewed). */
+void dw_plan_review_status(struct dw_store *s, const struct dw_config *cfg,
+                           const struct dw_plan_check *check, int64_t now,
+                           struct dw_plan_review_status *out);
 
 #endif

@@ -46,39 +46,132 @@ struct dw_store_migration {
     const char *sql; /* one or more statements */
 };
 
+/* ---- opening ---- */
+
+/** Tuning knobs; zero fields take the defaults shown. */
+struct dw_store_options {
+    bool durable;        /* synchronous=FULL for every commit (default NORMAL; see below) */
+    int busy_timeout_ms; /* SQLite's own wait on a lock held by another process: 5000 */
+    int readers;         /* read connections in the pool: 4 */
+    int stmt_cache;      /* prepared statements kept per connection: 64 */
+};
+
 /**
  * Opens (creating if needed) the store at `path` (a SQLite file). Returns
- * NULL with *err set (caller frees) on failure.
+ * NULL with *err set (caller frees) on failure. Applies the "core"
+ * component's migrations (meta, config_history) before returning.
  */
 struct dw_store *dw_store_open(const char *path, char **err);
-/** Closes and frees; sets *s to NULL. NULL is a no-op. */
+/** dw_store_open with options (opts may be NULL for the defaults). */
+struct dw_store *dw_store_open_with(const char *path, const struct dw_store_options *opts,
+                                    char **err);
+/** Closes and frees; sets *s to NULL. NULL is a no-op. No other thread may still use it. */
 void dw_store_close(struct dw_store **s);
+
+/* ---- durability ----
+ *
+ * Default (synchronous=NORMAL in WAL mode): every commit is atomic and
+ * survives the process being killed (kill -9, crash, OOM killer), because the
+ * WAL is written before COMMIT returns and the kernel keeps it. An OS crash or
+ * power loss may lose the last commits (never corrupts the file).
+ * Durable (synchronous=FULL): COMMIT also fsyncs the WAL, so it survives power
+ * loss too, at the cost of one fsync per commit. Use it where dojowatch tells
+ * someone outside "done": notification outbox enqueue/ack and human
+ * acknowledgements answered with HTTP 2xx.
+ */
+
+/** Switches every later commit to FULL (true) or NORMAL (false). Not inside dw_store_tx. */
+int dw_store_set_durable(struct dw_store *s, bool durable, char **err);
+
+/* ---- migrations ---- */
 
 /**
  * Applies the component's migrations newer than its recorded version, each
  * in its own transaction. A store that has a newer version than the binary
- * knows is an error (refuse to run against a future schema).
+ * knows is an error (refuse to run against a future schema). A failing
+ * migration is rolled back completely; the error names component, version
+ * and SQLite's message. Not inside dw_store_tx.
  */
 int dw_store_migrate(struct dw_store *s, const char *component,
                      const struct dw_store_migration *migs, size_t n, char **err);
-/** Highest applied version for a component (0 when none). */
+/** Highest applied version for a component (0 when none, -1 on error). */
 int dw_store_schema_version(struct dw_store *s, const char *component);
 
+/* ---- statements and transactions ---- */
+
 /**
- * Runs one statement with parameters; fn gets each row (may be NULL).
- * Returns 0, or -1 with *err set (caller frees; err may be NULL).
+ * Runs one statement with parameters $1..$n (each may appear several times,
+ * in any order; every placeholder must be $N with N <= nparams); fn gets each
+ * row (may be NULL; returning non-zero stops early and is not an error).
+ * SELECTs run on a read connection (their own snapshot) unless this thread
+ * is inside dw_store_tx on s. Returns 0, or -1 with *err set (caller frees;
+ * err may be NULL).
  */
 int dw_store_exec(struct dw_store *s, const char *sql, const struct dw_value *params,
                   size_t nparams, dw_store_row_fn fn, void *ctx, char **err);
 
-/** Rows changed by the last write on this thread's transaction. */
+/** Rows changed by the last write this thread ran on s (0 when none). */
 int64_t dw_store_changes(struct dw_store *s);
 
 /**
- * Runs fn inside one write transaction: commit when fn returns 0, roll back
- * otherwise (and return fn's value). Nested calls join the outer one.
+ * Runs fn inside one write transaction (BEGIN IMMEDIATE, retried with bounded
+ * backoff while another process holds the lock): commit when fn returns 0,
+ * roll back otherwise and return fn's value. A nested call joins the outer
+ * transaction as a savepoint: its failure undoes only its own changes.
+ * Returns -1 with *err when the store itself fails (begin/commit); when fn
+ * fails, *err gets the first statement error inside it (or stays NULL).
+ * fn must not run BEGIN/COMMIT/ROLLBACK itself.
  */
 int dw_store_tx(struct dw_store *s, int (*fn)(struct dw_store *s, void *ctx), void *ctx,
                 char **err);
+/**
+ * dw_store_tx whose commit is durable (fsync) even when the store is not.
+ * Nested inside a non-durable transaction it fails with -1 (SQLite cannot
+ * change the sync level mid-transaction): make the outer one durable.
+ */
+int dw_store_tx_durable(struct dw_store *s, int (*fn)(struct dw_store *s, void *ctx), void *ctx,
+                        char **err);
+
+/* ---- the "core" component: meta and config history ---- */
+
+/** Rows kept in config_history; older ones are pruned on insert. */
+#define DW_STORE_CONFIG_HISTORY_MAX 1000
+/** Longest path / error text stored in config_history (bytes, longer is cut). */
+#define DW_STORE_CONFIG_PATH_MAX 4096
+#define DW_STORE_CONFIG_ERROR_MAX 16384
+
+/** Random hex id of this data directory, set once when the store is created. */
+const char *dw_store_instance_id(const struct dw_store *s);
+/**
+ * Reads meta[key] into *value (caller frees). Returns 1 when found, 0 when
+ * absent (*value NULL), -1 with *err on error.
+ */
+int dw_store_meta_get(struct dw_store *s, const char *key, char **value, char **err);
+/** Sets meta[key] (insert or update). instance_id and created_at are read-only. */
+int dw_store_meta_set(struct dw_store *s, const char *key, const char *value, char **err);
+/**
+ * Records one configuration load/reload (hash/path/error may be NULL).
+ * Returns the new row id, or -1 with *err.
+ */
+int64_t dw_store_record_config(struct dw_store *s, int64_t loaded_at_ms, const char *hash,
+                               const char *path, bool ok, const char *error, char **err);
+
+/* ---- maintenance and statistics ---- */
+
+/** PRAGMA quick_check (slow on big files: for `dojowatch check`, never at start). */
+int dw_store_check(struct dw_store *s, char **err);
+
+struct dw_store_stats {
+    uint64_t cache_hits;   /* statements found in a connection's cache */
+    uint64_t cache_misses; /* statements prepared */
+    uint64_t cached;       /* statements held in caches now */
+    uint64_t busy_retries; /* waits after SQLITE_BUSY from another process */
+    uint64_t commits;
+    uint64_t rollbacks;
+    uint64_t readers_open; /* read connections opened (pool and overflow) */
+};
+
+/** Snapshot of the counters (safe from any thread, also inside dw_store_tx). */
+void dw_store_stats(struct dw_store *s, struct dw_store_stats *out);
 
 #endif

@@ -1,0 +1,58 @@
+# dojowatch - the two commands: `make run` and `make test`.
+# Everything real is in meson.build; this file only installs what is missing,
+# configures the build directories and starts things.
+
+MESON      ?= meson
+RELEASE    := build/release
+TESTBUILD  := build/test
+TSANBUILD  := build/tsan
+CONFIG     ?= examples/dojopool.yaml
+DATA       ?= ./data
+LISTEN     ?=
+
+.PHONY: all run build test unit integration tsan fuzz clean deps test-deps format
+
+all: build
+
+deps:
+	@scripts/deps.sh build
+
+test-deps:
+	@scripts/deps.sh test
+
+$(RELEASE)/build.ninja:
+	$(MESON) setup $(RELEASE) --buildtype=release -Dwerror=false >/dev/null
+
+build: deps $(RELEASE)/build.ninja
+	ninja -C $(RELEASE) src/cli/dojowatch
+
+run: build
+	@scripts/run.sh $(RELEASE)/src/cli/dojowatch $(CONFIG) $(DATA) $(LISTEN)
+
+$(TESTBUILD)/build.ninja:
+	$(MESON) setup $(TESTBUILD) --buildtype=debug -Dwerror=true \
+		-Db_sanitize=address,undefined -Dc_args=-fno-sanitize-recover=all >/dev/null
+	ln -sf $(TESTBUILD)/compile_commands.json compile_commands.json
+
+test: test-deps $(TESTBUILD)/build.ninja
+	ninja -C $(TESTBUILD)
+	@scripts/run-tests.sh $(TESTBUILD)
+
+# Only the unit or only the integration suite.
+unit integration: test-deps $(TESTBUILD)/build.ninja
+	ninja -C $(TESTBUILD)
+	@scripts/run-tests.sh $(TESTBUILD) $@
+
+$(TSANBUILD)/build.ninja:
+	$(MESON) setup $(TSANBUILD) --buildtype=debug -Db_sanitize=thread >/dev/null
+
+# The threaded parts under ThreadSanitizer.
+tsan: deps $(TSANBUILD)/build.ninja
+	ninja -C $(TSANBUILD)
+	@scripts/run-tests.sh $(TSANBUILD) unit
+
+format:
+	clang-format -i $$(git ls-files 'src/*.c' 'src/*.h' 'tests/*.c' 'tests/*.h')
+
+clean:
+	rm -rf build compile_commands.json

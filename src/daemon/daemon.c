@@ -1,0 +1,561 @@
+/*
+ * daemon.c - `dojowatch serve`.
+ *
+ * DESIGN
+ * Start-up runs in order, each step undone in reverse on failure: load and
+ * validate the configuration, create and lock the data directory (an
+ * exclusive flock, so a second instance stops with a clear message), open the
+ * store and record the configuration, start the HTTP server, start the worker
+ * threads from the static thread table, then mark the daemon ready.
+ *
+ * Threads: the main thread only waits for signals (SIGINT, SIGTERM, SIGHUP are
+ * blocked everywhere and taken with sigwait here). Workers are listed in
+ * `threads[]` (name, enabled, start routine) like Netdata's static threads;
+ * each loops until the shared stop flag is set and sleeps through the clock
+ * so tests can drive it. libmicrohttpd runs its own threads.
+ *
+ * Configuration: one current `struct dw_config`, reference counted, swapped
+ * under `cfg_lock` on reload (SIGHUP or POST /-/reload). A reload parses and
+ * validates the whole new file first; an invalid file is rejected with the
+ * reason logged and returned, and the old configuration keeps running.
+ * Settings bound at start-up (listen address, data directory, limits) change
+ * only on restart; a reload that changes them says so in the log.
+ *
+ * Shutdown: on SIGTERM/SIGINT the stop flag is set, sleepers are woken, the
+ * HTTP server stops, workers are joined and the store closed. A watchdog ends
+ * the process if this takes longer than 5 s.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "daemon/daemon.h"
+#include "http/http.h"
+#include "plan/plan.h"
+#include "store/store.h"
+
+#define SHUTDOWN_BUDGET_NS (5LL * 1000000000)
+
+struct daemon {
+    const struct dw_daemon_options *opts;
+    pthread_mutex_t cfg_lock;
+    pthread_mutex_t reload_lock; /* one reload at a time */
+    struct dw_config *cfg;       /* guarded by cfg_lock */
+    char *data_dir;
+    char *listen;
+    int lock_fd;
+    struct dw_store *store;
+    struct dw_http_server *http;
+    struct dw_http_app app;
+    atomic_bool ready;
+    atomic_bool stop;
+};
+
+/* Token names handed to the HTTP layer must outlive any configuration. */
+static pthread_mutex_t names_lock = PTHREAD_MUTEX_INITIALIZER;
+static char **token_names;
+static size_t ntoken_names, token_names_cap;
+
+static const char *intern_name(const char *name)
+{
+    pthread_mutex_lock(&names_lock);
+    for (size_t i = 0; i < ntoken_names; i++) {
+        if (strcmp(token_names[i], name) == 0) {
+            pthread_mutex_unlock(&names_lock);
+            return token_names[i];
+        }
+    }
+    token_names = dw_grow(token_names, &token_names_cap, ntoken_names + 1, sizeof *token_names);
+    const char *out = token_names[ntoken_names++] = dw_strdup(name);
+    pthread_mutex_unlock(&names_lock);
+    return out;
+}
+
+static void free_names(void)
+{
+    for (size_t i = 0; i < ntoken_names; i++)
+        free(token_names[i]);
+    free(token_names);
+    token_names = NULL;
+    ntoken_names = token_names_cap = 0;
+}
+
+/* ---- configuration access and reload ---- */
+
+static struct dw_config *config_get(void *ctx)
+{
+    struct daemon *d = ctx;
+    pthread_mutex_lock(&d->cfg_lock);
+    struct dw_config *cfg = dw_config_ref(d->cfg);
+    pthread_mutex_unlock(&d->cfg_lock);
+    return cfg;
+}
+
+static enum dw_role authenticate(void *ctx, const char *token, const char **name)
+{
+    struct dw_config *cfg = config_get(ctx);
+    const char *cfg_name = NULL;
+    enum dw_role role = dw_config_token_role(cfg, token, &cfg_name);
+    if (name)
+        *name = role != DW_ROLE_NONE && cfg_name ? intern_name(cfg_name) : NULL;
+    dw_config_unref(&cfg);
+    return role;
+}
+
+static bool is_ready(void *ctx)
+{
+    struct daemon *d = ctx;
+    return atomic_load(&d->ready);
+}
+
+static char *diags_text(const struct dw_diags *diags, size_t max_lines)
+{
+    struct dw_buf b;
+    dw_buf_init(&b, 0);
+    size_t shown = 0;
+    for (size_t i = 0; i < diags->n; i++) {
+        if (dw_str_has_prefix(diags->items[i].msg, "warning: "))
+            continue;
+        if (shown++ == max_lines) {
+            dw_buf_printf(&b, "\n... and %zu more", dw_diags_errors(diags) - max_lines);
+            break;
+        }
+        if (b.len)
+            dw_buf_putc(&b, '\n');
+        dw_diag_format(&diags->items[i], &b);
+    }
+    return dw_buf_steal(&b);
+}
+
+static void log_diags(const struct dw_diags *diags, enum dw_log_level error_level)
+{
+    for (size_t i = 0; i < diags->n; i++) {
+        struct dw_buf b;
+        dw_buf_init(&b, 0);
+        dw_diag_format(&diags->items[i], &b);
+        bool warning = dw_str_has_prefix(diags->items[i].msg, "warning: ");
+        dw_log_kv(warning ? DW_LOG_WARN : error_level, "config",
+                  warning ? "configuration warning" : "configuration error", "detail", b.data,
+                  NULL);
+        dw_buf_release(&b);
+    }
+}
+
+static void record_config(struct daemon *d, const char *hash, bool ok, const char *error)
+{
+    char *err = NULL;
+    if (dw_store_record_config(d->store, dw_now_ms(), hash, d->opts->config_path, ok, error,
+                               &err) < 0) {
+        dw_log_kv(DW_LOG_WARN, "store", "could not record the configuration load", "error", err,
+                  NULL);
+        free(err);
+    }
+}
+
+static void note_restart_only_changes(const struct daemon *d, const struct dw_config *next)
+{
+    if (!d->opts->listen && strcmp(dw_config_listen(next), d->listen) != 0)
+        dw_log_kv(DW_LOG_WARN, "config", "server.listen changed; it takes effect after a restart",
+                  "running", d->listen, "configured", dw_config_listen(next), NULL);
+    if (!d->opts->data_dir && strcmp(dw_config_data_dir(next), d->data_dir) != 0)
+        dw_log_kv(DW_LOG_WARN, "config",
+                  "server.data_dir changed; it takes effect after a restart", "running",
+                  d->data_dir, "configured", dw_config_data_dir(next), NULL);
+}
+
+static struct dw_metric *m_reload_ok, *m_reload_ts, *m_phase, *m_interval, *m_launch;
+
+static void register_metrics(void)
+{
+    m_reload_ok = dw_metric_gauge("dojowatch_config_last_reload_successful",
+                                  "Whether the last configuration reload attempt was successful.",
+                                  NULL);
+    m_reload_ts = dw_metric_gauge("dojowatch_config_last_reload_success_timestamp_seconds",
+                                  "Timestamp of the last successful configuration reload.", NULL);
+    m_phase = dw_metric_gauge("dojowatch_plan_phase",
+                              "The launch plan's current phase (1 for the active phase).", "phase");
+    m_interval = dw_metric_gauge("dojowatch_plan_review_interval_seconds",
+                                 "Review cadence of each check class in the current phase "
+                                 "(0 when the class is not reviewed).",
+                                 "class");
+    m_launch = dw_metric_gauge("dojowatch_plan_launch_time_seconds",
+                               "The launch time the plan counts its phases from.", NULL);
+}
+
+static void publish_plan_metrics(const struct dw_config *cfg, int64_t now)
+{
+    size_t n;
+    const struct dw_plan_phase *phases = dw_config_phases(cfg, &n);
+    const struct dw_plan_phase *cur = dw_plan_phase_at(cfg, now);
+    dw_metric_reset(m_phase);
+    for (size_t i = 0; i < n; i++)
+        dw_metric_set(m_phase, (const char *[]){phases[i].name}, &phases[i] == cur ? 1 : 0);
+    for (int c = 0; c < DW_CLASS_COUNT; c++)
+        dw_metric_set(m_interval, (const char *[]){dw_check_class_name(c)},
+                      (double)dw_plan_interval_at(cfg, c, now) / 1000.0);
+    dw_metric_set(m_launch, NULL, (double)dw_config_launch_at(cfg) / 1000.0);
+}
+
+static int reload(void *ctx, char **err)
+{
+    struct daemon *d = ctx;
+    struct dw_diags diags;
+    dw_diags_init(&diags);
+    pthread_mutex_lock(&d->reload_lock);
+    struct dw_config *next = dw_config_load_file(d->opts->config_path, &diags);
+    if (!next) {
+        log_diags(&diags, DW_LOG_ERROR);
+        char *text = diags_text(&diags, 20);
+        dw_log_kv(DW_LOG_ERROR, "config",
+                  "reload rejected; the previous configuration keeps running", "file",
+                  d->opts->config_path, NULL);
+        record_config(d, NULL, false, text);
+        dw_metric_set(m_reload_ok, NULL, 0);
+        pthread_mutex_unlock(&d->reload_lock);
+        dw_diags_release(&diags);
+        if (err)
+            *err = text;
+        else
+            free(text);
+        return -1;
+    }
+    log_diags(&diags, DW_LOG_ERROR);
+    dw_diags_release(&diags);
+    note_restart_only_changes(d, next);
+    pthread_mutex_lock(&d->cfg_lock);
+    struct dw_config *old = d->cfg;
+    d->cfg = next;
+    pthread_mutex_unlock(&d->cfg_lock);
+    dw_config_unref(&old);
+    record_config(d, dw_config_hash(next), true, NULL);
+    dw_metric_set(m_reload_ok, NULL, 1);
+    dw_metric_set(m_reload_ts, NULL, (double)dw_now_ms() / 1000.0);
+    publish_plan_metrics(next, dw_now_ms());
+    dw_log_kv(DW_LOG_INFO, "config", "configuration reloaded", "file", d->opts->config_path,
+              "sha256", dw_config_hash(next), NULL);
+    pthread_mutex_unlock(&d->reload_lock);
+    dw_clock_kick(); /* workers re-read timers that depend on the plan */
+    return 0;
+}
+
+/* ---- worker threads ---- */
+
+/*
+ * plan: keeps the phase gauges current and logs each phase change at the
+ * exact boundary (it sleeps until the next change, and wakes on reload).
+ */
+static void *plan_thread(void *arg)
+{
+    struct daemon *d = arg;
+    char last[64] = "";
+    while (!atomic_load(&d->stop)) {
+        struct dw_config *cfg = config_get(d);
+        int64_t now = dw_now_ms();
+        const struct dw_plan_phase *ph = dw_plan_phase_at(cfg, now);
+        if (strcmp(last, ph->name) != 0) {
+            char at[40];
+            dw_format_rfc3339(now, at, sizeof at);
+            dw_log_kv(DW_LOG_INFO, "plan",
+                      last[0] ? "launch phase changed" : "launch phase", "phase", ph->name,
+                      "previous", last[0] ? last : NULL, "at", at, "before_launch",
+                      dw_plan_before_launch(cfg, now) ? "true" : "false", NULL);
+            dw_strlcpy(last, ph->name, sizeof last);
+        }
+        publish_plan_metrics(cfg, now);
+        int64_t next = dw_plan_next_phase_change(cfg, now);
+        dw_config_unref(&cfg);
+        /* Re-check at least every minute: a reload may move launch.at. */
+        int64_t deadline = now + 60000;
+        if (next < deadline)
+            deadline = next;
+        dw_clock_sleep_until(deadline, &d->stop);
+    }
+    return NULL;
+}
+
+struct dw_thread {
+    const char *name;
+    bool enabled;
+    void *(*start)(void *arg);
+    pthread_t tid;
+    bool started;
+};
+
+static struct dw_thread threads[] = {
+    {.name = "plan", .enabled = true, .start = plan_thread},
+};
+
+static int start_threads(struct daemon *d)
+{
+    for (size_t i = 0; i < DW_ARRAY_LEN(threads); i++) {
+        struct dw_thread *t = &threads[i];
+        t->started = false;
+        if (!t->enabled)
+            continue;
+        int rc = pthread_create(&t->tid, NULL, t->start, d);
+        if (rc != 0) {
+            dw_log_kv(DW_LOG_ERROR, "daemon", "cannot start thread", "thread", t->name, "error",
+                      strerror(rc), NULL);
+            return -1;
+        }
+        char tname[16];
+        snprintf(tname, sizeof tname, "dw-%s", t->name);
+        pthread_setname_np(t->tid, tname);
+        t->started = true;
+        dw_log_kv(DW_LOG_DEBUG, "daemon", "thread started", "thread", t->name, NULL);
+    }
+    return 0;
+}
+
+static void stop_threads(struct daemon *d)
+{
+    atomic_store(&d->stop, true);
+    dw_clock_kick();
+    for (size_t i = 0; i < DW_ARRAY_LEN(threads); i++) {
+        if (!threads[i].started)
+            continue;
+        pthread_join(threads[i].tid, NULL);
+        threads[i].started = false;
+        dw_log_kv(DW_LOG_DEBUG, "daemon", "thread stopped", "thread", threads[i].name, NULL);
+    }
+}
+
+static void *shutdown_watchdog(void *arg)
+{
+    (void)arg;
+    struct timespec ts = {.tv_sec = SHUTDOWN_BUDGET_NS / 1000000000};
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+        ;
+    dw_log(DW_LOG_ERROR, "daemon", "shutdown took longer than 5 s; exiting now");
+    _exit(1);
+}
+
+/* ---- data directory ---- */
+
+static int mkdir_p(const char *path)
+{
+    char *tmp = dw_strdup(path);
+    for (char *p = tmp + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        if (mkdir(tmp, 0755) < 0 && errno != EEXIST) {
+            free(tmp);
+            return -1;
+        }
+        *p = '/';
+    }
+    int rc = mkdir(tmp, 0755) < 0 && errno != EEXIST ? -1 : 0;
+    free(tmp);
+    return rc;
+}
+
+static int lock_data_dir(struct daemon *d)
+{
+    if (mkdir_p(d->data_dir) < 0) {
+        dw_log_kv(DW_LOG_ERROR, "daemon", "cannot create the data directory", "dir", d->data_dir,
+                  "error", strerror(errno), NULL);
+        return -1;
+    }
+    char *path = dw_asprintf("%s/LOCK", d->data_dir);
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        dw_log_kv(DW_LOG_ERROR, "daemon", "cannot open the lock file", "file", path, "error",
+                  strerror(errno), NULL);
+        free(path);
+        return -1;
+    }
+    if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+        char pid[32] = "";
+        ssize_t n = pread(fd, pid, sizeof pid - 1, 0);
+        pid[n > 0 ? n : 0] = '\0';
+        pid[strcspn(pid, "\n")] = '\0';
+        char *msg = dw_asprintf("data directory %s is in use by another dojowatch (pid %s); "
+                                "stop it or start this one with another --data",
+                                d->data_dir, pid[0] ? pid : "unknown");
+        dw_log(DW_LOG_ERROR, "daemon", "%s", msg);
+        free(msg);
+        close(fd);
+        free(path);
+        return -1;
+    }
+    char pid[32];
+    int len = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
+    if (ftruncate(fd, 0) < 0 || pwrite(fd, pid, (size_t)len, 0) != len)
+        dw_log_kv(DW_LOG_WARN, "daemon", "cannot write the pid into the lock file", "file", path,
+                  NULL);
+    free(path);
+    d->lock_fd = fd;
+    return 0;
+}
+
+static void unlock_data_dir(struct daemon *d)
+{
+    if (d->lock_fd >= 0) {
+        flock(d->lock_fd, LOCK_UN);
+        close(d->lock_fd);
+        d->lock_fd = -1;
+    }
+}
+
+/* ---- start-up and the signal loop ---- */
+
+static void print_urls(const struct daemon *d, int port)
+{
+    const char *host = d->listen;
+    char hostbuf[256];
+    const char *colon = strrchr(host, ':');
+    size_t hlen = colon ? (size_t)(colon - host) : strlen(host);
+    if (hlen == 0 || (hlen == 7 && strncmp(host, "0.0.0.0", 7) == 0))
+        dw_strlcpy(hostbuf, "127.0.0.1", sizeof hostbuf);
+    else
+        snprintf(hostbuf, sizeof hostbuf, "%.*s", (int)hlen, host);
+    char base[300];
+    snprintf(base, sizeof base, "http://%s:%d", hostbuf, port);
+    char *addr = dw_asprintf("%s:%d", hostbuf, port);
+    dw_log_kv(DW_LOG_INFO, "http", "listening", "addr", addr, "url", base, NULL);
+    free(addr);
+    struct dw_config *cfg = config_get((void *)d);
+    printf("dojowatch %s is watching %s\n", DW_VERSION, dw_config_service_name(cfg));
+    printf("  health   %s/-/healthy\n", base);
+    printf("  ready    %s/-/ready\n", base);
+    printf("  metrics  %s/metrics\n", base);
+    printf("  plan     %s/api/plan   (Authorization: Bearer <token>)\n", base);
+    printf("  reload   POST %s/-/reload (admin) or SIGHUP\n", base);
+    printf("Ctrl-C stops it.\n");
+    fflush(stdout);
+    dw_config_unref(&cfg);
+}
+
+static int wait_for_signals(struct daemon *d, const sigset_t *set)
+{
+    for (;;) {
+        int sig;
+        if (sigwait(set, &sig) != 0)
+            continue;
+        if (sig == SIGHUP) {
+            dw_log(DW_LOG_INFO, "daemon", "SIGHUP: reloading the configuration");
+            reload(d, NULL);
+            continue;
+        }
+        dw_log_kv(DW_LOG_INFO, "daemon", "stopping", "signal", strsignal(sig), NULL);
+        return 0;
+    }
+}
+
+int dw_daemon_run(const struct dw_daemon_options *opts)
+{
+    struct daemon d = {.opts = opts, .lock_fd = -1};
+    int status = 1;
+    char *err = NULL;
+    struct dw_diags diags;
+    sigset_t set;
+
+    /* Block the signals the main thread waits for before any thread exists. */
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    if (opts->test_clock) {
+        dw_clock_set_manual(opts->test_clock_start_ms ? opts->test_clock_start_ms : dw_now_ms());
+        dw_log(DW_LOG_WARN, "daemon", "test clock enabled: time moves only via POST /-/test/clock");
+    }
+    pthread_mutex_init(&d.cfg_lock, NULL);
+    pthread_mutex_init(&d.reload_lock, NULL);
+    register_metrics();
+
+    dw_diags_init(&diags);
+    d.cfg = dw_config_load_file(opts->config_path, &diags);
+    log_diags(&diags, DW_LOG_ERROR);
+    dw_diags_release(&diags);
+    if (!d.cfg) {
+        status = 2;
+        goto out_locks;
+    }
+    dw_metric_set(m_reload_ok, NULL, 1);
+    dw_metric_set(m_reload_ts, NULL, (double)dw_now_ms() / 1000.0);
+    d.data_dir = dw_strdup(opts->data_dir ? opts->data_dir : dw_config_data_dir(d.cfg));
+    d.listen = dw_strdup(opts->listen ? opts->listen : dw_config_listen(d.cfg));
+
+    if (lock_data_dir(&d) < 0)
+        goto out_config;
+
+    char *db = dw_asprintf("%s/dojowatch.db", d.data_dir);
+    d.store = dw_store_open(db, &err);
+    free(db);
+    if (!d.store) {
+        dw_log_kv(DW_LOG_ERROR, "store", "cannot open the store", "error", err, NULL);
+        goto out_lock;
+    }
+    if (dw_plan_review_migrate(d.store, &err) < 0) {
+        dw_log_kv(DW_LOG_ERROR, "store", "cannot prepare the store", "error", err, NULL);
+        goto out_store;
+    }
+    record_config(&d, dw_config_hash(d.cfg), true, NULL);
+
+    d.app = (struct dw_http_app){
+        .ctx = &d,
+        .config_get = config_get,
+        .reload = reload,
+        .ready = is_ready,
+        .authenticate = authenticate,
+        .store = d.store,
+        .started_at_ms = dw_now_ms(),
+        .test_clock = opts->test_clock,
+    };
+    struct dw_http_options hopts = {
+        .listen = d.listen,
+        .limits = *dw_config_limits(d.cfg),
+        .threads = 2,
+    };
+    d.http = dw_http_start(&hopts, &d.app, &err);
+    if (!d.http) {
+        dw_log_kv(DW_LOG_ERROR, "http", "cannot start the HTTP server", "error", err, NULL);
+        goto out_store;
+    }
+    if (start_threads(&d) < 0)
+        goto out_threads;
+
+    atomic_store(&d.ready, true);
+    print_urls(&d, dw_http_port(d.http));
+    dw_log_kv(DW_LOG_INFO, "daemon", "dojowatch started", "version", DW_VERSION, "data",
+              d.data_dir, "config", opts->config_path, NULL);
+
+    wait_for_signals(&d, &set);
+    atomic_store(&d.ready, false);
+    pthread_t wd;
+    if (pthread_create(&wd, NULL, shutdown_watchdog, NULL) == 0)
+        pthread_detach(wd);
+    status = 0;
+
+out_threads:
+    stop_threads(&d);
+    dw_http_stop(&d.http);
+out_store:
+    dw_store_close(&d.store);
+out_lock:
+    unlock_data_dir(&d);
+out_config:
+    dw_config_unref(&d.cfg);
+    free(d.data_dir);
+    free(d.listen);
+out_locks:
+    free(err);
+    free_names();
+    pthread_mutex_destroy(&d.cfg_lock);
+    pthread_mutex_destroy(&d.reload_lock);
+    if (status == 0)
+        dw_log(DW_LOG_INFO, "daemon", "stopped cleanly");
+    dw_metrics_shutdown();
+    return status;
+}

@@ -1,0 +1,127 @@
+/*
+ * http_internal.h - what the files of the http module share with each other
+ * (server, router, request, response, routes, api_*.c). No other module
+ * includes this header.
+ */
+#ifndef DW_HTTP_INTERNAL_H
+#define DW_HTTP_INTERNAL_H
+
+#include <microhttpd.h>
+
+#include "http/http.h"
+
+/** A decoded name/value pair (argument, path parameter or header). Both heap. */
+struct dw_http_kv {
+    char *name;
+    char *value;
+};
+
+/** A growable list of pairs; every string in it is owned by the list. */
+struct dw_http_kvs {
+    struct dw_http_kv *items;
+    size_t n;
+    size_t cap;
+};
+
+/*
+ * One request, from the moment its headers are complete until libmicrohttpd
+ * reports it finished. Lives on one polling thread; nothing in it is shared.
+ */
+struct dw_http_request {
+    struct MHD_Connection *conn;       /* borrowed from libmicrohttpd */
+    struct dw_http_server *srv;        /* borrowed */
+    const struct dw_http_route *route; /* borrowed from the route table; NULL when unrouted */
+    char *method;                      /* heap copy of the request method */
+    char *path;                        /* heap copy of the raw (still encoded) path */
+    char **segments;                   /* heap: decoded path segments */
+    size_t nsegments;
+    struct dw_http_kvs params; /* {name} captures */
+    struct dw_http_kvs query;  /* query-string arguments, in order */
+    struct dw_http_kvs form;   /* form-body arguments; they take precedence over query */
+    struct dw_buf body;        /* max = the route's body limit */
+    uint64_t body_seen;        /* bytes received, including those not kept */
+    uint64_t body_max;
+    bool overflow;             /* body_seen passed body_max: the rest is dropped */
+    bool admitted;             /* passed the header checks (route, access, limits) */
+    enum dw_role role;
+    char *principal; /* heap copy of the token's name; NULL for anonymous */
+    int64_t start_ns;
+    int status; /* status of the queued response; 0 until one is queued */
+};
+
+/** What a handler fills in; the server turns it into a libmicrohttpd response. */
+struct dw_http_response {
+    bool set;
+    int status;
+    char *content_type; /* heap */
+    char *body;         /* heap, may be NULL when len == 0 */
+    size_t len;
+    struct dw_http_kvs headers;
+};
+
+/* ---- pairs ---- */
+void dw_http_kvs_add(struct dw_http_kvs *kvs, const char *name, const char *value);
+/** Takes ownership of name and value (heap). */
+void dw_http_kvs_take(struct dw_http_kvs *kvs, char *name, char *value);
+const char *dw_http_kvs_get(const struct dw_http_kvs *kvs, const char *name);
+void dw_http_kvs_release(struct dw_http_kvs *kvs);
+
+/* ---- decoding (request.c) ---- */
+
+/**
+ * Percent-decodes s[0..n) into a fresh heap string (*out). With plus_is_space
+ * '+' means ' ' (form encoding). Returns -1 on a malformed escape or an
+ * encoded NUL byte, leaving *out NULL.
+ */
+int dw_http_decode(const char *s, size_t n, bool plus_is_space, char **out);
+/**
+ * Parses application/x-www-form-urlencoded text ("a=1&b=x+y") into kvs.
+ * Returns -1 on a malformed escape (kvs keeps the pairs before it).
+ */
+int dw_http_form_parse(const char *s, size_t n, struct dw_http_kvs *kvs);
+/** Splits a raw path into decoded segments; -1 on malformed encoding. */
+int dw_http_path_split(const char *path, char ***segments, size_t *n);
+
+struct dw_http_request *dw_http_request_new(struct dw_http_server *srv,
+                                            struct MHD_Connection *conn, const char *method,
+                                            const char *path);
+void dw_http_request_free(struct dw_http_request **req);
+
+/* ---- responses (response.c) ---- */
+void dw_http_response_init(struct dw_http_response *resp);
+void dw_http_response_release(struct dw_http_response *resp);
+
+/* ---- listening (listen.c) ---- */
+
+/**
+ * Parses addr ("host:port", "[v6]:port", ":port"), binds and listens.
+ * Returns the socket and the bound port in *port, or -1 with *err (caller
+ * frees) that names the address, the reason and what to do.
+ */
+int dw_http_listen_open(const char *addr, int *port, char **err);
+
+/* ---- routing (router.c) ---- */
+
+/**
+ * Finds the route for method + decoded segments. Test-only routes are skipped
+ * unless test_routes. On a match, path captures go to params. When no route
+ * matches the method but some match the path, their methods are appended to
+ * allow ("GET, POST") so the caller can answer 405.
+ */
+const struct dw_http_route *dw_http_route_find(const struct dw_http_route *routes, size_t n,
+                                               const char *method, char *const *segments,
+                                               size_t nsegments, bool test_routes,
+                                               struct dw_http_kvs *params, struct dw_buf *allow);
+
+/** "viewer", "responder", "admin" or "none". */
+const char *dw_http_role_name(enum dw_role role);
+
+/* ---- handlers of the plan API, written in api_plan.c ---- */
+void dw_api_plan_get(struct dw_http_request *req, struct dw_http_response *resp,
+                     const struct dw_http_app *app);
+void dw_api_plan_review(struct dw_http_request *req, struct dw_http_response *resp,
+                        const struct dw_http_app *app);
+void dw_api_config_get(struct dw_http_request *req, struct dw_http_response *resp,
+                       const struct dw_http_app *app);
+
+#endif

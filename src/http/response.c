@@ -1,0 +1,96 @@
+/*
+ * response.c - the response builders handlers call: status, headers, raw
+ * bodies, text, JSON and the Prometheus API envelope
+ * ({"status":"success","data":...} / {"status":"error","errorType":...}).
+ *
+ * A response is plain memory until the handler returns; server.c then turns
+ * it into a libmicrohttpd response. Calling a builder twice replaces the
+ * earlier body, so a handler may start optimistic and fall back to an error.
+ *
+ * Threads: a response belongs to the polling thread serving its request.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "http_internal.h"
+
+void dw_http_response_init(struct dw_http_response *resp)
+{
+    *resp = (struct dw_http_response){0};
+}
+
+void dw_http_response_release(struct dw_http_response *resp)
+{
+    free(resp->content_type);
+    free(resp->body);
+    dw_http_kvs_release(&resp->headers);
+    dw_http_response_init(resp);
+}
+
+void dw_http_resp_status(struct dw_http_response *resp, int status)
+{
+    resp->status = status;
+    resp->set = true;
+}
+
+void dw_http_resp_header(struct dw_http_response *resp, const char *name, const char *value)
+{
+    dw_http_kvs_add(&resp->headers, name, value);
+}
+
+void dw_http_resp_body(struct dw_http_response *resp, int status, const char *content_type,
+                       char *body, size_t len)
+{
+    free(resp->body);
+    free(resp->content_type);
+    resp->body = body;
+    resp->len = body ? len : 0;
+    resp->content_type = content_type ? dw_strdup(content_type) : NULL;
+    dw_http_resp_status(resp, status);
+}
+
+void dw_http_resp_text(struct dw_http_response *resp, int status, const char *text)
+{
+    dw_http_resp_body(resp, status, "text/plain; charset=utf-8", dw_strdup(text), strlen(text));
+}
+
+void dw_http_resp_json(struct dw_http_response *resp, int status, json_t *json)
+{
+    char *text = json ? json_dumps(json, JSON_COMPACT) : NULL;
+    json_decref(json);
+    if (!text) {
+        /* Only a broken document gets here (e.g. a NaN real); say so rather than send junk. */
+        dw_http_resp_error(resp, 500, "internal", "response could not be encoded as JSON");
+        return;
+    }
+    /* jansson allocates with malloc, which free() in the server accepts. */
+    dw_http_resp_body(resp, status, "application/json", text, strlen(text));
+}
+
+void dw_http_resp_success(struct dw_http_response *resp, json_t *data)
+{
+    json_t *env = json_object();
+    json_object_set_new(env, "status", json_string("success"));
+    if (data)
+        json_object_set_new(env, "data", data);
+    dw_http_resp_json(resp, 200, env);
+}
+
+void dw_http_resp_error(struct dw_http_response *resp, int status, const char *type,
+                        const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char *msg = dw_vasprintf(fmt, ap);
+    va_end(ap);
+    json_t *env = json_object();
+    json_object_set_new(env, "status", json_string("error"));
+    json_object_set_new(env, "errorType", json_string(type));
+    /* json_stringn_nocheck would let invalid UTF-8 through; replace it instead. */
+    json_t *text = json_string(msg);
+    json_object_set_new(env, "error", text ? text : json_string("(message is not valid UTF-8)"));
+    free(msg);
+    char *body = json_dumps(env, JSON_COMPACT);
+    json_decref(env);
+    dw_http_resp_body(resp, status, "application/json", body, strlen(body));
+}

@@ -1,0 +1,143 @@
+/*
+ * routes.c - the daemon's route table, and the handlers of the basic
+ * endpoints: health, readiness, reload, self-metrics and the test clock.
+ *
+ * Every route states its method, path, handler, the role it needs and its
+ * body class here, in one table, so access rules can be reviewed at a glance.
+ * Health and metrics are open (load balancers and Prometheus scrape them
+ * without credentials); everything else names a role.
+ *
+ * Threads: handlers run on libmicrohttpd's polling threads; they only call
+ * the app's thread-safe callbacks and core's thread-safe functions.
+ */
+#include <string.h>
+
+#include "http_internal.h"
+
+static void healthy(struct dw_http_request *req, struct dw_http_response *resp,
+                    const struct dw_http_app *app)
+{
+    dw_http_resp_text(resp, 200, "dojowatch is Healthy.\n");
+}
+
+static void ready(struct dw_http_request *req, struct dw_http_response *resp,
+                  const struct dw_http_app *app)
+{
+    if (app->ready && app->ready(app->ctx))
+        dw_http_resp_text(resp, 200, "dojowatch is Ready.\n");
+    else
+        dw_http_resp_text(resp, 503, "dojowatch is not ready.\n");
+}
+
+/*
+ * A failed reload leaves the running configuration in place, so the problem
+ * is the file the operator wrote: 400 bad_data with the loader's reason.
+ */
+static void reload(struct dw_http_request *req, struct dw_http_response *resp,
+                   const struct dw_http_app *app)
+{
+    if (!app->reload) {
+        dw_http_resp_error(resp, 501, "unavailable", "reload is not available in this process");
+        return;
+    }
+    char *err = NULL;
+    if (app->reload(app->ctx, &err) == 0) {
+        dw_log_kv(DW_LOG_INFO, "http", "configuration reloaded", "principal",
+                  dw_http_req_principal(req), NULL);
+        dw_http_resp_success(resp, NULL);
+    } else {
+        dw_log_kv(DW_LOG_WARN, "http", "reload failed; the previous configuration stays",
+                  "principal", dw_http_req_principal(req), "err", err ? err : "unknown", NULL);
+        dw_http_resp_error(resp, 400, "bad_data",
+                           "reload failed, the previous configuration is still active: %s",
+                           err ? err : "unknown error");
+    }
+    free(err);
+}
+
+static void metrics(struct dw_http_request *req, struct dw_http_response *resp,
+                    const struct dw_http_app *app)
+{
+    struct dw_buf out;
+    dw_buf_init(&out, 0); /* our own registry, not outside input */
+    dw_metrics_write(&out);
+    size_t len = out.len;
+    dw_http_resp_body(resp, 200, "text/plain; version=0.0.4; charset=utf-8", dw_buf_steal(&out),
+                      len);
+}
+
+static void clock_now(struct dw_http_response *resp)
+{
+    char text[40];
+    int64_t now = dw_now_ms();
+    dw_format_rfc3339(now, text, sizeof text);
+    json_t *data = json_object();
+    json_object_set_new(data, "now", json_string(text));
+    json_object_set_new(data, "now_ms", json_integer(now));
+    dw_http_resp_success(resp, data);
+}
+
+/*
+ * POST /-/test/clock: advance=<duration> or set=<RFC 3339>. Switches the
+ * process to the manual clock on first use. Time never moves backwards:
+ * timers, phases and stored samples all assume it only grows.
+ */
+static void test_clock(struct dw_http_request *req, struct dw_http_response *resp,
+                       const struct dw_http_app *app)
+{
+    const char *advance = dw_http_req_arg(req, "advance");
+    const char *set = dw_http_req_arg(req, "set");
+    int64_t v;
+    if ((advance != NULL) == (set != NULL)) {
+        dw_http_resp_error(resp, 400, "bad_data",
+                           "send exactly one of advance=<duration> or set=<RFC 3339 time>");
+        return;
+    }
+    if (advance && dw_parse_duration(advance, &v) < 0) {
+        dw_http_resp_error(resp, 400, "bad_data", "advance: '%s' is not a duration like 90s or "
+                           "1h30m", advance);
+        return;
+    }
+    if (set && dw_parse_rfc3339(set, &v) < 0) {
+        dw_http_resp_error(resp, 400, "bad_data",
+                           "set: '%s' is not an RFC 3339 time like 2025-01-01T00:00:00Z", set);
+        return;
+    }
+    int64_t now = dw_now_ms();
+    if (set && v < now) {
+        dw_http_resp_error(resp, 400, "bad_data",
+                           "set: the test clock cannot move backwards (%s is before now)", set);
+        return;
+    }
+    if (!dw_clock_is_manual())
+        dw_clock_set_manual(now);
+    if (advance)
+        dw_clock_advance(v);
+    else
+        dw_clock_set_manual(v);
+    dw_log_kv(DW_LOG_INFO, "http", "test clock moved", "principal", dw_http_req_principal(req),
+              advance ? "advance" : "set", advance ? advance : set, NULL);
+    clock_now(resp);
+}
+
+static const struct dw_http_route routes[] = {
+    /* Open: probes and scrapers carry no credentials. */
+    {"GET", "/-/healthy", healthy, DW_ROLE_NONE, DW_BODY_NONE, "/-/healthy", false},
+    {"GET", "/-/ready", ready, DW_ROLE_NONE, DW_BODY_NONE, "/-/ready", false},
+    {"GET", "/metrics", metrics, DW_ROLE_NONE, DW_BODY_NONE, "/metrics", false},
+    /* Operations. */
+    {"POST", "/-/reload", reload, DW_ROLE_ADMIN, DW_BODY_NONE, "/-/reload", false},
+    {"POST", "/-/test/clock", test_clock, DW_ROLE_ADMIN, DW_BODY_NORMAL, "/-/test/clock", true},
+    /* The launch plan (api_plan.c). */
+    {"GET", "/api/plan", dw_api_plan_get, DW_ROLE_VIEWER, DW_BODY_NONE, "/api/plan", false},
+    {"POST", "/api/plan/checks/{id}/review", dw_api_plan_review, DW_ROLE_RESPONDER,
+     DW_BODY_NORMAL, "/api/plan/checks/{id}/review", false},
+    {"GET", "/api/config", dw_api_config_get, DW_ROLE_ADMIN, DW_BODY_NONE, "/api/config",
+     false},
+};
+
+const struct dw_http_route *dw_http_routes(size_t *n)
+{
+    *n = DW_ARRAY_LEN(routes);
+    return routes;
+}

@@ -1,0 +1,383 @@
+/*
+ * tsdb.h - dojowatch's embedded time-series engine (public interface).
+ *
+ * Data model: a series is a metric name plus labels; a sample is an int64
+ * millisecond timestamp and a float64 value. Every float64 bit pattern is
+ * stored and returned exactly, including NaN payloads: the Prometheus
+ * staleness marker (bits 0x7ff0000000000002) comes back with its exact bits.
+ *
+ * This header currently holds the building blocks the head, index, blocks
+ * and compaction are built on:
+ *   - head chunks: append-optimised, Gorilla-style compressed samples of one
+ *     series with an exact-decimal fast path (chunk.c);
+ *   - block chunks and pages: a denser encoding for immutable blocks, with
+ *     many chunks per zstd-compressed page (blockenc.c);
+ *   - the write-ahead log: segmented, CRC32C-framed records of series
+ *     definitions and sample batches, group commit, three fsync policies,
+ *     replay that repairs a torn or corrupt tail, checkpoints (wal.c).
+ * Byte-by-byte formats and the durability contract: docs/internals/tsdb.md.
+ *
+ * Errors are negative enum dw_tsdb_err values; dw_tsdb_strerror() names them.
+ */
+#ifndef DW_TSDB_H
+#define DW_TSDB_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/core.h"
+
+enum dw_tsdb_err {
+    DW_TSDB_OK = 0,
+    DW_TSDB_EFULL = -1,    /* the chunk already holds its maximum number of samples */
+    DW_TSDB_EORDER = -2,   /* timestamp not strictly after the previous one */
+    DW_TSDB_ECORRUPT = -3, /* bytes read back do not decode */
+    DW_TSDB_EIO = -4,      /* a system call failed (errno is logged) */
+    DW_TSDB_ELIMIT = -5,   /* input exceeds a documented limit */
+    DW_TSDB_EINVAL = -6,   /* bad argument */
+    DW_TSDB_ECLOSED = -7,  /* the WAL is in a failed state after an I/O error */
+};
+
+/** Short static description of an error code. */
+const char *dw_tsdb_strerror(int err);
+
+/* ---- samples ---- */
+
+/* The Prometheus staleness marker: a NaN with this exact bit pattern. */
+#define DW_TSDB_STALE_BITS UINT64_C(0x7ff0000000000002)
+
+/** The staleness marker as a double. */
+double dw_tsdb_stale_nan(void);
+/** True only for the exact staleness bit pattern (not for other NaNs). */
+bool dw_tsdb_is_stale(double v);
+
+/* ---- head chunks ---- */
+
+/*
+ * A head chunk holds up to DW_TSDB_CHUNK_MAX_SAMPLES samples of one series
+ * with strictly increasing timestamps. Timestamps are coded as
+ * delta-of-delta in variable-width buckets (a regular interval costs one
+ * bit); values as "same as before" (one bit), as the delta-of-delta of an
+ * exact decimal mantissa when the value is a short decimal, or as the
+ * Gorilla XOR with the previous value. 120 samples (30 min at 15 s) is where
+ * Prometheus found the per-chunk overhead amortised; a longer chunk would
+ * only make every seek decode more.
+ *
+ * Threads: a chunk is not synchronised. One writer at a time; readers must
+ * not run concurrently with an append (the buffer may move). The head
+ * serialises per series.
+ */
+#define DW_TSDB_CHUNK_MAX_SAMPLES 120
+/* First byte of every head chunk: the encoding and its version. */
+#define DW_TSDB_CHUNK_ENC_HEAD 0x01
+
+struct dw_tsdb_chunk;
+
+/** A new, empty head chunk. */
+struct dw_tsdb_chunk *dw_tsdb_chunk_new(void);
+/** Frees the chunk and sets *c to NULL; no-op when c or *c is NULL. */
+void dw_tsdb_chunk_free(struct dw_tsdb_chunk **c);
+/**
+ * Appends one sample. Returns 0, DW_TSDB_EFULL when the chunk is full (cut
+ * a new one) or DW_TSDB_EORDER when t is not after the last timestamp; the
+ * chunk is unchanged on error.
+ */
+int dw_tsdb_chunk_append(struct dw_tsdb_chunk *c, int64_t t, double v);
+/** Number of samples. */
+size_t dw_tsdb_chunk_count(const struct dw_tsdb_chunk *c);
+/** First and last timestamp; false when the chunk is empty. */
+bool dw_tsdb_chunk_range(const struct dw_tsdb_chunk *c, int64_t *min_t, int64_t *max_t);
+/**
+ * The encoded bytes (valid until the next append or free). They are a
+ * complete chunk: persist them as they are and read them with an iterator.
+ */
+const uint8_t *dw_tsdb_chunk_bytes(const struct dw_tsdb_chunk *c, size_t *len);
+/**
+ * Rebuilds an appendable chunk from bytes (e.g. a head chunk read back from
+ * disk). The bytes are copied and fully decoded to validate them.
+ * Returns 0 or DW_TSDB_ECORRUPT.
+ */
+int dw_tsdb_chunk_load(const uint8_t *data, size_t len, struct dw_tsdb_chunk **out);
+
+/*
+ * Iterator over the bytes of a head chunk, decoding in place (no copy).
+ * The struct is public so iterators can live on the stack; its fields are
+ * private. The bytes must stay valid and unchanged while iterating.
+ */
+struct dw_tsdb_chunk_iter {
+    const uint8_t *data_;
+    size_t len_;
+    size_t pos_; /* bit position of the next sample */
+    uint16_t n_; /* samples in the chunk */
+    uint16_t i_; /* samples decoded so far */
+    int err_;
+    int64_t t_;       /* current sample */
+    uint64_t vbits_;  /* current value bits */
+    uint64_t tdelta_; /* last timestamp delta (wrapping) */
+    int64_t m_;       /* decimal mantissa of the current value */
+    int64_t dm_;      /* last mantissa delta */
+    uint8_t e_;       /* decimal exponent */
+    uint8_t lead_;    /* XOR window */
+    uint8_t trail_;
+    bool window_;
+    bool dec_;
+};
+
+/** Starts an iteration over a chunk's bytes; a bad header makes every step fail. */
+void dw_tsdb_chunk_iter_init(struct dw_tsdb_chunk_iter *it, const uint8_t *data, size_t len);
+/** Decodes the next sample into *t, *v; false at the end or on corrupt bytes (see _err). */
+bool dw_tsdb_chunk_iter_next(struct dw_tsdb_chunk_iter *it, int64_t *t, double *v);
+/**
+ * Moves to the first sample with timestamp >= t, never backwards: when the
+ * current sample (the last one returned) is already >= t it is returned
+ * again. False when no such sample is left. Re-init to go back.
+ */
+bool dw_tsdb_chunk_iter_seek(struct dw_tsdb_chunk_iter *it, int64_t t, int64_t *ts, double *v);
+/** 0, or DW_TSDB_ECORRUPT when the bytes did not decode. */
+int dw_tsdb_chunk_iter_err(const struct dw_tsdb_chunk_iter *it);
+
+/* ---- block chunks and pages (immutable blocks) ---- */
+
+/*
+ * A block chunk encodes any number (up to DW_TSDB_BLOCK_MAX_SAMPLES) of
+ * samples of one series, byte-aligned: timestamps as "regular" (start and
+ * step) or packed delta-of-delta; values as a constant, as integers over a
+ * common decimal exponent (delta or delta-of-delta divided by their GCD,
+ * bit-packed with exceptions), or as the packed deltas of the order-
+ * preserving integer image of the float64 bits. Samples that are not exact
+ * decimals (NaN, stale markers, Inf, -0.0) ride along as exceptions, so
+ * the round trip is bit-exact.
+ *
+ * A page concatenates many block chunks (typically several series of one
+ * block) and is zstd-compressed when that makes it smaller.
+ */
+#define DW_TSDB_BLOCK_MAX_SAMPLES 65536
+#define DW_TSDB_PAGE_MAX_RAW (16u << 20) /* decoded page payload limit */
+#define DW_TSDB_PAGE_TARGET (64u << 10)  /* suggested raw size before finishing a page */
+
+/* Scratch memory for encoding, reused across chunks. One per thread. */
+struct dw_tsdb_blockenc;
+
+struct dw_tsdb_blockenc *dw_tsdb_blockenc_new(void);
+void dw_tsdb_blockenc_free(struct dw_tsdb_blockenc **enc);
+/**
+ * Appends the block chunk for n samples (1 <= n <= DW_TSDB_BLOCK_MAX_SAMPLES,
+ * strictly increasing timestamps) to out. Returns 0, DW_TSDB_EINVAL,
+ * DW_TSDB_EORDER or DW_TSDB_ELIMIT (out reached its maximum).
+ */
+int dw_tsdb_blockenc_encode(struct dw_tsdb_blockenc *enc, const int64_t *t, const double *v,
+                            size_t n, struct dw_buf *out);
+/** Reads the sample count of a block chunk (to size the arrays for decode). */
+int dw_tsdb_blockchunk_count(const uint8_t *data, size_t len, size_t *n);
+/**
+ * Decodes a block chunk into t[] and v[] (cap entries each). Returns 0 with
+ * *n set, DW_TSDB_ELIMIT when cap is too small or DW_TSDB_ECORRUPT.
+ */
+int dw_tsdb_blockchunk_decode(const uint8_t *data, size_t len, int64_t *t, double *v, size_t cap,
+                              size_t *n);
+
+/* Builds one page at a time from encoded block chunks. */
+struct dw_tsdb_page_writer;
+
+/** zstd_level 0 stores pages uncompressed; 1..19 as in zstd (3 is zstd's default). */
+struct dw_tsdb_page_writer *dw_tsdb_page_writer_new(int zstd_level);
+void dw_tsdb_page_writer_free(struct dw_tsdb_page_writer **pw);
+/** Adds one encoded chunk; returns its index within the page, or -1 past the limits. */
+long dw_tsdb_page_writer_add(struct dw_tsdb_page_writer *pw, const uint8_t *chunk, size_t len);
+/** Bytes of the page payload so far (before compression). */
+size_t dw_tsdb_page_writer_raw_size(const struct dw_tsdb_page_writer *pw);
+/** Number of chunks added since the last finish. */
+size_t dw_tsdb_page_writer_count(const struct dw_tsdb_page_writer *pw);
+/** Appends the finished page to out and starts an empty one. 0 or DW_TSDB_ELIMIT. */
+int dw_tsdb_page_writer_finish(struct dw_tsdb_page_writer *pw, struct dw_buf *out);
+
+/* A decoded page: the chunk table, over a decompressed copy or the caller's bytes. */
+struct dw_tsdb_page;
+
+/**
+ * Opens a page. An uncompressed page refers to `data`, which must outlive
+ * the page; a compressed one is decompressed into memory the page owns.
+ * Returns 0, DW_TSDB_ECORRUPT or DW_TSDB_ELIMIT.
+ */
+int dw_tsdb_page_open(const uint8_t *data, size_t len, struct dw_tsdb_page **out);
+void dw_tsdb_page_free(struct dw_tsdb_page **p);
+size_t dw_tsdb_page_count(const struct dw_tsdb_page *p);
+/** The bytes of chunk i (valid while the page lives); DW_TSDB_EINVAL when out of range. */
+int dw_tsdb_page_chunk(const struct dw_tsdb_page *p, size_t i, const uint8_t **data, size_t *len);
+
+/* ---- write-ahead log ---- */
+
+/*
+ * The WAL is a directory of segment files 00000001, 00000002, ... of at most
+ * segment_max_bytes each, plus at most one checkpoint.NNNNNNNN file that
+ * replaces every segment up to NNNNNNNN. Each record carries a CRC32C.
+ *
+ * Durability of a write acknowledged by dw_tsdb_wal_log_*() (returned 0):
+ *   ALWAYS:   written and fdatasync'ed before the call returns; survives a
+ *             process crash and a power loss. Concurrent appenders share
+ *             one fsync (group commit).
+ *   INTERVAL: (default) buffered; written to the kernel when the buffer
+ *             fills and written + fdatasync'ed by a background thread every
+ *             fsync_interval_ms (1 s). A crash of the process or of the
+ *             machine loses at most the writes acknowledged in the last
+ *             interval (plus the time of one fsync).
+ *   NEVER:    buffered; written to the kernel when the buffer fills and every
+ *             interval, never fsync'ed: a process crash loses at most the
+ *             last interval, a power loss whatever the kernel had not
+ *             written back.
+ * dw_tsdb_wal_sync() forces both steps now in any policy.
+ */
+enum dw_tsdb_fsync {
+    DW_TSDB_FSYNC_INTERVAL = 0,
+    DW_TSDB_FSYNC_NEVER = 1,
+    DW_TSDB_FSYNC_ALWAYS = 2,
+};
+
+#define DW_TSDB_WAL_SEGMENT_DEFAULT (128u << 20)
+#define DW_TSDB_WAL_SEGMENT_MIN (64u << 10)
+#define DW_TSDB_WAL_RECORD_MAX (8u << 20) /* payload limit, checked on write and replay */
+
+struct dw_tsdb_wal_opts {
+    enum dw_tsdb_fsync fsync;
+    int64_t fsync_interval_ms; /* INTERVAL and NEVER: background flush period; default 1000 */
+    uint64_t segment_max_bytes; /* default DW_TSDB_WAL_SEGMENT_DEFAULT, at least _MIN */
+    size_t buffer_bytes;        /* write to the kernel once this much is buffered; default 64 KiB */
+    bool no_thread;             /* tests: no background thread; call _flush/_sync yourself */
+};
+
+/** Fills o with the defaults. */
+void dw_tsdb_wal_opts_init(struct dw_tsdb_wal_opts *o);
+/** Parses "never" | "interval" | "always"; -1 when unknown. */
+int dw_tsdb_fsync_parse(const char *s);
+
+struct dw_tsdb_label {
+    const char *name;
+    const char *value;
+};
+
+/* One series definition: the head's series reference and its labels. */
+struct dw_tsdb_wal_series {
+    uint64_t ref;
+    const struct dw_tsdb_label *labels;
+    size_t nlabels;
+};
+
+struct dw_tsdb_wal_sample {
+    uint64_t ref;
+    int64_t t;
+    double v;
+};
+
+/*
+ * Replay callbacks, called in log order. Pointers passed in are valid only
+ * during the call. A non-zero return stops the replay and is returned.
+ */
+struct dw_tsdb_wal_handler {
+    int (*series)(void *ctx, const struct dw_tsdb_wal_series *s, size_t n);
+    int (*samples)(void *ctx, const struct dw_tsdb_wal_sample *s, size_t n);
+    void *ctx;
+};
+
+struct dw_tsdb_wal_replay_stats {
+    uint32_t checkpoint;        /* checkpoint replayed first (0: none) */
+    uint32_t segments;          /* segments read */
+    uint32_t first_segment;     /* 0 when there were none */
+    uint32_t last_segment;
+    uint64_t records;
+    uint64_t series;
+    uint64_t samples;
+    uint64_t bytes_cut;         /* bytes removed from the damaged segment */
+    uint32_t segments_dropped;  /* whole segments deleted after the damage */
+    bool damaged;
+};
+
+/**
+ * Replays the WAL in dir (a missing directory is an empty WAL). When a
+ * record is torn or corrupt, the segment is truncated to the last good
+ * record, every later segment is deleted, one warning is logged
+ * (segment, offset, reason) and replay ends with 0: what was before the
+ * damage is kept. Returns 0, DW_TSDB_EIO or the callback's non-zero return.
+ * h may have NULL callbacks; st may be NULL.
+ */
+int dw_tsdb_wal_replay(const char *dir, const struct dw_tsdb_wal_handler *h,
+                       struct dw_tsdb_wal_replay_stats *st);
+
+struct dw_tsdb_wal;
+
+/**
+ * Creates dir if needed, replays it into h (may be NULL; see _replay),
+ * removes leftovers of an interrupted checkpoint and opens a new segment
+ * after the last one for writing. o may be NULL for the defaults.
+ */
+int dw_tsdb_wal_open(const char *dir, const struct dw_tsdb_wal_opts *o,
+                     const struct dw_tsdb_wal_handler *h, struct dw_tsdb_wal_replay_stats *st,
+                     struct dw_tsdb_wal **out);
+/** Flushes, syncs (unless NEVER), stops the thread, frees, sets *w NULL. Returns the first error. */
+int dw_tsdb_wal_close(struct dw_tsdb_wal **w);
+
+/**
+ * Logs series definitions (one record). Thread-safe. Label names and values
+ * are NUL-terminated strings. Returns 0 once the policy's guarantee holds,
+ * DW_TSDB_ELIMIT when the record would exceed DW_TSDB_WAL_RECORD_MAX, or
+ * DW_TSDB_ECLOSED after an earlier I/O error.
+ */
+int dw_tsdb_wal_log_series(struct dw_tsdb_wal *w, const struct dw_tsdb_wal_series *s, size_t n);
+/** Logs a batch of samples (split into several records when large). Thread-safe. */
+int dw_tsdb_wal_log_samples(struct dw_tsdb_wal *w, const struct dw_tsdb_wal_sample *s, size_t n);
+/** Writes buffered records to the kernel (no fsync). */
+int dw_tsdb_wal_flush(struct dw_tsdb_wal *w);
+/** Writes buffered records and fdatasyncs the segment. */
+int dw_tsdb_wal_sync(struct dw_tsdb_wal *w);
+/**
+ * Closes the current segment and starts the next one; *segno (may be NULL)
+ * receives the new segment's number. Everything logged before the call is
+ * in segments < *segno.
+ */
+int dw_tsdb_wal_cut(struct dw_tsdb_wal *w, uint32_t *segno);
+/**
+ * Deletes every segment numbered below `before` (never the current one).
+ * Only safe when the head no longer needs anything in them, including the
+ * series definitions: normally use a checkpoint instead.
+ */
+int dw_tsdb_wal_truncate(struct dw_tsdb_wal *w, uint32_t before);
+
+/*
+ * Checkpoint: after persisting a block, the head calls dw_tsdb_wal_cut(),
+ * writes the series (and samples) it still needs into a checkpoint, and
+ * commits it. The commit atomically replaces segments < `before` with the
+ * checkpoint, which replay reads first.
+ */
+struct dw_tsdb_wal_ckpt;
+
+/** Starts a checkpoint that will replace segments < before (before <= current segment). */
+int dw_tsdb_wal_checkpoint_begin(struct dw_tsdb_wal *w, uint32_t before,
+                                 struct dw_tsdb_wal_ckpt **out);
+int dw_tsdb_wal_ckpt_log_series(struct dw_tsdb_wal_ckpt *ck, const struct dw_tsdb_wal_series *s,
+                                size_t n);
+int dw_tsdb_wal_ckpt_log_samples(struct dw_tsdb_wal_ckpt *ck, const struct dw_tsdb_wal_sample *s,
+                                 size_t n);
+/**
+ * Writes and fsyncs the checkpoint, renames it into place, then deletes the
+ * segments it replaces and older checkpoints. Frees *ck and sets it NULL.
+ */
+int dw_tsdb_wal_checkpoint_commit(struct dw_tsdb_wal_ckpt **ck);
+/** Discards an unfinished checkpoint; no-op on NULL. */
+void dw_tsdb_wal_checkpoint_abort(struct dw_tsdb_wal_ckpt **ck);
+
+struct dw_tsdb_wal_stats {
+    uint32_t segment;       /* segment receiving new records */
+    uint32_t first_segment; /* oldest segment on disk */
+    uint64_t records;       /* records logged since open */
+    uint64_t bytes_logged;  /* bytes of those records */
+    uint64_t bytes_written; /* bytes handed to write() */
+    uint64_t bytes_synced;  /* bytes known to be on disk */
+    uint64_t writes;        /* write rounds */
+    uint64_t fsyncs;
+    int error;              /* sticky error, 0 when healthy */
+};
+
+/** A consistent snapshot of the writer's counters. */
+void dw_tsdb_wal_get_stats(struct dw_tsdb_wal *w, struct dw_tsdb_wal_stats *st);
+
+#endif
