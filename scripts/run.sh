@@ -13,7 +13,7 @@ if [ -z "${DOJOWATCH_ADMIN_TOKEN:-}" ]; then
     export DOJOWATCH_ADMIN_TOKEN
     echo "admin API token (generated, kept in $data/admin-token):"
     echo "    $DOJOWATCH_ADMIN_TOKEN"
-    echo "use it as:  curl -H 'Authorization: Bearer $DOJOWATCH_ADMIN_TOKEN' http://127.0.0.1:9107/api/plan"
+    echo "use it as:  curl -H 'Authorization: Bearer $DOJOWATCH_ADMIN_TOKEN' http://${listen:-127.0.0.1:9107}/api/plan"
 fi
 set -- serve --config "$config" --data "$data"
 [ -n "$listen" ] && set -- "$@" --listen "$listen"

@@ -419,9 +419,6 @@ static void print_urls(const struct daemon *d, int port)
         snprintf(hostbuf, sizeof hostbuf, "%.*s", (int)hlen, host);
     char base[300];
     snprintf(base, sizeof base, "http://%s:%d", hostbuf, port);
-    char *addr = dw_asprintf("%s:%d", hostbuf, port);
-    dw_log_kv(DW_LOG_INFO, "http", "listening", "addr", addr, "url", base, NULL);
-    free(addr);
     struct dw_config *cfg = config_get((void *)d);
     printf("dojowatch %s is watching %s\n", DW_VERSION, dw_config_service_name(cfg));
     printf("  health   %s/-/healthy\n", base);

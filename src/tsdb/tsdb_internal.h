@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "core/core.h"
+#include "tsdb/tsdb.h"
 
 /* ---- float64 <-> bits, zigzag ---- */
 
@@ -339,5 +340,71 @@ static inline double dw_tsdb_dec_join(int64_t m, int e)
 uint32_t dw_tsdb_crc32c(uint32_t crc, const void *data, size_t n);
 /** The portable slice-by-8 path, exposed so tests can compare both. */
 uint32_t dw_tsdb_crc32c_sw(uint32_t crc, const void *data, size_t n);
+
+/* ---- WAL records (walrec.c) ---- */
+
+/*
+ * Frame: u32 LE payload length, u8 type, u32 LE CRC32C of the five bytes
+ * before it followed by the payload, then the payload.
+ */
+#define DW_TSDB_WAL_HDR 9
+enum { DW_TSDB_REC_SERIES = 1, DW_TSDB_REC_SAMPLES = 2 };
+/* Large sample batches are split into records of at most this many samples. */
+#define DW_TSDB_WAL_SAMPLES_PER_RECORD 8192
+
+/**
+ * Appends framed series records for s[0..n) to out (several when they do
+ * not fit one record). On DW_TSDB_ELIMIT (one series alone is too large)
+ * out is unchanged. *nrec (may be NULL) gets the number of records.
+ */
+int dw_tsdb_walrec_put_series(struct dw_buf *out, const struct dw_tsdb_wal_series *s, size_t n,
+                              size_t *nrec);
+/** Appends framed sample records for s[0..n) to out. */
+int dw_tsdb_walrec_put_samples(struct dw_buf *out, const struct dw_tsdb_wal_sample *s, size_t n,
+                               size_t *nrec);
+
+/* Decoding scratch reused across records; zero-initialise, then _release. */
+struct dw_tsdb_walrd {
+    struct dw_tsdb_wal_series *series;
+    size_t series_cap;
+    struct dw_tsdb_label *labels;
+    size_t labels_cap;
+    char *strings;
+    size_t strings_cap;
+    struct dw_tsdb_wal_sample *samples;
+    size_t samples_cap;
+};
+
+void dw_tsdb_walrd_release(struct dw_tsdb_walrd *rd);
+
+/*
+ * Decodes one record payload and hands it to h (callbacks may be NULL).
+ * Returns 0, the callback's non-zero return, or DW_TSDB_ECORRUPT with
+ * *malformed set when the payload does not decode. Unknown types are
+ * skipped (newer writers may add some) and counted in *skipped.
+ */
+int dw_tsdb_walrd_dispatch(struct dw_tsdb_walrd *rd, uint8_t type, const uint8_t *p, size_t len,
+                           const struct dw_tsdb_wal_handler *h,
+                           struct dw_tsdb_wal_replay_stats *st, bool *malformed);
+
+/* ---- WAL directory (walreplay.c) ---- */
+
+/* What a WAL directory holds. */
+struct dw_tsdb_waldir {
+    uint32_t *segs; /* ascending */
+    size_t nsegs;
+    uint32_t ckpt;  /* newest checkpoint, 0 if none */
+};
+
+/** Lists dir; a missing dir is empty. 0 or DW_TSDB_EIO. */
+int dw_tsdb_waldir_scan(const char *dir, struct dw_tsdb_waldir *d);
+void dw_tsdb_waldir_release(struct dw_tsdb_waldir *d);
+/** "dir/00000012" or "dir/checkpoint.00000012" (heap). */
+char *dw_tsdb_wal_seg_path(const char *dir, uint32_t seg);
+char *dw_tsdb_wal_ckpt_path(const char *dir, uint32_t n);
+/** Removes a file and logs a failure other than ENOENT. */
+void dw_tsdb_wal_unlink(const char *path);
+/** fsync of a directory; 0 or DW_TSDB_EIO (logged). */
+int dw_tsdb_wal_sync_dir(const char *dir);
 
 #endif
