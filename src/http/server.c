@@ -547,7 +547,12 @@ struct dw_http_server *dw_http_start(const struct dw_http_options *opts,
                            addr);
         goto fail_mhd;
     }
-    dw_log_kv(DW_LOG_INFO, "http", "listening", "address", addr, NULL);
+    {
+        /* Log the port actually bound (it differs from addr with port 0). */
+        char port[16];
+        snprintf(port, sizeof port, "%d", srv->port);
+        dw_log_kv(DW_LOG_INFO, "http", "listening", "address", addr, "port", port, NULL);
+    }
     return srv;
 
 fail_mhd:
