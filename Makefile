@@ -51,6 +51,11 @@ tsan: deps $(TSANBUILD)/build.ninja
 	ninja -C $(TSANBUILD)
 	@scripts/run-tests.sh $(TSANBUILD) unit
 
+# libFuzzer on every fuzz target for FUZZ_SECONDS each (default 60).
+FUZZ_SECONDS ?= 60
+fuzz: test-deps
+	@scripts/fuzz-smoke.sh $(FUZZ_SECONDS)
+
 format:
 	clang-format -i $$(git ls-files 'src/*.c' 'src/*.h' 'tests/*.c' 'tests/*.h')
 

@@ -17,4 +17,12 @@ if [ $status -ne 0 ]; then
     echo "--- failures (full log: $builddir/meson-logs/testlog.txt) ---"
     grep -E '^(FAIL |  .*:[0-9]+: )' "$builddir/meson-logs/testlog.txt" | head -n 60 || true
 fi
-scripts/test-summary.sh "$builddir/meson-logs/testlog.txt"
+logs="$builddir/meson-logs/testlog.txt"
+# A short libFuzzer run of every fuzz target (the full suite only).
+if [ -z "$suite" ] && [ "${DW_SKIP_FUZZ:-}" != 1 ]; then
+    rm -f build/fuzz/fuzz-smoke.log
+    scripts/fuzz-smoke.sh "${FUZZ_SECONDS:-10}"
+    [ -f build/fuzz/fuzz-smoke.log ] && logs="$logs build/fuzz/fuzz-smoke.log"
+fi
+# shellcheck disable=SC2086
+scripts/test-summary.sh $logs

@@ -1,11 +1,10 @@
 #!/bin/sh
-# test-summary.sh LOG - reads meson's testlog.txt, adds up the
+# test-summary.sh LOG... - reads meson's testlog.txt (and logs in its format), adds up the
 # "<program>: N passed, N failed" lines every test program prints, and prints
 # the closing line "N passed, N failed". A program that crashed, printed no
 # count, or exited non-zero with no failure counted (a sanitizer report at
 # exit, say) adds one failure. Exit status: 0 only when nothing failed.
 set -eu
-log="$1"
 awk '
 /^test:[ ]+/ { name = $0; sub(/^test:[ ]+/, "", name); order[++n] = name; seen[name] = 0; bad[name] = 0 }
 /^result:[ ]+/ { result[name] = $0; if ($0 !~ /exit status 0$/) bad[name] = 1 }
@@ -22,4 +21,4 @@ END {
     }
     printf "%d passed, %d failed\n", passed, failed
     exit failed ? 1 : 0
-}' "$log"
+}' "$@"

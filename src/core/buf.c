@@ -94,6 +94,20 @@ int dw_buf_printf(struct dw_buf *b, const char *fmt, ...)
     return rc;
 }
 
+void dw_buf_put_label_value(struct dw_buf *b, const char *v)
+{
+    for (; *v; v++) {
+        if (*v == '\\')
+            dw_buf_puts(b, "\\\\");
+        else if (*v == '"')
+            dw_buf_puts(b, "\\\"");
+        else if (*v == '\n')
+            dw_buf_puts(b, "\\n");
+        else
+            dw_buf_putc(b, *v);
+    }
+}
+
 char *dw_buf_steal(struct dw_buf *b)
 {
     char *s = b->data ? b->data : dw_strdup("");

@@ -70,6 +70,8 @@ int dw_buf_puts(struct dw_buf *b, const char *s);
 int dw_buf_putc(struct dw_buf *b, char c);
 int dw_buf_printf(struct dw_buf *b, const char *fmt, ...) DW_PRINTF(2, 3);
 int dw_buf_vprintf(struct dw_buf *b, const char *fmt, va_list ap) DW_PRINTF(2, 0);
+/** Appends v escaped as a Prometheus label value (\\, \", \n), without quotes. */
+void dw_buf_put_label_value(struct dw_buf *b, const char *v);
 /** Hands the heap string to the caller (never NULL) and re-initialises b. */
 char *dw_buf_steal(struct dw_buf *b);
 

@@ -170,20 +170,6 @@ void dw_metric_reset(struct dw_metric *m)
     pthread_mutex_unlock(&reg_lock);
 }
 
-static void write_label_value(struct dw_buf *out, const char *v)
-{
-    for (; *v; v++) {
-        if (*v == '\\')
-            dw_buf_puts(out, "\\\\");
-        else if (*v == '"')
-            dw_buf_puts(out, "\\\"");
-        else if (*v == '\n')
-            dw_buf_puts(out, "\\n");
-        else
-            dw_buf_putc(out, *v);
-    }
-}
-
 static void write_number(struct dw_buf *out, double v)
 {
     if (isnan(v))
@@ -212,7 +198,7 @@ static void write_labels(struct dw_buf *out, const struct dw_metric *m, const st
     dw_buf_putc(out, '{');
     for (size_t j = 0; j < m->nlabels; j++) {
         dw_buf_printf(out, "%s%s=\"", j ? "," : "", m->labels[j]);
-        write_label_value(out, c->values[j]);
+        dw_buf_put_label_value(out, c->values[j]);
         dw_buf_putc(out, '"');
     }
     if (le)

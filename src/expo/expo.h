@@ -22,10 +22,10 @@
 #include <stdint.h>
 
 enum dw_expo_format {
-    DW_EXPO_AUTO = 0,        /* pick from dw_expo_opts.content_type */
-    DW_EXPO_TEXT,            /* Prometheus text 0.0.4 */
-    DW_EXPO_OPENMETRICS,     /* OpenMetrics 1.0 text */
-    DW_EXPO_UNSUPPORTED,     /* a Content-Type this parser cannot read (protobuf) */
+    DW_EXPO_AUTO = 0,    /* pick from dw_expo_opts.content_type */
+    DW_EXPO_TEXT,        /* Prometheus text 0.0.4 */
+    DW_EXPO_OPENMETRICS, /* OpenMetrics 1.0 text */
+    DW_EXPO_UNSUPPORTED, /* a Content-Type this parser cannot read (protobuf) */
 };
 
 /* A metric family's type. UNTYPED is text's "untyped" and OpenMetrics' "unknown". */

@@ -5,12 +5,11 @@
  * The parser needs to remember every family it has seen in an input: text
  * allows one TYPE per name and only before that name's samples, OpenMetrics
  * forbids a family from coming back once another has started. Names are
- * borrowed from the input (it outlives the parse), so an entry is 16 bytes
- * plus a 4-byte slot; the memory is kept across inputs and reset, never freed,
- * between them. It grows with the number of distinct names, which the
- * sample limit and the input size bound. Samples of the current family never
- * reach this table (see parse.c), so lookups happen once per family, not per
- * sample. Single-threaded: each parser owns its table.
+ * borrowed from the input (it outlives the parse), so an entry is 24 bytes
+ * plus two 4-byte index slots (load at most 1/2); the memory is kept across inputs and reset, never
+ * freed, between them. It grows with the number of distinct names, which the sample limit and the
+ * input size bound. Samples of the current family never reach this table (see parse.c), so lookups
+ * happen once per family, not per sample. Single-threaded: each parser owns its table.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -22,10 +21,14 @@ static const struct {
     const char *text;
     size_t len;
 } suffixes[EXPO_SFX_COUNT_OF_KINDS] = {
-    [EXPO_SFX_NONE] = {"", 0},          [EXPO_SFX_TOTAL] = {"_total", 6},
-    [EXPO_SFX_CREATED] = {"_created", 8}, [EXPO_SFX_BUCKET] = {"_bucket", 7},
-    [EXPO_SFX_COUNT] = {"_count", 6},   [EXPO_SFX_SUM] = {"_sum", 4},
-    [EXPO_SFX_GCOUNT] = {"_gcount", 7}, [EXPO_SFX_GSUM] = {"_gsum", 5},
+    [EXPO_SFX_NONE] = {"", 0},
+    [EXPO_SFX_TOTAL] = {"_total", 6},
+    [EXPO_SFX_CREATED] = {"_created", 8},
+    [EXPO_SFX_BUCKET] = {"_bucket", 7},
+    [EXPO_SFX_COUNT] = {"_count", 6},
+    [EXPO_SFX_SUM] = {"_sum", 4},
+    [EXPO_SFX_GCOUNT] = {"_gcount", 7},
+    [EXPO_SFX_GSUM] = {"_gsum", 5},
     [EXPO_SFX_INFO] = {"_info", 5},
 };
 

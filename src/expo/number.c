@@ -184,6 +184,16 @@ int expo_parse_int64(const char *s, const char *e, int64_t *out)
     }
     if (c == e)
         return -1;
+    if (e - c <= 18) { /* cannot overflow: the common case, millisecond timestamps */
+        uint64_t u = 0;
+        for (; c < e; c++) {
+            if (!is_digit(*c))
+                return -1;
+            u = u * 10 + (uint64_t)(*c - '0');
+        }
+        *out = neg ? -(int64_t)u : (int64_t)u;
+        return 0;
+    }
     /* Accumulate as a negative number: its range is one larger. */
     int64_t v = 0;
     for (; c < e; c++) {

@@ -37,7 +37,7 @@ struct dw_expo_parser {
     size_t max_samples, max_labels, max_name, max_value, max_line;
     bool om;
     bool keep_created;
-    bool validated; /* pass 2 after a good pass 1: skip checks that cannot fail */
+    bool validated;                  /* pass 2 after a good pass 1: skip checks that cannot fail */
     const struct dw_expo_handler *h; /* NULL in pass 1 */
     struct dw_expo_error *err;
 
@@ -151,37 +151,77 @@ static inline const char *skip_blanks(const char *c, const char *eol)
     return c;
 }
 
-static inline bool is_alpha_(unsigned char c)
-{
-    return (unsigned char)((c | 0x20) - 'a') < 26 || c == '_';
-}
+/* Character classes of names, one table lookup per byte on the hot path. */
+enum {
+    LABEL_START = 1,  /* [a-zA-Z_] */
+    LABEL_CHAR = 2,   /* [a-zA-Z0-9_] */
+    METRIC_CHAR = 4,  /* [a-zA-Z0-9_:] */
+    METRIC_START = 8, /* [a-zA-Z_:] */
+};
 
-static inline bool is_digit(unsigned char c)
+/* clang-format off */
+static const uint8_t name_class[256] = {
+    /* 0x00-0x2f: none */
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    /* 0x30-0x3f: digits, then ':' */
+    6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 12, 0, 0, 0, 0, 0,
+    /* 0x40-0x5f: A-Z, then '_' */
+    0, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15,
+    15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 0, 0, 0, 0, 15,
+    /* 0x60-0x7f: a-z */
+    0, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15,
+    15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 0, 0, 0, 0, 0,
+    /* 0x80-0xff: none */
+};
+/* clang-format on */
+
+static inline bool has_class(char c, unsigned cls)
 {
-    return (unsigned char)(c - '0') < 10;
+    return (name_class[(unsigned char)c] & cls) != 0;
 }
 
 /* [a-zA-Z_:][a-zA-Z0-9_:]* */
 static inline const char *scan_metric_name(const char *c, const char *eol)
 {
-    if (c < eol && (is_alpha_((unsigned char)*c) || *c == ':'))
-        for (c++; c < eol; c++) {
-            unsigned char ch = (unsigned char)*c;
-            if (!is_alpha_(ch) && !is_digit(ch) && ch != ':')
-                break;
-        }
+    if (c < eol && has_class(*c, METRIC_START))
+        for (c++; c < eol && has_class(*c, METRIC_CHAR); c++)
+            ;
     return c;
 }
 
 /* [a-zA-Z_][a-zA-Z0-9_]* */
 static inline const char *scan_label_name(const char *c, const char *eol)
 {
-    if (c < eol && is_alpha_((unsigned char)*c))
-        for (c++; c < eol; c++) {
-            unsigned char ch = (unsigned char)*c;
-            if (!is_alpha_(ch) && !is_digit(ch))
-                break;
-        }
+    if (c < eol && has_class(*c, LABEL_START))
+        for (c++; c < eol && has_class(*c, LABEL_CHAR); c++)
+            ;
+    return c;
+}
+
+#define ONES UINT64_C(0x0101010101010101)
+#define HIGHS UINT64_C(0x8080808080808080)
+
+/* Non-zero when one of the 8 bytes of w is zero. */
+static inline uint64_t zero_byte(uint64_t w)
+{
+    return (w - ONES) & ~w & HIGHS;
+}
+
+/*
+ * Skips label-value bytes that need no attention, 8 at a time: stops at or
+ * before the first '"', backslash or non-ASCII byte.
+ */
+static inline const char *skip_plain_value(const char *c, const char *eol)
+{
+    while (eol - c >= 8) {
+        uint64_t w;
+        memcpy(&w, c, sizeof w);
+        if (zero_byte(w ^ (ONES * '"')) | zero_byte(w ^ (ONES * '\\')) | (w & HIGHS))
+            break;
+        c += 8;
+    }
     return c;
 }
 
@@ -221,7 +261,7 @@ static int scan_label_value(struct dw_expo_parser *p, const char **cp, const cha
                             const char *ln, size_t lnlen, struct dw_expo_str *out)
 {
     char qb[QBUF];
-    const char *start = *cp, *c = start;
+    const char *start = *cp, *c = skip_plain_value(start, eol);
     unsigned char hi = 0;
     while (c < eol && *c != '"' && *c != '\\')
         hi |= (unsigned char)*c++;
@@ -390,8 +430,9 @@ static int check_duplicates(struct dw_expo_parser *p, size_t n)
         for (size_t i = 0; i < n; i++)
             p->sorted[i] = &l[i];
         qsort(p->sorted, n, sizeof *p->sorted, by_name);
-        for (size_t i = 1; i < n && !dup; i++)
-            if (same_name(p->sorted[i], p->sorted[i - 1]))
+        /* Report the same label the pairwise scan would: the earliest repeat. */
+        for (size_t i = 1; i < n; i++)
+            if (same_name(p->sorted[i], p->sorted[i - 1]) && (!dup || p->sorted[i] < dup))
                 dup = p->sorted[i];
     }
     if (!dup)
@@ -535,9 +576,8 @@ static int apply_meta(struct dw_expo_parser *p, struct dw_expo_meta *m, const ch
                     meta_keyword(m->kind), Q(qb, name, len));
     /* Text lets HELP follow samples; a TYPE never may, nor anything in OpenMetrics. */
     if ((fam->flags & EXPO_FAM_SAMPLES) && (p->om || m->kind == DW_EXPO_META_TYPE))
-        return fail(p, DW_EXPO_ESYNTAX, name_at,
-                    "%s line for metric %s comes after its samples", meta_keyword(m->kind),
-                    Q(qb, name, len));
+        return fail(p, DW_EXPO_ESYNTAX, name_at, "%s line for metric %s comes after its samples",
+                    meta_keyword(m->kind), Q(qb, name, len));
     fam->flags |= (uint8_t)bit;
     if (m->kind == DW_EXPO_META_TYPE)
         fam->type = (uint8_t)m->type;
@@ -559,8 +599,7 @@ static struct dw_expo_str help_text(struct dw_expo_parser *p, const char *c, con
         return (struct dw_expo_str){c, (size_t)(eol - c)};
     char *d = scratch_take(p), *d0 = d;
     while (c < eol) {
-        if (*c == '\\' && c + 1 < eol &&
-            (c[1] == 'n' || c[1] == '\\' || (p->om && c[1] == '"'))) {
+        if (*c == '\\' && c + 1 < eol && (c[1] == 'n' || c[1] == '\\' || (p->om && c[1] == '"'))) {
             *d++ = c[1] == 'n' ? '\n' : c[1];
             c += 2;
         } else {
@@ -636,7 +675,7 @@ static int om_unit(struct dw_expo_parser *p, struct dw_expo_meta *m, const char 
 {
     char qb[QBUF], fb[QBUF], cb[16];
     for (const char *c = u; c < eol; c++)
-        if (!is_alpha_((unsigned char)*c) && !is_digit((unsigned char)*c) && *c != ':')
+        if (!has_class(*c, METRIC_CHAR))
             return fail(p, DW_EXPO_ESYNTAX, c, "invalid character %s in unit",
                         show_char(cb, c, eol));
     size_t ulen = (size_t)(eol - u);
@@ -657,8 +696,9 @@ static int om_comment(struct dw_expo_parser *p, const char *s, const char *eol)
     char qb[QBUF], cb[16];
     const char *c = s + 1;
     if (c >= eol || *c != ' ')
-        return fail(p, DW_EXPO_ESYNTAX, c, "expected ' ' after '#' (OpenMetrics allows only "
-                                           "# HELP, # TYPE, # UNIT and # EOF)");
+        return fail(p, DW_EXPO_ESYNTAX, c,
+                    "expected ' ' after '#' (OpenMetrics allows only "
+                    "# HELP, # TYPE, # UNIT and # EOF)");
     const char *kw = ++c;
     while (c < eol && *c != ' ')
         c++;
@@ -727,14 +767,13 @@ static int om_exemplar(struct dw_expo_parser *p, const char *c, const char *eol)
     c = scan_token(c, eol);
     double value;
     if (expo_parse_float(v, c, &value, &p->numbuf, &p->numcap) != 0)
-        return fail(p, DW_EXPO_ESYNTAX, v, "invalid exemplar value %s",
-                    Q(qb, v, (size_t)(c - v)));
+        return fail(p, DW_EXPO_ESYNTAX, v, "invalid exemplar value %s", Q(qb, v, (size_t)(c - v)));
     if (c < eol) {
         const char *t = ++c;
         c = scan_token(c, eol);
         int64_t ts;
-        if (*(t - 1) != ' ' ||
-            expo_parse_om_timestamp(t, c, &ts, &p->numbuf, &p->numcap) != 0 || c < eol)
+        if (*(t - 1) != ' ' || expo_parse_om_timestamp(t, c, &ts, &p->numbuf, &p->numcap) != 0 ||
+            c < eol)
             return fail(p, DW_EXPO_ESYNTAX, t, "invalid exemplar timestamp %s",
                         Q(qb, t, (size_t)(eol - t)));
     }
@@ -807,7 +846,7 @@ static int sample_line(struct dw_expo_parser *p, const char *line, const char *e
                     show_char(cb, c, eol));
     if (check_name_len(p, name, len))
         return -1;
-    int sfx;
+    int sfx = EXPO_SFX_NONE;
     long f = sample_family(p, name, len, &sfx);
     if (f < 0)
         return -1;
@@ -842,8 +881,8 @@ static int sample_line(struct dw_expo_parser *p, const char *line, const char *e
     const char *v = c;
     c = scan_token(c, eol);
     if (v == c)
-        return fail(p, DW_EXPO_ESYNTAX, v, "expected a value after %s, found %s",
-                    Q(qb, name, len), show_char(cb, v, eol));
+        return fail(p, DW_EXPO_ESYNTAX, v, "expected a value after %s, found %s", Q(qb, name, len),
+                    show_char(cb, v, eol));
     int rc = expo_parse_float(v, c, &s.value, &p->numbuf, &p->numcap);
     if (rc)
         return fail(p, DW_EXPO_ESYNTAX, v, "%s value %s", rc == -2 ? "out-of-range" : "invalid",
@@ -942,8 +981,8 @@ static size_t or_default(size_t v, size_t def)
     return v ? v : def;
 }
 
-static void configure(struct dw_expo_parser *p, const struct dw_expo_opts *o,
-                      enum dw_expo_format f, struct dw_expo_error *err)
+static void configure(struct dw_expo_parser *p, const struct dw_expo_opts *o, enum dw_expo_format f,
+                      struct dw_expo_error *err)
 {
     p->om = f == DW_EXPO_OPENMETRICS;
     p->keep_created = o->keep_created;

@@ -45,8 +45,13 @@ struct dw_tsdb_chunk {
     int64_t min_t;
 };
 
-/* Bucket tables: widths of the payload after a unary prefix of 0..n-1 ones. */
-static const unsigned t_widths[] = {7, 14, 24, 64};   /* after '0' (dod == 0) */
+/*
+ * Bucket tables: bucket k is announced by k ones and a zero (the last one
+ * by ones only) and holds a two's complement number of widths[k] bits.
+ * Timestamps use them after a '1' (dod != 0); mantissas after '10'. The
+ * mantissa widths were tuned on the shared dataset (4 to 32 bits).
+ */
+static const unsigned t_widths[] = {7, 14, 24, 64};
 static const unsigned m_widths[] = {4, 6, 8, 11, 14, 20, 32};
 
 static bool fits_signed(int64_t v, unsigned bits)
@@ -242,6 +247,15 @@ int dw_tsdb_chunk_append(struct dw_tsdb_chunk *c, int64_t t, double v)
 size_t dw_tsdb_chunk_count(const struct dw_tsdb_chunk *c)
 {
     return c->st.i_;
+}
+
+bool dw_tsdb_chunk_last(const struct dw_tsdb_chunk *c, int64_t *t, double *v)
+{
+    if (c->st.i_ == 0)
+        return false;
+    *t = c->st.t_;
+    *v = dw_tsdb_u2f(c->st.vbits_);
+    return true;
 }
 
 bool dw_tsdb_chunk_range(const struct dw_tsdb_chunk *c, int64_t *min_t, int64_t *max_t)

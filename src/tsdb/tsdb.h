@@ -86,6 +86,12 @@ void dw_tsdb_chunk_free(struct dw_tsdb_chunk **c);
 int dw_tsdb_chunk_append(struct dw_tsdb_chunk *c, int64_t t, double v);
 /** Number of samples. */
 size_t dw_tsdb_chunk_count(const struct dw_tsdb_chunk *c);
+/**
+ * The last sample; false when the chunk is empty. The head compares a
+ * rejected append (DW_TSDB_EORDER) with it: same timestamp and same bits is
+ * a harmless duplicate, anything else is counted as out of order.
+ */
+bool dw_tsdb_chunk_last(const struct dw_tsdb_chunk *c, int64_t *t, double *v);
 /** First and last timestamp; false when the chunk is empty. */
 bool dw_tsdb_chunk_range(const struct dw_tsdb_chunk *c, int64_t *min_t, int64_t *max_t);
 /**
@@ -223,10 +229,11 @@ int dw_tsdb_page_chunk(const struct dw_tsdb_page *p, size_t i, const uint8_t **d
  *             machine loses at most the writes acknowledged in the last
  *             interval (plus the time of one fsync).
  *   NEVER:    buffered; written to the kernel when the buffer fills and every
- *             interval, never fsync'ed: a process crash loses at most the
+ *             interval, not fsync'ed: a process crash loses at most the
  *             last interval, a power loss whatever the kernel had not
- *             written back.
- * dw_tsdb_wal_sync() forces both steps now in any policy.
+ *             written back (up to the whole current segment).
+ * Under every policy a finished segment is fsync'ed when the next one is
+ * started, and dw_tsdb_wal_sync() forces both steps now.
  */
 enum dw_tsdb_fsync {
     DW_TSDB_FSYNC_INTERVAL = 0,
@@ -319,8 +326,9 @@ int dw_tsdb_wal_close(struct dw_tsdb_wal **w);
 /**
  * Logs series definitions (one record). Thread-safe. Label names and values
  * are NUL-terminated strings. Returns 0 once the policy's guarantee holds,
- * DW_TSDB_ELIMIT when the record would exceed DW_TSDB_WAL_RECORD_MAX, or
- * DW_TSDB_ECLOSED after an earlier I/O error.
+ * DW_TSDB_ELIMIT when one series would exceed DW_TSDB_WAL_RECORD_MAX,
+ * DW_TSDB_EIO when the write or fsync of this call failed, or
+ * DW_TSDB_ECLOSED after an earlier I/O error (the writer stays failed).
  */
 int dw_tsdb_wal_log_series(struct dw_tsdb_wal *w, const struct dw_tsdb_wal_series *s, size_t n);
 /** Logs a batch of samples (split into several records when large). Thread-safe. */
@@ -350,7 +358,10 @@ int dw_tsdb_wal_truncate(struct dw_tsdb_wal *w, uint32_t before);
  */
 struct dw_tsdb_wal_ckpt;
 
-/** Starts a checkpoint that will replace segments < before (before <= current segment). */
+/**
+ * Starts a checkpoint that will replace segments < before (2 <= before <=
+ * current segment, and newer than the last checkpoint). One at a time.
+ */
 int dw_tsdb_wal_checkpoint_begin(struct dw_tsdb_wal *w, uint32_t before,
                                  struct dw_tsdb_wal_ckpt **out);
 int dw_tsdb_wal_ckpt_log_series(struct dw_tsdb_wal_ckpt *ck, const struct dw_tsdb_wal_series *s,
@@ -379,5 +390,66 @@ struct dw_tsdb_wal_stats {
 
 /** A consistent snapshot of the writer's counters. */
 void dw_tsdb_wal_get_stats(struct dw_tsdb_wal *w, struct dw_tsdb_wal_stats *st);
+
+/* ---- labels and matchers (labels.c, matcher.c) ----
+ *
+ * A series is identified by its label set: name/value pairs with unique
+ * names, sorted by name, the metric name under "__name__". Empty values mean
+ * "label absent" (Prometheus drops labels with empty values).
+ */
+
+#define DW_TSDB_METRIC_NAME "__name__"
+
+struct dw_label {
+    const char *name;  /* borrowed */
+    const char *value; /* borrowed */
+};
+
+/** Sorts labels by name (stable, in place). */
+void dw_tsdb_labels_sort(struct dw_label *labels, size_t n);
+/** strcmp-like order of two sorted label sets (the order series are listed in). */
+int dw_tsdb_labels_cmp(const struct dw_label *a, size_t na, const struct dw_label *b, size_t nb);
+/** Value of a label in a set, or NULL. */
+const char *dw_tsdb_labels_get(const struct dw_label *labels, size_t n, const char *name);
+/** 64-bit hash of a sorted label set (stable across runs). */
+uint64_t dw_tsdb_labels_hash(const struct dw_label *labels, size_t n);
+/** Appends {a="b", c="d"} with Prometheus quoting (metric name first, outside braces). */
+void dw_tsdb_labels_format(const struct dw_label *labels, size_t n, struct dw_buf *out);
+/** Prometheus' label name rule: [a-zA-Z_][a-zA-Z0-9_]*. */
+bool dw_tsdb_label_name_valid(const char *name);
+/** Prometheus' metric name rule: [a-zA-Z_:][a-zA-Z0-9_:]*. */
+bool dw_tsdb_metric_name_valid(const char *name);
+
+enum dw_match_op { DW_MATCH_EQ, DW_MATCH_NEQ, DW_MATCH_RE, DW_MATCH_NRE };
+
+/*
+ * A compiled label matcher. Regular expressions are fully anchored like
+ * Prometheus' ("^(?:re)$", PCRE2 with JIT when available). Literal
+ * patterns, alternations of literals ("a|b|c") and literal prefixes
+ * ("foo.*") are recognised and matched without the regex engine; the index
+ * uses dw_tsdb_matcher_literals() to look postings up directly.
+ *
+ * Threads: a compiled matcher is immutable and may be shared between
+ * threads (match data is per thread).
+ */
+struct dw_tsdb_matcher;
+
+/** Compiles a matcher; NULL with *err (caller frees) for a bad regex. */
+struct dw_tsdb_matcher *dw_tsdb_matcher_new(enum dw_match_op op, const char *name,
+                                            const char *value, char **err);
+void dw_tsdb_matcher_free(struct dw_tsdb_matcher **m);
+enum dw_match_op dw_tsdb_matcher_op(const struct dw_tsdb_matcher *m);
+const char *dw_tsdb_matcher_name(const struct dw_tsdb_matcher *m);
+const char *dw_tsdb_matcher_value(const struct dw_tsdb_matcher *m);
+/** Whether a label value matches (pass "" for an absent label). */
+bool dw_tsdb_matcher_matches(const struct dw_tsdb_matcher *m, const char *value);
+/**
+ * When the set of values the matcher accepts (for EQ/RE) or rejects (for
+ * NEQ/NRE) is a finite list of literals, returns it (borrowed) and its
+ * length; otherwise NULL. "" may be among them.
+ */
+const char *const *dw_tsdb_matcher_literals(const struct dw_tsdb_matcher *m, size_t *n);
+/** Literal prefix every accepted value starts with ("" when none). */
+const char *dw_tsdb_matcher_prefix(const struct dw_tsdb_matcher *m);
 
 #endif

@@ -394,6 +394,8 @@ struct dw_tsdb_waldir {
     uint32_t *segs; /* ascending */
     size_t nsegs;
     uint32_t ckpt;  /* newest checkpoint, 0 if none */
+    uint32_t *ckpts; /* every checkpoint number found, unordered */
+    size_t nckpts;
 };
 
 /** Lists dir; a missing dir is empty. 0 or DW_TSDB_EIO. */

@@ -111,17 +111,16 @@ int dw_tsdb_walrec_put_series(struct dw_buf *out, const struct dw_tsdb_wal_serie
     return 0;
 }
 
-static void put_value(struct dw_buf *b, double v)
+/* Writes the value code at p (room for 10 bytes); returns the bytes used. */
+static size_t put_value(uint8_t *p, double v)
 {
     int64_t m;
     int e;
-    if (dw_tsdb_dec_split(v, &m, &e) && e < VALUE_RAW) {
-        dw_tsdb_buf_uvarint(b, dw_tsdb_zigzag(m) << 4 | (uint64_t)e);
-        return;
-    }
-    uint8_t raw[1 + 8] = {VALUE_RAW};
-    dw_tsdb_put_le64(raw + 1, dw_tsdb_f2u(v));
-    dw_buf_append(b, raw, sizeof raw);
+    if (dw_tsdb_dec_split(v, &m, &e) && e < VALUE_RAW)
+        return dw_tsdb_put_uvarint(p, dw_tsdb_zigzag(m) << 4 | (uint64_t)e);
+    p[0] = VALUE_RAW;
+    dw_tsdb_put_le64(p + 1, dw_tsdb_f2u(v));
+    return 9;
 }
 
 int dw_tsdb_walrec_put_samples(struct dw_buf *out, const struct dw_tsdb_wal_sample *s, size_t n,
@@ -136,9 +135,12 @@ int dw_tsdb_walrec_put_samples(struct dw_buf *out, const struct dw_tsdb_wal_samp
         dw_tsdb_buf_uvarint(out, cnt);
         dw_tsdb_buf_varint(out, tbase);
         for (size_t j = i; j < i + cnt; j++) {
-            dw_tsdb_buf_varint(out, (int64_t)(s[j].ref - prev_ref));
-            dw_tsdb_buf_varint(out, (int64_t)((uint64_t)s[j].t - (uint64_t)tbase));
-            put_value(out, s[j].v);
+            uint8_t tmp[3 * DW_TSDB_VARINT_MAX]; /* one append per sample */
+            size_t k = dw_tsdb_put_uvarint(tmp, dw_tsdb_zigzag((int64_t)(s[j].ref - prev_ref)));
+            k += dw_tsdb_put_uvarint(
+                tmp + k, dw_tsdb_zigzag((int64_t)((uint64_t)s[j].t - (uint64_t)tbase)));
+            k += put_value(tmp + k, s[j].v);
+            dw_buf_append(out, tmp, k);
             prev_ref = s[j].ref;
         }
         frame_end(out, off, DW_TSDB_REC_SAMPLES);

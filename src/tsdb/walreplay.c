@@ -99,7 +99,7 @@ int dw_tsdb_waldir_scan(const char *dir, struct dw_tsdb_waldir *d)
                   strerror(errno), NULL);
         return DW_TSDB_EIO;
     }
-    size_t cap = 0;
+    size_t cap = 0, ccap = 0;
     struct dirent *de;
     while ((de = readdir(dh)) != NULL) {
         uint32_t n;
@@ -107,8 +107,11 @@ int dw_tsdb_waldir_scan(const char *dir, struct dw_tsdb_waldir *d)
             d->segs = dw_grow(d->segs, &cap, d->nsegs + 1, sizeof *d->segs);
             d->segs[d->nsegs++] = n;
         } else if (dw_str_has_prefix(de->d_name, "checkpoint.") &&
-                   parse_seq(de->d_name + strlen("checkpoint."), &n) && n > d->ckpt) {
-            d->ckpt = n;
+                   parse_seq(de->d_name + strlen("checkpoint."), &n)) {
+            d->ckpts = dw_grow(d->ckpts, &ccap, d->nckpts + 1, sizeof *d->ckpts);
+            d->ckpts[d->nckpts++] = n;
+            if (n > d->ckpt)
+                d->ckpt = n;
         }
     }
     closedir(dh);
@@ -120,6 +123,7 @@ int dw_tsdb_waldir_scan(const char *dir, struct dw_tsdb_waldir *d)
 void dw_tsdb_waldir_release(struct dw_tsdb_waldir *d)
 {
     free(d->segs);
+    free(d->ckpts);
     memset(d, 0, sizeof *d);
 }
 
@@ -134,6 +138,43 @@ struct replay {
 };
 
 enum { FILE_CLEAN = 0, FILE_DAMAGED = 1 };
+enum rec_status { REC_OK, REC_END, REC_DAMAGED, REC_IOERR };
+
+static enum rec_status short_read(FILE *f, const char **reason, const char *why)
+{
+    if (ferror(f))
+        return REC_IOERR;
+    *reason = why;
+    return REC_DAMAGED;
+}
+
+/* Reads one record into rp->payload and checks its frame; *reason says why not. */
+static enum rec_status read_record(struct replay *rp, FILE *f, uint8_t *type, uint32_t *len,
+                                   const char **reason)
+{
+    uint8_t hdr[DW_TSDB_WAL_HDR];
+    size_t got = fread(hdr, 1, sizeof hdr, f);
+    if (got == 0 && !ferror(f))
+        return REC_END;
+    if (got < sizeof hdr)
+        return short_read(f, reason, "torn record header");
+    *len = dw_tsdb_get_le32(hdr);
+    *type = hdr[4];
+    if (*len > DW_TSDB_WAL_RECORD_MAX) {
+        *reason = "record length over the limit";
+        return REC_DAMAGED;
+    }
+    if (*len > rp->payload_cap)
+        rp->payload = dw_grow(rp->payload, &rp->payload_cap, *len, 1);
+    if (*len && fread(rp->payload, 1, *len, f) < *len)
+        return short_read(f, reason, "torn record");
+    uint32_t crc = dw_tsdb_crc32c(dw_tsdb_crc32c(0, hdr, 5), rp->payload, *len);
+    if (crc != dw_tsdb_get_le32(hdr + 5)) {
+        *reason = "checksum mismatch";
+        return REC_DAMAGED;
+    }
+    return REC_OK;
+}
 
 /*
  * Reads every record of path. Returns FILE_CLEAN, FILE_DAMAGED with
@@ -151,51 +192,32 @@ static int read_file(struct replay *rp, const char *path, uint64_t *good_end, co
     uint64_t off = 0;
     int rc = FILE_CLEAN;
     for (;;) {
-        uint8_t hdr[DW_TSDB_WAL_HDR];
-        size_t got = fread(hdr, 1, sizeof hdr, f);
-        if (got == 0 && !ferror(f))
+        uint8_t type = 0;
+        uint32_t len = 0;
+        enum rec_status st = read_record(rp, f, &type, &len, reason);
+        if (st == REC_END)
             break;
-        *reason = NULL;
-        if (got < sizeof hdr) {
-            *reason = ferror(f) ? NULL : "torn record header";
-        } else {
-            uint32_t len = dw_tsdb_get_le32(hdr);
-            if (len > DW_TSDB_WAL_RECORD_MAX) {
-                *reason = "record length over the limit";
-            } else {
-                if (len > rp->payload_cap)
-                    rp->payload = dw_grow(rp->payload, &rp->payload_cap, len, 1);
-                if (len && fread(rp->payload, 1, len, f) < len) {
-                    *reason = ferror(f) ? NULL : "torn record";
-                } else {
-                    uint32_t crc = dw_tsdb_crc32c(0, hdr, 5);
-                    crc = dw_tsdb_crc32c(crc, rp->payload, len);
-                    if (crc != dw_tsdb_get_le32(hdr + 5)) {
-                        *reason = "checksum mismatch";
-                    } else {
-                        bool malformed;
-                        int cb = dw_tsdb_walrd_dispatch(&rp->rd, hdr[4], rp->payload, len, rp->h,
-                                                        rp->st, &malformed);
-                        if (malformed) {
-                            *reason = "malformed record";
-                        } else if (cb != 0) {
-                            rc = cb;
-                            break;
-                        } else {
-                            off += DW_TSDB_WAL_HDR + (uint64_t)len;
-                            if (rp->st)
-                                rp->st->records++;
-                            continue;
-                        }
-                    }
-                }
-            }
-        }
-        if (ferror(f)) {
+        if (st == REC_IOERR) {
             dw_log_kv(DW_LOG_ERROR, LOG_COMPONENT, "cannot read WAL file", "path", path, "error",
                       strerror(errno), NULL);
             rc = DW_TSDB_EIO;
             break;
+        }
+        if (st == REC_OK) {
+            bool malformed;
+            int cb = dw_tsdb_walrd_dispatch(&rp->rd, type, rp->payload, len, rp->h, rp->st,
+                                            &malformed);
+            if (!malformed && cb != 0) {
+                rc = cb;
+                break;
+            }
+            if (!malformed) {
+                off += DW_TSDB_WAL_HDR + (uint64_t)len;
+                if (rp->st)
+                    rp->st->records++;
+                continue;
+            }
+            *reason = "malformed record";
         }
         *good_end = off;
         rc = FILE_DAMAGED;

@@ -22,8 +22,8 @@ struct got {
     struct dw_buf out; /* one line per sample or metadata line */
     size_t samples, metas, created;
     size_t labels;
-    size_t borrowed;   /* label values that point into the input */
-    size_t unescaped;  /* label values that point elsewhere (scratch) */
+    size_t borrowed;  /* label values that point into the input */
+    size_t unescaped; /* label values that point elsewhere (scratch) */
     const char *in;
     size_t in_len;
     size_t stop_after; /* return 7 from this sample on (0: never) */
@@ -62,7 +62,7 @@ static void put_str(struct dw_buf *b, struct dw_expo_str s)
 static void put_double(struct dw_buf *b, double v)
 {
     char tmp[40];
-    if (v == (double)(long long)v && fabs(v) < 1e15) {
+    if (fabs(v) < 1e15 && v == (double)(long long)v) {
         dw_buf_printf(b, "%lld", (long long)v);
         return;
     }
@@ -96,8 +96,10 @@ static int on_sample(void *ctx, const struct dw_expo_sample *s)
         dw_buf_putc(b, '{');
         for (size_t i = 0; i < s->nlabels; i++) {
             const struct dw_expo_label *l = &s->labels[i];
-            if (l->value.len)
-                g->borrowed += inside_input(g, l->value.ptr), g->unescaped += !inside_input(g, l->value.ptr);
+            if (l->value.len && inside_input(g, l->value.ptr))
+                g->borrowed++;
+            else if (l->value.len)
+                g->unescaped++;
             dw_buf_printf(b, "%s", i ? "," : "");
             put_str(b, l->name);
             dw_buf_puts(b, "=\"");
@@ -358,8 +360,8 @@ TEST(fixture_openmetrics_histogram)
                          "histogram]\n");
     free(out);
     /* Nothing OpenMetrics-only in it, so it is valid text too. */
-    out = parse_fixture("exposition/model_textparse_testdata_1histogram.om.txt", TEXT, &c, &err,
-                        &rc);
+    out =
+        parse_fixture("exposition/model_textparse_testdata_1histogram.om.txt", TEXT, &c, &err, &rc);
     ASSERT_EQ_STR(err.msg, "");
     ASSERT_EQ_UINT(c.samples, 42);
     free(out);
@@ -370,8 +372,8 @@ TEST(fixture_openmetrics_alltypes)
     struct fixture_counts c;
     struct dw_expo_error err;
     int rc;
-    char *out =
-        parse_fixture("exposition/model_textparse_testdata_alltypes.5mfs.om.txt", OM, &c, &err, &rc);
+    char *out = parse_fixture("exposition/model_textparse_testdata_alltypes.5mfs.om.txt", OM, &c,
+                              &err, &rc);
     ASSERT_EQ_STR(err.msg, "");
     ASSERT_EQ_INT(rc, 0);
     /* 53 sample lines, 9 of them _created (dropped by default); 6 exemplars skipped. */
@@ -599,12 +601,10 @@ TEST(openmetrics_eof_rules)
     expect_ok(OM, "# EOF\n", "");
     expect_ok(OM, "# EOF", "");
     expect_err(OM, "", DW_EXPO_ESYNTAX, "line 1 col 1: missing # EOF at the end of the input");
-    expect_err(OM, "foo 1", DW_EXPO_ESYNTAX,
-               "line 1 col 6: missing # EOF at the end of the input");
+    expect_err(OM, "foo 1", DW_EXPO_ESYNTAX, "line 1 col 6: missing # EOF at the end of the input");
     expect_err(OM, "foo 1\n", DW_EXPO_ESYNTAX,
                "line 2 col 1: missing # EOF at the end of the input");
-    expect_err(OM, "# EOF\nfoo 1\n", DW_EXPO_ESYNTAX,
-               "line 2 col 1: unexpected data after # EOF");
+    expect_err(OM, "# EOF\nfoo 1\n", DW_EXPO_ESYNTAX, "line 2 col 1: unexpected data after # EOF");
     expect_err(OM, "# EOF\n\n", DW_EXPO_ESYNTAX, "line 2 col 1: unexpected data after # EOF");
     expect_err(OM, "# EOF foo\n", DW_EXPO_ESYNTAX, "line 1 col 6: unexpected text after # EOF");
 }
@@ -625,14 +625,12 @@ TEST(openmetrics_syntax_errors_have_exact_positions)
         {"foo{a=\"b\",} 1\n# EOF\n", "line 1 col 11: expected a label name after ','"},
         {"foo{a = \"b\"} 1\n# EOF\n", "line 1 col 6: expected '=' after label name \"a\""},
         {"foo{a=\"b\"}1\n# EOF\n", "line 1 col 11: expected ' ' and a value, found '1'"},
-        {"foo 1 \n# EOF\n",
-         "line 1 col 7: expected a timestamp or an exemplar (\"# {...}\")"},
+        {"foo 1 \n# EOF\n", "line 1 col 7: expected a timestamp or an exemplar (\"# {...}\")"},
         {"foo 1 1520879607.789 extra\n# EOF\n",
          "line 1 col 22: expected a timestamp or an exemplar (\"# {...}\")"},
         {"foo 1 1\t\n# EOF\n", "line 1 col 8: expected ' ' after the timestamp"},
         {"foo 1 NaN\n# EOF\n", "line 1 col 7: invalid timestamp \"NaN\" (expected seconds)"},
-        {"foo 1 1e30\n# EOF\n",
-         "line 1 col 7: out-of-range timestamp \"1e30\" (expected seconds)"},
+        {"foo 1 1e30\n# EOF\n", "line 1 col 7: out-of-range timestamp \"1e30\" (expected seconds)"},
         {"foo 1 10000000000000000\n# EOF\n",
          "line 1 col 7: out-of-range timestamp \"10000000000000000\" (expected seconds)"},
         {"foo_total 1 #{a=\"b\"} 1\n# EOF\n",
@@ -720,7 +718,8 @@ TEST(escapes_in_label_values_and_help)
     ASSERT_EQ_UINT(g.unescaped, 2);
     got_release(&g);
     /* OpenMetrics HELP also decodes \". */
-    expect_ok(OM, "# HELP foo say \\\"hi\\\"\\\\\n# EOF\n", "HELP foo say \\\"hi\\\"\\\\ (line 1)\n");
+    expect_ok(OM, "# HELP foo say \\\"hi\\\"\\\\\n# EOF\n",
+              "HELP foo say \\\"hi\\\"\\\\ (line 1)\n");
     /* A backslash just before the end of the line leaves the value open. */
     expect_err(TEXT, "foo{a=\"x\\", DW_EXPO_ESYNTAX,
                "line 1 col 7: value of label \"a\" has no closing '\"'");
@@ -728,8 +727,11 @@ TEST(escapes_in_label_values_and_help)
 
 TEST(utf8_in_label_values)
 {
-    expect_ok(TEXT, "foo{city=\"K\xc3\xb8" "benhavn\",e=\"\xf0\x9f\x98\x80\"} 1\n",
-              "foo{city=\"K\xc3\xb8" "benhavn\",e=\"\xf0\x9f\x98\x80\"} 1 [foo untyped]\n");
+    expect_ok(TEXT,
+              "foo{city=\"K\xc3\xb8"
+              "benhavn\",e=\"\xf0\x9f\x98\x80\"} 1\n",
+              "foo{city=\"K\xc3\xb8"
+              "benhavn\",e=\"\xf0\x9f\x98\x80\"} 1 [foo untyped]\n");
     static const char *const bad[] = {
         "foo{a=\"\xc0\xaf\"} 1",         /* overlong '/' */
         "foo{a=\"\xed\xa0\x80\"} 1",     /* UTF-16 surrogate */
@@ -769,11 +771,21 @@ TEST(special_values_nan_inf_and_go_floats)
         const char *in;
         double want;
     } cases[] = {
-        {"+Inf", INFINITY},  {"-Inf", -INFINITY},      {"Inf", INFINITY},
-        {"inf", INFINITY},   {"+infinity", INFINITY},  {"-Infinity", -INFINITY},
-        {"1e-400", 0.0},     {"0x1p-2", 0.25},         {"-0X1.8P1", -3.0},
-        {".5", 0.5},         {"5.", 5.0},              {"1E3", 1000.0},
-        {"007", 7.0},        {"-12.5e-1", -1.25},      {"1.7976931348623157e308", DBL_MAX},
+        {"+Inf", INFINITY},
+        {"-Inf", -INFINITY},
+        {"Inf", INFINITY},
+        {"inf", INFINITY},
+        {"+infinity", INFINITY},
+        {"-Infinity", -INFINITY},
+        {"1e-400", 0.0},
+        {"0x1p-2", 0.25},
+        {"-0X1.8P1", -3.0},
+        {".5", 0.5},
+        {"5.", 5.0},
+        {"1E3", 1000.0},
+        {"007", 7.0},
+        {"-12.5e-1", -1.25},
+        {"1.7976931348623157e308", DBL_MAX},
         {"123456789012345678901234567890", 1.2345678901234568e29},
     };
     for (size_t i = 0; i < DW_ARRAY_LEN(cases); i++) {
@@ -805,8 +817,8 @@ TEST(special_values_nan_inf_and_go_floats)
     ASSERT_EQ_INT(parse(&g, TEXT, "m -0\n", &err), 0);
     ASSERT_TRUE(g.last_value == 0.0 && signbit(g.last_value));
     got_release(&g);
-    static const char *const bad[] = {"+nan", "nan(1)", "1e", "e5", ".", "-", "0x1.8", "1.5.2",
-                                      "infinit", "0xp1", "1e+"};
+    static const char *const bad[] = {"+nan",  "nan(1)", "1e",      "e5",   ".",  "-",
+                                      "0x1.8", "1.5.2",  "infinit", "0xp1", "1e+"};
     for (size_t i = 0; i < DW_ARRAY_LEN(bad); i++) {
         char line[64], msg[128];
         snprintf(line, sizeof line, "m %s\n", bad[i]);
@@ -990,7 +1002,7 @@ TEST(limit_max_line_len)
     /* Comments count too, and the last line needs no newline. */
     limit_err(&o, TEXT, "# a comment line\n",
               "line 1 col 1: line is longer than 10 bytes, the limit max_line_len");
-    limit_err(&o, TEXT, "m 1\nm 123456789", 
+    limit_err(&o, TEXT, "m 1\nm 123456789",
               "line 2 col 1: line is longer than 10 bytes, the limit max_line_len");
 }
 
@@ -1003,8 +1015,9 @@ TEST(huge_inputs_are_bounded)
     char *line = dw_malloc(big + 1);
     memset(line, 'a', big);
     line[big] = '\0';
-    limit_err(&o, TEXT, line, "line 1 col 1: line is longer than 1048576 bytes, the limit "
-                              "max_line_len");
+    limit_err(&o, TEXT, line,
+              "line 1 col 1: line is longer than 1048576 bytes, the limit "
+              "max_line_len");
     /* A 100 KB label value against the default 4096 bytes. */
     memcpy(line, "m{a=\"", 5);
     memcpy(line + 100005, "\"} 1", 5);
@@ -1027,8 +1040,9 @@ TEST(huge_inputs_are_bounded)
     for (int i = 0; i < 200000; i++)
         dw_buf_puts(&in, "m{a=\"1\"} 1\n");
     o.max_samples = 100000;
-    limit_err(&o, TEXT, in.data, "line 100001 col 1: more than 100000 samples, the limit "
-                                 "max_samples");
+    limit_err(&o, TEXT, in.data,
+              "line 100001 col 1: more than 100000 samples, the limit "
+              "max_samples");
     dw_buf_release(&in);
 }
 
