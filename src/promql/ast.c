@@ -99,16 +99,11 @@ const struct dw_promql_node *dw_promql_root(const struct dw_promql_expr *e)
 const char *dw_promql_type_name(enum dw_promql_type t)
 {
     switch (t) {
-    case DW_PROMQL_TYPE_SCALAR:
-        return "scalar";
-    case DW_PROMQL_TYPE_VECTOR:
-        return "instant vector";
-    case DW_PROMQL_TYPE_MATRIX:
-        return "range vector";
-    case DW_PROMQL_TYPE_STRING:
-        return "string";
-    case DW_PROMQL_TYPE_NONE:
-        break;
+    case DW_PROMQL_TYPE_SCALAR: return "scalar";
+    case DW_PROMQL_TYPE_VECTOR: return "instant vector";
+    case DW_PROMQL_TYPE_MATRIX: return "range vector";
+    case DW_PROMQL_TYPE_STRING: return "string";
+    case DW_PROMQL_TYPE_NONE: break;
     }
     return "none";
 }
@@ -116,16 +111,11 @@ const char *dw_promql_type_name(enum dw_promql_type t)
 const char *promql_value_type_go(enum dw_promql_type t)
 {
     switch (t) {
-    case DW_PROMQL_TYPE_SCALAR:
-        return "scalar";
-    case DW_PROMQL_TYPE_VECTOR:
-        return "vector";
-    case DW_PROMQL_TYPE_MATRIX:
-        return "matrix";
-    case DW_PROMQL_TYPE_STRING:
-        return "string";
-    case DW_PROMQL_TYPE_NONE:
-        break;
+    case DW_PROMQL_TYPE_SCALAR: return "scalar";
+    case DW_PROMQL_TYPE_VECTOR: return "vector";
+    case DW_PROMQL_TYPE_MATRIX: return "matrix";
+    case DW_PROMQL_TYPE_STRING: return "string";
+    case DW_PROMQL_TYPE_NONE: break;
     }
     return "none";
 }
@@ -150,8 +140,8 @@ bool dw_promql_binop_is_set(enum dw_promql_binop op)
 }
 
 static const char *const agg_names[] = {
-    "sum",    "avg",  "count",   "min",          "max",     "group",
-    "stddev", "stdvar", "topk", "bottomk", "count_values", "quantile",
+    "sum",    "avg",    "count", "min",     "max",          "group",
+    "stddev", "stdvar", "topk",  "bottomk", "count_values", "quantile",
 };
 
 const char *dw_promql_agg_name(enum dw_promql_agg op)
@@ -169,14 +159,10 @@ static bool same_bytes(const char *a, size_t alen, const char *b, size_t blen)
 bool dw_promql_matcher_matches(const struct dw_promql_matcher *m, const char *value, size_t len)
 {
     switch (m->type) {
-    case DW_PROMQL_MATCH_EQ:
-        return same_bytes(value, len, m->value, m->value_len);
-    case DW_PROMQL_MATCH_NEQ:
-        return !same_bytes(value, len, m->value, m->value_len);
-    case DW_PROMQL_MATCH_RE:
-        return dw_promql_regex_match(m->re, value, len);
-    case DW_PROMQL_MATCH_NRE:
-        return !dw_promql_regex_match(m->re, value, len);
+    case DW_PROMQL_MATCH_EQ: return same_bytes(value, len, m->value, m->value_len);
+    case DW_PROMQL_MATCH_NEQ: return !same_bytes(value, len, m->value, m->value_len);
+    case DW_PROMQL_MATCH_RE: return dw_promql_regex_match(m->re, value, len);
+    case DW_PROMQL_MATCH_NRE: return !dw_promql_regex_match(m->re, value, len);
     }
     return false;
 }

@@ -75,15 +75,16 @@ static void check_binary(struct parser *p, struct dw_promql_node *n)
 
     if (b->return_bool && !dw_promql_binop_is_comparison(b->op))
         parser_error(p, os, oe, "bool modifier can only be used on comparison operators");
-    if (dw_promql_binop_is_comparison(b->op) && !b->return_bool &&
-        lt == DW_PROMQL_TYPE_SCALAR && rt == DW_PROMQL_TYPE_SCALAR)
+    if (dw_promql_binop_is_comparison(b->op) && !b->return_bool && lt == DW_PROMQL_TYPE_SCALAR &&
+        rt == DW_PROMQL_TYPE_SCALAR)
         parser_error(p, os, oe, "comparisons between scalars must use BOOL modifier");
     if (dw_promql_binop_is_set(b->op) && b->card == DW_PROMQL_CARD_ONE_TO_ONE)
         b->card = DW_PROMQL_CARD_MANY_TO_MANY;
     for (size_t i = 0; b->on && i < b->nlabels; i++)
         for (size_t j = 0; j < b->ninclude; j++)
             if (strcmp(b->labels[i], b->include[j]) == 0)
-                parser_error(p, os, oe, "label \"%s\" must not occur in ON and GROUP clause at once",
+                parser_error(p, os, oe,
+                             "label \"%s\" must not occur in ON and GROUP clause at once",
                              b->labels[i]);
     if (!is_type_sv(lt))
         parser_error(p, b->lhs->start, b->lhs->end,
@@ -211,19 +212,16 @@ static void check_vector_selector(struct parser *p, struct dw_promql_node *n)
     for (size_t i = 0; i < vs->nmatchers; i++)
         if (!dw_promql_matcher_matches(&vs->matchers[i], "", 0))
             return;
-    parser_error(p, n->start, n->end, "vector selector must contain at least one non-empty matcher");
+    parser_error(p, n->start, n->end,
+                 "vector selector must contain at least one non-empty matcher");
 }
 
 static enum dw_promql_type check(struct parser *p, struct dw_promql_node *n)
 {
     switch (n->kind) {
     case DW_PROMQL_NUMBER:
-    case DW_PROMQL_STRING:
-        n->step_invariant = true;
-        break;
-    case DW_PROMQL_VECTOR_SELECTOR:
-        check_vector_selector(p, n);
-        break;
+    case DW_PROMQL_STRING: n->step_invariant = true; break;
+    case DW_PROMQL_VECTOR_SELECTOR: check_vector_selector(p, n); break;
     case DW_PROMQL_MATRIX_SELECTOR:
         check(p, n->u.ms.vs);
         n->step_invariant = n->u.ms.vs->step_invariant;
@@ -231,7 +229,8 @@ static enum dw_promql_type check(struct parser *p, struct dw_promql_node *n)
     case DW_PROMQL_SUBQUERY: {
         enum dw_promql_type t = check(p, n->u.sq.expr);
         if (t != DW_PROMQL_TYPE_VECTOR)
-            parser_error(p, n->start, n->end, "subquery is only allowed on instant vector, got %s instead",
+            parser_error(p, n->start, n->end,
+                         "subquery is only allowed on instant vector, got %s instead",
                          promql_value_type_go(t));
         n->step_invariant = n->u.sq.at != DW_PROMQL_AT_NONE;
         break;
@@ -250,15 +249,9 @@ static enum dw_promql_type check(struct parser *p, struct dw_promql_node *n)
         n->step_invariant = n->u.unary.expr->step_invariant;
         break;
     }
-    case DW_PROMQL_BINARY:
-        check_binary(p, n);
-        break;
-    case DW_PROMQL_CALL:
-        check_call(p, n);
-        break;
-    case DW_PROMQL_AGGREGATE:
-        check_aggregate(p, n);
-        break;
+    case DW_PROMQL_BINARY: check_binary(p, n); break;
+    case DW_PROMQL_CALL: check_call(p, n); break;
+    case DW_PROMQL_AGGREGATE: check_aggregate(p, n); break;
     }
     return n->type;
 }

@@ -17,8 +17,10 @@
 #define M DW_PROMQL_TYPE_MATRIX
 #define T DW_PROMQL_TYPE_STRING
 
-#define FN(nm, id, nargs, var, ret, unsafe, hist, ...)                                           \
-    {nm, DW_PROMQL_FN_##id, nargs, var, {__VA_ARGS__}, ret, unsafe, hist}
+#define FN(nm, id, nargs, var, ret, unsafe, hist, ...)                                             \
+    {                                                                                              \
+        nm, DW_PROMQL_FN_##id, nargs, var, {__VA_ARGS__}, ret, unsafe, hist                        \
+    }
 
 static const struct dw_promql_func table[DW_PROMQL_FN_COUNT_] = {
     FN("abs", ABS, 1, 0, V, false, false, V),

@@ -251,11 +251,22 @@ static bool lex_escape(struct lexer *l, struct token *t)
     int n;
     uint32_t base, max;
     switch (ch) {
-    case 'a': case 'b': case 'f': case 'n': case 'r': case 't': case 'v': case '\\':
-        return true;
-    case '0': case '1': case '2': case '3': case '4': case '5': case '6': case '7':
-        n = 3, base = 8, max = 255;
-        break;
+    case 'a':
+    case 'b':
+    case 'f':
+    case 'n':
+    case 'r':
+    case 't':
+    case 'v':
+    case '\\': return true;
+    case '0':
+    case '1':
+    case '2':
+    case '3':
+    case '4':
+    case '5':
+    case '6':
+    case '7': n = 3, base = 8, max = 255; break;
     case 'x':
         ch = next(l, &w);
         n = 2, base = 16, max = 255;
@@ -268,9 +279,7 @@ static bool lex_escape(struct lexer *l, struct token *t)
         ch = next(l, &w);
         n = 8, base = 16, max = 0x10FFFF;
         break;
-    case RUNE_EOF:
-        lex_errorf(l, t, "escape sequence not terminated");
-        return false;
+    case RUNE_EOF: lex_errorf(l, t, "escape sequence not terminated"); return false;
     default:
         if (ch == l->string_open)
             return true;
@@ -466,12 +475,8 @@ static void lex_operator(struct lexer *l, struct token *t, uint32_t r)
             emit(l, t, TOK_NEQ);
         return;
     }
-    case '<':
-        emit(l, t, accept(l, "=") ? TOK_LTE : TOK_LSS);
-        return;
-    default: /* '>' */
-        emit(l, t, accept(l, "=") ? TOK_GTE : TOK_GTR);
-        return;
+    case '<': emit(l, t, accept(l, "=") ? TOK_LTE : TOK_LSS); return;
+    default: /* '>' */ emit(l, t, accept(l, "=") ? TOK_GTE : TOK_GTR); return;
     }
 }
 

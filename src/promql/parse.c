@@ -66,6 +66,8 @@ void parser_error_buf(struct parser *p, size_t start, size_t end, const struct d
         return;
     if (start > p->src_len)
         start = p->src_len;
+    if (end > p->src_len)
+        end = p->src_len;
     line_col(p->src, start, &p->err->line, &p->err->col);
     p->err->start = start;
     p->err->end = end < start ? start : end;
@@ -132,9 +134,7 @@ static void describe_token(struct dw_buf *b, const struct parser *p, const struc
     const char *s = tok_text(p, t);
     size_t n = t->len;
     switch (t->type) {
-    case TOK_EOF:
-        dw_buf_puts(b, "end of input");
-        return;
+    case TOK_EOF: dw_buf_puts(b, "end of input"); return;
     case TOK_IDENTIFIER:
         dw_buf_puts(b, "identifier ");
         go_quote(b, s, n);
@@ -155,8 +155,7 @@ static void describe_token(struct dw_buf *b, const struct parser *p, const struc
         dw_buf_puts(b, "duration ");
         item_text(b, s, n);
         return;
-    default:
-        break;
+    default: break;
     }
     if (tok_is_keyword(t->type))
         dw_buf_printf(b, "<%.*s>", (int)n, s);
@@ -337,10 +336,8 @@ static bool maybe_label(enum tok t)
     case TOK_WITHOUT:
     case TOK_START:
     case TOK_END:
-    case TOK_ATAN2:
-        return true;
-    default:
-        return tok_is_aggregator(t);
+    case TOK_ATAN2: return true;
+    default: return tok_is_aggregator(t);
     }
 }
 
@@ -406,18 +403,10 @@ static bool add_matcher(struct parser *p, struct dw_promql_vector_selector *vs, 
     m->name = arena_strndup(&p->expr->arena, tok_text(p, name), name->len);
     m->value = string_value(p, val, &m->value_len);
     switch (op->type) {
-    case TOK_EQL:
-        m->type = DW_PROMQL_MATCH_EQ;
-        break;
-    case TOK_NEQ:
-        m->type = DW_PROMQL_MATCH_NEQ;
-        break;
-    case TOK_EQL_REGEX:
-        m->type = DW_PROMQL_MATCH_RE;
-        break;
-    default:
-        m->type = DW_PROMQL_MATCH_NRE;
-        break;
+    case TOK_EQL: m->type = DW_PROMQL_MATCH_EQ; break;
+    case TOK_NEQ: m->type = DW_PROMQL_MATCH_NEQ; break;
+    case TOK_EQL_REGEX: m->type = DW_PROMQL_MATCH_RE; break;
+    default: m->type = DW_PROMQL_MATCH_NRE; break;
     }
     if (m->type == DW_PROMQL_MATCH_RE || m->type == DW_PROMQL_MATCH_NRE) {
         struct dw_buf err;
@@ -453,8 +442,7 @@ static bool parse_matchers(struct parser *p, struct dw_promql_vector_selector *v
         struct token name = advance(p);
         if (vs->nmatchers >= p->lim.max_matchers) {
             parser_error(p, name.pos, name.pos + name.len,
-                         "too many label matchers in one selector (limit %u)",
-                         p->lim.max_matchers);
+                         "too many label matchers in one selector (limit %u)", p->lim.max_matchers);
             p->syntax_failed = true;
             return false;
         }
@@ -519,9 +507,7 @@ static void add_offset(struct parser *p, struct dw_promql_node *e, int64_t off)
 {
     int64_t *target;
     switch (e->kind) {
-    case DW_PROMQL_VECTOR_SELECTOR:
-        target = &e->u.vs.offset_ms;
-        break;
+    case DW_PROMQL_VECTOR_SELECTOR: target = &e->u.vs.offset_ms; break;
     case DW_PROMQL_MATRIX_SELECTOR:
         if (e->u.ms.vs->kind != DW_PROMQL_VECTOR_SELECTOR) {
             node_error(p, e, "ranges only allowed for vector selectors");
@@ -529,9 +515,7 @@ static void add_offset(struct parser *p, struct dw_promql_node *e, int64_t off)
         }
         target = &e->u.ms.vs->u.vs.offset_ms;
         break;
-    case DW_PROMQL_SUBQUERY:
-        target = &e->u.sq.offset_ms;
-        break;
+    case DW_PROMQL_SUBQUERY: target = &e->u.sq.offset_ms; break;
     default:
         node_error(p, e,
                    "offset modifier must be preceded by an instant vector selector or range "
@@ -706,8 +690,8 @@ static bool parse_at(struct parser *p, struct dw_promql_node *e)
     return true;
 }
 
-static struct dw_promql_node *make_matrix(struct parser *p, struct dw_promql_node *e,
-                                          int64_t range, const struct token *lb)
+static struct dw_promql_node *make_matrix(struct parser *p, struct dw_promql_node *e, int64_t range,
+                                          const struct token *lb)
 {
     const char *err = NULL;
     if (e->kind != DW_PROMQL_VECTOR_SELECTOR)
@@ -964,10 +948,8 @@ static struct dw_promql_node *parse_primary(struct parser *p)
         n->u.string.value = string_value(p, &s, &n->u.string.len);
         return n;
     }
-    case TOK_LEFT_BRACE:
-        return parse_vector_selector(p, NULL);
-    case TOK_LEFT_PAREN:
-        return parse_paren(p);
+    case TOK_LEFT_BRACE: return parse_vector_selector(p, NULL);
+    case TOK_LEFT_PAREN: return parse_paren(p);
     case TOK_IDENTIFIER: {
         struct token name = advance(p);
         if (peek(p)->type == TOK_LEFT_PAREN)
@@ -986,8 +968,7 @@ static struct dw_promql_node *parse_primary(struct parser *p)
         struct token name = advance(p);
         return parse_vector_selector(p, &name);
     }
-    default:
-        break;
+    default: break;
     }
     if (tok_is_aggregator(t->type)) {
         struct token op = advance(p);
@@ -1027,25 +1008,19 @@ static struct dw_promql_node *parse_unary(struct parser *p)
 static int binop_prec(enum tok t)
 {
     switch (t) {
-    case TOK_LOR:
-        return PREC_OR;
+    case TOK_LOR: return PREC_OR;
     case TOK_LAND:
-    case TOK_LUNLESS:
-        return PREC_AND;
+    case TOK_LUNLESS: return PREC_AND;
     case TOK_EQLC:
     case TOK_NEQ:
     case TOK_GTR:
     case TOK_LSS:
     case TOK_GTE:
-    case TOK_LTE:
-        return PREC_CMP;
+    case TOK_LTE: return PREC_CMP;
     case TOK_ADD:
-    case TOK_SUB:
-        return PREC_ADD;
-    case TOK_POW:
-        return PREC_POW;
-    default:
-        return PREC_MUL; /* * / % atan2 */
+    case TOK_SUB: return PREC_ADD;
+    case TOK_POW: return PREC_POW;
+    default: return PREC_MUL; /* * / % atan2 */
     }
 }
 
@@ -1163,8 +1138,7 @@ int dw_promql_parse(const char *query, size_t len, const struct dw_promql_limits
     p.err = err;
     if (len > p.lim.max_query_len) {
         p.src = "";
-        parser_error(&p, 0, 0, "query too long (%zu bytes, limit %zu)", len,
-                     p.lim.max_query_len);
+        parser_error(&p, 0, 0, "query too long (%zu bytes, limit %zu)", len, p.lim.max_query_len);
         return -1;
     }
     p.expr = new_expr(query, len);

@@ -44,14 +44,9 @@ static void fmt_at(struct dw_buf *b, enum dw_promql_at at, int64_t ms)
                       (unsigned)(mag % 1000));
         break;
     }
-    case DW_PROMQL_AT_START:
-        dw_buf_puts(b, " @ start()");
-        break;
-    case DW_PROMQL_AT_END:
-        dw_buf_puts(b, " @ end()");
-        break;
-    case DW_PROMQL_AT_NONE:
-        break;
+    case DW_PROMQL_AT_START: dw_buf_puts(b, " @ start()"); break;
+    case DW_PROMQL_AT_END: dw_buf_puts(b, " @ end()"); break;
+    case DW_PROMQL_AT_NONE: break;
     }
 }
 
@@ -168,7 +163,8 @@ static void fmt_binary(const struct dw_promql_node *n, unsigned flags, struct dw
         dw_buf_puts(b, bin->on ? " on " : " ignoring ");
         fmt_labels(b, bin->labels, bin->nlabels);
         if (group) {
-            dw_buf_puts(b, bin->card == DW_PROMQL_CARD_MANY_TO_ONE ? " group_left " : " group_right ");
+            dw_buf_puts(b,
+                        bin->card == DW_PROMQL_CARD_MANY_TO_ONE ? " group_left " : " group_right ");
             fmt_labels(b, bin->include, bin->ninclude);
         }
     }
@@ -213,23 +209,15 @@ static void fmt_call(const struct dw_promql_node *n, unsigned flags, struct dw_b
 static void fmt_node(const struct dw_promql_node *n, unsigned flags, struct dw_buf *b)
 {
     switch (n->kind) {
-    case DW_PROMQL_NUMBER:
-        go_format_float(b, n->u.number);
-        break;
-    case DW_PROMQL_STRING:
-        go_quote(b, n->u.string.value, n->u.string.len);
-        break;
+    case DW_PROMQL_NUMBER: go_format_float(b, n->u.number); break;
+    case DW_PROMQL_STRING: go_quote(b, n->u.string.value, n->u.string.len); break;
     case DW_PROMQL_VECTOR_SELECTOR:
         fmt_selector_body(&n->u.vs, b);
         fmt_at(b, n->u.vs.at, n->u.vs.at_ms);
         fmt_offset(b, n->u.vs.offset_ms);
         break;
-    case DW_PROMQL_MATRIX_SELECTOR:
-        fmt_matrix(n, flags, b);
-        break;
-    case DW_PROMQL_SUBQUERY:
-        fmt_subquery(n, flags, b);
-        break;
+    case DW_PROMQL_MATRIX_SELECTOR: fmt_matrix(n, flags, b); break;
+    case DW_PROMQL_SUBQUERY: fmt_subquery(n, flags, b); break;
     case DW_PROMQL_PAREN:
         dw_buf_putc(b, '(');
         fmt_node(n->u.paren, flags, b);
@@ -243,15 +231,9 @@ static void fmt_node(const struct dw_promql_node *n, unsigned flags, struct dw_b
         if (flags & DW_PROMQL_FORMAT_PARENS)
             dw_buf_putc(b, ')');
         break;
-    case DW_PROMQL_BINARY:
-        fmt_binary(n, flags, b);
-        break;
-    case DW_PROMQL_CALL:
-        fmt_call(n, flags, b);
-        break;
-    case DW_PROMQL_AGGREGATE:
-        fmt_aggregate(n, flags, b);
-        break;
+    case DW_PROMQL_BINARY: fmt_binary(n, flags, b); break;
+    case DW_PROMQL_CALL: fmt_call(n, flags, b); break;
+    case DW_PROMQL_AGGREGATE: fmt_aggregate(n, flags, b); break;
     }
 }
 

@@ -240,8 +240,8 @@ enum dw_promql_at {
 
 enum dw_promql_card {
     DW_PROMQL_CARD_ONE_TO_ONE = 0,
-    DW_PROMQL_CARD_MANY_TO_ONE, /* group_left */
-    DW_PROMQL_CARD_ONE_TO_MANY, /* group_right */
+    DW_PROMQL_CARD_MANY_TO_ONE,  /* group_left */
+    DW_PROMQL_CARD_ONE_TO_MANY,  /* group_right */
     DW_PROMQL_CARD_MANY_TO_MANY, /* set operators */
 };
 
@@ -298,7 +298,7 @@ struct dw_promql_binary {
      * (then `matching` is true). */
     bool matching;
     enum dw_promql_card card;
-    bool on; /* on(...) rather than ignoring(...) */
+    bool on;             /* on(...) rather than ignoring(...) */
     const char **labels; /* on/ignoring labels */
     size_t nlabels;
     const char **include; /* group_left/group_right labels */
@@ -328,7 +328,7 @@ struct dw_promql_node {
      * subqueries with @, and expressions built only from those (Prometheus
      * wraps such subtrees in a StepInvariantExpr at evaluation). */
     bool step_invariant;
-    uint32_t depth; /* height of this subtree, 1 for a leaf */
+    uint32_t depth;      /* height of this subtree, 1 for a leaf */
     uint32_t start, end; /* byte range [start, end) in the query */
     union {
         double number;
@@ -350,10 +350,10 @@ struct dw_promql_node {
 /* ---- parsing ---- */
 
 struct dw_promql_limits {
-    size_t max_query_len;      /* bytes; 0 means DW_PROMQL_DEFAULT_MAX_QUERY_LEN */
-    unsigned max_depth;        /* nesting of the tree; 0 means the default */
-    unsigned max_matchers;     /* label matchers in one selector; 0 means the default */
-    unsigned max_labels;       /* labels in one by/without/on/ignoring/group_x list */
+    size_t max_query_len;  /* bytes; 0 means DW_PROMQL_DEFAULT_MAX_QUERY_LEN */
+    unsigned max_depth;    /* nesting of the tree; 0 means the default */
+    unsigned max_matchers; /* label matchers in one selector; 0 means the default */
+    unsigned max_labels;   /* labels in one by/without/on/ignoring/group_x list */
 };
 
 #define DW_PROMQL_DEFAULT_MAX_QUERY_LEN (64u * 1024u)

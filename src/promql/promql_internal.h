@@ -210,8 +210,7 @@ struct parser {
 };
 
 /* Records an error at [start, end) unless one is already recorded. */
-void parser_error(struct parser *p, size_t start, size_t end, const char *fmt, ...)
-    DW_PRINTF(4, 5);
+void parser_error(struct parser *p, size_t start, size_t end, const char *fmt, ...) DW_PRINTF(4, 5);
 void parser_error_buf(struct parser *p, size_t start, size_t end, const struct dw_buf *msg);
 
 /* checkAST: types, arity, matching rules; fills in step_invariant. */

@@ -96,8 +96,8 @@ struct dw_promql_regex *promql_regex_compile(struct dw_promql_expr *owner, const
 
     int errcode = 0;
     PCRE2_SIZE erroff = 0;
-    uint32_t opts = PCRE2_UTF | PCRE2_MATCH_INVALID_UTF | PCRE2_DOLLAR_ENDONLY |
-                    PCRE2_NEVER_BACKSLASH_C;
+    uint32_t opts =
+        PCRE2_UTF | PCRE2_MATCH_INVALID_UTF | PCRE2_DOLLAR_ENDONLY | PCRE2_NEVER_BACKSLASH_C;
     pcre2_code *code =
         pcre2_compile((PCRE2_SPTR)wrapped.data, wrapped.len, opts, &errcode, &erroff, NULL);
     if (!code) {
@@ -143,17 +143,14 @@ static int pcre_run(const struct dw_promql_regex *re, const char *s, size_t len,
 bool dw_promql_regex_match(const struct dw_promql_regex *re, const char *s, size_t len)
 {
     switch (re->fast) {
-    case FAST_ANY:
-        return len == 0 || !memchr(s, '\n', len);
-    case FAST_NONEMPTY:
-        return len > 0 && !memchr(s, '\n', len);
+    case FAST_ANY: return len == 0 || !memchr(s, '\n', len);
+    case FAST_NONEMPTY: return len > 0 && !memchr(s, '\n', len);
     case FAST_LITERALS:
         for (size_t i = 0; i < re->nlits; i++)
             if (re->lit_lens[i] == len && (len == 0 || memcmp(re->lits[i], s, len) == 0))
                 return true;
         return false;
-    case FAST_NONE:
-        break;
+    case FAST_NONE: break;
     }
     pcre2_match_data *md = pcre2_match_data_create(1, NULL);
     if (!md)

@@ -120,8 +120,13 @@ static int compile_regex(struct dw_tsdb_matcher *m, char **err)
     char *anchored = dw_asprintf("^(?:%s)$", m->value);
     int code;
     PCRE2_SIZE off;
-    m->re = pcre2_compile((PCRE2_SPTR)anchored, PCRE2_ZERO_TERMINATED, PCRE2_UTF, &code, &off,
-                          NULL);
+    /* Go regexp semantics: $ only at the very end, invalid UTF-8 simply does
+     * not match (instead of failing the match), no \C. Same options as the
+     * promql module's regex.c. */
+    m->re = pcre2_compile((PCRE2_SPTR)anchored, PCRE2_ZERO_TERMINATED,
+                          PCRE2_UTF | PCRE2_MATCH_INVALID_UTF | PCRE2_DOLLAR_ENDONLY |
+                              PCRE2_NEVER_BACKSLASH_C,
+                          &code, &off, NULL);
     free(anchored);
     if (!m->re) {
         PCRE2_UCHAR msg[256];

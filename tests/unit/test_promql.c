@@ -15,11 +15,12 @@
 #include "harness.h"
 #include "promql/promql.h"
 
+/* meson passes both; the defaults suit a build run from the repository root. */
 #ifndef DW_SHARED_DIR
-#error "DW_SHARED_DIR must point at the shared folder (see src/promql/meson.build)"
+#define DW_SHARED_DIR "../shared"
 #endif
 #ifndef DW_SOURCE_DIR
-#error "DW_SOURCE_DIR must point at the repository root"
+#define DW_SOURCE_DIR "."
 #endif
 
 /* ---- helpers ---- */
@@ -148,20 +149,17 @@ static bool node_equal(const struct dw_promql_node *a, const struct dw_promql_no
     case DW_PROMQL_STRING:
         return a->u.string.len == b->u.string.len &&
                memcmp(a->u.string.value, b->u.string.value, a->u.string.len) == 0;
-    case DW_PROMQL_VECTOR_SELECTOR:
-        return vs_equal(&a->u.vs, &b->u.vs);
+    case DW_PROMQL_VECTOR_SELECTOR: return vs_equal(&a->u.vs, &b->u.vs);
     case DW_PROMQL_MATRIX_SELECTOR:
         return a->u.ms.range_ms == b->u.ms.range_ms && node_equal(a->u.ms.vs, b->u.ms.vs);
     case DW_PROMQL_SUBQUERY:
         return a->u.sq.range_ms == b->u.sq.range_ms && a->u.sq.step_ms == b->u.sq.step_ms &&
                a->u.sq.offset_ms == b->u.sq.offset_ms && a->u.sq.at == b->u.sq.at &&
                a->u.sq.at_ms == b->u.sq.at_ms && node_equal(a->u.sq.expr, b->u.sq.expr);
-    case DW_PROMQL_PAREN:
-        return node_equal(a->u.paren, b->u.paren);
+    case DW_PROMQL_PAREN: return node_equal(a->u.paren, b->u.paren);
     case DW_PROMQL_UNARY:
         return a->u.unary.op == b->u.unary.op && node_equal(a->u.unary.expr, b->u.unary.expr);
-    case DW_PROMQL_BINARY:
-        return binary_equal(&a->u.bin, &b->u.bin);
+    case DW_PROMQL_BINARY: return binary_equal(&a->u.bin, &b->u.bin);
     case DW_PROMQL_CALL:
         if (a->u.call.func != b->u.call.func || a->u.call.nargs != b->u.call.nargs)
             return false;
@@ -173,7 +171,8 @@ static bool node_equal(const struct dw_promql_node *a, const struct dw_promql_no
         return a->u.agg.op == b->u.agg.op && a->u.agg.without == b->u.agg.without &&
                str_list_equal(a->u.agg.grouping, a->u.agg.ngrouping, b->u.agg.grouping,
                               b->u.agg.ngrouping) &&
-               node_equal(a->u.agg.param, b->u.agg.param) && node_equal(a->u.agg.expr, b->u.agg.expr);
+               node_equal(a->u.agg.param, b->u.agg.param) &&
+               node_equal(a->u.agg.expr, b->u.agg.expr);
     }
     return false;
 }
@@ -346,8 +345,7 @@ static const struct {
      "cpu_count{type=\"smp\"}",
      "1:35: parse error: label \"instance\" must not occur in ON and GROUP clause at once"},
     {"foo + bool bar", "1:5: parse error: bool modifier can only be used on comparison operators"},
-    {"foo and bool 10",
-     "1:5: parse error: bool modifier can only be used on comparison operators"},
+    {"foo and bool 10", "1:5: parse error: bool modifier can only be used on comparison operators"},
     {"foo{", "1:5: parse error: unexpected end of input inside braces"},
     {"}", "1:1: parse error: unexpected character: '}'"},
     {"some_metric{a=b}",
@@ -365,12 +363,10 @@ static const struct {
      "1:1: parse error: vector selector must contain at least one non-empty matcher"},
     {"{x!~\".+\"}",
      "1:1: parse error: vector selector must contain at least one non-empty matcher"},
-    {"{x!=\"a\"}",
-     "1:1: parse error: vector selector must contain at least one non-empty matcher"},
+    {"{x!=\"a\"}", "1:1: parse error: vector selector must contain at least one non-empty matcher"},
     {"foo{__name__=\"bar\"}",
      "1:1: parse error: metric name must not be set twice: \"foo\" or \"bar\""},
-    {"foo{__name__= =}",
-     "1:15: parse error: unexpected \"=\" in label matching, expected string"},
+    {"foo{__name__= =}", "1:15: parse error: unexpected \"=\" in label matching, expected string"},
     {"foo{,}",
      "1:5: parse error: unexpected \",\" in label matching, expected identifier or \"}\""},
     {"foo{__name__ == \"bar\"}",
@@ -452,8 +448,7 @@ static const struct {
      "1:1: parse error: subquery is only allowed on instant vector, got matrix instead"},
     {"(foo + bar{nm=\"val\"})[5m:][10m:5s]",
      "1:1: parse error: subquery is only allowed on instant vector, got matrix instead"},
-    {"rate(food[1m])[1h] offset 1h",
-     "1:15: parse error: ranges only allowed for vector selectors"},
+    {"rate(food[1m])[1h] offset 1h", "1:15: parse error: ranges only allowed for vector selectors"},
     {"foo[5m:1]", "1:8: parse error: unexpected number \"1\" in subquery selector, expected "
                   "duration or \"]\""},
     {"foo[5m 1m]", "1:8: parse error: unexpected duration \"1m\" in subquery or range, expected "
@@ -508,6 +503,25 @@ static const struct {
     {"foo{!}", "1:5: parse error: unexpected character after '!' inside braces: '}'"},
     {"foo{{}", "1:5: parse error: unexpected left brace '{'"},
     {"1 !", "1:3: parse error: unexpected character after '!': '\xef\xbf\xbd'"},
+    {"some_metric[5m] @ 1m",
+     "1:19: parse error: unexpected duration \"1m\" in @, expected timestamp"},
+    {"some_metric[5m] @", "1:18: parse error: unexpected end of input in @, expected timestamp"},
+    {"some_metric @ 1234 [5m]", "1:20: parse error: no @ modifiers allowed before range"},
+    {"rate(food[1m])[1h] @ 100", "1:15: parse error: ranges only allowed for vector selectors"},
+    {"start()", "1:6: parse error: unexpected \"(\""},
+    {"end()", "1:4: parse error: unexpected \"(\""},
+    {"{", "1:2: parse error: unexpected end of input inside braces"},
+    {"some}", "1:5: parse error: unexpected character: '}'"},
+    {"floor(some_metric, 1)",
+     "1:1: parse error: expected 1 argument(s) in call to \"floor\", got 2"},
+    {"foo @ -9223372036854775809.000000", "1:1: parse error: timestamp out of bounds for @ "
+                                          "modifier: -9223372036854775808.000000"},
+    {"foo or on(bar) group_left(baz) bar",
+     "1:1: parse error: no grouping allowed for \"or\" operation"},
+    {"foo unless on(bar) group_right(baz) bar",
+     "1:1: parse error: no grouping allowed for \"unless\" operation"},
+    {"foo + bool 10", "1:5: parse error: bool modifier can only be used on comparison operators"},
+    {"`\\``", "1:4: parse error: unterminated raw string"},
 };
 
 TEST(bad_queries_report_prometheus_errors)
@@ -641,6 +655,25 @@ TEST(keywords_as_names)
     ASSERT_ERROR("RATE(x[5m])", "1:1: parse error: unknown function with name \"RATE\"");
     ASSERT_ERROR("sum by (nan) (x)",
                  "1:9: parse error: unexpected number \"nan\" in grouping opts, expected label");
+}
+
+TEST(comments_whitespace_and_name_matchers)
+{
+    ASSERT_CANON("sum # the total\n  by (a) # grouped\n  (b) # done", "sum by (a) (b)");
+    ASSERT_CANON("foo{a=\"b\", # a comment inside braces\n c=\"d\"}", "foo{a=\"b\",c=\"d\"}");
+    ASSERT_CANON("\t\r\n rate( x [ 5m ] ) \n", "rate(x[5m])");
+    ASSERT_ERROR("# only a comment", "1:1: parse error: no expression found in input");
+    /* A name given only as a matcher: no name outside the braces. */
+    struct dw_promql_expr *e = parse("{__name__=\"up\", job=\"a\"}");
+    ASSERT_NOT_NULL(e);
+    const struct dw_promql_vector_selector *vs = &dw_promql_root(e)->u.vs;
+    ASSERT_EQ_STR(vs->name, "");
+    ASSERT_EQ_UINT(vs->nmatchers, 2);
+    ASSERT_EQ_STR(vs->matchers[0].name, "__name__");
+    dw_promql_free(&e);
+    ASSERT_CANON("{__name__=\"up\", job=\"a\"}", "{__name__=\"up\",job=\"a\"}");
+    ASSERT_CANON("up{__name__!=\"x\"}", "ERROR: 1:1: parse error: metric name must not be set "
+                                        "twice: \"up\" or \"x\"");
 }
 
 /* ---- literals ---- */
@@ -801,6 +834,14 @@ TEST(at_modifier_values)
     ASSERT_CANON("foo @ 0x10", "foo @ 16.000");
     ASSERT_CANON("foo @ 1.0005", "foo @ 1.001"); /* float64: 1.0005 * 1000 == 1000.5, rounded up */
     ASSERT_CANON("foo @ .5", "foo @ 0.500");
+    /* Prometheus's own cases: round(ts * 1000) in float64. */
+    ASSERT_CANON("foo @ 3.3333", "foo @ 3.333");
+    ASSERT_CANON("foo @ 3.3335", "foo @ 3.334");
+    ASSERT_CANON("foo @ 3e2", "foo @ 300.000");
+    ASSERT_CANON("foo @ 3e-1", "foo @ 0.300");
+    ASSERT_CANON("foo @ 0xA", "foo @ 10.000");
+    ASSERT_CANON("foo @ -3.3e1", "foo @ -33.000");
+    ASSERT_CANON("foo @ 3.", "foo @ 3.000");
     ASSERT_CANON("foo offset 5m @ 100", "foo @ 100.000 offset 5m");
     ASSERT_CANON("foo @ start()", "foo @ start()");
     ASSERT_CANON("foo @ END()", "foo @ end()");
@@ -887,8 +928,8 @@ TEST(vector_matching_modifiers)
 TEST(aggregations_by_without_before_after)
 {
     const char *same[] = {
-        "sum by (job) (x)",     "sum(x) by (job)",     "sum by(job)(x)",
-        "SUM BY (job) (x)",     "sum by (job,) (x)",   "sum(x) BY (job,)",
+        "sum by (job) (x)", "sum(x) by (job)",   "sum by(job)(x)",
+        "SUM BY (job) (x)", "sum by (job,) (x)", "sum(x) BY (job,)",
     };
     for (size_t i = 0; i < DW_ARRAY_LEN(same); i++)
         ASSERT_CANON(same[i], "sum by (job) (x)");
@@ -967,7 +1008,7 @@ TEST(functions_table_and_arity)
                  "1:1: parse error: expected at least 3 argument(s) in call to \"label_join\", "
                  "got 2");
     ASSERT_ERROR("label_join(x, \"d\", \",\", 1)", "1:25: parse error: expected type string in "
-                                                    "call to function \"label_join\", got scalar");
+                                                   "call to function \"label_join\", got scalar");
     ASSERT_ERROR("vector(x)", "1:8: parse error: expected type scalar in call to function "
                               "\"vector\", got instant vector");
     ASSERT_ERROR("holt_winters(x[5m], 0.5)",
@@ -1072,7 +1113,7 @@ TEST(matchers_and_regex_semantics)
         {"\\d+", "123", true},
         {"\\d+", "12a", false},
         {"é.", "éa", true},
-        {"^.$", "é", true}, /* runes, not bytes */
+        {"^.$", "é", true},    /* runes, not bytes */
         {"a)|(b", "xb", true}, /* wrapped like Go: ^(?:a)|(b)$ */
         {"(a+)+b", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaac", false}, /* bounded backtracking */
     };
@@ -1092,6 +1133,23 @@ TEST(matchers_and_regex_semantics)
         dw_promql_free(&e);
         dw_buf_release(&q);
     }
+    /* Invalid UTF-8 in a value is matched without error (and not by '.'). */
+    e = parse("x{a=~\"a.b\", b=~\".*\"}");
+    ASSERT_NOT_NULL(e);
+    vs = &dw_promql_root(e)->u.vs;
+    ASSERT_FALSE(dw_promql_matcher_matches(&vs->matchers[0],
+                                           "a\xff"
+                                           "b",
+                                           3));
+    ASSERT_TRUE(dw_promql_matcher_matches(&vs->matchers[0],
+                                          "a\xc3\xa9"
+                                          "b",
+                                          4));
+    ASSERT_TRUE(dw_promql_matcher_matches(&vs->matchers[1],
+                                          "a\xff"
+                                          "b",
+                                          3));
+    dw_promql_free(&e);
     ASSERT_ERROR_CONTAINS("x{a=~\"(\"}", "1:3: parse error: error parsing regexp: ");
     ASSERT_ERROR_CONTAINS("x{a=~\"[z-a]\"}", "error parsing regexp");
     ASSERT_ERROR_CONTAINS("x{a!~\"*\"}", "error parsing regexp");
@@ -1101,6 +1159,8 @@ TEST(matchers_and_regex_semantics)
     ASSERT_CANON("{a=~\"b|\", c=\"d\"}", "{a=~\"b|\",c=\"d\"}");
     ASSERT_CANON("{__name__=~\"job:.*\"}", "{__name__=~\"job:.*\"}");
     ASSERT_CANON("foo{a=\"1\", a=\"2\"}", "foo{a=\"1\",a=\"2\"}"); /* duplicates allowed */
+    ASSERT_CANON("foo{NaN='bc'}", "foo{NaN=\"bc\"}");
+    ASSERT_CANON("foo{bar='}'}", "foo{bar=\"}\"}");
     ASSERT_CANON("foo{z=\"1\", a=\"2\", m!~\"3\",}", "foo{a=\"2\",m!~\"3\",z=\"1\"}");
 }
 
@@ -1135,7 +1195,7 @@ TEST(label_replace_expansion)
         {"source-value-(.*)", "source-value-10", "destination-value-$1", "destination-value-10"},
         {"(.*):(\\d+)", "host:9100", "${1}_${2}", "host_9100"},
         {"(?P<host>.*):(?P<port>\\d+)", "h:80", "$port/$host", "80/h"},
-        {"(.*)", "v", "$1x", ""},        /* "$1x" names group "1x", which does not exist */
+        {"(.*)", "v", "$1x", ""}, /* "$1x" names group "1x", which does not exist */
         {"(.*)", "v", "${1}x", "vx"},
         {"(.*)", "v", "$$1 costs $", "$1 costs $"},
         {"(a)|(b)", "b", "[$1][$2]", "[][b]"},
@@ -1154,9 +1214,8 @@ TEST(label_replace_expansion)
     ASSERT_NOT_NULL(e);
     struct dw_buf small;
     dw_buf_init(&small, 8);
-    ASSERT_EQ_INT(dw_promql_regex_expand(dw_promql_root(e)->u.call.re, "abc", 3, "$1$1$1$1", 8,
-                                         &small),
-                  -1);
+    ASSERT_EQ_INT(
+        dw_promql_regex_expand(dw_promql_root(e)->u.call.re, "abc", 3, "$1$1$1$1", 8, &small), -1);
     dw_buf_release(&small);
     dw_promql_free(&e);
 }

@@ -83,6 +83,21 @@ TEST(prefix_fast_path_agrees_with_regex)
     dw_tsdb_matcher_free(&r);
 }
 
+TEST(regex_follows_go_semantics)
+{
+    /* $ matches only at the very end (Go), not before a final newline. */
+    struct dw_tsdb_matcher *m = M(DW_MATCH_RE, "a", "(a$)");
+    ASSERT_TRUE(dw_tsdb_matcher_matches(m, "a"));
+    ASSERT_FALSE(dw_tsdb_matcher_matches(m, "a\n"));
+    dw_tsdb_matcher_free(&m);
+    /* Invalid UTF-8 does not match instead of erroring. */
+    m = M(DW_MATCH_RE, "a", "(x.*)");
+    ASSERT_TRUE(dw_tsdb_matcher_matches(m, "xyz"));
+    ASSERT_TRUE(dw_tsdb_matcher_matches(m, "x\xc3\xa9"));
+    ASSERT_FALSE(dw_tsdb_matcher_matches(m, "y\xff"));
+    dw_tsdb_matcher_free(&m);
+}
+
 TEST(bad_regex_is_an_error)
 {
     char *err = NULL;
