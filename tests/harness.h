@@ -85,27 +85,27 @@ static inline void dw_test_register_(const char *name, dw_test_fn fn)
     do {                                                                                           \
         const char *a_ = (a), *b_ = (b);                                                           \
         if (!a_ || !b_ || strcmp(a_, b_) != 0)                                                     \
-            DW_FAIL_("%s == %s:\n    \"%s\"\n != \"%s\"", #a, #b, a_ ? a_ : "(null)",             \
+            DW_FAIL_("%s == %s:\n    \"%s\"\n != \"%s\"", #a, #b, a_ ? a_ : "(null)",              \
                      b_ ? b_ : "(null)");                                                          \
     } while (0)
 #define ASSERT_CONTAINS(hay, needle)                                                               \
     do {                                                                                           \
         const char *h_ = (hay), *n_ = (needle);                                                    \
         if (!h_ || !strstr(h_, n_))                                                                \
-            DW_FAIL_("%s contains %s:\n    \"%s\"\n lacks \"%s\"", #hay, #needle,                 \
+            DW_FAIL_("%s contains %s:\n    \"%s\"\n lacks \"%s\"", #hay, #needle,                  \
                      h_ ? h_ : "(null)", n_);                                                      \
     } while (0)
 #define ASSERT_NOT_CONTAINS(hay, needle)                                                           \
     do {                                                                                           \
         const char *h_ = (hay), *n_ = (needle);                                                    \
         if (h_ && strstr(h_, n_))                                                                  \
-            DW_FAIL_("%s must not contain %s:\n    \"%s\"", #hay, #needle, h_);                   \
+            DW_FAIL_("%s must not contain %s:\n    \"%s\"", #hay, #needle, h_);                    \
     } while (0)
 #define ASSERT_NEAR(a, b, tol)                                                                     \
     do {                                                                                           \
         double a_ = (a), b_ = (b);                                                                 \
         if (!(fabs(a_ - b_) <= (tol)))                                                             \
-            DW_FAIL_("%s ~= %s: %.17g != %.17g (tol %g)", #a, #b, a_, b_, (double)(tol));         \
+            DW_FAIL_("%s ~= %s: %.17g != %.17g (tol %g)", #a, #b, a_, b_, (double)(tol));          \
     } while (0)
 #define ASSERT_NULL(p)                                                                             \
     do {                                                                                           \

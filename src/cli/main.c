@@ -117,8 +117,7 @@ static int cmd_serve(int argc, char **argv)
     if (optind < argc)
         return usage_error("serve", "unexpected argument '%s'", argv[optind]);
     if (!opts.config_path)
-        return usage_error("serve", "%s",
-                           "--config FILE is required (try examples/dojopool.yaml)");
+        return usage_error("serve", "%s", "--config FILE is required (try examples/dojopool.yaml)");
     return dw_daemon_run(&opts);
 }
 
@@ -129,9 +128,9 @@ static void diags_json(const struct dw_diags *diags, json_t *errors, json_t *war
     for (size_t i = 0; i < diags->n; i++) {
         const struct dw_diag *g = &diags->items[i];
         bool warning = dw_str_has_prefix(g->msg, "warning: ");
-        json_t *o = json_pack("{s:s?,s:i,s:i,s:s?,s:s}", "file", g->file, "line", g->line, "col",
-                              g->col, "key", g->key,
-                              "message", warning ? g->msg + strlen("warning: ") : g->msg);
+        json_t *o =
+            json_pack("{s:s?,s:i,s:i,s:s?,s:s}", "file", g->file, "line", g->line, "col", g->col,
+                      "key", g->key, "message", warning ? g->msg + strlen("warning: ") : g->msg);
         json_array_append_new(warning ? warnings : errors, o);
     }
 }
@@ -160,8 +159,9 @@ static int check_one(const char *path, enum output out, json_t *results)
         if (rc == 0)
             printf("%s: valid\n%s", path, summary.data ? summary.data : "");
         else
-            fprintf(stderr, "%s: %zu error(s); fix them and run 'dojowatch check-config %s' "
-                            "again\n",
+            fprintf(stderr,
+                    "%s: %zu error(s); fix them and run 'dojowatch check-config %s' "
+                    "again\n",
                     path, dw_diags_errors(&diags), path);
     }
     dw_buf_release(&summary);
@@ -236,10 +236,8 @@ static const struct command commands[] = {
      "  -o, --output FORMAT   text (default) or json\n"
      "  -h, --help            this help\n",
      cmd_check_config},
-    {"version", "print the version",
-     "usage: dojowatch version [-o text|json]\n", cmd_version},
-    {"help", "help on a command",
-     "usage: dojowatch help [COMMAND]\n", cmd_help},
+    {"version", "print the version", "usage: dojowatch version [-o text|json]\n", cmd_version},
+    {"help", "help on a command", "usage: dojowatch help [COMMAND]\n", cmd_help},
 };
 
 static const struct command *find_command(const char *name)
@@ -252,8 +250,9 @@ static const struct command *find_command(const char *name)
 
 static void overview(FILE *out)
 {
-    fprintf(out, "dojowatch %s - post-launch monitoring in one daemon\n\n"
-                 "usage: dojowatch COMMAND [OPTIONS]\n\ncommands:\n",
+    fprintf(out,
+            "dojowatch %s - post-launch monitoring in one daemon\n\n"
+            "usage: dojowatch COMMAND [OPTIONS]\n\ncommands:\n",
             DW_VERSION);
     for (size_t i = 0; i < DW_ARRAY_LEN(commands); i++)
         fprintf(out, "  %-14s %s\n", commands[i].name, commands[i].summary);

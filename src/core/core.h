@@ -53,10 +53,10 @@ bool dw_str_has_suffix(const char *s, const char *suffix);
 /* ---- growable buffer with a maximum size ---- */
 
 struct dw_buf {
-    char *data;   /* heap, always NUL-terminated when len > 0 or after append */
+    char *data; /* heap, always NUL-terminated when len > 0 or after append */
     size_t len;
     size_t cap;
-    size_t max;   /* appends that would exceed max fail with -1 and set overflow */
+    size_t max; /* appends that would exceed max fail with -1 and set overflow */
     bool overflow;
 };
 

@@ -9,8 +9,8 @@
  */
 #include <math.h>
 #include <pthread.h>
-#include <stdlib.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core.h"
@@ -59,8 +59,8 @@ static char **split_labels(const char *names, size_t *n)
     return out;
 }
 
-static struct dw_metric *reg(const char *name, const char *help, enum kind kind,
-                             const char *labels, const double *bounds, size_t nbounds)
+static struct dw_metric *reg(const char *name, const char *help, enum kind kind, const char *labels,
+                             const double *bounds, size_t nbounds)
 {
     pthread_mutex_lock(&reg_lock);
     for (size_t i = 0; i < nfamilies; i++) {

@@ -151,8 +151,8 @@ static void log_diags(const struct dw_diags *diags, enum dw_log_level error_leve
 static void record_config(struct daemon *d, const char *hash, bool ok, const char *error)
 {
     char *err = NULL;
-    if (dw_store_record_config(d->store, dw_now_ms(), hash, d->opts->config_path, ok, error,
-                               &err) < 0) {
+    if (dw_store_record_config(d->store, dw_now_ms(), hash, d->opts->config_path, ok, error, &err) <
+        0) {
         dw_log_kv(DW_LOG_WARN, "store", "could not record the configuration load", "error", err,
                   NULL);
         free(err);
@@ -165,18 +165,17 @@ static void note_restart_only_changes(const struct daemon *d, const struct dw_co
         dw_log_kv(DW_LOG_WARN, "config", "server.listen changed; it takes effect after a restart",
                   "running", d->listen, "configured", dw_config_listen(next), NULL);
     if (!d->opts->data_dir && strcmp(dw_config_data_dir(next), d->data_dir) != 0)
-        dw_log_kv(DW_LOG_WARN, "config",
-                  "server.data_dir changed; it takes effect after a restart", "running",
-                  d->data_dir, "configured", dw_config_data_dir(next), NULL);
+        dw_log_kv(DW_LOG_WARN, "config", "server.data_dir changed; it takes effect after a restart",
+                  "running", d->data_dir, "configured", dw_config_data_dir(next), NULL);
 }
 
 static struct dw_metric *m_reload_ok, *m_reload_ts, *m_phase, *m_interval, *m_launch;
 
 static void register_metrics(void)
 {
-    m_reload_ok = dw_metric_gauge("dojowatch_config_last_reload_successful",
-                                  "Whether the last configuration reload attempt was successful.",
-                                  NULL);
+    m_reload_ok =
+        dw_metric_gauge("dojowatch_config_last_reload_successful",
+                        "Whether the last configuration reload attempt was successful.", NULL);
     m_reload_ts = dw_metric_gauge("dojowatch_config_last_reload_success_timestamp_seconds",
                                   "Timestamp of the last successful configuration reload.", NULL);
     m_phase = dw_metric_gauge("dojowatch_plan_phase",
@@ -262,10 +261,9 @@ static void *plan_thread(void *arg)
         if (strcmp(last, ph->name) != 0) {
             char at[40];
             dw_format_rfc3339(now, at, sizeof at);
-            dw_log_kv(DW_LOG_INFO, "plan",
-                      last[0] ? "launch phase changed" : "launch phase", "phase", ph->name,
-                      "previous", last[0] ? last : NULL, "at", at, "before_launch",
-                      dw_plan_before_launch(cfg, now) ? "true" : "false", NULL);
+            dw_log_kv(DW_LOG_INFO, "plan", last[0] ? "launch phase changed" : "launch phase",
+                      "phase", ph->name, "previous", last[0] ? last : NULL, "at", at,
+                      "before_launch", dw_plan_before_launch(cfg, now) ? "true" : "false", NULL);
             dw_strlcpy(last, ph->name, sizeof last);
         }
         publish_plan_metrics(cfg, now);
@@ -525,8 +523,8 @@ int dw_daemon_run(const struct dw_daemon_options *opts)
 
     atomic_store(&d.ready, true);
     print_urls(&d, dw_http_port(d.http));
-    dw_log_kv(DW_LOG_INFO, "daemon", "dojowatch started", "version", DW_VERSION, "data",
-              d.data_dir, "config", opts->config_path, NULL);
+    dw_log_kv(DW_LOG_INFO, "daemon", "dojowatch started", "version", DW_VERSION, "data", d.data_dir,
+              "config", opts->config_path, NULL);
 
     wait_for_signals(&d, &set);
     atomic_store(&d.ready, false);

@@ -8,10 +8,10 @@
 #include "core/core.h"
 
 struct dw_daemon_options {
-    const char *config_path; /* required */
-    const char *data_dir;    /* NULL: from the config (server.data_dir) */
-    const char *listen;      /* NULL: from the config (server.listen) */
-    bool test_clock;         /* manual clock, advanced through POST /-/test/clock */
+    const char *config_path;     /* required */
+    const char *data_dir;        /* NULL: from the config (server.data_dir) */
+    const char *listen;          /* NULL: from the config (server.listen) */
+    bool test_clock;             /* manual clock, advanced through POST /-/test/clock */
     int64_t test_clock_start_ms; /* start of the manual clock (0: now) */
 };
 

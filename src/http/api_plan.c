@@ -38,9 +38,9 @@ static json_t *phase_json(const struct dw_config *cfg, const struct dw_plan_phas
     json_t *cadence = json_object();
     for (int c = 0; c < DW_CLASS_COUNT; c++)
         json_object_set_new(cadence, dw_check_class_name(c), duration_json(ph->cadence_ms[c]));
-    return json_pack("{s:s,s:o,s:o,s:o}", "name", ph->name, "start", time_json(launch + ph->start_ms),
-                     "end", time_json(ph->end_ms == INT64_MAX ? INT64_MAX : launch + ph->end_ms),
-                     "cadence", cadence);
+    return json_pack(
+        "{s:s,s:o,s:o,s:o}", "name", ph->name, "start", time_json(launch + ph->start_ms), "end",
+        time_json(ph->end_ms == INT64_MAX ? INT64_MAX : launch + ph->end_ms), "cadence", cadence);
 }
 
 static json_t *checks_json(const struct dw_config *cfg, struct dw_store *store, int64_t now)
@@ -51,11 +51,11 @@ static json_t *checks_json(const struct dw_config *cfg, struct dw_store *store, 
     for (size_t i = 0; i < n; i++) {
         struct dw_plan_review_status st;
         dw_plan_review_status(store, cfg, &checks[i], now, &st);
-        json_t *o = json_pack("{s:s,s:s,s:s,s:o,s:o,s:o,s:b}", "id", checks[i].id, "title",
-                              checks[i].title, "class", dw_check_class_name(checks[i].cls),
-                              "interval", duration_json(st.interval_ms), "last_review",
-                              time_json(st.last_ms), "next_due", time_json(st.due_ms), "overdue",
-                              st.overdue);
+        json_t *o =
+            json_pack("{s:s,s:s,s:s,s:o,s:o,s:o,s:b}", "id", checks[i].id, "title", checks[i].title,
+                      "class", dw_check_class_name(checks[i].cls), "interval",
+                      duration_json(st.interval_ms), "last_review", time_json(st.last_ms),
+                      "next_due", time_json(st.due_ms), "overdue", st.overdue);
         if (st.last_by[0])
             json_object_set_new(o, "last_reviewer", json_string(st.last_by));
         if (checks[i].op)
@@ -81,11 +81,11 @@ void dw_api_plan_get(struct dw_http_request *req, struct dw_http_response *resp,
         return;
     }
     const struct dw_plan_phase *ph = dw_plan_phase_at(cfg, now);
-    json_t *data = json_pack("{s:s,s:o,s:o,s:b,s:o,s:o}", "service", dw_config_service_name(cfg),
-                             "launch_at", time_json(dw_config_launch_at(cfg)), "time",
-                             time_json(now), "before_launch", dw_plan_before_launch(cfg, now),
-                             "phase", phase_json(cfg, ph), "next_phase_change",
-                             time_json(dw_plan_next_phase_change(cfg, now)));
+    json_t *data =
+        json_pack("{s:s,s:o,s:o,s:b,s:o,s:o}", "service", dw_config_service_name(cfg), "launch_at",
+                  time_json(dw_config_launch_at(cfg)), "time", time_json(now), "before_launch",
+                  dw_plan_before_launch(cfg, now), "phase", phase_json(cfg, ph),
+                  "next_phase_change", time_json(dw_plan_next_phase_change(cfg, now)));
     json_object_set_new(data, "checks", checks_json(cfg, app->store, now));
     dw_http_resp_success(resp, data);
     dw_config_unref(&cfg);
@@ -99,8 +99,8 @@ void dw_api_plan_review(struct dw_http_request *req, struct dw_http_response *re
     const char *note = dw_http_req_arg(req, "note");
     char *err = NULL;
     int64_t now = dw_now_ms();
-    int rc = dw_plan_review_record(app->store, cfg, id, dw_http_req_principal(req), note, now,
-                                   &err);
+    int rc =
+        dw_plan_review_record(app->store, cfg, id, dw_http_req_principal(req), note, now, &err);
     if (rc == DW_PLAN_REVIEW_UNKNOWN_CHECK)
         dw_http_resp_error(resp, 404, "not_found", "%s", err);
     else if (rc == DW_PLAN_REVIEW_BAD_INPUT)
@@ -118,9 +118,9 @@ static json_t *objectives_json(const struct dw_plan_objective *o, size_t n)
 {
     json_t *arr = json_array();
     for (size_t i = 0; i < n; i++)
-        json_array_append_new(arr, json_pack("{s:s,s:s?,s:s?,s:s,s:f,s:s?}", "id", o[i].id,
-                                             "name", o[i].name, "group", o[i].group, "op",
-                                             o[i].op, "target", o[i].target, "unit", o[i].unit));
+        json_array_append_new(arr, json_pack("{s:s,s:s?,s:s?,s:s,s:f,s:s?}", "id", o[i].id, "name",
+                                             o[i].name, "group", o[i].group, "op", o[i].op,
+                                             "target", o[i].target, "unit", o[i].unit));
     return arr;
 }
 
@@ -133,15 +133,14 @@ static json_t *priorities_json(const struct dw_config *cfg)
         for (size_t i = 0; i < pr->nchannels; i++)
             json_array_append_new(channels, json_string(pr->channels[i]));
         for (size_t i = 0; i < pr->nescalation; i++)
-            json_array_append_new(esc, json_sprintf("%s:%s", pr->escalation[i].kind,
-                                                    pr->escalation[i].id));
-        json_object_set_new(obj, dw_priority_name(p),
-                            json_pack("{s:o,s:o,s:o,s:o,s:o,s:b}", "response",
-                                      duration_json(pr->response_ms), "resolution",
-                                      duration_json(pr->resolution_ms), "status_page_within",
-                                      duration_json(pr->status_page_ms), "channels", channels,
-                                      "escalation", esc, "business_hours_only",
-                                      pr->business_hours_only));
+            json_array_append_new(
+                esc, json_sprintf("%s:%s", pr->escalation[i].kind, pr->escalation[i].id));
+        json_object_set_new(
+            obj, dw_priority_name(p),
+            json_pack("{s:o,s:o,s:o,s:o,s:o,s:b}", "response", duration_json(pr->response_ms),
+                      "resolution", duration_json(pr->resolution_ms), "status_page_within",
+                      duration_json(pr->status_page_ms), "channels", channels, "escalation", esc,
+                      "business_hours_only", pr->business_hours_only));
     }
     return obj;
 }
@@ -170,8 +169,8 @@ void dw_api_config_get(struct dw_http_request *req, struct dw_http_response *res
         time_json(dw_config_launch_at(cfg)), "phases", ph, "priorities", priorities_json(cfg),
         "kpis", objectives_json(kpis, nk), "baselines", objectives_json(base, nb),
         "success_criteria", objectives_json(succ, ns), "retention",
-        json_pack("{s:o,s:o}", "raw", duration_json(dw_config_retention_raw_ms(cfg)),
-                  "aggregated", duration_json(dw_config_retention_aggregated_ms(cfg))),
+        json_pack("{s:o,s:o}", "raw", duration_json(dw_config_retention_raw_ms(cfg)), "aggregated",
+                  duration_json(dw_config_retention_aggregated_ms(cfg))),
         "tokens", tok);
     dw_http_resp_success(resp, data);
     dw_config_unref(&cfg);

@@ -60,9 +60,9 @@ struct dw_http_route {
 
 /** Limits left at 0 take the defaults documented in struct dw_plan_limits. */
 struct dw_http_options {
-    const char *listen;               /* "127.0.0.1:9107", "[::1]:0", ":9107" */
-    struct dw_plan_limits limits;     /* body, header, connections, timeout */
-    unsigned threads;                 /* polling threads (default 2) */
+    const char *listen;                 /* "127.0.0.1:9107", "[::1]:0", ":9107" */
+    struct dw_plan_limits limits;       /* body, header, connections, timeout */
+    unsigned threads;                   /* polling threads (default 2) */
     const struct dw_http_route *routes; /* NULL: dw_http_routes(); must outlive the server */
     size_t nroutes;
 };
@@ -87,8 +87,8 @@ const char *dw_http_req_path(const struct dw_http_request *req);
 /** Query-string or form-body argument; NULL when absent. */
 const char *dw_http_req_arg(const struct dw_http_request *req, const char *name);
 /** All values of a repeated argument (match[]); returns count. */
-size_t dw_http_req_args(const struct dw_http_request *req, const char *name,
-                        const char **out, size_t max);
+size_t dw_http_req_args(const struct dw_http_request *req, const char *name, const char **out,
+                        size_t max);
 /** Path parameter from a {name} segment. */
 const char *dw_http_req_param(const struct dw_http_request *req, const char *name);
 const char *dw_http_req_header(const struct dw_http_request *req, const char *name);

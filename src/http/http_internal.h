@@ -41,8 +41,8 @@ struct dw_http_request {
     struct dw_buf body;        /* max = the route's body limit */
     uint64_t body_seen;        /* bytes received, including those not kept */
     uint64_t body_max;
-    bool overflow;             /* body_seen passed body_max: the rest is dropped */
-    bool admitted;             /* passed the header checks (route, access, limits) */
+    bool overflow; /* body_seen passed body_max: the rest is dropped */
+    bool admitted; /* passed the header checks (route, access, limits) */
     enum dw_role role;
     char *principal; /* heap copy of the token's name; NULL for anonymous */
     int64_t start_ns;
@@ -82,9 +82,8 @@ int dw_http_form_parse(const char *s, size_t n, struct dw_http_kvs *kvs);
 /** Splits a raw path into decoded segments; -1 on malformed encoding. */
 int dw_http_path_split(const char *path, char ***segments, size_t *n);
 
-struct dw_http_request *dw_http_request_new(struct dw_http_server *srv,
-                                            struct MHD_Connection *conn, const char *method,
-                                            const char *path);
+struct dw_http_request *dw_http_request_new(struct dw_http_server *srv, struct MHD_Connection *conn,
+                                            const char *method, const char *path);
 void dw_http_request_free(struct dw_http_request **req);
 
 /* ---- responses (response.c) ---- */

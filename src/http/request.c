@@ -137,9 +137,8 @@ int dw_http_path_split(const char *path, char ***segments, size_t *n)
 
 /* ---- lifecycle ---- */
 
-struct dw_http_request *dw_http_request_new(struct dw_http_server *srv,
-                                            struct MHD_Connection *conn, const char *method,
-                                            const char *path)
+struct dw_http_request *dw_http_request_new(struct dw_http_server *srv, struct MHD_Connection *conn,
+                                            const char *method, const char *path)
 {
     struct dw_http_request *req = dw_calloc(1, sizeof *req);
     req->srv = srv;
@@ -188,8 +187,8 @@ const char *dw_http_req_arg(const struct dw_http_request *req, const char *name)
     return v ? v : dw_http_kvs_get(&req->query, name);
 }
 
-static size_t collect(const struct dw_http_kvs *kvs, const char *name, const char **out,
-                      size_t max, size_t count)
+static size_t collect(const struct dw_http_kvs *kvs, const char *name, const char **out, size_t max,
+                      size_t count)
 {
     for (size_t i = 0; i < kvs->n; i++) {
         if (strcmp(kvs->items[i].name, name) != 0)

@@ -78,8 +78,7 @@ const struct dw_http_route *dw_http_route_find(const struct dw_http_route *route
         const struct dw_http_route *r = &routes[i];
         if (r->test_only && !test_routes)
             continue;
-        if (method_matches(r->method, method) &&
-            path_matches(r->path, segments, nsegments, params))
+        if (method_matches(r->method, method) && path_matches(r->path, segments, nsegments, params))
             return r;
     }
     /* No route for this method: collect the methods the path does have. */

@@ -94,8 +94,10 @@ static void test_clock(struct dw_http_request *req, struct dw_http_response *res
         return;
     }
     if (advance && dw_parse_duration(advance, &v) < 0) {
-        dw_http_resp_error(resp, 400, "bad_data", "advance: '%s' is not a duration like 90s or "
-                           "1h30m", advance);
+        dw_http_resp_error(resp, 400, "bad_data",
+                           "advance: '%s' is not a duration like 90s or "
+                           "1h30m",
+                           advance);
         return;
     }
     if (set && dw_parse_rfc3339(set, &v) < 0) {
@@ -130,10 +132,9 @@ static const struct dw_http_route routes[] = {
     {"POST", "/-/test/clock", test_clock, DW_ROLE_ADMIN, DW_BODY_NORMAL, "/-/test/clock", true},
     /* The launch plan (api_plan.c). */
     {"GET", "/api/plan", dw_api_plan_get, DW_ROLE_VIEWER, DW_BODY_NONE, "/api/plan", false},
-    {"POST", "/api/plan/checks/{id}/review", dw_api_plan_review, DW_ROLE_RESPONDER,
-     DW_BODY_NORMAL, "/api/plan/checks/{id}/review", false},
-    {"GET", "/api/config", dw_api_config_get, DW_ROLE_ADMIN, DW_BODY_NONE, "/api/config",
-     false},
+    {"POST", "/api/plan/checks/{id}/review", dw_api_plan_review, DW_ROLE_RESPONDER, DW_BODY_NORMAL,
+     "/api/plan/checks/{id}/review", false},
+    {"GET", "/api/config", dw_api_config_get, DW_ROLE_ADMIN, DW_BODY_NONE, "/api/config", false},
 };
 
 const struct dw_http_route *dw_http_routes(size_t *n)

@@ -58,14 +58,13 @@ struct dw_http_server {
 
 /* ---- metrics ---- */
 
-static const double duration_buckets[] = {.001, .005, .01, .025, .05, .1,
-                                          .25,  .5,   1,   2.5,  5,   10};
+static const double duration_buckets[] = {.001, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10};
 
 static void register_metrics(struct dw_http_server *srv)
 {
-    srv->m_requests = dw_metric_counter("dojowatch_http_requests_total",
-                                        "HTTP requests served, by route and status code.",
-                                        "route,code");
+    srv->m_requests =
+        dw_metric_counter("dojowatch_http_requests_total",
+                          "HTTP requests served, by route and status code.", "route,code");
     srv->m_duration = dw_metric_histogram(
         "dojowatch_http_request_duration_seconds",
         "Time from a request's complete headers to the end of its response, by route.", "route",
@@ -80,9 +79,8 @@ static void register_metrics(struct dw_http_server *srv)
         "dojowatch_build_info", "Always 1; labels say which build is running.", "version,cversion");
     const char *build_labels[] = {DW_VERSION, __VERSION__};
     dw_metric_set(build, build_labels, 1);
-    struct dw_metric *start = dw_metric_gauge("dojowatch_start_time_seconds",
-                                              "Start time of the daemon since the Unix epoch.",
-                                              NULL);
+    struct dw_metric *start = dw_metric_gauge(
+        "dojowatch_start_time_seconds", "Start time of the daemon since the Unix epoch.", NULL);
     int64_t started = srv->app->started_at_ms ? srv->app->started_at_ms : dw_now_ms();
     dw_metric_set(start, NULL, (double)started / 1000.0);
 }
@@ -171,8 +169,7 @@ static bool route(struct dw_http_server *srv, struct dw_http_request *req)
                                     req->nsegments, srv->app->test_clock, &req->params, &allow);
     if (!req->route && allow.len)
         fail(req, 405, "method_not_allowed", "Allow", allow.data,
-             "method %s is not allowed for %s; allowed: %s", req->method, req->path,
-             allow.data);
+             "method %s is not allowed for %s; allowed: %s", req->method, req->path, allow.data);
     else if (!req->route)
         fail(req, 404, "not_found", NULL, NULL, "no route for %s %s", req->method, req->path);
     dw_buf_release(&allow);
@@ -182,8 +179,8 @@ static bool route(struct dw_http_server *srv, struct dw_http_request *req)
 /* Returns the bearer token inside the Authorization header, or NULL. */
 static const char *bearer_token(struct dw_http_request *req, bool *wrong_scheme)
 {
-    const char *h = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND,
-                                                MHD_HTTP_HEADER_AUTHORIZATION);
+    const char *h =
+        MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
     *wrong_scheme = false;
     if (!h || !*h)
         return NULL;
@@ -245,8 +242,7 @@ static enum MHD_Result too_large(struct dw_http_request *req)
                                                            : "limits.max_body_bytes";
     /* The unread rest of the body makes the connection unusable: close it. */
     return fail(req, 413, "payload_too_large", MHD_HTTP_HEADER_CONNECTION, "close",
-                "request body exceeds %llu bytes (%s)", (unsigned long long)req->body_max,
-                which);
+                "request body exceeds %llu bytes (%s)", (unsigned long long)req->body_max, which);
 }
 
 static bool body_fits(struct dw_http_server *srv, struct dw_http_request *req)
@@ -255,8 +251,8 @@ static bool body_fits(struct dw_http_server *srv, struct dw_http_request *req)
                                                        : srv->limits.max_body_bytes;
     if (req->route->body != DW_BODY_NONE)
         dw_buf_init(&req->body, (size_t)req->body_max);
-    const char *cl = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND,
-                                                 MHD_HTTP_HEADER_CONTENT_LENGTH);
+    const char *cl =
+        MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
     int64_t len;
     if (cl && dw_parse_int64(cl, &len) == 0 && len > 0 && (uint64_t)len > req->body_max) {
         too_large(req);
@@ -333,8 +329,8 @@ static enum MHD_Result receive(struct dw_http_request *req, const char *data, si
 
 static bool is_form(struct dw_http_request *req)
 {
-    const char *ct = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND,
-                                                 MHD_HTTP_HEADER_CONTENT_TYPE);
+    const char *ct =
+        MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
     static const char form[] = "application/x-www-form-urlencoded";
     return ct && strncasecmp(ct, form, sizeof form - 1) == 0 &&
            (ct[sizeof form - 1] == '\0' || ct[sizeof form - 1] == ';' ||
@@ -363,8 +359,8 @@ static enum MHD_Result dispatch(struct dw_http_server *srv, struct dw_http_reque
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
-                                  const char *method, const char *version,
-                                  const char *upload_data, size_t *upload_size, void **con_cls)
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_size, void **con_cls)
 {
     struct dw_http_server *srv = cls;
     struct dw_http_request *req = *con_cls;
@@ -404,8 +400,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     if (!req)
         return;
     double seconds = (double)(dw_mono_ns() - req->start_ns) / 1e9;
-    const char *name = req->route ? (req->route->name ? req->route->name : req->route->path)
-                                  : "other";
+    const char *name =
+        req->route ? (req->route->name ? req->route->name : req->route->path) : "other";
     if (req->status) {
         char code[16], duration[32];
         snprintf(code, sizeof code, "%d", req->status);
@@ -414,13 +410,13 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         dw_metric_add(srv->m_requests, labels, 1);
         dw_metric_observe(srv->m_duration, labels, seconds);
         dw_log_kv(DW_LOG_DEBUG, "http", "request", "method", req->method, "path", req->path,
-                  "status", code, "duration", duration, "principal",
-                  dw_http_req_principal(req), NULL);
+                  "status", code, "duration", duration, "principal", dw_http_req_principal(req),
+                  NULL);
     } else {
         char reason[16];
         snprintf(reason, sizeof reason, "%d", (int)toe);
-        dw_log_kv(DW_LOG_DEBUG, "http", "request ended without a response", "method",
-                  req->method, "path", req->path, "termination", reason, NULL);
+        dw_log_kv(DW_LOG_DEBUG, "http", "request ended without a response", "method", req->method,
+                  "path", req->path, "termination", reason, NULL);
     }
     dw_http_request_free(&req);
     *con_cls = NULL;
@@ -502,8 +498,8 @@ static struct MHD_Daemon *start_mhd(struct dw_http_server *srv, int fd, unsigned
         flags |= MHD_USE_EPOLL;
     /* libmicrohttpd takes whole seconds: round up (so at least 1 s), cap at a day. */
     int64_t timeout_ms = srv->limits.connection_timeout_ms;
-    unsigned timeout_s = timeout_ms >= MAX_TIMEOUT_S * 1000 ? MAX_TIMEOUT_S
-                                                           : (unsigned)((timeout_ms + 999) / 1000);
+    unsigned timeout_s =
+        timeout_ms >= MAX_TIMEOUT_S * 1000 ? MAX_TIMEOUT_S : (unsigned)((timeout_ms + 999) / 1000);
     /*
      * The per-connection pool holds the header block, libmicrohttpd's
      * bookkeeping and the response header. Twice the header limit plus slack
@@ -513,13 +509,13 @@ static struct MHD_Daemon *start_mhd(struct dw_http_server *srv, int fd, unsigned
     size_t memory = (size_t)srv->limits.max_header_bytes * 2 + (16u << 10);
     /* Slack of one per thread, see the DESIGN note on the connection limit. */
     unsigned mhd_limit = srv->limits.max_connections + threads;
-    return MHD_start_daemon(
-        flags, 0, on_accept, srv, on_request, srv, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, srv,
-        MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_THREAD_POOL_SIZE, threads,
-        MHD_OPTION_CONNECTION_LIMIT, mhd_limit, MHD_OPTION_CONNECTION_TIMEOUT, timeout_s,
-        MHD_OPTION_CONNECTION_MEMORY_LIMIT, memory, MHD_OPTION_NOTIFY_COMPLETED, on_completed,
-        srv, MHD_OPTION_NOTIFY_CONNECTION, on_connection, srv, MHD_OPTION_UNESCAPE_CALLBACK,
-        no_unescape, NULL, MHD_OPTION_END);
+    return MHD_start_daemon(flags, 0, on_accept, srv, on_request, srv, MHD_OPTION_EXTERNAL_LOGGER,
+                            on_mhd_log, srv, MHD_OPTION_LISTEN_SOCKET, fd,
+                            MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_CONNECTION_LIMIT,
+                            mhd_limit, MHD_OPTION_CONNECTION_TIMEOUT, timeout_s,
+                            MHD_OPTION_CONNECTION_MEMORY_LIMIT, memory, MHD_OPTION_NOTIFY_COMPLETED,
+                            on_completed, srv, MHD_OPTION_NOTIFY_CONNECTION, on_connection, srv,
+                            MHD_OPTION_UNESCAPE_CALLBACK, no_unescape, NULL, MHD_OPTION_END);
 }
 
 struct dw_http_server *dw_http_start(const struct dw_http_options *opts,

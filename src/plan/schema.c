@@ -546,34 +546,16 @@ static void put_expect(struct dw_buf *b, const struct dw_schema_field *f)
         dw_buf_puts(b, f->flags & DW_SCHEMA_NONE_ZERO ? "a duration like 15m or none"
                                                       : "a duration like 15m");
         break;
-    case DW_SCHEMA_BYTES:
-        dw_buf_puts(b, "a byte size like 32MiB");
-        break;
-    case DW_SCHEMA_INT:
-        dw_buf_puts(b, "an integer");
-        break;
-    case DW_SCHEMA_NUMBER:
-        dw_buf_puts(b, "a number");
-        break;
-    case DW_SCHEMA_BOOL:
-        dw_buf_puts(b, "true or false");
-        break;
-    case DW_SCHEMA_TIME:
-        dw_buf_puts(b, "an RFC 3339 time like 2026-12-01T09:00:00Z");
-        break;
-    case DW_SCHEMA_ENUM:
-        put_choices(b, f->values);
-        break;
-    case DW_SCHEMA_CUSTOM:
-        dw_buf_puts(b, f->expect ? f->expect : "a scalar");
-        break;
+    case DW_SCHEMA_BYTES: dw_buf_puts(b, "a byte size like 32MiB"); break;
+    case DW_SCHEMA_INT: dw_buf_puts(b, "an integer"); break;
+    case DW_SCHEMA_NUMBER: dw_buf_puts(b, "a number"); break;
+    case DW_SCHEMA_BOOL: dw_buf_puts(b, "true or false"); break;
+    case DW_SCHEMA_TIME: dw_buf_puts(b, "an RFC 3339 time like 2026-12-01T09:00:00Z"); break;
+    case DW_SCHEMA_ENUM: put_choices(b, f->values); break;
+    case DW_SCHEMA_CUSTOM: dw_buf_puts(b, f->expect ? f->expect : "a scalar"); break;
     case DW_SCHEMA_OBJECT:
-    case DW_SCHEMA_MAP:
-        dw_buf_puts(b, "a mapping");
-        break;
-    case DW_SCHEMA_LIST:
-        dw_buf_puts(b, "a sequence");
-        break;
+    case DW_SCHEMA_MAP: dw_buf_puts(b, "a mapping"); break;
+    case DW_SCHEMA_LIST: dw_buf_puts(b, "a sequence"); break;
     case DW_SCHEMA_STRING:
         if (f->values) {
             put_choices(b, f->values);
@@ -582,9 +564,7 @@ static void put_expect(struct dw_buf *b, const struct dw_schema_field *f)
         dw_buf_puts(b, f->flags & DW_SCHEMA_URL ? "an http(s) URL" : "a string");
         break;
     case DW_SCHEMA_SECRET_HASH:
-    case DW_SCHEMA_YAML:
-        dw_buf_puts(b, "a string");
-        break;
+    case DW_SCHEMA_YAML: dw_buf_puts(b, "a string"); break;
     }
 }
 
@@ -702,8 +682,7 @@ static bool decode_text(struct dw_schema_ctx *ctx, const struct dw_schema_field 
 {
     switch (f->type) {
     case DW_SCHEMA_STRING:
-    case DW_SCHEMA_YAML:
-        return decode_string(ctx, f, s, dst);
+    case DW_SCHEMA_YAML: return decode_string(ctx, f, s, dst);
     case DW_SCHEMA_DURATION: {
         int64_t v;
         if ((f->flags & DW_SCHEMA_NONE_ZERO) && strcmp(s, "none") == 0)
@@ -723,8 +702,7 @@ static bool decode_text(struct dw_schema_ctx *ctx, const struct dw_schema_field 
             memcpy(dst, &v, sizeof v);
         return true;
     }
-    case DW_SCHEMA_INT:
-        return decode_int(ctx, f, s, dst);
+    case DW_SCHEMA_INT: return decode_int(ctx, f, s, dst);
     case DW_SCHEMA_NUMBER: {
         double v;
         if (dw_parse_double(s, &v) || !isfinite(v))
@@ -771,8 +749,7 @@ static bool decode_text(struct dw_schema_ctx *ctx, const struct dw_schema_field 
     }
     case DW_SCHEMA_OBJECT:
     case DW_SCHEMA_LIST:
-    case DW_SCHEMA_MAP:
-        break;
+    case DW_SCHEMA_MAP: break;
     }
     return false;
 }
@@ -928,21 +905,11 @@ static void decode_field(struct dw_schema_ctx *ctx, const struct dw_schema_field
 {
     void *dst = base + f->offset;
     switch (f->type) {
-    case DW_SCHEMA_OBJECT:
-        decode_object(ctx, n, f->sub, dst);
-        break;
-    case DW_SCHEMA_LIST:
-        decode_list(ctx, f, n, base);
-        break;
-    case DW_SCHEMA_MAP:
-        decode_map(ctx, f, n, base);
-        break;
-    case DW_SCHEMA_YAML:
-        decode_yaml(ctx, n, dst);
-        break;
-    default:
-        decode_scalar(ctx, f, n, dst);
-        break;
+    case DW_SCHEMA_OBJECT: decode_object(ctx, n, f->sub, dst); break;
+    case DW_SCHEMA_LIST: decode_list(ctx, f, n, base); break;
+    case DW_SCHEMA_MAP: decode_map(ctx, f, n, base); break;
+    case DW_SCHEMA_YAML: decode_yaml(ctx, n, dst); break;
+    default: decode_scalar(ctx, f, n, dst); break;
     }
 }
 
@@ -1120,16 +1087,12 @@ static void free_field(const struct dw_schema_field *f, char *base)
         free(*(char **)dst);
         *(char **)dst = NULL;
         break;
-    case DW_SCHEMA_SECRET_HASH:
-        explicit_bzero(dst, 65);
-        break;
+    case DW_SCHEMA_SECRET_HASH: explicit_bzero(dst, 65); break;
     case DW_SCHEMA_CUSTOM:
         if (f->release)
             f->release(dst);
         break;
-    case DW_SCHEMA_OBJECT:
-        dw_schema_free(f->sub, dst);
-        break;
+    case DW_SCHEMA_OBJECT: dw_schema_free(f->sub, dst); break;
     case DW_SCHEMA_LIST:
     case DW_SCHEMA_MAP: {
         char **items = dst;
@@ -1140,8 +1103,7 @@ static void free_field(const struct dw_schema_field *f, char *base)
         *count = 0;
         break;
     }
-    default:
-        break;
+    default: break;
     }
 }
 

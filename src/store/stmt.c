@@ -223,12 +223,9 @@ static size_t placeholder_number(const char *name)
 static int bind_value(sqlite3_stmt *stmt, int idx, const struct dw_value *v)
 {
     switch (v->type) {
-    case DW_VAL_NULL:
-        return sqlite3_bind_null(stmt, idx);
-    case DW_VAL_INT:
-        return sqlite3_bind_int64(stmt, idx, (sqlite3_int64)v->i);
-    case DW_VAL_REAL:
-        return sqlite3_bind_double(stmt, idx, v->d);
+    case DW_VAL_NULL: return sqlite3_bind_null(stmt, idx);
+    case DW_VAL_INT: return sqlite3_bind_int64(stmt, idx, (sqlite3_int64)v->i);
+    case DW_VAL_REAL: return sqlite3_bind_double(stmt, idx, v->d);
     case DW_VAL_TEXT:
         if (!v->s)
             return sqlite3_bind_null(stmt, idx);
@@ -311,9 +308,7 @@ static void read_row(sqlite3_stmt *stmt, struct dw_value *cols, int ncols)
             if (!v->s)
                 v->s = "";
             break;
-        default:
-            v->type = DW_VAL_NULL;
-            break;
+        default: v->type = DW_VAL_NULL; break;
         }
     }
 }

@@ -66,8 +66,7 @@ static char *open_error(struct dw_store *s, int rc, const char *detail)
         return dw_asprintf("%s is damaged (%s); restore a backup, move it away or choose "
                            "another --data",
                            s->path, msg);
-    default:
-        return dw_asprintf("cannot open %s: %s", s->path, detail);
+    default: return dw_asprintf("cannot open %s: %s", s->path, detail);
     }
 }
 

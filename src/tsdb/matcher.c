@@ -22,10 +22,10 @@
 #include "tsdb/tsdb.h"
 
 enum kind {
-    K_EQUAL,   /* EQ, NEQ, or a regex that is one literal */
-    K_SET,     /* regex that is an alternation of literals */
-    K_PREFIX,  /* regex literal prefix followed by .* */
-    K_REGEX,   /* anything else */
+    K_EQUAL,  /* EQ, NEQ, or a regex that is one literal */
+    K_SET,    /* regex that is an alternation of literals */
+    K_PREFIX, /* regex literal prefix followed by .* */
+    K_REGEX,  /* anything else */
 };
 
 struct dw_tsdb_matcher {
@@ -196,8 +196,7 @@ const char *dw_tsdb_matcher_value(const struct dw_tsdb_matcher *m)
 static bool accepts(const struct dw_tsdb_matcher *m, const char *v)
 {
     switch (m->kind) {
-    case K_EQUAL:
-        return strcmp(v, m->literals[0]) == 0;
+    case K_EQUAL: return strcmp(v, m->literals[0]) == 0;
     case K_SET:
         for (size_t i = 0; i < m->nliterals; i++)
             if (strcmp(v, m->literals[i]) == 0)

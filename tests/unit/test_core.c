@@ -193,7 +193,8 @@ TEST(metrics_text_format)
 {
     static const double bounds[] = {0.1, 1};
     struct dw_metric *c = dw_metric_counter("t_requests_total", "Requests.", "route,code");
-    struct dw_metric *h = dw_metric_histogram("t_duration_seconds", "Duration.", "route", bounds, 2);
+    struct dw_metric *h =
+        dw_metric_histogram("t_duration_seconds", "Duration.", "route", bounds, 2);
     struct dw_metric *g = dw_metric_gauge("t_up", "Up.", NULL);
     ASSERT_TRUE(dw_metric_counter("t_requests_total", "again", "route,code") == c);
     dw_metric_add(c, (const char *[]){"/x", "200"}, 1);

@@ -584,8 +584,8 @@ TEST(roles_admin_route)
     atomic_store(&fake.reload_fails, false);
     check_access("POST", "/-/reload", "responder-token", "admin", "admin-token", 200);
     struct reply r;
-    http(&r, (struct call){.method = "POST", .path = "/-/reload", .token = "viewer-token",
-                           .body = ""});
+    http(&r,
+         (struct call){.method = "POST", .path = "/-/reload", .token = "viewer-token", .body = ""});
     assert_error(&r, 403, "forbidden", "token 'ci-viewer' has viewer");
     reply_release(&r);
     check_access("GET", "/api/config", "responder-token", "admin", NULL, 0);
@@ -598,16 +598,16 @@ TEST(reload_success_and_failure)
     struct reply r;
     atomic_store(&fake.reload_fails, false);
     int g0 = atomic_load(&fake.generation);
-    http(&r, (struct call){.method = "POST", .path = "/-/reload", .token = "admin-token",
-                           .body = ""});
+    http(&r,
+         (struct call){.method = "POST", .path = "/-/reload", .token = "admin-token", .body = ""});
     ASSERT_EQ_INT(r.status, 200);
     ASSERT_EQ_STR(r.body.data, "{\"status\":\"success\"}");
     reply_release(&r);
     ASSERT_EQ_INT(atomic_load(&fake.generation), g0 + 1);
 
     atomic_store(&fake.reload_fails, true);
-    http(&r, (struct call){.method = "POST", .path = "/-/reload", .token = "admin-token",
-                           .body = ""});
+    http(&r,
+         (struct call){.method = "POST", .path = "/-/reload", .token = "admin-token", .body = ""});
     assert_error(&r, 400, "bad_data", "plan.yaml:3:7: launch.at: not an RFC 3339 time");
     assert_error(&r, 400, "bad_data", "previous configuration is still active");
     reply_release(&r);
@@ -645,13 +645,14 @@ TEST(body_limit_normal_route)
     http(&r, (struct call){.method = "POST", .path = "/t/echo", .body = body, .len = max + 1});
     assert_error(&r, 413, "payload_too_large", "exceeds 1048576 bytes (limits.max_body_bytes)");
     reply_release(&r);
-    http(&r, (struct call){.method = "POST", .path = "/t/echo", .body = body, .len = max,
-                           .chunked = true});
+    http(&r, (struct call){
+                 .method = "POST", .path = "/t/echo", .body = body, .len = max, .chunked = true});
     ASSERT_EQ_INT(r.status, 200);
     ASSERT_EQ_INT(echoed_len(&r), (json_int_t)max);
     reply_release(&r);
-    http(&r, (struct call){.method = "POST", .path = "/t/echo", .body = body, .len = max + 1,
-                           .chunked = true});
+    http(&r,
+         (struct call){
+             .method = "POST", .path = "/t/echo", .body = body, .len = max + 1, .chunked = true});
     assert_error(&r, 413, "payload_too_large", "limits.max_body_bytes");
     reply_release(&r);
     /* A route without a body class still refuses oversized bodies. */
@@ -679,11 +680,11 @@ TEST(body_limit_ingest_route_is_separate)
     ASSERT_EQ_INT(echoed_len(&r), 4096);
     reply_release(&r);
     http(&r, (struct call){.method = "POST", .path = "/t/ingest", .body = body, .len = 4097});
-    assert_error(&r, 413, "payload_too_large",
-                 "exceeds 4096 bytes (limits.max_ingest_body_bytes)");
+    assert_error(&r, 413, "payload_too_large", "exceeds 4096 bytes (limits.max_ingest_body_bytes)");
     reply_release(&r);
-    http(&r, (struct call){.method = "POST", .path = "/t/ingest", .body = body, .len = 4097,
-                           .chunked = true});
+    http(&r,
+         (struct call){
+             .method = "POST", .path = "/t/ingest", .body = body, .len = 4097, .chunked = true});
     assert_error(&r, 413, "payload_too_large", "limits.max_ingest_body_bytes");
     reply_release(&r);
     /* The normal route keeps its own (1 MiB) limit. */
@@ -695,8 +696,9 @@ TEST(body_limit_ingest_route_is_separate)
     /* A chunked body running on far past the limit is cut off, not read to its end. */
     size_t huge = 4096 + (2u << 20);
     body = filled(huge);
-    http(&r, (struct call){.method = "POST", .path = "/t/ingest", .body = body, .len = huge,
-                           .chunked = true});
+    http(&r,
+         (struct call){
+             .method = "POST", .path = "/t/ingest", .body = body, .len = huge, .chunked = true});
     ASSERT_NE_INT(r.rc, CURLE_OK);
     ASSERT_EQ_INT(r.status, 0);
     reply_release(&r);
@@ -847,8 +849,11 @@ TEST(idle_connection_times_out)
 static json_t *clock_call(const char *form, long want_status)
 {
     struct reply r;
-    http(&r, (struct call){.method = "POST", .path = "/-/test/clock", .token = "admin-token",
-                           .body = form, .len = strlen(form),
+    http(&r, (struct call){.method = "POST",
+                           .path = "/-/test/clock",
+                           .token = "admin-token",
+                           .body = form,
+                           .len = strlen(form),
                            .header = "Content-Type: application/x-www-form-urlencoded"});
     ASSERT_EQ_INT(r.status, want_status);
     json_t *j = parse(&r);
@@ -860,8 +865,11 @@ TEST(test_clock_route)
 {
     struct dw_http_server *srv = start(); /* app.test_clock is false */
     struct reply r;
-    http(&r, (struct call){.method = "POST", .path = "/-/test/clock", .token = "admin-token",
-                           .body = "advance=1h", .len = 10});
+    http(&r, (struct call){.method = "POST",
+                           .path = "/-/test/clock",
+                           .token = "admin-token",
+                           .body = "advance=1h",
+                           .len = 10});
     assert_error(&r, 404, "not_found", "no route for POST /-/test/clock");
     reply_release(&r);
     dw_http_stop(&srv);
@@ -888,8 +896,11 @@ TEST(test_clock_route)
     ASSERT_CONTAINS(json_str(j, "error", NULL), "exactly one of");
     json_decref(j);
     ASSERT_EQ_INT(dw_now_ms(), 1769904000000); /* refused calls moved nothing */
-    http(&r, (struct call){.method = "POST", .path = "/-/test/clock", .token = "viewer-token",
-                           .body = "advance=1h", .len = 10});
+    http(&r, (struct call){.method = "POST",
+                           .path = "/-/test/clock",
+                           .token = "viewer-token",
+                           .body = "advance=1h",
+                           .len = 10});
     ASSERT_EQ_INT(r.status, 403);
     reply_release(&r);
     dw_clock_set_real();
@@ -914,8 +925,8 @@ TEST(tokens_never_logged)
     reply_release(&r);
     get("/t/viewer", "wrong-secret-token", &r);
     reply_release(&r);
-    http(&r, (struct call){.method = "POST", .path = "/-/reload", .token = "admin-token",
-                           .body = ""});
+    http(&r,
+         (struct call){.method = "POST", .path = "/-/reload", .token = "admin-token", .body = ""});
     reply_release(&r);
     dw_http_stop(&srv);
     dw_log_set_level(getenv("DW_TEST_DEBUG") ? DW_LOG_DEBUG : DW_LOG_ERROR);
@@ -955,8 +966,10 @@ TEST(path_params_and_arguments_are_decoded)
 
     /* Form bodies are arguments too, and win over the query string. */
     const char *form = "a=from+body&match[]=z";
-    http(&r, (struct call){.method = "POST", .path = "/t/echo?a=from-query&match[]=q",
-                           .body = form, .len = strlen(form),
+    http(&r, (struct call){.method = "POST",
+                           .path = "/t/echo?a=from-query&match[]=q",
+                           .body = form,
+                           .len = strlen(form),
                            .header = "Content-Type: application/x-www-form-urlencoded"});
     ASSERT_EQ_INT(r.status, 200);
     j = parse(&r);
@@ -981,7 +994,10 @@ TEST(path_params_and_arguments_are_decoded)
     get("/t/args?a=%00", NULL, &r);
     ASSERT_EQ_INT(r.status, 400);
     reply_release(&r);
-    http(&r, (struct call){.method = "POST", .path = "/t/echo", .body = "a=%G1", .len = 5,
+    http(&r, (struct call){.method = "POST",
+                           .path = "/t/echo",
+                           .body = "a=%G1",
+                           .len = 5,
                            .header = "Content-Type: application/x-www-form-urlencoded"});
     assert_error(&r, 400, "bad_data", "form body");
     reply_release(&r);
@@ -1009,16 +1025,17 @@ TEST(listen_addresses_and_bind_errors)
     ASSERT_NULL(b);
     ASSERT_NOT_NULL(err);
     char want[128];
-    snprintf(want, sizeof want, "cannot listen on 127.0.0.1:%d: Address already in use; stop "
-                                "the other process or pass --listen",
+    snprintf(want, sizeof want,
+             "cannot listen on 127.0.0.1:%d: Address already in use; stop "
+             "the other process or pass --listen",
              port);
     ASSERT_EQ_STR(err, want);
     free(err);
     err = NULL;
     dw_http_stop(&a);
 
-    const char *bad[] = {"nonsense", "127.0.0.1", "::1:80", "127.0.0.1:99999", "[::1]80",
-                         "127.0.0.1:-1", "[]:80"};
+    const char *bad[] = {"nonsense", "127.0.0.1",    "::1:80", "127.0.0.1:99999",
+                         "[::1]80",  "127.0.0.1:-1", "[]:80"};
     for (size_t i = 0; i < DW_ARRAY_LEN(bad); i++) {
         o.listen = bad[i];
         ASSERT_NULL(dw_http_start(&o, &app, &err));
