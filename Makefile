@@ -10,7 +10,7 @@ CONFIG     ?= examples/dojopool.yaml
 DATA       ?= ./data
 LISTEN     ?=
 
-.PHONY: all run build test unit integration tsan fuzz clean deps test-deps format
+.PHONY: all run build test unit integration tsan fuzz clean deps test-deps format bench-ingest
 
 all: build
 
@@ -55,6 +55,10 @@ tsan: deps $(TSANBUILD)/build.ninja
 FUZZ_SECONDS ?= 60
 fuzz: test-deps
 	@scripts/fuzz-smoke.sh $(FUZZ_SECONDS)
+
+# Side-by-side ingest benchmark against Prometheus and VictoriaMetrics.
+bench-ingest: build
+	bench/ingest/run.sh $(BENCH_ARGS)
 
 format:
 	clang-format -i $$(git ls-files 'src/*.c' 'src/*.h' 'tests/*.c' 'tests/*.h')

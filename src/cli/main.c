@@ -86,6 +86,7 @@ static int cmd_serve(int argc, char **argv)
         {"listen", required_argument, NULL, 'l'},
         {"log-level", required_argument, NULL, 'L'},
         {"test-clock", optional_argument, NULL, 'T'},
+        {"retention", required_argument, NULL, 'R'},
         {"help", no_argument, NULL, 'h'},
         {0, 0, 0, 0},
     };
@@ -104,6 +105,12 @@ static int cmd_serve(int argc, char **argv)
             dw_log_set_level((enum dw_log_level)level);
             break;
         }
+        case 'R':
+            if (dw_parse_duration(optarg, &opts.retention_ms) < 0 || opts.retention_ms <= 0)
+                return usage_error("serve",
+                                   "--retention needs a duration like 90d or 100y, got '%s'",
+                                   optarg);
+            break;
         case 'T':
             opts.test_clock = true;
             if (optarg && dw_parse_rfc3339(optarg, &opts.test_clock_start_ms) < 0)
@@ -221,6 +228,8 @@ static const struct command commands[] = {
      "  -l, --listen ADDR     host:port to serve HTTP on (default: server.listen,\n"
      "                        127.0.0.1:9107; port 0 picks a free port)\n"
      "      --log-level L     debug, info (default), warn or error\n"
+     "      --retention D     keep raw samples for D (default: the plan's retention.raw,\n"
+     "                        90d; e.g. 100y to load historical data)\n"
      "      --test-clock[=T]  for tests: freeze the clock at T (RFC 3339, default now);\n"
      "                        POST /-/test/clock advance=DURATION moves it\n"
      "  -h, --help            this help\n",

@@ -40,6 +40,7 @@
 #include "http/http.h"
 #include "plan/plan.h"
 #include "store/store.h"
+#include "tsdb/tsdb.h"
 
 #define SHUTDOWN_BUDGET_NS (5LL * 1000000000)
 
@@ -52,6 +53,7 @@ struct daemon {
     char *listen;
     int lock_fd;
     struct dw_store *store;
+    struct dw_tsdb *tsdb;
     struct dw_http_server *http;
     struct dw_http_app app;
     atomic_bool ready;
@@ -403,6 +405,34 @@ static void unlock_data_dir(struct daemon *d)
     }
 }
 
+/* ---- the time-series store ---- */
+
+static int open_tsdb(struct daemon *d, char **err)
+{
+    struct dw_tsdb_options o;
+    dw_tsdb_options_init(&o);
+    char *dir = dw_asprintf("%s/tsdb", d->data_dir);
+    o.dir = dir;
+    o.retention_ms =
+        d->opts->retention_ms ? d->opts->retention_ms : dw_config_retention_raw_ms(d->cfg);
+    o.downsample_retention_ms = dw_config_retention_aggregated_ms(d->cfg);
+    if (o.downsample_retention_ms < o.retention_ms)
+        o.downsample_retention_ms = o.retention_ms;
+    d->tsdb = dw_tsdb_open(&o, err);
+    free(dir);
+    return d->tsdb ? 0 : -1;
+}
+
+static void close_tsdb(struct daemon *d)
+{
+    if (!d->tsdb)
+        return;
+    int rc = dw_tsdb_close(&d->tsdb);
+    if (rc < 0)
+        dw_log_kv(DW_LOG_ERROR, "tsdb", "closing the time-series store failed", "error",
+                  dw_tsdb_strerror(rc), NULL);
+}
+
 /* ---- start-up and the signal loop ---- */
 
 static void print_urls(const struct daemon *d, int port)
@@ -497,6 +527,10 @@ int dw_daemon_run(const struct dw_daemon_options *opts)
         goto out_store;
     }
     record_config(&d, dw_config_hash(d.cfg), true, NULL);
+    if (open_tsdb(&d, &err) < 0) {
+        dw_log_kv(DW_LOG_ERROR, "tsdb", "cannot open the time-series store", "error", err, NULL);
+        goto out_store;
+    }
 
     d.app = (struct dw_http_app){
         .ctx = &d,
@@ -505,6 +539,7 @@ int dw_daemon_run(const struct dw_daemon_options *opts)
         .ready = is_ready,
         .authenticate = authenticate,
         .store = d.store,
+        .tsdb = d.tsdb,
         .started_at_ms = dw_now_ms(),
         .test_clock = opts->test_clock,
     };
@@ -537,6 +572,7 @@ out_threads:
     stop_threads(&d);
     dw_http_stop(&d.http);
 out_store:
+    close_tsdb(&d);
     dw_store_close(&d.store);
 out_lock:
     unlock_data_dir(&d);

@@ -13,6 +13,7 @@ struct dw_daemon_options {
     const char *listen;          /* NULL: from the config (server.listen) */
     bool test_clock;             /* manual clock, advanced through POST /-/test/clock */
     int64_t test_clock_start_ms; /* start of the manual clock (0: now) */
+    int64_t retention_ms;        /* raw-data retention; 0: the plan's (retention.raw) */
 };
 
 /**

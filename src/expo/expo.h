@@ -156,4 +156,150 @@ int dw_expo_parse(struct dw_expo_parser *p, const struct dw_expo_opts *opts, con
 /** "counter", "gauge", ... ("untyped" for DW_EXPO_UNTYPED). */
 const char *dw_expo_type_name(enum dw_expo_type type);
 
+/* ==== remote write ====
+ *
+ * Prometheus remote write 1.0 (POST /api/v1/write): a snappy *block*
+ * (not framed) compressed protobuf prometheus.WriteRequest, sent with
+ * Content-Encoding: snappy, Content-Type: application/x-protobuf and
+ * X-Prometheus-Remote-Write-Version: 0.1.0. See docs/internals/remote-write.md.
+ *
+ * The decoder is hand-written and zero-copy: the body is decompressed once
+ * into the decoder's buffer and every label string handed out points into
+ * it. All or nothing like dw_expo_parse(): pass 1 checks the whole request
+ * (protobuf structure, label rules, every limit) and pass 2 delivers one
+ * callback per series, so a rejected request has invoked no callback at all.
+ * Exemplars, native histograms and metadata are skipped (and counted);
+ * unknown fields are skipped by protobuf rules.
+ */
+
+struct dw_buf; /* core/core.h */
+
+/* One sample; the value is bit-exact (stale markers 0x7ff0000000000002 survive). */
+struct dw_expo_rw_sample {
+    double value;
+    int64_t timestamp_ms;
+};
+
+/*
+ * One series. Delivered by the decoder: labels sorted by name (bytewise),
+ * unique, without empty values (an empty value means "absent"), __name__
+ * included; each name and value is NUL-terminated (ptr[len] == '\0') for the
+ * duration of the callback, so ptr can be used as a C string. Given to the
+ * encoder: labels and samples are written in the order given (empty values
+ * and zero fields omitted as proto3 does); name and index are ignored.
+ */
+struct dw_expo_rw_series {
+    const struct dw_expo_label *labels;
+    size_t nlabels;
+    const struct dw_expo_rw_sample *samples; /* request order (senders send them in time order) */
+    size_t nsamples;                         /* >= 1 when delivered */
+    struct dw_expo_str name;                 /* the value of __name__ */
+    size_t index;                            /* 0-based position among the request's series */
+};
+
+/*
+ * Callback per series with at least one sample; may be NULL. Returning
+ * non-zero stops the decode: it then fails with DW_EXPO_RW_EABORTED.
+ */
+struct dw_expo_rw_handler {
+    int (*series)(void *ctx, const struct dw_expo_rw_series *s);
+    void *ctx;
+};
+
+#define DW_EXPO_RW_DEFAULT_MAX_DECODED_LEN (64u << 20)
+#define DW_EXPO_RW_DEFAULT_MAX_SERIES 1000000u
+#define DW_EXPO_RW_DEFAULT_MAX_SAMPLES 10000000u
+
+/*
+ * Limits; a zeroed struct (or dw_expo_rw_opts_init()) gives the defaults.
+ * Going over any of them rejects the whole request with DW_EXPO_RW_ELIMIT.
+ */
+struct dw_expo_rw_opts {
+    size_t max_decoded_len;     /* protobuf bytes after snappy, checked before allocating */
+    size_t max_series;          /* TimeSeries per request, with or without samples */
+    size_t max_samples;         /* samples per request */
+    size_t max_labels;          /* labels per series as sent, __name__ and empty values included */
+    size_t max_label_name_len;  /* bytes */
+    size_t max_label_value_len; /* bytes; also bounds the metric name */
+};
+
+enum dw_expo_rw_errcode {
+    DW_EXPO_RW_OK = 0,
+    DW_EXPO_RW_ESNAPPY,  /* the body is not a snappy block */
+    DW_EXPO_RW_EPROTO,   /* malformed protobuf (truncated, bad length, wrong wire type) */
+    DW_EXPO_RW_EINVALID, /* well-formed, but a series breaks a label rule */
+    DW_EXPO_RW_ELIMIT,   /* over one of the limits */
+    DW_EXPO_RW_EABORTED, /* a callback returned non-zero */
+};
+
+/* Caller-owned error; needs no release. Every code but EABORTED means HTTP 400. */
+struct dw_expo_rw_error {
+    enum dw_expo_rw_errcode code;
+    size_t offset;  /* byte offset in the decompressed protobuf; 0 for snappy errors */
+    size_t series;  /* 1-based series at fault; 0 when none */
+    int handler_rc; /* DW_EXPO_RW_EABORTED: what the callback returned */
+    char msg[320];  /* "series 3 (offset 412): duplicate label name \"job\"" */
+};
+
+/* What a request held; filled on success (on failure: counted up to the error). */
+struct dw_expo_rw_stats {
+    size_t decoded_len;  /* protobuf bytes */
+    size_t series;       /* TimeSeries, with or without samples */
+    size_t samples;      /* delivered */
+    size_t empty_series; /* series without samples: validated, not delivered */
+    size_t exemplars;    /* skipped */
+    size_t histograms;   /* skipped (native histograms) */
+    size_t metadata;     /* skipped (WriteRequest.metadata) */
+};
+
+/* Reusable decoder state (decompression buffer, label and sample arrays); one per thread. */
+struct dw_expo_rw_decoder;
+
+/** A decoder to reuse across requests so its buffers stay allocated. */
+struct dw_expo_rw_decoder *dw_expo_rw_decoder_new(void);
+/** Frees the decoder and nulls *d; NULL or *d == NULL is a no-op. */
+void dw_expo_rw_decoder_free(struct dw_expo_rw_decoder **d);
+
+/** Fills opts with the default limits. */
+void dw_expo_rw_opts_init(struct dw_expo_rw_opts *opts);
+
+/**
+ * Checks a request's Content-Type and Content-Encoding like Prometheus'
+ * receiver: either may be NULL or empty (then protobuf and snappy are
+ * assumed); the type must be application/x-protobuf, with proto= absent or
+ * prometheus.WriteRequest; the encoding snappy (any case). Returns 0, or -1
+ * with a reason in msg (the HTTP layer answers 415).
+ */
+int dw_expo_rw_check_headers(const char *content_type, const char *content_encoding, char *msg,
+                             size_t msgsize);
+
+/**
+ * Decodes a snappy-compressed WriteRequest body. d may be NULL for a one-off
+ * decoder, h NULL to validate only, stats NULL. The uncompressed length in
+ * the snappy header is checked against max_decoded_len before anything is
+ * allocated. Returns 0, or -1 with *err filled (err may not be NULL); unless
+ * the code is EABORTED, no callback has run. Strings handed to the callback
+ * live in d's buffer until the callback returns.
+ */
+int dw_expo_rw_decode(struct dw_expo_rw_decoder *d, const struct dw_expo_rw_opts *opts,
+                      const void *body, size_t len, const struct dw_expo_rw_handler *h,
+                      struct dw_expo_rw_stats *stats, struct dw_expo_rw_error *err);
+
+/** Like dw_expo_rw_decode() for an uncompressed protobuf WriteRequest (copied first). */
+int dw_expo_rw_decode_raw(struct dw_expo_rw_decoder *d, const struct dw_expo_rw_opts *opts,
+                          const void *pb, size_t len, const struct dw_expo_rw_handler *h,
+                          struct dw_expo_rw_stats *stats, struct dw_expo_rw_error *err);
+
+/**
+ * Appends a WriteRequest with these series to out as a snappy block, ready
+ * to POST. Nothing is validated (tests build invalid requests with it).
+ * Returns 0, or -1 when out's maximum would be exceeded (out unchanged).
+ */
+int dw_expo_rw_encode(const struct dw_expo_rw_series *series, size_t n, struct dw_buf *out);
+/** Same as dw_expo_rw_encode(), uncompressed protobuf. */
+int dw_expo_rw_encode_raw(const struct dw_expo_rw_series *series, size_t n, struct dw_buf *out);
+
+/** "snappy", "protobuf", "invalid", "limit", "aborted" ("ok" for DW_EXPO_RW_OK). */
+const char *dw_expo_rw_errcode_name(enum dw_expo_rw_errcode code);
+
 #endif

@@ -16,6 +16,7 @@
 #include "core/core.h"
 #include "plan/plan.h"
 #include "store/store.h"
+#include "tsdb/tsdb.h"
 
 struct dw_http_server;
 struct dw_http_request;
@@ -38,6 +39,7 @@ struct dw_http_app {
      */
     enum dw_role (*authenticate)(void *ctx, const char *token, const char **name);
     struct dw_store *store;
+    struct dw_tsdb *tsdb; /* NULL: ingestion and queries answer 503 */
     int64_t started_at_ms;
     bool test_clock; /* expose POST /-/test/clock (serve --test-clock) */
 };

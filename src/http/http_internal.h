@@ -115,6 +115,14 @@ const struct dw_http_route *dw_http_route_find(const struct dw_http_route *route
 /** "viewer", "responder", "admin" or "none". */
 const char *dw_http_role_name(enum dw_role role);
 
+/* ---- ingestion handlers (api_write.c) ---- */
+void dw_api_write(struct dw_http_request *req, struct dw_http_response *resp,
+                  const struct dw_http_app *app);
+void dw_api_import_prometheus(struct dw_http_request *req, struct dw_http_response *resp,
+                              const struct dw_http_app *app);
+void dw_api_push(struct dw_http_request *req, struct dw_http_response *resp,
+                 const struct dw_http_app *app);
+
 /* ---- handlers of the plan API, written in api_plan.c ---- */
 void dw_api_plan_get(struct dw_http_request *req, struct dw_http_response *resp,
                      const struct dw_http_app *app);

@@ -135,6 +135,13 @@ static const struct dw_http_route routes[] = {
     {"POST", "/api/plan/checks/{id}/review", dw_api_plan_review, DW_ROLE_RESPONDER, DW_BODY_NORMAL,
      "/api/plan/checks/{id}/review", false},
     {"GET", "/api/config", dw_api_config_get, DW_ROLE_ADMIN, DW_BODY_NONE, "/api/config", false},
+    /* Ingestion: writing data needs the responder role (api_write.c). */
+    {"POST", "/api/v1/write", dw_api_write, DW_ROLE_RESPONDER, DW_BODY_INGEST, "/api/v1/write",
+     false},
+    {"POST", "/api/v1/import/prometheus", dw_api_import_prometheus, DW_ROLE_RESPONDER,
+     DW_BODY_INGEST, "/api/v1/import/prometheus", false},
+    {"POST", "/api/v1/push", dw_api_push, DW_ROLE_RESPONDER, DW_BODY_INGEST, "/api/v1/push",
+     false},
 };
 
 const struct dw_http_route *dw_http_routes(size_t *n)

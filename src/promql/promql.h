@@ -406,4 +406,232 @@ int dw_promql_format(const struct dw_promql_node *n, unsigned flags, struct dw_b
 /** The canonical text of n as a fresh heap string. */
 char *dw_promql_format_str(const struct dw_promql_node *n);
 
+/* ==== evaluation ====
+ *
+ * The engine evaluates a parsed query against a storage, as an instant query
+ * (one evaluation time) or a range query (start, end, step), with Prometheus
+ * 2.42's semantics: 5 m lookback, staleness markers, the extrapolation rules
+ * of rate/increase/delta, vector matching, NaN handling. Range-vector
+ * functions are computed for all steps of one series in a single pass, then
+ * aggregated across series step by step. Design: docs/internals/promql-eval.md.
+ *
+ * Threads: a query runs entirely on the calling thread; any number of queries
+ * may run at once on one storage if the storage allows concurrent reads. The
+ * cancellation flag may be set from any thread.
+ */
+
+#include <stdatomic.h>
+
+#include "tsdb/tsdb.h" /* struct dw_label */
+
+/* ---- storage interface ---- */
+
+/*
+ * What the engine tells the storage about one selection, like Prometheus's
+ * SelectHints. Samples outside [start_ms, end_ms] may be returned; the engine
+ * ignores them.
+ */
+struct dw_promql_select_hints {
+    int64_t start_ms, end_ms; /* the samples the engine needs, inclusive */
+    int64_t step_ms;          /* step of the evaluation that reads them; 0 for an instant query */
+    int64_t range_ms;         /* the [range] of a range selector or subquery, else 0 */
+    const char *func;         /* the function reading the range ("rate"), or NULL */
+    /*
+     * 0: raw samples only. > 0: where raw samples have aged out (before the
+     * storage's raw_min_ms), samples downsampled to this resolution are
+     * wanted; the storage returns them followed by the raw samples it still
+     * has. The engine picks it from dw_promql_storage_info.
+     */
+    int64_t resolution_ms;
+};
+
+/* What a storage holds, so the engine can choose a resolution. */
+struct dw_promql_storage_info {
+    int64_t raw_min_ms;            /* raw samples older than this have aged out; INT64_MIN: none */
+    const int64_t *resolutions_ms; /* downsampled resolutions available, ascending; may be NULL */
+    size_t nresolutions;
+};
+
+/*
+ * The result of a selection: the matching series, sorted by labels, each with
+ * an iterator over its samples in ascending time. Implemented by a storage:
+ * embed `struct dw_promql_series_set` first in the storage's own struct.
+ */
+struct dw_promql_series_set;
+
+struct dw_promql_series_set_ops {
+    /** Moves to the next series; false at the end or on error (see err). */
+    bool (*next)(struct dw_promql_series_set *ss);
+    /** Labels of the current series, sorted by name, no empty values; valid until next(). */
+    const struct dw_label *(*labels)(struct dw_promql_series_set *ss, size_t *n);
+    /** The current series' next sample; false when there is none left. */
+    bool (*sample_next)(struct dw_promql_series_set *ss, int64_t *t, double *v);
+    /**
+     * The first sample at or after t, never moving backwards: returns the
+     * current sample again when it already qualifies. False when none is left.
+     */
+    bool (*sample_seek)(struct dw_promql_series_set *ss, int64_t t, int64_t *ts, double *v);
+    /** NULL, or why iteration stopped early (owned by the set). */
+    const char *(*err)(struct dw_promql_series_set *ss);
+    /** Frees the set. */
+    void (*close)(struct dw_promql_series_set *ss);
+};
+
+struct dw_promql_series_set {
+    const struct dw_promql_series_set_ops *ops;
+};
+
+struct dw_promql_storage_ops {
+    /**
+     * Selects the series matching every matcher (a missing label matches as
+     * ""). On success returns 0 and *out (never NULL). On failure returns -1
+     * and may set *err to a heap message the caller frees.
+     */
+    int (*select)(void *ctx, const struct dw_promql_matcher *matchers, size_t n,
+                  const struct dw_promql_select_hints *hints, struct dw_promql_series_set **out,
+                  char **err);
+    /** Fills *info; may be NULL (raw data only, nothing aged out). */
+    void (*info)(void *ctx, struct dw_promql_storage_info *info);
+};
+
+struct dw_promql_storage {
+    const struct dw_promql_storage_ops *ops;
+    void *ctx;
+};
+
+/* ---- in-memory storage (tests, conformance runner, benchmark) ---- */
+
+/*
+ * Series sorted by labels with their samples in arrays, every float64 bit
+ * pattern kept (staleness markers included). Optional downsampled tiers and
+ * a raw-retention boundary simulate aged-out raw data. Not synchronised:
+ * adding must not overlap with queries.
+ */
+struct dw_promql_memstorage;
+
+struct dw_promql_memstorage *dw_promql_memstorage_new(void);
+/** Frees everything and sets *m to NULL; NULL or *m == NULL is a no-op. */
+void dw_promql_memstorage_free(struct dw_promql_memstorage **m);
+/** Drops every series and sample (the `clear` of a .test file). */
+void dw_promql_memstorage_clear(struct dw_promql_memstorage *m);
+/**
+ * Adds one raw sample. Labels come in any order; empty values are dropped.
+ * A sample at a timestamp the series already has replaces it. Returns -1
+ * (and adds nothing) for a duplicate or invalid label name or no labels.
+ */
+int dw_promql_memstorage_add(struct dw_promql_memstorage *m, const struct dw_label *labels,
+                             size_t n, int64_t t, double v);
+/** Adds one sample to the series' tier downsampled to resolution_ms (> 0). */
+int dw_promql_memstorage_add_downsampled(struct dw_promql_memstorage *m,
+                                         const struct dw_label *labels, size_t n,
+                                         int64_t resolution_ms, int64_t t, double v);
+/** Raw samples before t are treated as aged out (INT64_MIN, the default: keep all). */
+void dw_promql_memstorage_set_raw_min(struct dw_promql_memstorage *m, int64_t t);
+/** Number of series and of raw samples held. */
+void dw_promql_memstorage_stats(const struct dw_promql_memstorage *m, size_t *series,
+                                size_t *samples);
+/** The storage interface over m (valid while m lives). */
+const struct dw_promql_storage *dw_promql_memstorage_storage(struct dw_promql_memstorage *m);
+
+/* ---- evaluating ---- */
+
+#define DW_PROMQL_DEFAULT_LOOKBACK_MS (5 * 60 * 1000)
+#define DW_PROMQL_DEFAULT_SUBQUERY_STEP_MS (60 * 1000)
+#define DW_PROMQL_DEFAULT_MAX_SAMPLES 50000000u
+#define DW_PROMQL_DEFAULT_TIMEOUT_MS (2 * 60 * 1000)
+#define DW_PROMQL_DEFAULT_MAX_POINTS 11000u
+#define DW_PROMQL_MAX_LABEL_VALUE_LEN (64u * 1024u)
+
+/* Options of one query; a zeroed struct means every default. */
+struct dw_promql_eval_opts {
+    int64_t lookback_ms;       /* 0: 5 m */
+    int64_t subquery_step_ms;  /* subqueries without a step; 0: 1 m */
+    size_t max_samples;        /* samples loaded or held at once; 0: 50,000,000 */
+    int64_t timeout_ms;        /* 0: 2 min; < 0: none */
+    size_t max_points;         /* steps of a range query; 0: 11,000 */
+    const atomic_bool *cancel; /* may be NULL; set it from any thread to stop the query */
+};
+
+/* Why a query failed; the HTTP layer maps these to Prometheus's error types. */
+enum dw_promql_errcode {
+    DW_PROMQL_OK = 0,
+    DW_PROMQL_EBAD = -1,      /* bad_data: the request itself is invalid (400) */
+    DW_PROMQL_EEXEC = -2,     /* execution: the query failed while evaluating (422) */
+    DW_PROMQL_ETOOMANY = -3,  /* execution: over max_samples (422) */
+    DW_PROMQL_ETIMEOUT = -4,  /* timeout (503) */
+    DW_PROMQL_ECANCELED = -5, /* canceled (503) */
+    DW_PROMQL_ESTORAGE = -6,  /* internal: the storage failed (500) */
+};
+
+struct dw_promql_point {
+    int64_t t; /* milliseconds */
+    double v;
+};
+
+struct dw_promql_series {
+    struct dw_label *labels; /* sorted by name, __name__ included when kept */
+    size_t nlabels;
+    struct dw_promql_point *points; /* ascending time; one point for an instant vector */
+    size_t npoints;
+};
+
+/*
+ * A query result, ready to be written in Prometheus's JSON shapes. Owns all
+ * its memory. Instant queries give SCALAR, VECTOR, MATRIX (a range selector
+ * or subquery at the top) or STRING; range queries always give MATRIX (a
+ * scalar expression becomes one series without labels), sorted by labels.
+ */
+struct dw_promql_result {
+    enum dw_promql_type type;
+    struct dw_promql_point scalar; /* SCALAR */
+    int64_t string_t;              /* STRING: evaluation time */
+    char *string;                  /* STRING: the value (heap) */
+    struct dw_promql_series *series;
+    size_t nseries;
+    char **warnings;
+    size_t nwarnings;
+    size_t peak_samples; /* most samples held at once, for stats and tests */
+};
+
+/**
+ * Evaluates e at time t_ms. storage may be NULL for queries that read no
+ * series. Returns 0 and *out (free with dw_promql_result_free), or a negative
+ * enum dw_promql_errcode with *err set to a heap message like Prometheus's
+ * ("query timed out in expression evaluation"); err may be NULL.
+ */
+int dw_promql_eval_instant(const struct dw_promql_storage *storage, const struct dw_promql_expr *e,
+                           int64_t t_ms, const struct dw_promql_eval_opts *opts,
+                           struct dw_promql_result **out, char **err);
+/**
+ * Evaluates e at start_ms, start_ms + step_ms, ... up to end_ms. The
+ * expression must be a scalar or an instant vector; the number of steps is
+ * limited by opts->max_points (DW_PROMQL_EBAD, like the Prometheus API).
+ */
+int dw_promql_eval_range(const struct dw_promql_storage *storage, const struct dw_promql_expr *e,
+                         int64_t start_ms, int64_t end_ms, int64_t step_ms,
+                         const struct dw_promql_eval_opts *opts, struct dw_promql_result **out,
+                         char **err);
+/** Frees a result and sets *r to NULL; NULL or *r == NULL is a no-op. */
+void dw_promql_result_free(struct dw_promql_result **r);
+
+/* ---- Prometheus's JSON shapes ---- */
+
+/**
+ * Appends a sample value the way Prometheus's JSON API writes it (without
+ * the quotes): "NaN", "+Inf", "-Inf", else Go's shortest round-trip digits,
+ * in 'f' form (no exponent) for 1e-6 <= |v| < 1e21 and 'e' form ("1e-07",
+ * "1.5e+21") outside, like util/jsonutil.MarshalValue.
+ */
+void dw_promql_format_value(double v, struct dw_buf *out);
+/** Go's strconv.FormatFloat(v, 'f', -1, 64): shortest round-trip digits, never an exponent. */
+void dw_promql_format_float_f(double v, struct dw_buf *out);
+/** Appends a millisecond timestamp as Prometheus writes it: seconds with up to 3 decimals. */
+void dw_promql_format_time(int64_t ms, struct dw_buf *out);
+/**
+ * Appends the "data" object of /api/v1/query and /api/v1/query_range:
+ * {"resultType":"vector","result":[{"metric":{...},"value":[t,"v"]}]} and
+ * the matrix, scalar and string forms.
+ */
+void dw_promql_result_json(const struct dw_promql_result *r, struct dw_buf *out);
+
 #endif

@@ -251,6 +251,14 @@ struct dw_tsdb_wal_opts {
     uint64_t segment_max_bytes; /* default DW_TSDB_WAL_SEGMENT_DEFAULT, at least _MIN */
     size_t buffer_bytes;        /* write to the kernel once this much is buffered; default 64 KiB */
     bool no_thread;             /* tests: no background thread; call _flush/_sync yourself */
+    /*
+     * INTERVAL and NEVER: hand each batch to the kernel (one grouped write())
+     * before the log call returns, so an acknowledged write survives the
+     * process being killed (kill -9) and only fsync waits for the interval.
+     * Default true; false keeps bytes in the buffer until it fills or the
+     * interval ticks (cheaper, but a process crash loses up to an interval).
+     */
+    bool write_before_ack;
 };
 
 /** Fills o with the defaults. */
@@ -451,5 +459,330 @@ bool dw_tsdb_matcher_matches(const struct dw_tsdb_matcher *m, const char *value)
 const char *const *dw_tsdb_matcher_literals(const struct dw_tsdb_matcher *m, size_t *n);
 /** Literal prefix every accepted value starts with ("" when none). */
 const char *dw_tsdb_matcher_prefix(const struct dw_tsdb_matcher *m);
+
+/* ==== the database: series index, head, appenders, queriers ====
+ * (index.c, head.c, db.c, querier.c; design: docs/internals/tsdb-head.md)
+ *
+ * The head keeps recent samples in memory: per series one active head
+ * chunk plus full chunks re-encoded as block chunks, an inverted index of
+ * label pairs, and the WAL that rebuilds it all after a restart. Blocks
+ * (older data on disk) plug into queries through the series-source
+ * interface in head_internal.h.
+ *
+ * Threads: every function below is thread-safe except that one appender,
+ * querier, series set or iterator must be used by one thread at a time.
+ */
+
+struct dw_tsdb_options {
+    const char *dir;                 /* data directory (created); the WAL is dir/wal */
+    int64_t block_range_ms;          /* span of a block; 0 = 2 h */
+    int64_t retention_ms;            /* raw data kept on disk (blocks); 0 = 90 d */
+    int64_t downsample_retention_ms; /* downsampled data (blocks); 0 = 1 y */
+    int64_t max_future_ms;           /* samples ahead of the clock by more are out of
+                                        bounds; 0 = 10 min, < 0 = no limit */
+    struct dw_tsdb_wal_opts wal;     /* fsync policy etc.; default: group fsync every 1 s */
+    size_t max_series;               /* series in the head; 0 = 1,000,000 */
+    size_t max_labels;               /* labels per series incl. __name__; 0 = 64 */
+    size_t max_label_name_len;       /* bytes; 0 = 256 */
+    size_t max_label_value_len;      /* bytes; 0 = 4096 */
+    size_t max_samples_per_commit;   /* 0 = 1,000,000 */
+};
+
+struct dw_tsdb;
+
+/** Fills o with the defaults (dir NULL: the caller must set it). */
+void dw_tsdb_options_init(struct dw_tsdb_options *o);
+/**
+ * Opens (creating if needed) the database in o->dir and replays its WAL into
+ * the head, logging series, samples and samples/s at info level. NULL with
+ * *err (caller frees) when the directory or the WAL cannot be used.
+ */
+struct dw_tsdb *dw_tsdb_open(const struct dw_tsdb_options *o, char **err);
+/**
+ * Flushes and syncs the WAL (unless the policy is "never") and frees
+ * everything; no appender or querier may be left. Returns the WAL's first
+ * error; no-op (0) when db or *db is NULL.
+ */
+int dw_tsdb_close(struct dw_tsdb **db);
+/** Writes and fsyncs the WAL now, whatever the policy. */
+int dw_tsdb_sync(struct dw_tsdb *db);
+
+/* ---- appending ---- */
+
+/*
+ * An appender collects samples of one request (a scrape, a remote-write
+ * batch) and applies them at commit. It is not shared between threads; use
+ * one per thread and reuse it (commit and rollback leave it empty).
+ *
+ * Validation happens in _add: an invalid or over-limit sample poisons the
+ * appender; the next commit then rejects the whole request, applies nothing
+ * and returns the first error with its reason.
+ */
+struct dw_tsdb_appender;
+
+struct dw_tsdb_commit_result {
+    size_t appended;      /* samples stored */
+    size_t redundant;     /* same timestamp and same value as the stored sample: accepted,
+                             nothing stored (Prometheus' silent duplicate) */
+    size_t out_of_order;  /* older than the series' last sample */
+    size_t duplicate;     /* same timestamp as the last sample, another value */
+    size_t out_of_bounds; /* older than the head's appendable window (newest sample minus
+                             half a block range, or the last persisted block), or more
+                             than max_future_ms ahead of the clock */
+    size_t new_series;    /* series this commit created */
+};
+
+struct dw_tsdb_appender *dw_tsdb_appender_new(struct dw_tsdb *db);
+/**
+ * Adds a sample of the series with these labels (any order; labels with an
+ * empty value are dropped like Prometheus does; the strings are copied when
+ * needed). *ref (may be NULL) receives the series' reference for
+ * dw_tsdb_appender_add_ref(), or 0 when the series does not exist yet (it
+ * is created at commit; add by labels again next time).
+ * Returns 0, DW_TSDB_EINVAL (no or invalid __name__, invalid label name,
+ * duplicate label name) or DW_TSDB_ELIMIT (labels per series, name or value
+ * length, samples per commit); both poison the appender.
+ */
+int dw_tsdb_appender_add(struct dw_tsdb_appender *a, const struct dw_label *labels, size_t n,
+                         int64_t t, double v, uint64_t *ref);
+/**
+ * Adds a sample by series reference (the fast path of scrapers and caches).
+ * Returns 0, DW_TSDB_EINVAL when the reference is unknown (the series was
+ * garbage-collected: add by labels) without poisoning the appender, or
+ * DW_TSDB_ELIMIT (samples per commit), which poisons it.
+ */
+int dw_tsdb_appender_add_ref(struct dw_tsdb_appender *a, uint64_t ref, int64_t t, double v);
+/**
+ * Applies the collected samples. First the limits: when the request was
+ * poisoned or its new series would exceed max_series, nothing is applied
+ * and *err (caller frees; err may be NULL) names the limit and the numbers.
+ * Then: creates new series, logs their definitions and the samples to the
+ * WAL, waits for the fsync when the policy is "always", and stores the
+ * samples, filling res (may be NULL) with what happened to each.
+ * Returns 0, DW_TSDB_ELIMIT, DW_TSDB_EINVAL, or the WAL's DW_TSDB_EIO /
+ * DW_TSDB_ECLOSED (the samples are then not acknowledged and not stored).
+ * The appender is empty afterwards in every case.
+ */
+int dw_tsdb_appender_commit(struct dw_tsdb_appender *a, struct dw_tsdb_commit_result *res,
+                            char **err);
+/** Discards the collected samples; the appender stays usable. */
+void dw_tsdb_appender_rollback(struct dw_tsdb_appender *a);
+/** Rolls back anything uncommitted and frees; no-op on NULL. */
+void dw_tsdb_appender_free(struct dw_tsdb_appender **a);
+
+/* ---- querying ---- */
+
+/*
+ * A querier reads the series and samples in [mint, maxt] (inclusive). It
+ * sees the series that existed when it was created; each series is read as
+ * the stable prefix of samples it had when the series set reached it, so an
+ * iteration never sees a half-written chunk. Memory it reads (labels,
+ * chunks) stays valid until dw_tsdb_querier_free, even if the head is
+ * truncated meanwhile.
+ */
+struct dw_tsdb_querier;
+struct dw_tsdb_series_set;
+struct dw_tsdb_iter;
+
+struct dw_tsdb_querier *dw_tsdb_querier_new(struct dw_tsdb *db, int64_t mint, int64_t maxt);
+/** Frees the querier; every series set from it must be freed first. No-op on NULL. */
+void dw_tsdb_querier_free(struct dw_tsdb_querier **q);
+/**
+ * The series matching every matcher (Prometheus semantics: an absent label
+ * matches like ""; no matchers selects everything) that have samples in the
+ * querier's range, sorted by labels, head and blocks merged. The matchers
+ * must outlive the set. Never NULL; see dw_tsdb_series_set_err().
+ */
+struct dw_tsdb_series_set *dw_tsdb_select(struct dw_tsdb_querier *q,
+                                          struct dw_tsdb_matcher *const *ms, size_t n);
+/** Moves to the next series; false at the end. */
+bool dw_tsdb_series_set_next(struct dw_tsdb_series_set *s);
+/** The current series' labels, sorted by name (valid until the querier is freed). */
+const struct dw_label *dw_tsdb_series_labels(struct dw_tsdb_series_set *s, size_t *n);
+/**
+ * Iterator over the current series' samples in [mint, maxt], owned by the
+ * set and reset by each dw_tsdb_series_set_next(). Chunks are decoded one at
+ * a time as the iterator reaches them; seeks skip whole chunks undecoded.
+ */
+struct dw_tsdb_iter *dw_tsdb_series_iter(struct dw_tsdb_series_set *s);
+/** 0, or the first error of a block source (DW_TSDB_ECORRUPT, DW_TSDB_EIO). */
+int dw_tsdb_series_set_err(const struct dw_tsdb_series_set *s);
+void dw_tsdb_series_set_free(struct dw_tsdb_series_set **s);
+
+/** Next sample; false at the end of the series (or on error, see _err). */
+bool dw_tsdb_iter_next(struct dw_tsdb_iter *it, int64_t *t, double *v);
+/**
+ * Moves to the first sample with timestamp >= t, never backwards: when the
+ * current sample is already >= t it is returned again. False when none is
+ * left.
+ */
+bool dw_tsdb_iter_seek(struct dw_tsdb_iter *it, int64_t t, int64_t *ts, double *v);
+/** 0 or the error that ended the iteration. */
+int dw_tsdb_iter_err(const struct dw_tsdb_iter *it);
+
+/**
+ * Label names of the series that match every matcher (n may be 0) and have
+ * samples in the querier's range, sorted, without duplicates. Returns an
+ * array the caller frees with free(); the strings belong to the querier.
+ */
+const char **dw_tsdb_label_names(struct dw_tsdb_querier *q, struct dw_tsdb_matcher *const *ms,
+                                 size_t n, size_t *count);
+/** Values of label `name` in the same way (never ""). */
+const char **dw_tsdb_label_values(struct dw_tsdb_querier *q, const char *name,
+                                  struct dw_tsdb_matcher *const *ms, size_t n, size_t *count);
+
+/* ---- statistics (for /metrics) ---- */
+
+struct dw_tsdb_stats {
+    uint64_t series;      /* in the head now */
+    uint64_t chunks;      /* head chunks, active and full */
+    uint64_t samples;     /* samples held by the head */
+    uint64_t chunk_bytes; /* encoded bytes of those chunks */
+    int64_t min_time;     /* oldest and newest sample in the head (0, 0 when empty) */
+    int64_t max_time;
+    /* counters since open (including the WAL replay) */
+    uint64_t samples_appended;
+    uint64_t samples_redundant;
+    uint64_t samples_out_of_order;
+    uint64_t samples_duplicate;
+    uint64_t samples_out_of_bounds;
+    uint64_t series_created;
+    uint64_t series_removed;
+    uint64_t commits;
+    uint64_t commits_rejected; /* limit or invalid input */
+    uint64_t truncations;
+    struct dw_tsdb_wal_stats wal;
+};
+
+void dw_tsdb_get_stats(struct dw_tsdb *db, struct dw_tsdb_stats *st);
+/** Series in the head now. */
+size_t dw_tsdb_num_series(struct dw_tsdb *db);
+
+/* ---- head maintenance: hooks for the block writer ----
+ *
+ * Persisting the head's oldest block range [mint, maxt), the sequence is:
+ *   1. dw_tsdb_head_bounds(): cut when head max - head min >= 1.5 block
+ *      ranges (then no sample can still arrive below maxt, see the
+ *      out-of-bounds rule), for mint aligned down to the block range;
+ *   2. dw_tsdb_head_cut(db, mint, maxt, ...): every series with samples in
+ *      the range, in label order; write, fsync and rename the block;
+ *   3. register the block as a source (head_internal.h) so queries see it;
+ *   4. dw_tsdb_head_truncate(db, maxt): drops head chunks wholly before
+ *      maxt and series left empty, makes samples < maxt out of bounds, and
+ *      checkpoints the WAL (cut, checkpoint of the series and samples the
+ *      head still holds, deletion of the old segments).
+ * A crash between 2 and 4 replays the old samples into the head again; they
+ * are duplicates of the block's and the querier merges them away; call
+ * dw_tsdb_head_truncate(db, newest block maxt) after opening the blocks.
+ */
+
+/** Oldest and newest sample timestamp in the head; false when it is empty. */
+bool dw_tsdb_head_bounds(struct dw_tsdb *db, int64_t *mint, int64_t *maxt);
+
+/**
+ * Visits the head's series with samples in [mint, maxt) in label order:
+ * fn gets the labels and an iterator over exactly those samples. A non-zero
+ * return of fn stops the cut and is returned. Appends may run meanwhile;
+ * each series is read as of when the cut reaches it.
+ */
+int dw_tsdb_head_cut(struct dw_tsdb *db, int64_t mint, int64_t maxt,
+                     int (*fn)(void *ctx, const struct dw_label *labels, size_t n,
+                               struct dw_tsdb_iter *it),
+                     void *ctx);
+/**
+ * Drops head data older than t (whole chunks; a chunk straddling t stays
+ * until the next truncation), removes series left without samples, makes
+ * samples < t out of bounds and checkpoints the WAL. Waits for running
+ * commits. Returns 0 or a WAL error with *err (caller frees; may be NULL).
+ */
+int dw_tsdb_head_truncate(struct dw_tsdb *db, int64_t t, char **err);
+
+/* ==== blocks: persisted data, downsampling, offline import ====
+ * (block*.c, compact.c, downsample.c, retention.c; the on-disk format and
+ * the rules: docs/internals/tsdb-blocks.md)
+ *
+ * Older data lives in immutable blocks of [mint, maxt) in a directory of
+ * their own. Downsampled blocks hold, per raw series and per window of
+ * their resolution, five series that carry the extra label
+ * __rollup__="min" | "max" | "sum" | "count" | "last" (timestamp: the last
+ * raw sample of the window; stale markers are left out).
+ */
+
+#define DW_TSDB_RES_RAW 0
+#define DW_TSDB_RES_5M 300000   /* ms */
+#define DW_TSDB_RES_1H 3600000  /* ms */
+#define DW_TSDB_ROLLUP_LABEL "__rollup__"
+
+/* The oldest timestamp each resolution can answer from (INT64_MAX: no data). */
+struct dw_tsdb_coverage {
+    int64_t raw_mint; /* raw blocks or the head */
+    int64_t res5m_mint;
+    int64_t res1h_mint;
+};
+
+/**
+ * The resolution a query of [mint, maxt] at `step` ms should read:
+ *   1. raw when step < 5m or raw data reaches back to mint;
+ *   2. else the finest of 5m, 1h with resolution <= step whose data reaches
+ *      back to mint;
+ *   3. else, among raw and the resolutions <= step, the one whose data
+ *      starts earliest (ties: the finer).
+ * Returns DW_TSDB_RES_RAW, DW_TSDB_RES_5M or DW_TSDB_RES_1H.
+ */
+int64_t dw_tsdb_resolution_choose(const struct dw_tsdb_coverage *c, int64_t mint, int64_t maxt,
+                                  int64_t step);
+
+/*
+ * Offline backfill (`dojowatch import`): samples of any series in any order
+ * in, blocks out. Samples are buffered per series up to a memory bound;
+ * each flush writes one block per block range window it touched (a window
+ * flushed twice yields two overlapping blocks, merged by the compaction
+ * that finish runs). Duplicate timestamps in a series keep the last value
+ * added.
+ */
+struct dw_tsdb_import_opts {
+    const char *dir;             /* directory of blocks (created) */
+    int64_t block_range_ms;      /* 0 = 2 h */
+    int64_t retention_ms;        /* samples older than now - retention are dropped and counted;
+                                    0 = 90 d, < 0 = keep everything */
+    size_t max_buffered_samples; /* flush beyond this; 0 = 4,000,000 (about 100 MiB) */
+    size_t max_series;           /* distinct series per import; 0 = 10,000,000 */
+    bool no_compact;             /* finish without compacting */
+};
+
+struct dw_tsdb_import_stats {
+    uint64_t samples;      /* written */
+    uint64_t series;       /* distinct series seen */
+    uint64_t too_old;      /* dropped by retention */
+    uint64_t duplicates;   /* replaced by a later sample with the same timestamp */
+    uint64_t blocks;       /* blocks written before compaction */
+    uint64_t compactions;  /* merges done by finish */
+    int64_t mint, maxt;    /* oldest and newest sample written (0, 0 when none) */
+};
+
+struct dw_tsdb_importer;
+
+/** Fills o with the defaults (dir NULL: the caller sets it). */
+void dw_tsdb_import_opts_init(struct dw_tsdb_import_opts *o);
+/** NULL with *err (caller frees) when the directory cannot be used. */
+struct dw_tsdb_importer *dw_tsdb_importer_new(const struct dw_tsdb_import_opts *o, char **err);
+/**
+ * Adds one sample (labels in any order; empty values are dropped).
+ * Returns 0, DW_TSDB_EINVAL (no or invalid __name__, invalid or duplicate
+ * label name), DW_TSDB_ELIMIT (labels per series, name or value length,
+ * series per import) or DW_TSDB_EIO (a flush failed; the importer is then
+ * failed). A sample older than the retention returns 0 and is counted.
+ */
+int dw_tsdb_importer_add(struct dw_tsdb_importer *im, const struct dw_label *labels, size_t n,
+                         int64_t t, double v);
+/**
+ * Flushes what is buffered, compacts the directory (unless no_compact) and
+ * frees the importer (*im set NULL). st (may be NULL) gets the totals.
+ * Returns 0 or an error with *err (caller frees).
+ */
+int dw_tsdb_importer_finish(struct dw_tsdb_importer **im, struct dw_tsdb_import_stats *st,
+                            char **err);
+/** Discards what is buffered (blocks already flushed stay); no-op on NULL. */
+void dw_tsdb_importer_abort(struct dw_tsdb_importer **im);
 
 #endif

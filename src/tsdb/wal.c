@@ -16,9 +16,12 @@
  * fdatasync covers every record appended before it swapped the buffer, so
  * concurrent appenders share fsyncs.
  *
- * INTERVAL and NEVER: a background thread wakes every fsync_interval_ms
- * (through dw_clock_sleep_until, so tests drive it with the manual clock)
- * and writes what is buffered, with fdatasync for INTERVAL.
+ * INTERVAL and NEVER: with write_before_ack (the default) an appender waits
+ * until its bytes were handed to the kernel by a grouped write(), so a
+ * process crash loses nothing acknowledged; a background thread wakes every
+ * fsync_interval_ms (through dw_clock_sleep_until, so tests drive it with
+ * the manual clock) and fdatasyncs for INTERVAL (and writes what is still
+ * buffered when write_before_ack is off).
  *
  * Ordering: records reach the file in the order appenders copied them into
  * `buf` (the order of their lsn). A record never spans segments: an append
@@ -79,6 +82,7 @@ void dw_tsdb_wal_opts_init(struct dw_tsdb_wal_opts *o)
     o->fsync_interval_ms = 1000;
     o->segment_max_bytes = DW_TSDB_WAL_SEGMENT_DEFAULT;
     o->buffer_bytes = 64 << 10;
+    o->write_before_ack = true;
 }
 
 int dw_tsdb_fsync_parse(const char *s)
@@ -240,6 +244,17 @@ static int append(struct dw_tsdb_wal *w, const struct dw_buf *recs, size_t nrec)
                 rc = w->err;
             else if (!w->io_busy)
                 rc = io_round(w, false, true);
+            else
+                pthread_cond_wait(&w->cv, &w->mu);
+        }
+    } else if (w->o.write_before_ack) {
+        /* Group write: whoever does the next write() covers every record
+           buffered before it, so concurrent appenders share the syscall. */
+        while (rc == 0 && w->lsn_written < mine) {
+            if (w->err)
+                rc = w->err;
+            else if (!w->io_busy)
+                rc = io_round(w, false, false);
             else
                 pthread_cond_wait(&w->cv, &w->mu);
         }

@@ -1318,6 +1318,7 @@ TEST(wal_flush_and_sync_move_the_durable_position)
     char *dir = tmpdir_new();
     struct dw_tsdb_wal_opts o = test_opts(DW_TSDB_FSYNC_INTERVAL);
     o.buffer_bytes = 1024;
+    o.write_before_ack = false; /* this test is about the buffered mode */
     struct dw_tsdb_wal *w = NULL;
     ASSERT_EQ_INT(dw_tsdb_wal_open(dir, &o, NULL, NULL, &w), 0);
     struct dw_tsdb_wal_sample s = sample_no(0);
@@ -1439,12 +1440,41 @@ static bool all_written(const struct dw_tsdb_wal_stats *ws)
     return ws->bytes_written == ws->bytes_logged;
 }
 
+TEST(wal_write_before_ack_reaches_the_kernel_at_once)
+{
+    /* The default: every acknowledged batch is in the file (kill -9 safe);
+     * only the fsync waits for the interval. */
+    dw_clock_set_manual(1700000000000LL);
+    char *dir = tmpdir_new();
+    struct dw_tsdb_wal_opts o;
+    dw_tsdb_wal_opts_init(&o);
+    ASSERT_TRUE(o.write_before_ack);
+    struct dw_tsdb_wal *w = NULL;
+    ASSERT_EQ_INT(dw_tsdb_wal_open(dir, &o, NULL, NULL, &w), 0);
+    for (size_t i = 0; i < 3; i++) {
+        struct dw_tsdb_wal_sample s = sample_no(i);
+        ASSERT_EQ_INT(dw_tsdb_wal_log_samples(w, &s, 1), 0);
+        struct dw_tsdb_wal_stats ws;
+        dw_tsdb_wal_get_stats(w, &ws);
+        ASSERT_EQ_UINT(ws.bytes_written, ws.bytes_logged);
+        ASSERT_EQ_INT(file_len(dir, "00000001"), (int64_t)ws.bytes_logged);
+        ASSERT_EQ_UINT(ws.fsyncs, 0);
+    }
+    dw_clock_advance(1000);
+    ASSERT_TRUE(wait_stats(w, all_synced));
+    ASSERT_EQ_INT(dw_tsdb_wal_close(&w), 0);
+    dw_clock_set_real();
+    rm_rf(dir);
+    free(dir);
+}
+
 TEST(wal_fsync_interval_syncs_on_the_clock)
 {
     dw_clock_set_manual(1700000000000LL);
     char *dir = tmpdir_new();
     struct dw_tsdb_wal_opts o;
     dw_tsdb_wal_opts_init(&o); /* INTERVAL, 1 s, background thread */
+    o.write_before_ack = false;  /* buffered: the tick also does the write() */
     struct dw_tsdb_wal *w = NULL;
     ASSERT_EQ_INT(dw_tsdb_wal_open(dir, &o, NULL, NULL, &w), 0);
     struct dw_tsdb_wal_sample s = sample_no(1);

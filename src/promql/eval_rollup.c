@@ -1,0 +1,401 @@
+/*
+ * eval_rollup.c - functions of range vectors (rate, increase, *_over_time,
+ * deriv, predict_linear, holt_winters, changes, resets, absent_over_time,
+ * ...), computed for every step of one series in a single pass.
+ *
+ * DESIGN: ev_range_arg() hands over one series' samples for the whole query;
+ * two indexes then slide a window [ref - range, ref] (both ends included, as
+ * in Prometheus 2.42) across the steps, moving only forward, and the
+ * function is applied to each window. Counter resets and value changes are
+ * counted once per series into prefix sums, so rate/increase need no scan of
+ * the window unless it holds a reset, and changes/resets are O(1) per step;
+ * when a window holds resets the correction is added in the same order as
+ * Prometheus so the floats come out identical. The formulas (extrapolation
+ * with the 1.1 x average interval rule and the zero point of counters,
+ * regression with its intercept at the evaluation time, Kahan-compensated
+ * sums, Holt-Winters) are Prometheus 2.42's.
+ *
+ * Output series drop __name__ (except last_over_time) and, like Prometheus,
+ * two output series with the same labels are an error even when they never
+ * overlap. Runs on the query's thread.
+ */
+#include <stdlib.h>
+
+#include "promql/eval_internal.h"
+
+struct rollup {
+    enum dw_promql_func_id fid;
+    const char *fname;
+    const struct grid *g;
+    struct window w;
+    const double *p1, *p2; /* scalar arguments per step, or NULL */
+    struct vec *out;
+    uint8_t *any; /* absent_over_time: a window held samples at this step */
+    double *qbuf; /* quantile_over_time: a copy of the window */
+    size_t qcap;
+    int32_t *pre; /* prefix counts of resets or changes */
+    size_t precap;
+};
+
+/* Go's time.Duration.Seconds() for a duration of ms milliseconds. */
+static double duration_seconds(int64_t ms)
+{
+    int64_t sec = ms / 1000, nsec = (ms % 1000) * 1000000;
+    return (double)sec + (double)nsec / 1e9;
+}
+
+/* Neumaier's compensated addition, as Prometheus's kahanSumInc. */
+static inline void kahan_inc(double inc, double *sum, double *c)
+{
+    double t = *sum + inc;
+    if (fabs(*sum) >= fabs(inc))
+        *c += (*sum - t) + inc;
+    else
+        *c += (inc - t) + *sum;
+    *sum = t;
+}
+
+/* ---- rate, increase, delta ---- */
+
+static double extrapolated(const struct rollup *r, const struct samples *s, size_t i0, size_t i1,
+                           int64_t ref, bool counter, bool rate)
+{
+    const double *v = s->v;
+    const int64_t *t = s->t;
+    if (i1 - i0 < 2)
+        return ev_absent();
+    double result = v[i1 - 1] - v[i0];
+    if (counter && r->pre[i1 - 1] != r->pre[i0]) {
+        double prev = v[i0];
+        for (size_t j = i0 + 1; j < i1; j++) {
+            if (v[j] < prev)
+                result += prev;
+            prev = v[j];
+        }
+    }
+    int64_t range_start = ev_sub(ref, r->w.range);
+    double to_start = (double)(t[i0] - range_start) / 1000;
+    double to_end = (double)(ref - t[i1 - 1]) / 1000;
+    double sampled = (double)(t[i1 - 1] - t[i0]) / 1000;
+    double avg = sampled / (double)(i1 - i0 - 1);
+    if (counter && result > 0 && v[i0] >= 0) {
+        /* A counter cannot go below zero: do not extrapolate past that point. */
+        double to_zero = sampled * (v[i0] / result);
+        if (to_zero < to_start)
+            to_start = to_zero;
+    }
+    double threshold = avg * 1.1;
+    double interval = sampled;
+    interval += to_start < threshold ? to_start : avg / 2;
+    interval += to_end < threshold ? to_end : avg / 2;
+    double factor = interval / sampled;
+    if (rate)
+        factor /= duration_seconds(r->w.range);
+    return result * factor;
+}
+
+static double instant_value(const struct samples *s, size_t i0, size_t i1, bool rate)
+{
+    if (i1 - i0 < 2)
+        return ev_absent();
+    double last = s->v[i1 - 1], prev = s->v[i1 - 2];
+    double result = rate && last < prev ? last : last - prev;
+    int64_t dt = s->t[i1 - 1] - s->t[i1 - 2];
+    if (dt == 0)
+        return ev_absent();
+    if (rate)
+        result /= (double)dt / 1000;
+    return result;
+}
+
+/* ---- regression and smoothing ---- */
+
+static void linear_regression(const struct samples *s, size_t i0, size_t i1, int64_t icept,
+                              double *slope, double *intercept)
+{
+    double n = 0, sx = 0, cx = 0, sy = 0, cy = 0, sxy = 0, cxy = 0, sx2 = 0, cx2 = 0;
+    double init = s->v[i0];
+    bool const_y = true;
+    for (size_t i = i0; i < i1; i++) {
+        double y = s->v[i];
+        if (const_y && i > i0 && y != init)
+            const_y = false;
+        n += 1;
+        double x = (double)(s->t[i] - icept) / 1e3;
+        kahan_inc(x, &sx, &cx);
+        kahan_inc(y, &sy, &cy);
+        kahan_inc(x * y, &sxy, &cxy);
+        kahan_inc(x * x, &sx2, &cx2);
+    }
+    if (const_y) {
+        *slope = isinf(init) ? NAN : 0;
+        *intercept = isinf(init) ? NAN : init;
+        return;
+    }
+    sx += cx;
+    sy += cy;
+    sxy += cxy;
+    sx2 += cx2;
+    double cov = sxy - sx * sy / n;
+    double var = sx2 - sx * sx / n;
+    *slope = cov / var;
+    *intercept = sy / n - *slope * sx / n;
+}
+
+static int holt_winters(struct evq *q, const struct rollup *r, const struct samples *s, size_t i0,
+                        size_t i1, int32_t k, double *out)
+{
+    double sf = r->p1[k], tf = r->p2[k];
+    if (sf <= 0 || sf >= 1)
+        return ev_fail(q, DW_PROMQL_EEXEC,
+                       "invalid smoothing factor. Expected: 0 < sf < 1, got: %f", sf);
+    if (tf <= 0 || tf >= 1)
+        return ev_fail(q, DW_PROMQL_EEXEC, "invalid trend factor. Expected: 0 < tf < 1, got: %f",
+                       tf);
+    *out = ev_absent();
+    if (i1 - i0 < 2)
+        return 0;
+    double s0 = 0, s1 = s->v[i0], b = s->v[i0 + 1] - s->v[i0];
+    for (size_t i = i0 + 1; i < i1; i++) {
+        double x = sf * s->v[i];
+        if (i > i0 + 1) /* the trend starts from the first difference */
+            b = tf * (s1 - s0) + (1 - tf) * b;
+        double y = (1 - sf) * (s1 + b);
+        s0 = s1;
+        s1 = x + y;
+    }
+    *out = s1;
+    return 0;
+}
+
+/* ---- *_over_time ---- */
+
+static double avg_over_time(const double *v, size_t n)
+{
+    double mean = 0, c = 0, count = 0;
+    for (size_t i = 0; i < n; i++) {
+        count++;
+        if (isinf(mean)) {
+            /* Inf stays Inf unless an opposite Inf or a NaN arrives. */
+            if (isinf(v[i]) && (mean > 0) == (v[i] > 0))
+                continue;
+            if (!isinf(v[i]) && !isnan(v[i]))
+                continue;
+        }
+        kahan_inc(v[i] / count - mean / count, &mean, &c);
+    }
+    return isinf(mean) ? mean : mean + c;
+}
+
+static double sum_over_time(const double *v, size_t n)
+{
+    double sum = 0, c = 0;
+    for (size_t i = 0; i < n; i++)
+        kahan_inc(v[i], &sum, &c);
+    return isinf(sum) ? sum : sum + c;
+}
+
+static double stdvar_over_time(const double *v, size_t n)
+{
+    double count = 0, mean = 0, cmean = 0, aux = 0, caux = 0;
+    for (size_t i = 0; i < n; i++) {
+        count++;
+        double delta = v[i] - (mean + cmean);
+        kahan_inc(delta / count, &mean, &cmean);
+        kahan_inc(delta * (v[i] - (mean + cmean)), &aux, &caux);
+    }
+    return (aux + caux) / count;
+}
+
+static double minmax_over_time(const double *v, size_t n, bool max)
+{
+    double m = v[0];
+    for (size_t i = 0; i < n; i++)
+        if ((max ? v[i] > m : v[i] < m) || isnan(m))
+            m = v[i];
+    return m;
+}
+
+static double quantile_over_time(struct rollup *r, struct evq *q, const double *v, size_t n,
+                                 double phi)
+{
+    if (n > r->qcap) {
+        r->qcap = n;
+        r->qbuf = ev_realloc(q, r->qbuf, n * sizeof *r->qbuf);
+    }
+    memcpy(r->qbuf, v, n * sizeof *v);
+    return ev_quantile(phi, r->qbuf, n);
+}
+
+/* ---- per series ---- */
+
+/* pre[i]: resets (or changes) between samples 0..i. */
+static void prefix_counts(struct evq *q, struct rollup *r, const struct samples *s, bool changes)
+{
+    if (s->n > r->precap) {
+        r->precap = s->n;
+        r->pre = ev_realloc(q, r->pre, s->n * sizeof *r->pre);
+    }
+    r->pre[0] = 0;
+    for (size_t i = 1; i < s->n; i++) {
+        double a = s->v[i - 1], b = s->v[i];
+        bool hit = changes ? (b != a && !(isnan(a) && isnan(b))) : b < a;
+        r->pre[i] = r->pre[i - 1] + hit;
+    }
+}
+
+static int apply(struct evq *q, struct rollup *r, const struct samples *s, size_t i0, size_t i1,
+                 int32_t k, int64_t ref, double *out)
+{
+    const double *v = s->v + i0;
+    size_t n = i1 - i0;
+    double slope, icept;
+    switch (r->fid) {
+    case DW_PROMQL_FN_RATE: *out = extrapolated(r, s, i0, i1, ref, true, true); break;
+    case DW_PROMQL_FN_INCREASE: *out = extrapolated(r, s, i0, i1, ref, true, false); break;
+    case DW_PROMQL_FN_DELTA: *out = extrapolated(r, s, i0, i1, ref, false, false); break;
+    case DW_PROMQL_FN_IRATE: *out = instant_value(s, i0, i1, true); break;
+    case DW_PROMQL_FN_IDELTA: *out = instant_value(s, i0, i1, false); break;
+    case DW_PROMQL_FN_CHANGES:
+    case DW_PROMQL_FN_RESETS: *out = (double)(r->pre[i1 - 1] - r->pre[i0]); break;
+    case DW_PROMQL_FN_DERIV:
+        if (n < 2) {
+            *out = ev_absent();
+            break;
+        }
+        linear_regression(s, i0, i1, s->t[i0], &slope, &icept);
+        *out = slope;
+        break;
+    case DW_PROMQL_FN_PREDICT_LINEAR:
+        if (n < 2) {
+            *out = ev_absent();
+            break;
+        }
+        linear_regression(s, i0, i1, grid_t(r->g, k), &slope, &icept);
+        *out = slope * r->p1[k] + icept;
+        break;
+    case DW_PROMQL_FN_HOLT_WINTERS: return holt_winters(q, r, s, i0, i1, k, out);
+    case DW_PROMQL_FN_AVG_OVER_TIME: *out = avg_over_time(v, n); break;
+    case DW_PROMQL_FN_SUM_OVER_TIME: *out = sum_over_time(v, n); break;
+    case DW_PROMQL_FN_COUNT_OVER_TIME: *out = (double)n; break;
+    case DW_PROMQL_FN_MIN_OVER_TIME: *out = minmax_over_time(v, n, false); break;
+    case DW_PROMQL_FN_MAX_OVER_TIME: *out = minmax_over_time(v, n, true); break;
+    case DW_PROMQL_FN_STDVAR_OVER_TIME: *out = stdvar_over_time(v, n); break;
+    case DW_PROMQL_FN_STDDEV_OVER_TIME: *out = sqrt(stdvar_over_time(v, n)); break;
+    case DW_PROMQL_FN_LAST_OVER_TIME: *out = v[n - 1]; break;
+    case DW_PROMQL_FN_PRESENT_OVER_TIME: *out = 1; break;
+    case DW_PROMQL_FN_QUANTILE_OVER_TIME: *out = quantile_over_time(r, q, v, n, r->p1[k]); break;
+    case DW_PROMQL_FN_ABSENT_OVER_TIME:
+        r->any[k] = 1;
+        *out = ev_absent();
+        break;
+    default: return ev_fail(q, DW_PROMQL_EEXEC, "%s() is not a range-vector function", r->fname);
+    }
+    return 0;
+}
+
+static int rollup_series(struct evq *q, void *ctx, const struct lset *ls, const struct samples *s)
+{
+    struct rollup *r = ctx;
+    const struct grid *g = r->g;
+    if (r->fid == DW_PROMQL_FN_RATE || r->fid == DW_PROMQL_FN_INCREASE ||
+        r->fid == DW_PROMQL_FN_RESETS)
+        prefix_counts(q, r, s, false);
+    else if (r->fid == DW_PROMQL_FN_CHANGES)
+        prefix_counts(q, r, s, true);
+    double *dense = ev_scratch(q, g->n);
+    if (!dense)
+        return -1;
+    size_t i0 = 0, i1 = 0;
+    for (int32_t k = 0; k < g->n; k++) {
+        if ((k & 255) == 255 && ev_check(q) < 0)
+            return -1;
+        int64_t ref = win_ref(&r->w, g, k), lo = ev_sub(ref, r->w.range);
+        while (i1 < s->n && s->t[i1] <= ref)
+            i1++;
+        while (i0 < i1 && s->t[i0] < lo)
+            i0++;
+        dense[k] = ev_absent();
+        if (i0 < i1 && apply(q, r, s, i0, i1, k, ref, &dense[k]) < 0)
+            return -1;
+        if (!ev_is_absent(dense[k]))
+            dense[k] = ev_canon(dense[k]);
+    }
+    if (r->fid == DW_PROMQL_FN_ABSENT_OVER_TIME)
+        return 0;
+    struct ser *x = vec_push(q, r->out);
+    if (ser_from_dense(q, x, dense, g->n) < 0)
+        return -1;
+    if (!x->v) {
+        r->out->n--;
+        return 0;
+    }
+    x->ls = r->fid == DW_PROMQL_FN_LAST_OVER_TIME ? ls : ls_drop_name(q, ls);
+    return 0;
+}
+
+/* The scalar argument at index i of the call, evaluated over the grid. */
+static int scalar_arg(struct evq *q, const struct dw_promql_node *call, size_t i,
+                      const struct grid *g, struct val *v, const double **out)
+{
+    if (i >= call->u.call.nargs)
+        return 0;
+    if (ev_eval(q, call->u.call.args[i], g, v) < 0)
+        return -1;
+    *out = v->sc;
+    return 0;
+}
+
+static int absent_result(struct evq *q, struct rollup *r, const struct dw_promql_node *arg,
+                         struct val *out)
+{
+    const struct grid *g = r->g;
+    struct ser *x = vec_push(q, &out->vec);
+    if (ser_alloc(q, x, 0, g->n) < 0)
+        return -1;
+    for (int32_t k = 0; k < g->n; k++)
+        if (!r->any[k])
+            x->v[k] = 1;
+    x->ls = ev_absent_labels(q, arg);
+    vec_drop_empty(q, &out->vec);
+    return 0;
+}
+
+int ev_rollup(struct evq *q, const struct dw_promql_node *call, const struct grid *g,
+              struct val *out)
+{
+    const struct dw_promql_call *c = &call->u.call;
+    struct rollup r = {.fid = c->func->id, .fname = c->func->name, .g = g};
+    memset(out, 0, sizeof *out);
+    out->type = DW_PROMQL_TYPE_VECTOR;
+    r.out = &out->vec;
+    /* The range argument is the one typed as a range vector; scalars come first. */
+    size_t mi = 0;
+    while (mi < c->nargs && c->args[mi]->type != DW_PROMQL_TYPE_MATRIX)
+        mi++;
+    if (mi == c->nargs)
+        return ev_fail(q, DW_PROMQL_EEXEC, "%s(): missing range vector", c->func->name);
+    struct val a1 = {0}, a2 = {0};
+    if (r.fid == DW_PROMQL_FN_QUANTILE_OVER_TIME) {
+        if (scalar_arg(q, call, 0, g, &a1, &r.p1) < 0)
+            return -1;
+    } else if (scalar_arg(q, call, mi + 1, g, &a1, &r.p1) < 0 ||
+               scalar_arg(q, call, mi + 2, g, &a2, &r.p2) < 0) {
+        return -1;
+    }
+    if (r.fid == DW_PROMQL_FN_ABSENT_OVER_TIME)
+        r.any = ev_zalloc(q, (size_t)(g->n > 0 ? g->n : 1));
+    int rc = ev_range_arg(q, c->args[mi], g, c->func->name, &r.w, rollup_series, &r);
+    if (rc == 0 && r.fid == DW_PROMQL_FN_ABSENT_OVER_TIME)
+        rc = absent_result(q, &r, c->args[mi], out);
+    else if (rc == 0)
+        rc = vec_unique(q, &out->vec, true);
+    if (rc < 0)
+        return -1;
+    ev_free(q, r.qbuf);
+    ev_free(q, r.pre);
+    ev_free(q, r.any);
+    val_release(q, &a1);
+    val_release(q, &a2);
+    return 0;
+}

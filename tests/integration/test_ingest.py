@@ -1,0 +1,156 @@
+"""Integration tests of ingestion: remote write, text import and push, and a
+real Prometheus 2.42 sending remote write to dojowatch."""
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+
+import rwproto
+from dwtest import TOKENS, Daemon, metric_value, run, test, wait_until
+
+
+def stored(d, path):
+    return metric_value(d.get("/metrics").text, "dojowatch_ingest_samples_total", {"path": path}) or 0
+
+
+def now_ms():
+    return int(time.time() * 1000)
+
+
+@test
+def remote_write_stores_and_answers_204():
+    with Daemon() as d:
+        t = now_ms()
+        series = [({"__name__": "rw_test", "job": "api", "i": str(i)}, [(t - 1000, 1.0), (t, 2.5)])
+                  for i in range(50)]
+        r = d.post("/api/v1/write", token="responder", data=rwproto.body(series), headers=rwproto.HEADERS)
+        assert r.status == 204, (r.status, r.text)
+        assert stored(d, "/api/v1/write") == 100
+        # The same samples again are redundant (same values): still 204, nothing new stored.
+        r = d.post("/api/v1/write", token="responder", data=rwproto.body(series), headers=rwproto.HEADERS)
+        assert r.status == 204, (r.status, r.text)
+        assert stored(d, "/api/v1/write") == 100
+        # An older sample for an existing series is out of order: 400 naming it.
+        old = [({"__name__": "rw_test", "job": "api", "i": "0"}, [(t - 5000, 9.0)])]
+        r = d.post("/api/v1/write", token="responder", data=rwproto.body(old), headers=rwproto.HEADERS)
+        assert r.status == 400 and "out of order" in r.json()["error"], r.text
+
+
+@test
+def remote_write_rejects_bad_requests_whole():
+    with Daemon() as d:
+        t = now_ms()
+        good = ({"__name__": "ok_metric"}, [(t, 1.0)])
+        bad = ({"__name__": "bad metric name"}, [(t, 1.0)])
+        r = d.post("/api/v1/write", token="responder", data=rwproto.body([good, bad]), headers=rwproto.HEADERS)
+        assert r.status == 400, (r.status, r.text)
+        assert r.json()["status"] == "error" and r.json()["errorType"] == "bad_data"
+        assert stored(d, "/api/v1/write") == 0  # nothing of the request was stored
+        r = d.post("/api/v1/write", token="responder", data=b"\x05garbage", headers=rwproto.HEADERS)
+        assert r.status == 400, r.status
+        hdr = dict(rwproto.HEADERS, **{"Content-Type": "application/json"})
+        r = d.post("/api/v1/write", token="responder", data=rwproto.body([good]), headers=hdr)
+        assert r.status == 415, r.status
+        r = d.post("/api/v1/write", token="viewer", data=rwproto.body([good]), headers=rwproto.HEADERS)
+        assert r.status == 403, r.status
+        r = d.post("/api/v1/write", data=rwproto.body([good]), headers=rwproto.HEADERS)
+        assert r.status == 401, r.status
+        assert d.get("/-/healthy").status == 200
+
+
+@test
+def import_text_with_timestamps_and_extra_labels():
+    with Daemon() as d:
+        t = now_ms()
+        text = ("# TYPE http_requests_total counter\n"
+                'http_requests_total{code="200"} 10 %d\n'
+                'http_requests_total{code="500"} 1 %d\n'
+                "up 1\n") % (t - 15000, t - 15000)
+        r = d.post("/api/v1/import/prometheus?extra_label=job=web", token="responder", data=text)
+        assert r.status == 204, (r.status, r.text)
+        assert stored(d, "/api/v1/import/prometheus") == 3
+        r = d.post("/api/v1/import/prometheus", token="responder", data='bad{code="200" 1\n')
+        assert r.status == 400 and "line 1" in r.json()["error"], r.text
+        r = d.post("/api/v1/import/prometheus?extra_label=novalue", token="responder", data="up 1\n")
+        assert r.status == 400 and "extra_label" in r.json()["error"], r.text
+        assert stored(d, "/api/v1/import/prometheus") == 3
+
+
+@test
+def push_stamps_on_arrival_and_refuses_timestamps():
+    with Daemon() as d:
+        r = d.post("/api/v1/push", token="responder", data="queue_depth 7\nworkers 3\n")
+        assert r.status == 204, (r.status, r.text)
+        assert stored(d, "/api/v1/push") == 2
+        r = d.post("/api/v1/push", token="responder", data="queue_depth 7 %d\n" % now_ms())
+        assert r.status == 400 and "takes no timestamps" in r.json()["error"], r.text
+        assert stored(d, "/api/v1/push") == 2
+
+
+@test
+def ingest_body_limit_is_32_mib():
+    with Daemon() as d:
+        # Announce one byte more than 32 MiB: refused from the headers alone.
+        with socket.create_connection(("127.0.0.1", d.port), timeout=10) as s:
+            s.sendall(("POST /api/v1/import/prometheus HTTP/1.1\r\nHost: x\r\n"
+                       "Authorization: Bearer %s\r\nContent-Length: %d\r\n\r\n"
+                       % (TOKENS["responder"], 32 * 1024 * 1024 + 1)).encode() + b"up 1\n")
+            reply = s.recv(4096).decode()
+        assert reply.startswith("HTTP/1.1 413"), reply
+        # Exactly 32 MiB is accepted by the limit (and then parsed: it is garbage).
+        body = b"#" + b"x" * (32 * 1024 * 1024 - 2) + b"\n"
+        r = d.post("/api/v1/import/prometheus", token="responder", data=body, timeout=60)
+        assert r.status in (204, 400), r.status
+        assert d.get("/-/healthy").status == 200
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+@test
+def real_prometheus_remote_writes_to_dojowatch():
+    prom = shutil.which("prometheus")
+    assert prom, "prometheus (Debian package) is not installed: scripts/deps.sh test installs it"
+    with Daemon() as d:
+        tmp = tempfile.mkdtemp(prefix="dwprom-")
+        port = free_port()
+        cfg = os.path.join(tmp, "prometheus.yml")
+        with open(cfg, "w") as f:
+            f.write("""global:
+  scrape_interval: 1s
+scrape_configs:
+  - job_name: prometheus
+    static_configs:
+      - targets: ['127.0.0.1:%d']
+remote_write:
+  - url: http://127.0.0.1:%d/api/v1/write
+    authorization:
+      credentials: %s
+    queue_config:
+      batch_send_deadline: 1s
+""" % (port, d.port, TOKENS["responder"]))
+        p = subprocess.Popen([prom, "--config.file=" + cfg, "--storage.tsdb.path=" + os.path.join(tmp, "data"),
+                              "--web.listen-address=127.0.0.1:%d" % port],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
+        try:
+            wait_until(lambda: stored(d, "/api/v1/write") > 100, timeout=60, interval=0.5,
+                       what="samples from Prometheus")
+            m = d.get("/metrics").text
+            assert metric_value(m, "dojowatch_ingest_requests_rejected_total", {"path": "/api/v1/write"}) is None, m
+        finally:
+            p.terminate()
+            try:
+                p.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                p.kill()
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+run()
