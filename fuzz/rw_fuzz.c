@@ -3,12 +3,13 @@
  *
  * DESIGN
  * Every input is read as an uncompressed WriteRequest with the default
- * limits and with tiny ones, validate-only and with delivery; then as a
- * snappy body; then compressed with snappy and decoded again. Besides the
- * sanitizers, the driver aborts (a crash for libFuzzer) when an invariant
+ * limits and with tiny ones, validate-only, two-phase and single pass; then
+ * as a snappy body; then compressed with snappy and decoded again. Besides
+ * the sanitizers, the driver aborts (a crash for libFuzzer) when an invariant
  * breaks:
- *   - validate-only and delivery agree on success and on the exact message;
- *     the snappy-compressed input decodes exactly like the raw input;
+ *   - validate-only, two-phase and single pass agree on success and on the
+ *     exact message, and deliver the same series when they succeed;
+ *   - the snappy-compressed input decodes exactly like the raw input;
  *   - a rejected input delivered nothing (unless the callback aborted);
  *   - every delivered series keeps the contract: labels sorted by name,
  *     unique, non-empty, NUL-terminated, valid names and UTF-8 values, within
@@ -161,8 +162,8 @@ static void check_reencoded(const struct seen *first, struct dw_expo_rw_decoder 
     seen_init(&again, first->opts);
     struct dw_expo_rw_handler h = {on_series, &again};
     struct dw_expo_rw_error e;
-    int rc = dw_expo_rw_decode_raw(d, first->opts, first->reenc.data, first->reenc.len, &h, NULL,
-                                   &e);
+    int rc =
+        dw_expo_rw_decode_raw(d, first->opts, first->reenc.data, first->reenc.len, &h, NULL, &e);
     check(rc == 0, "re-encoded series decode");
     check(again.series == first->series && same_text(first, &again), "round trip is exact");
     seen_release(&again);
@@ -182,6 +183,16 @@ static void run(const uint8_t *data, size_t size, const struct dw_expo_rw_opts *
     int rc2 = dw_expo_rw_decode_raw(NULL, o, data, size, &h, &s2, &e2);
     check(rc1 == rc2 && strcmp(e1.msg, e2.msg) == 0, "validate-only and delivery agree");
     check(rc1 == 0 || (e1.msg[0] != '\0' && e1.code != DW_EXPO_RW_OK), "errors carry a message");
+    struct dw_expo_rw_opts single_opts = *o;
+    single_opts.single_pass = true;
+    struct seen single;
+    seen_init(&single, o);
+    struct dw_expo_rw_handler hs = {on_series, &single};
+    struct dw_expo_rw_error es;
+    int rcs = dw_expo_rw_decode_raw(d, &single_opts, data, size, &hs, NULL, &es);
+    check(rcs == rc1 && strcmp(es.msg, e1.msg) == 0, "single pass fails the same way");
+    check(rcs != 0 || same_text(&got, &single), "single pass delivers the same");
+    seen_release(&single);
     if (rc2 != 0) {
         check(got.series == 0, "a rejected input delivers nothing");
     } else {

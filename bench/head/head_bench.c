@@ -41,6 +41,10 @@ struct bseries {
 struct dataset {
     struct bseries *s;
     size_t n, cap;
+    char *arena;              /* every label string, series after series (see pack_labels) */
+    struct dw_label *lab_all; /* every series' labels, series after series */
+    size_t *lab_off;          /* series i's labels start at lab_all + lab_off[i] */
+    double *tv;               /* values time-major: tv[k * n + i] */
     int64_t t0, step;
     size_t steps;
 };
@@ -215,10 +219,13 @@ static void synth(struct dataset *ds, size_t nbase, size_t steps)
         s->nlabels = 6;
         s->labels = dw_calloc(s->nlabels, sizeof *s->labels);
         int kind = (int)(i % 4);
-        s->labels[0] = (struct dw_label){DW_TSDB_METRIC_NAME, dw_asprintf("synth_%s_%zu", kinds[kind], i % 50)};
-        s->labels[1] = (struct dw_label){dw_strdup("instance"), dw_asprintf("host-%04zu.example.internal:9100", i / 200)};
+        s->labels[0] = (struct dw_label){DW_TSDB_METRIC_NAME,
+                                         dw_asprintf("synth_%s_%zu", kinds[kind], i % 50)};
+        s->labels[1] = (struct dw_label){dw_strdup("instance"),
+                                         dw_asprintf("host-%04zu.example.internal:9100", i / 200)};
         s->labels[2] = (struct dw_label){dw_strdup("job"), dw_strdup(i % 2 ? "node" : "api")};
-        s->labels[3] = (struct dw_label){dw_strdup("region"), dw_strdup(i % 3 ? "eu-west-1" : "us-east-1")};
+        s->labels[3] =
+            (struct dw_label){dw_strdup("region"), dw_strdup(i % 3 ? "eu-west-1" : "us-east-1")};
         s->labels[4] = (struct dw_label){dw_strdup("idx"), dw_asprintf("%zu", i % 200)};
         s->v = dw_malloc(steps * sizeof *s->v);
         s->n = steps;
@@ -235,6 +242,50 @@ static void synth(struct dataset *ds, size_t nbase, size_t steps)
                 acc += (double)(x % 10000) / 100;
             s->v[k] = acc;
         }
+    }
+}
+
+/*
+ * Moves every label string into one block, series after series, the way a
+ * decoded remote-write request lays them out: reading a series' labels is
+ * then a sequential scan, not one cache miss per string of the loader's
+ * scattered allocations (which would be charged to the head).
+ */
+static void pack_labels(struct dataset *ds)
+{
+    size_t total = 0;
+    for (size_t i = 0; i < ds->n; i++)
+        for (size_t j = 0; j + 1 < ds->s[i].nlabels; j++)
+            total += strlen(ds->s[i].labels[j].name) + strlen(ds->s[i].labels[j].value) + 2;
+    ds->arena = dw_malloc(total ? total : 1);
+    char *p = ds->arena;
+    size_t nlab = 0;
+    for (size_t i = 0; i < ds->n; i++)
+        nlab += ds->s[i].nlabels;
+    ds->lab_all = dw_malloc(nlab * sizeof *ds->lab_all);
+    ds->lab_off = dw_malloc(ds->n * sizeof *ds->lab_off);
+    ds->tv = dw_malloc(ds->n * ds->steps * sizeof *ds->tv);
+    nlab = 0;
+    for (size_t i = 0; i < ds->n; i++) {
+        struct bseries *b = &ds->s[i];
+        for (size_t j = 0; j + 1 < b->nlabels; j++) {
+            const char *strs[2] = {b->labels[j].name, b->labels[j].value};
+            for (int k = 0; k < 2; k++) {
+                size_t len = strlen(strs[k]) + 1;
+                memcpy(p, strs[k], len);
+                strs[k] = p;
+                p += len;
+            }
+            if (j > 0)
+                free((char *)b->labels[j].name);
+            free((char *)b->labels[j].value);
+            b->labels[j] = (struct dw_label){strs[0], strs[1]};
+        }
+        ds->lab_off[i] = nlab;
+        memcpy(ds->lab_all + nlab, b->labels, b->nlabels * sizeof *b->labels);
+        nlab += b->nlabels;
+        for (size_t k = 0; k < ds->steps; k++)
+            ds->tv[k * ds->n + i] = b->v[k];
     }
 }
 
@@ -295,13 +346,16 @@ static void *run_job(void *arg)
     for (size_t k = j->step_from; k < j->step_to && !j->err; k++) {
         int64_t t = j->ds->t0 + (int64_t)k * j->ds->step;
         for (size_t i = j->from; i < j->to; i++) {
-            const struct bseries *s = &j->ds->s[i % nbase];
-            double v = s->v[k];
+            size_t b = i % nbase;
+            /* Past the end of the file the values start over (a counter reset). */
+            double v = j->ds->tv[(k % j->ds->steps) * nbase + b];
             uint64_t *ref = &j->refs[i - j->from];
             if (!(j->by_ref && *ref && dw_tsdb_appender_add_ref(a, *ref, t, v) == 0)) {
-                memcpy(j->lab, s->labels, (s->nlabels - 1) * sizeof *j->lab);
-                j->lab[s->nlabels - 1] = (struct dw_label){"replica", j->replica[i / nbase]};
-                if (dw_tsdb_appender_add(a, j->lab, s->nlabels, t, v, ref) != 0)
+                /* Like a decoded request: the labels as they come, plus the replica. */
+                size_t nl = j->ds->s[b].nlabels;
+                memcpy(j->lab, j->ds->lab_all + j->ds->lab_off[b], nl * sizeof *j->lab);
+                j->lab[nl - 1] = (struct dw_label){"replica", j->replica[i / nbase]};
+                if (dw_tsdb_appender_add(a, j->lab, nl, t, v, ref) != 0)
                     j->err = 1;
             }
             if (++inbatch == j->batch) {
@@ -383,9 +437,8 @@ static const char *busiest_metric(const struct dataset *ds)
     const char *best = ds->s[0].labels[0].value;
     size_t best_n = 0, run = 0;
     for (size_t i = 0; i < ds->n; i++) {
-        run = i > 0 && strcmp(ds->s[i].labels[0].value, ds->s[i - 1].labels[0].value) == 0
-                  ? run + 1
-                  : 1;
+        run = i > 0 && strcmp(ds->s[i].labels[0].value, ds->s[i - 1].labels[0].value) == 0 ? run + 1
+                                                                                           : 1;
         if (run > best_n) {
             best_n = run;
             best = ds->s[i].labels[0].value;
@@ -412,8 +465,8 @@ static int usage(void)
 
 static bool ingest_only; /* --ingest-only: skip queries and the reopen (for profiling) */
 
-static void run(const struct dataset *ds, size_t nseries, size_t steps, size_t batch,
-                int nthreads, int fsync, bool by_ref)
+static void run(const struct dataset *ds, size_t nseries, size_t steps, size_t batch, int nthreads,
+                int fsync, bool by_ref)
 {
     char tmpl[] = "/tmp/head-bench-XXXXXX";
     char *dir = mkdtemp(tmpl);
@@ -437,8 +490,13 @@ static void run(const struct dataset *ds, size_t nseries, size_t steps, size_t b
     size_t per = (nseries + (size_t)nthreads - 1) / (size_t)nthreads;
     for (int i = 0; i < nthreads; i++) {
         size_t from = (size_t)i * per, to = from + per < nseries ? from + per : nseries;
-        jobs[i] = (struct job){.db = db, .ds = ds, .from = from, .to = to, .batch = batch,
-                               .by_ref = by_ref, .replica = replica};
+        jobs[i] = (struct job){.db = db,
+                               .ds = ds,
+                               .from = from,
+                               .to = to,
+                               .batch = batch,
+                               .by_ref = by_ref,
+                               .replica = replica};
         jobs[i].refs = dw_calloc(to - from + 1, sizeof *jobs[i].refs);
         jobs[i].lab = dw_calloc(40, sizeof *jobs[i].lab);
     }
@@ -454,6 +512,8 @@ static void run(const struct dataset *ds, size_t nseries, size_t steps, size_t b
     struct dw_tsdb_stats st;
     dw_tsdb_get_stats(db, &st);
     size_t heap = heap_in_use() - heap0, rss = rss_bytes() - rss0;
+    malloc_trim(0); /* free pages back to the kernel: what stays resident for good */
+    size_t rss_trim = rss_bytes() - rss0;
     /* What the benchmark itself holds (refs, label scratch, replica names) is not the head's. */
     size_t own = 0;
     for (int i = 0; i < nthreads; i++)
@@ -463,7 +523,10 @@ static void run(const struct dataset *ds, size_t nseries, size_t steps, size_t b
     printf("%zu series x %zu samples (%.1f h at %lld s), %s, batch %zu, %d thread%s, fsync %s\n",
            st.series, steps, (double)steps * (double)ds->step / 3.6e6, (long long)ds->step / 1000,
            by_ref ? "cached refs after the first scrape" : "labels on every sample", batch,
-           nthreads, nthreads > 1 ? "s" : "", fsync == 0 ? "interval" : fsync == 1 ? "never" : "always");
+           nthreads, nthreads > 1 ? "s" : "",
+           fsync == 0   ? "interval"
+           : fsync == 1 ? "never"
+                        : "always");
     printf("  first scrape (creates series): %9zu samples  %.3f CPU-s  %.2f us/series\n", n1,
            c1 - c0, (c1 - c0) * 1e6 / (double)(n1 ? n1 : 1));
     double cpu = c2 - c1, wall = w2 - w1;
@@ -471,14 +534,14 @@ static void run(const struct dataset *ds, size_t nseries, size_t steps, size_t b
            wall);
     printf("    %.3f CPU-s per million samples, %.2f M samples/s per core, %.2f M samples/s wall\n",
            cpu / ((double)n2 / 1e6), (double)n2 / cpu / 1e6, (double)n2 / wall / 1e6);
-    printf("  memory: %.0f heap bytes/series, %.0f RSS bytes/series (index + head chunks + WAL "
-           "buffers)\n",
-           (double)heap / (double)st.series, (double)rss / (double)st.series);
+    printf("  memory per series (index + head chunks + WAL buffers): %.0f heap bytes, %.0f RSS "
+           "bytes, %.0f RSS bytes after malloc_trim\n",
+           (double)heap / (double)st.series, (double)rss / (double)st.series,
+           (double)rss_trim / (double)st.series);
     printf("  chunks: %llu (%.2f per series), %.2f encoded bytes/sample, %.0f encoded "
            "bytes/series\n",
            (unsigned long long)st.chunks, (double)st.chunks / (double)st.series,
-           (double)st.chunk_bytes / (double)st.samples,
-           (double)st.chunk_bytes / (double)st.series);
+           (double)st.chunk_bytes / (double)st.samples, (double)st.chunk_bytes / (double)st.series);
     printf("  WAL: %.2f bytes/sample logged\n", (double)st.wal.bytes_logged / (double)(n1 + n2));
     int64_t t_end = ds->t0 + (int64_t)steps * ds->step;
     if (ingest_only) {
@@ -524,12 +587,10 @@ int main(int argc, char **argv)
             prom = argv[++i];
         else if (strcmp(a, "--series") == 0 && next)
             series_list = argv[++i];
-        else if (strcmp(a, "--hours") == 0 && next)
-            {
+        else if (strcmp(a, "--hours") == 0 && next) {
             if (dw_parse_double(argv[++i], &hours) < 0)
                 return usage();
-        }
-        else if (strcmp(a, "--batch") == 0 && next)
+        } else if (strcmp(a, "--batch") == 0 && next)
             batch = (size_t)strtoul(argv[++i], NULL, 10);
         else if (strcmp(a, "--threads") == 0 && next)
             nthreads = (int)strtol(argv[++i], NULL, 10);
@@ -550,14 +611,13 @@ int main(int argc, char **argv)
         double w0 = wall_seconds();
         if (load_prom(&ds, prom) < 0)
             return 1;
-        fprintf(stderr, "loaded %zu series x %zu samples from %s in %.1f s\n", ds.n, ds.steps,
-                prom, wall_seconds() - w0);
+        fprintf(stderr, "loaded %zu series x %zu samples from %s in %.1f s\n", ds.n, ds.steps, prom,
+                wall_seconds() - w0);
     } else {
         synth(&ds, 10000, 720);
     }
+    pack_labels(&ds);
     size_t steps = (size_t)(hours * 3.6e6 / (double)ds.step);
-    if (steps > ds.steps)
-        steps = ds.steps;
     char *list = dw_strdup(series_list), *save = NULL;
     for (char *tok = strtok_r(list, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
         size_t n = (size_t)strtoul(tok, NULL, 10);
@@ -568,10 +628,13 @@ int main(int argc, char **argv)
     }
     free(list);
     for (size_t i = 0; i < ds.n; i++) {
-        free_labels(ds.s[i].labels, ds.s[i].nlabels - 1);
         free(ds.s[i].labels);
         free(ds.s[i].v);
     }
     free(ds.s);
+    free(ds.arena);
+    free(ds.lab_all);
+    free(ds.lab_off);
+    free(ds.tv);
     return 0;
 }

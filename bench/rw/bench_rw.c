@@ -9,6 +9,7 @@
  *   snappy     snappy_uncompress alone, into a reused buffer
  *   validate   dw_expo_rw_decode with no handler (snappy + pass 1)
  *   decode     dw_expo_rw_decode with a handler (snappy + pass 1 + pass 2)
+ *   single     the same with opts.single_pass (snappy + one pass that delivers)
  * as ns per sample and samples per second on one core. The handler only
  * sums what it is given, so the figure is the decoder's own cost. Time comes
  * from dw_mono_ns(). Single-threaded.
@@ -48,16 +49,20 @@ static int count_series(void *ctx, const struct dw_expo_rw_series *s)
 }
 
 /* Label values of the simulated fleet (node_exporter and an HTTP API). */
-static const char *const metrics[] = {
-    "node_cpu_seconds_total",        "node_memory_MemAvailable_bytes",
-    "node_network_receive_bytes_total", "node_disk_read_bytes_total",
-    "node_filesystem_avail_bytes",   "http_requests_total",
-    "http_request_duration_seconds_bucket", "process_resident_memory_bytes",
-    "go_goroutines",                 "node_load1"};
-static const char *const modes[] = {"idle", "user", "system", "iowait", "irq", "softirq", "steal",
-                                    "nice"};
-static const char *const les[] = {"0.005", "0.01", "0.025", "0.05", "0.1", "0.25", "0.5", "1",
-                                  "2.5", "5", "10", "+Inf"};
+static const char *const metrics[] = {"node_cpu_seconds_total",
+                                      "node_memory_MemAvailable_bytes",
+                                      "node_network_receive_bytes_total",
+                                      "node_disk_read_bytes_total",
+                                      "node_filesystem_avail_bytes",
+                                      "http_requests_total",
+                                      "http_request_duration_seconds_bucket",
+                                      "process_resident_memory_bytes",
+                                      "go_goroutines",
+                                      "node_load1"};
+static const char *const modes[] = {"idle", "user",    "system", "iowait",
+                                    "irq",  "softirq", "steal",  "nice"};
+static const char *const les[] = {"0.005", "0.01", "0.025", "0.05", "0.1", "0.25",
+                                  "0.5",   "1",    "2.5",   "5",    "10",  "+Inf"};
 
 /* Owns every string of one generated series. */
 struct gen {
@@ -123,21 +128,24 @@ static void build(const struct shape *sh, struct dw_buf *body, size_t *raw_len)
     free(samples);
 }
 
-enum stage { STAGE_SNAPPY, STAGE_VALIDATE, STAGE_DECODE };
+enum stage { STAGE_SNAPPY, STAGE_VALIDATE, STAGE_DECODE, STAGE_SINGLE };
 
 static int64_t run_once(enum stage st, struct dw_expo_rw_decoder *d, const struct dw_buf *body,
                         char *scratch, size_t scratch_len, struct tally *t)
 {
     struct dw_expo_rw_handler h = {count_series, t};
     struct dw_expo_rw_error err;
+    struct dw_expo_rw_opts o;
+    dw_expo_rw_opts_init(&o);
+    o.single_pass = st == STAGE_SINGLE;
     int64_t t0 = dw_mono_ns();
     int rc = 0;
     if (st == STAGE_SNAPPY) {
         size_t n = scratch_len;
         rc = snappy_uncompress(body->data, body->len, scratch, &n) == SNAPPY_OK ? 0 : -1;
     } else {
-        rc = dw_expo_rw_decode(d, NULL, body->data, body->len, st == STAGE_DECODE ? &h : NULL,
-                               NULL, &err);
+        rc = dw_expo_rw_decode(d, &o, body->data, body->len, st == STAGE_VALIDATE ? NULL : &h, NULL,
+                               &err);
         if (rc)
             fprintf(stderr, "bench_rw: %s\n", err.msg);
     }
@@ -160,19 +168,19 @@ static void bench_shape(const struct shape *sh, int runs)
            (double)raw_len / (double)sh->series, body.len);
     struct dw_expo_rw_decoder *d = dw_expo_rw_decoder_new();
     char *scratch = dw_malloc(raw_len + 1);
-    static const char *const names[] = {"snappy", "validate", "decode"};
-    for (int st = STAGE_SNAPPY; st <= STAGE_DECODE; st++) {
+    static const char *const names[] = {"snappy", "validate", "decode", "single"};
+    for (int st = STAGE_SNAPPY; st <= STAGE_SINGLE; st++) {
         int64_t best = INT64_MAX;
         struct tally t = {0};
         for (int r = 0; r < runs; r++) {
             int64_t dt = run_once((enum stage)st, d, &body, scratch, raw_len + 1, &t);
             best = dt < best ? dt : best;
         }
-        if (st == STAGE_DECODE && t.samples != samples * (size_t)runs)
+        if (st >= STAGE_DECODE && t.samples != samples * (size_t)runs)
             fprintf(stderr, "bench_rw: delivered %zu samples, expected %zu\n", t.samples,
                     samples * (size_t)runs);
-        printf("  %-9s %7.1f ns/sample %8.2f M samples/s/core %7.0f MB/s of protobuf\n",
-               names[st], (double)best / (double)samples, (double)samples * 1e3 / (double)best,
+        printf("  %-9s %7.1f ns/sample %8.2f M samples/s/core %7.0f MB/s of protobuf\n", names[st],
+               (double)best / (double)samples, (double)samples * 1e3 / (double)best,
                (double)raw_len * 1e3 / (double)best);
     }
     free(scratch);

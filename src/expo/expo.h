@@ -168,6 +168,8 @@ const char *dw_expo_type_name(enum dw_expo_type type);
  * it. All or nothing like dw_expo_parse(): pass 1 checks the whole request
  * (protobuf structure, label rules, every limit) and pass 2 delivers one
  * callback per series, so a rejected request has invoked no callback at all.
+ * Callers that collect into a batch they can throw away (the tsdb appender)
+ * may ask for a single pass instead, which is cheaper.
  * Exemplars, native histograms and metadata are skipped (and counted);
  * unknown fields are skipped by protobuf rules.
  */
@@ -221,6 +223,8 @@ struct dw_expo_rw_opts {
     size_t max_labels;          /* labels per series as sent, __name__ and empty values included */
     size_t max_label_name_len;  /* bytes */
     size_t max_label_value_len; /* bytes; also bounds the metric name */
+    bool single_pass;           /* check and deliver each series in one pass: callbacks
+                                   may run before an error (the caller rolls back) */
 };
 
 enum dw_expo_rw_errcode {
@@ -278,8 +282,8 @@ int dw_expo_rw_check_headers(const char *content_type, const char *content_encod
  * decoder, h NULL to validate only, stats NULL. The uncompressed length in
  * the snappy header is checked against max_decoded_len before anything is
  * allocated. Returns 0, or -1 with *err filled (err may not be NULL); unless
- * the code is EABORTED, no callback has run. Strings handed to the callback
- * live in d's buffer until the callback returns.
+ * the code is EABORTED or opts->single_pass is set, no callback has run.
+ * Strings handed to the callback live in d's buffer until it returns.
  */
 int dw_expo_rw_decode(struct dw_expo_rw_decoder *d, const struct dw_expo_rw_opts *opts,
                       const void *body, size_t len, const struct dw_expo_rw_handler *h,

@@ -26,11 +26,14 @@
  * again, decoding each series into the label and sample arrays and calling
  * the handler, so a rejected request has delivered nothing. Pass 2 repeats
  * the cheap structural reads but not the charset, UTF-8 and duplicate checks.
+ * With opts.single_pass, pass 1 collects each series as it checks it and
+ * hands it over at once: a third cheaper (the request is read once, while it
+ * is in cache), for callers that can throw a batch away on error.
  *
  * NUL-terminated strings without copying: before a series is delivered, a
  * NUL is written just after each of its strings, into the decompressed
  * buffer. The byte after a string is a tag or length of a field that was
- * already read (pass 2 reads the whole series first), or, for the last string
+ * already read (a series is read whole before it is handed over), or, for the last string
  * of a series, the first byte of the next top-level field (saved and restored
  * after the callback) or the spare byte at the end of the buffer. Label
  * values holding a NUL byte are rejected so that C strings are not cut.
@@ -52,11 +55,11 @@
 #define RW_KEEP_BYTES (8u << 20)
 
 struct dw_expo_rw_decoder {
-    char *buf;  /* decompressed protobuf plus one spare byte for the last NUL */
-    size_t cap; /* bytes allocated at buf */
-    struct dw_expo_label *labels; /* pass 2: the series being delivered */
+    char *buf;                    /* decompressed protobuf plus one spare byte for the last NUL */
+    size_t cap;                   /* bytes allocated at buf */
+    struct dw_expo_label *labels; /* the series being delivered (empty values left out) */
     size_t labels_cap;
-    struct dw_expo_rw_sample *samples; /* pass 2: the series being delivered */
+    struct dw_expo_rw_sample *samples; /* the series being delivered */
     size_t samples_cap;
     struct dw_expo_str *names; /* pass 1: label names of an unsorted series */
     size_t names_cap;
@@ -66,10 +69,10 @@ struct dw_expo_rw_decoder {
 struct rw {
     struct dw_expo_rw_opts o; /* limits with defaults filled in */
     struct dw_expo_rw_decoder *d;
-    const uint8_t *base; /* start of the protobuf, for offsets */
-    bool deliver;        /* pass 2 */
-    size_t series;       /* 1-based index of the current series, 0 outside one */
-    size_t samples;      /* samples counted so far */
+    const uint8_t *base;            /* start of the protobuf, for offsets */
+    bool deliver;                   /* pass 2 of two */
+    size_t series;                  /* 1-based index of the current series, 0 outside one */
+    size_t samples;                 /* samples counted so far */
     struct dw_expo_str last_metric; /* pass 1: the last metric name found valid */
     struct dw_expo_rw_stats *st;
     struct dw_expo_rw_error *err;
@@ -77,11 +80,10 @@ struct rw {
 
 /* ---- errors ---- */
 
-static int fail(struct rw *r, enum dw_expo_rw_errcode code, const uint8_t *at, const char *fmt,
-                ...) DW_PRINTF(4, 5);
+static int fail(struct rw *r, enum dw_expo_rw_errcode code, const uint8_t *at, const char *fmt, ...)
+    DW_PRINTF(4, 5);
 
-static int fail(struct rw *r, enum dw_expo_rw_errcode code, const uint8_t *at, const char *fmt,
-                ...)
+static int fail(struct rw *r, enum dw_expo_rw_errcode code, const uint8_t *at, const char *fmt, ...)
 {
     struct dw_expo_rw_error *e = r->err;
     e->code = code;
@@ -235,11 +237,11 @@ static int skip_field(struct rw *r, const uint8_t *at, const uint8_t **pp, const
     case WT_SGROUP:
     case WT_EGROUP:
         return fail(r, DW_EXPO_RW_EPROTO, at,
-                    "field %u of %s is a group (wire type %u), which is not supported", field,
-                    msg, wt);
+                    "field %u of %s is a group (wire type %u), which is not supported", field, msg,
+                    wt);
     default:
-        return fail(r, DW_EXPO_RW_EPROTO, at, "field %u of %s has invalid wire type %u", field,
-                    msg, wt);
+        return fail(r, DW_EXPO_RW_EPROTO, at, "field %u of %s has invalid wire type %u", field, msg,
+                    wt);
     }
     if ((size_t)(end - p) < need)
         return fail(r, DW_EXPO_RW_EPROTO, at, "truncated %zu-byte field %u in %s", need, field,
@@ -296,7 +298,8 @@ static inline int read_label(struct rw *r, const uint8_t *p, const uint8_t *end,
     size_t n = (size_t)(end - p);
     if (n >= 4 && p[0] == 0x0A && p[1] < 0x80) {
         size_t nlen = p[1];
-        if (nlen + 4 <= n && p[nlen + 2] == 0x12 && nlen + 4 + p[nlen + 3] == n) {
+        if (nlen + 4 <= n && p[nlen + 2] == 0x12 && p[nlen + 3] < 0x80 &&
+            nlen + 4 + p[nlen + 3] == n) {
             l->name = (struct dw_expo_str){(const char *)p + 2, nlen};
             l->value = (struct dw_expo_str){(const char *)p + nlen + 4, p[nlen + 3]};
             return 0;
@@ -386,26 +389,46 @@ static bool name_valid(struct dw_expo_str s, bool metric)
 
 enum { VALUE_OK, VALUE_NUL, VALUE_UTF8 };
 
-/* UTF-8 without NUL bytes; eight ASCII bytes at a time on the common path. */
+/* Non-zero when some byte of w is 0 or >= 0x80 (no borrow crosses bytes otherwise). */
+static inline uint64_t word_special(uint64_t w)
+{
+    return ((w - 0x0101010101010101ull) | w) & 0x8080808080808080ull;
+}
+
+/* True when [p, p+n) is ASCII without NUL; whole words, the last one overlapping. */
+static inline bool plain_ascii(const unsigned char *p, size_t n)
+{
+    uint64_t w;
+    if (n >= 8) {
+        for (size_t i = 0; i + 8 < n; i += 8) {
+            memcpy(&w, p + i, 8);
+            if (word_special(w))
+                return false;
+        }
+        memcpy(&w, p + n - 8, 8);
+        return !word_special(w);
+    }
+    if (n >= 4) {
+        uint32_t a, b;
+        memcpy(&a, p, 4);
+        memcpy(&b, p + n - 4, 4);
+        return !word_special((uint64_t)a << 32 | b);
+    }
+    for (size_t i = 0; i < n; i++)
+        if (p[i] == 0 || p[i] >= 0x80)
+            return false;
+    return true;
+}
+
+/* UTF-8 without NUL bytes. */
 static int value_check(struct dw_expo_str s)
 {
     const unsigned char *p = (const unsigned char *)s.ptr;
-    size_t i = 0;
-    for (; i + 8 <= s.len; i += 8) {
-        uint64_t w;
-        memcpy(&w, p + i, 8);
-        /* Non-zero when some byte is 0 or >= 0x80 (no borrow otherwise). */
-        if (((w - 0x0101010101010101ull) | w) & 0x8080808080808080ull)
-            break;
-    }
-    for (; i < s.len; i++)
-        if (p[i] == 0 || p[i] >= 0x80)
-            break;
-    if (i == s.len)
+    if (plain_ascii(p, s.len))
         return VALUE_OK;
-    if (memchr(p + i, 0, s.len - i))
+    if (memchr(p, 0, s.len))
         return VALUE_NUL;
-    return expo_utf8_valid((const char *)p + i, s.len - i) ? VALUE_OK : VALUE_UTF8;
+    return expo_utf8_valid(s.ptr, s.len) ? VALUE_OK : VALUE_UTF8;
 }
 
 static inline int str_cmp(struct dw_expo_str a, struct dw_expo_str b)
@@ -480,17 +503,17 @@ static int check_label(struct rw *r, const uint8_t *at, struct check *c,
                     QUOTE(q, l->name), l->name.len, r->o.max_label_name_len);
     if (l->name.len == 0)
         return fail(r, DW_EXPO_RW_EINVALID, at, "empty label name");
-    if (!name_valid(l->name, false))
+    bool metric = is_metric_name_label(l->name);
+    if (!metric && !name_valid(l->name, false))
         return fail(r, DW_EXPO_RW_EINVALID, at, "invalid label name %s", QUOTE(q, l->name));
-    int rc = is_metric_name_label(l->name) ? check_metric_name(r, at, c, l) : check_value(r, at, l);
+    int rc = metric ? check_metric_name(r, at, c, l) : check_value(r, at, l);
     if (rc != 0)
         return rc;
     /* Senders must sort; while they do, comparing neighbours finds duplicates. */
     if (c->sorted && c->nlabels > 1) {
         int cmp = str_cmp(c->prev, l->name);
         if (cmp == 0)
-            return fail(r, DW_EXPO_RW_EINVALID, at, "duplicate label name %s",
-                        QUOTE(q, l->name));
+            return fail(r, DW_EXPO_RW_EINVALID, at, "duplicate label name %s", QUOTE(q, l->name));
         c->sorted = cmp < 0;
     }
     c->prev = l->name;
@@ -514,8 +537,7 @@ static int check_duplicates(struct rw *r, const uint8_t *at, size_t n)
     qsort(names, n, sizeof *names, cmp_names);
     for (size_t i = 1; i < n; i++)
         if (str_cmp(names[i - 1], names[i]) == 0)
-            return fail(r, DW_EXPO_RW_EINVALID, at, "duplicate label name %s",
-                        QUOTE(q, names[i]));
+            return fail(r, DW_EXPO_RW_EINVALID, at, "duplicate label name %s", QUOTE(q, names[i]));
     return 0;
 }
 
@@ -528,18 +550,96 @@ static int count_sample(struct rw *r, const uint8_t *at)
     return 0;
 }
 
-/* Pass 1: one TimeSeries in [p, end). */
-static int check_series(struct rw *r, const uint8_t *p, const uint8_t *end)
+/* ---- collecting a series for delivery ---- */
+
+/* The series being collected in the decoder's label and sample arrays. */
+struct collect {
+    size_t nl, ns;
+    bool sorted;             /* labels so far are in name order */
+    struct dw_expo_str name; /* the value of __name__ */
+};
+
+static inline void collect_label(struct dw_expo_rw_decoder *d, struct collect *k,
+                                 const struct dw_expo_label *l)
+{
+    if (l->value.len == 0)
+        return; /* empty means absent */
+    if (k->nl == d->labels_cap)
+        d->labels = dw_grow(d->labels, &d->labels_cap, k->nl + 1, sizeof *d->labels);
+    if (k->nl > 0 && str_cmp(d->labels[k->nl - 1].name, l->name) > 0)
+        k->sorted = false;
+    if (is_metric_name_label(l->name))
+        k->name = l->value;
+    d->labels[k->nl++] = *l;
+}
+
+static inline struct dw_expo_rw_sample *next_sample(struct dw_expo_rw_decoder *d, struct collect *k)
+{
+    if (k->ns == d->samples_cap)
+        d->samples = dw_grow(d->samples, &d->samples_cap, k->ns + 1, sizeof *d->samples);
+    return &d->samples[k->ns++];
+}
+
+static int cmp_labels(const void *a, const void *b)
+{
+    return str_cmp(((const struct dw_expo_label *)a)->name,
+                   ((const struct dw_expo_label *)b)->name);
+}
+
+static void terminate(struct dw_expo_str s)
+{
+    ((char *)s.ptr)[s.len] = '\0'; /* points into the decoder's own (writable) buffer */
+}
+
+/* Calls the handler with the collected series, which ends at end. */
+static int hand_over(struct rw *r, const uint8_t *end, struct collect *k,
+                     const struct dw_expo_rw_handler *h)
+{
+    struct dw_expo_rw_decoder *d = r->d;
+    if (k->ns == 0)
+        return 0;
+    if (!k->sorted)
+        qsort(d->labels, k->nl, sizeof *d->labels, cmp_labels);
+    uint8_t saved = *end; /* the next field's tag, or the spare byte */
+    for (size_t i = 0; i < k->nl; i++) {
+        terminate(d->labels[i].name);
+        terminate(d->labels[i].value);
+    }
+    struct dw_expo_rw_series s = {.labels = d->labels,
+                                  .nlabels = k->nl,
+                                  .samples = d->samples,
+                                  .nsamples = k->ns,
+                                  .name = k->name,
+                                  .index = r->series - 1};
+    int rc = h->series(h->ctx, &s);
+    *(uint8_t *)end = saved;
+    if (rc != 0) {
+        fail(r, DW_EXPO_RW_EABORTED, end, "stopped by the receiver (code %d)", rc);
+        r->err->handler_rc = rc;
+        return -1;
+    }
+    return 0;
+}
+
+/* ---- pass 1: checking ---- */
+
+/*
+ * One TimeSeries in [p, end). With a handler (single pass) the series is
+ * also collected and handed over once it has passed every check.
+ */
+static int check_series(struct rw *r, const uint8_t *p, const uint8_t *end,
+                        const struct dw_expo_rw_handler *h)
 {
     const uint8_t *start = p;
     struct check c = {.sorted = true};
+    struct collect k = {.sorted = true};
+    struct dw_expo_rw_sample ignored;
     size_t samples_before = r->samples;
     while (p < end) {
         const uint8_t *at = p, *sub_end = NULL;
         uint32_t field = 0;
         unsigned wt = 0;
         struct dw_expo_label l;
-        struct dw_expo_rw_sample s;
         if (get_tag(r, &p, end, &field, &wt, "TimeSeries") != 0)
             return -1;
         switch (field) {
@@ -547,10 +647,13 @@ static int check_series(struct rw *r, const uint8_t *p, const uint8_t *end)
             if (get_sub(r, at, &p, end, wt, &sub_end, "TimeSeries.labels") ||
                 read_label(r, p, sub_end, &l) || check_label(r, at, &c, &l))
                 return -1;
+            if (h)
+                collect_label(r->d, &k, &l);
             break;
         case 2:
             if (get_sub(r, at, &p, end, wt, &sub_end, "TimeSeries.samples") ||
-                read_sample(r, p, sub_end, &s) || count_sample(r, at))
+                read_sample(r, p, sub_end, h ? next_sample(r->d, &k) : &ignored) ||
+                count_sample(r, at))
                 return -1;
             break;
         case 3:
@@ -576,84 +679,39 @@ static int check_series(struct rw *r, const uint8_t *p, const uint8_t *end)
         return fail(r, DW_EXPO_RW_EINVALID, start, "series has no __name__ label");
     if (r->samples == samples_before)
         r->st->empty_series++;
-    return 0;
+    return h ? hand_over(r, end, &k, h) : 0;
 }
 
 /* ---- pass 2: delivery ---- */
 
-static int cmp_labels(const void *a, const void *b)
-{
-    return str_cmp(((const struct dw_expo_label *)a)->name, ((const struct dw_expo_label *)b)->name);
-}
-
-static void terminate(struct dw_expo_str s)
-{
-    ((char *)s.ptr)[s.len] = '\0'; /* points into the decoder's own (writable) buffer */
-}
-
-/* Pass 2: decodes one TimeSeries in [p, end) (already checked) and hands it over. */
+/* Decodes one TimeSeries in [p, end) that pass 1 checked and hands it over. */
 static int deliver_series(struct rw *r, const uint8_t *p, const uint8_t *end,
                           const struct dw_expo_rw_handler *h)
 {
-    struct dw_expo_rw_decoder *d = r->d;
-    struct dw_expo_rw_series s = {.index = r->series - 1};
-    size_t nl = 0, ns = 0;
-    bool sorted = true;
+    struct collect k = {.sorted = true};
     while (p < end) {
         const uint8_t *at = p, *sub_end = NULL;
         uint32_t field = 0;
         unsigned wt = 0;
+        struct dw_expo_label l;
         if (get_tag(r, &p, end, &field, &wt, "TimeSeries") != 0)
             return -1;
         if (field == 1 || field == 2) {
             if (get_sub(r, at, &p, end, wt, &sub_end, "TimeSeries field"))
                 return -1;
-            if (field == 2) {
-                if (ns == d->samples_cap)
-                    d->samples = dw_grow(d->samples, &d->samples_cap, ns + 1, sizeof *d->samples);
-                if (read_sample(r, p, sub_end, &d->samples[ns++]) != 0)
+            if (field == 1) {
+                if (read_label(r, p, sub_end, &l) != 0)
                     return -1;
-            } else {
-                if (nl == d->labels_cap)
-                    d->labels = dw_grow(d->labels, &d->labels_cap, nl + 1, sizeof *d->labels);
-                struct dw_expo_label *l = &d->labels[nl];
-                if (read_label(r, p, sub_end, l) != 0)
-                    return -1;
-                if (l->value.len > 0) { /* empty means absent */
-                    if (nl > 0 && str_cmp(d->labels[nl - 1].name, l->name) > 0)
-                        sorted = false;
-                    if (is_metric_name_label(l->name))
-                        s.name = l->value;
-                    nl++;
-                }
+                collect_label(r->d, &k, &l);
+            } else if (read_sample(r, p, sub_end, next_sample(r->d, &k)) != 0) {
+                return -1;
             }
             p = sub_end;
         } else if (skip_field(r, at, &p, end, field, wt, "TimeSeries") != 0) {
             return -1;
         }
     }
-    if (ns == 0)
-        return 0;
-    if (!sorted)
-        qsort(d->labels, nl, sizeof *d->labels, cmp_labels);
-    uint8_t saved = *end; /* the next field's tag, or the spare byte */
-    for (size_t i = 0; i < nl; i++) {
-        terminate(d->labels[i].name);
-        terminate(d->labels[i].value);
-    }
-    s.labels = d->labels;
-    s.nlabels = nl;
-    s.samples = d->samples;
-    s.nsamples = ns;
-    r->samples += ns;
-    int rc = h->series(h->ctx, &s);
-    *(uint8_t *)end = saved;
-    if (rc != 0) {
-        fail(r, DW_EXPO_RW_EABORTED, end, "stopped by the receiver (code %d)", rc);
-        r->err->handler_rc = rc;
-        return -1;
-    }
-    return 0;
+    return hand_over(r, end, &k, h);
 }
 
 /* ---- the request ---- */
@@ -675,9 +733,9 @@ static int walk(struct rw *r, const uint8_t *p, const uint8_t *end,
             r->series = ++r->st->series;
             if (r->series > r->o.max_series)
                 return fail(r, DW_EXPO_RW_ELIMIT, at,
-                            "more than %zu series, over the limit max_series=%zu",
-                            r->o.max_series, r->o.max_series);
-            int rc = r->deliver ? deliver_series(r, p, sub_end, h) : check_series(r, p, sub_end);
+                            "more than %zu series, over the limit max_series=%zu", r->o.max_series,
+                            r->o.max_series);
+            int rc = r->deliver ? deliver_series(r, p, sub_end, h) : check_series(r, p, sub_end, h);
             if (rc != 0)
                 return -1;
             p = sub_end;
@@ -711,6 +769,7 @@ static void resolve_opts(struct dw_expo_rw_opts *o, const struct dw_expo_rw_opts
     o->max_label_name_len = or_default(in->max_label_name_len, DW_EXPO_DEFAULT_MAX_LABEL_NAME_LEN);
     o->max_label_value_len =
         or_default(in->max_label_value_len, DW_EXPO_DEFAULT_MAX_LABEL_VALUE_LEN);
+    o->single_pass = in->single_pass;
 }
 
 /* Both passes over the len protobuf bytes at d->buf (which has a spare byte after them). */
@@ -722,11 +781,12 @@ static int run(struct dw_expo_rw_decoder *d, const struct dw_expo_rw_opts *opts,
     resolve_opts(&r.o, opts);
     st->decoded_len = len;
     const uint8_t *p = r.base, *end = r.base + len;
-    int rc = walk(&r, p, end, NULL);
+    bool deliver = h && h->series;
+    int rc = walk(&r, p, end, deliver && r.o.single_pass ? h : NULL);
     st->samples = r.samples;
     if (rc != 0)
         return -1;
-    if (!h || !h->series)
+    if (!deliver || r.o.single_pass)
         return 0;
     struct dw_expo_rw_stats again = {0};
     r.deliver = true;
@@ -808,7 +868,7 @@ static int decompress(struct dw_expo_rw_decoder *d, const struct dw_expo_rw_opts
                       const char *body, size_t len, size_t *out_len, struct dw_expo_rw_error *err)
 {
     size_t n = 0, max = opts && opts->max_decoded_len ? opts->max_decoded_len
-                                                   : DW_EXPO_RW_DEFAULT_MAX_DECODED_LEN;
+                                                      : DW_EXPO_RW_DEFAULT_MAX_DECODED_LEN;
     if (is_framed(body, len))
         return fail_plain(err, DW_EXPO_RW_ESNAPPY,
                           "body uses the snappy framing format; remote write needs the block "
@@ -837,7 +897,7 @@ int dw_expo_rw_decode(struct dw_expo_rw_decoder *d, const struct dw_expo_rw_opts
     struct dw_expo_rw_decoder tmp = {0};
     start(&stats, &local, err);
     struct dw_expo_rw_decoder *use = d ? d : &tmp;
-    size_t n;
+    size_t n = 0;
     int rc = decompress(use, opts, body ? body : "", len, &n, err);
     if (rc == 0)
         rc = run(use, opts, n, h, stats, err);
@@ -853,8 +913,8 @@ int dw_expo_rw_decode_raw(struct dw_expo_rw_decoder *d, const struct dw_expo_rw_
     struct dw_expo_rw_stats local;
     struct dw_expo_rw_decoder tmp = {0};
     start(&stats, &local, err);
-    size_t max = opts && opts->max_decoded_len ? opts->max_decoded_len
-                                               : DW_EXPO_RW_DEFAULT_MAX_DECODED_LEN;
+    size_t max =
+        opts && opts->max_decoded_len ? opts->max_decoded_len : DW_EXPO_RW_DEFAULT_MAX_DECODED_LEN;
     if (len > max)
         return fail_plain(err, DW_EXPO_RW_ELIMIT,
                           "body is %zu bytes, over the limit max_decoded_len=%zu", len, max);
@@ -899,9 +959,10 @@ static int check_param(const char *s, const char *e, char *msg, size_t msgsize)
     trim(&vs, &ve);
     if (!span_eq(ks, ke, "proto", true) || span_eq(vs, ve, "prometheus.WriteRequest", false))
         return 0;
-    snprintf(msg, msgsize,
-             "protobuf message %.*s is not accepted; only prometheus.WriteRequest (remote write 1.0)",
-             (int)(ve - vs), vs);
+    snprintf(
+        msg, msgsize,
+        "protobuf message %.*s is not accepted; only prometheus.WriteRequest (remote write 1.0)",
+        (int)(ve - vs), vs);
     return -1;
 }
 
@@ -925,7 +986,8 @@ int dw_expo_rw_check_headers(const char *content_type, const char *content_encod
     const char *ms = s, *me = e;
     trim(&ms, &me);
     if (!span_eq(ms, me, "application/x-protobuf", true)) {
-        snprintf(msg, msgsize, "Content-Type \"%s\" is not accepted; expected application/x-protobuf",
+        snprintf(msg, msgsize,
+                 "Content-Type \"%s\" is not accepted; expected application/x-protobuf",
                  content_type);
         return -1;
     }

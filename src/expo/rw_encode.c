@@ -56,7 +56,8 @@ static uint64_t value_bits(double v)
 
 static size_t label_len(const struct dw_expo_label *l)
 {
-    return (l->name.len ? field_len(l->name.len) : 0) + (l->value.len ? field_len(l->value.len) : 0);
+    return (l->name.len ? field_len(l->name.len) : 0) +
+           (l->value.len ? field_len(l->value.len) : 0);
 }
 
 static size_t sample_len(const struct dw_expo_rw_sample *s)

@@ -150,12 +150,17 @@ static int rw_series(void *ctx, const struct dw_expo_rw_series *s)
     }
     for (size_t i = 0; i < s->nlabels; i++) /* the decoder NUL-terminates each string */
         labels[i] = (struct dw_label){s->labels[i].name.ptr, s->labels[i].value.ptr};
-    for (size_t i = 0; i < s->nsamples; i++) {
-        int rc = dw_tsdb_appender_add(c->app, labels, s->nlabels, s->samples[i].timestamp_ms,
-                                      s->samples[i].value, NULL);
-        if (rc < 0)
-            return 1; /* the appender is poisoned: commit rejects the request and says why */
-    }
+    if (s->nsamples == 0)
+        return 0;
+    /* The labels are looked up once; the series' other samples go by reference. */
+    uint64_t ref;
+    if (dw_tsdb_appender_add(c->app, labels, s->nlabels, s->samples[0].timestamp_ms,
+                             s->samples[0].value, &ref) < 0)
+        return 1; /* the appender is poisoned: commit rejects the request and says why */
+    for (size_t i = 1; i < s->nsamples; i++)
+        if (dw_tsdb_appender_add_ref(c->app, ref, s->samples[i].timestamp_ms,
+                                     s->samples[i].value) < 0)
+            return 1;
     return 0;
 }
 
@@ -177,6 +182,9 @@ void dw_api_write(struct dw_http_request *req, struct dw_http_response *resp,
     struct writer_state *st = thread_state(app->tsdb);
     struct dw_expo_rw_opts opts;
     dw_expo_rw_opts_init(&opts);
+    /* One pass is safe: the appender applies nothing before commit, and a
+       decoding error rolls it back, so a bad request still changes nothing. */
+    opts.single_pass = true;
     struct rw_ctx ctx = {.app = st->app};
     struct dw_expo_rw_handler h = {.series = rw_series, .ctx = &ctx};
     struct dw_expo_rw_error err;

@@ -26,8 +26,6 @@
 
 #define EV_MAX_DEPTH 1024u
 
-void ev_memory_release(struct evq *q);
-
 const struct dw_promql_node *ev_unparen(const struct dw_promql_node *n)
 {
     while (n->kind == DW_PROMQL_PAREN)
@@ -116,8 +114,7 @@ int ev_eval(struct evq *q, const struct dw_promql_node *n, const struct grid *g,
     memset(out, 0, sizeof *out);
     if (ev_check(q) < 0)
         return -1;
-    if (n->step_invariant && g->n > 1 && n->kind != DW_PROMQL_NUMBER &&
-        n->kind != DW_PROMQL_STRING)
+    if (n->step_invariant && g->n > 1 && n->kind != DW_PROMQL_NUMBER && n->kind != DW_PROMQL_STRING)
         return eval_invariant(q, n, g, out);
     switch (n->kind) {
     case DW_PROMQL_NUMBER: return eval_number(q, n->u.number, g, out);
@@ -241,8 +238,8 @@ static void query_init(struct evq *q, const struct dw_promql_storage *st,
     q->max_samples = o->max_samples ? o->max_samples : DW_PROMQL_DEFAULT_MAX_SAMPLES;
     int64_t timeout = o->timeout_ms ? o->timeout_ms : DW_PROMQL_DEFAULT_TIMEOUT_MS;
     if (timeout > 0)
-        q->deadline_ns = ev_add(dw_mono_ns(), timeout > INT64_MAX / 1000000 ? INT64_MAX
-                                                                            : timeout * 1000000);
+        q->deadline_ns =
+            ev_add(dw_mono_ns(), timeout > INT64_MAX / 1000000 ? INT64_MAX : timeout * 1000000);
     q->cancel = o->cancel;
     q->sinfo.raw_min_ms = INT64_MIN;
     if (st && st->ops->info)
@@ -341,8 +338,9 @@ int dw_promql_eval_range(const struct dw_promql_storage *storage, const struct d
     enum dw_promql_type t = dw_promql_root(e)->type;
     *out = NULL;
     if (step_ms <= 0) {
-        ev_fail(&q, DW_PROMQL_EBAD, "zero or negative query resolution step widths are not "
-                                    "accepted. Try a positive integer");
+        ev_fail(&q, DW_PROMQL_EBAD,
+                "zero or negative query resolution step widths are not "
+                "accepted. Try a positive integer");
     } else if (end_ms < start_ms) {
         ev_fail(&q, DW_PROMQL_EBAD, "end timestamp must not be before start time");
     } else if (((uint64_t)end_ms - (uint64_t)start_ms) / (uint64_t)step_ms > max_points) {

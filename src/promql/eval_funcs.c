@@ -492,7 +492,7 @@ static int eval_sort(struct evq *q, const struct dw_promql_node *n, const struct
     if (ev_eval(q, n->u.call.args[0], g, out) < 0)
         return -1;
     /* Only an instant result has an order; a range result is sorted by labels. */
-    if (g->n == 1)
+    if (g->n == 1 && out->vec.n > 1)
         qsort(out->vec.s, out->vec.n, sizeof *out->vec.s,
               n->u.call.func->id == DW_PROMQL_FN_SORT_DESC ? sort_desc : sort_asc);
     return 0;

@@ -188,8 +188,8 @@ struct evq {
     const atomic_bool *cancel;
     unsigned ticks;
 
-    struct pblock *blocks;  /* every tracked allocation, freed at the end */
-    struct achunk *chunks;  /* the label arena */
+    struct pblock *blocks; /* every tracked allocation, freed at the end */
+    struct achunk *chunks; /* the label arena */
     size_t arena_bytes;
 
     double *scratch; /* one grid-sized buffer, see ev_scratch */
@@ -227,6 +227,8 @@ void *ev_arena(struct evq *q, size_t bytes);
 char *ev_strndup(struct evq *q, const char *s, size_t n);
 /* A grid-sized buffer of doubles reused between operators (not counted twice). */
 double *ev_scratch(struct evq *q, int32_t n);
+/* Frees every tracked block and arena chunk: the end of a query. */
+void ev_memory_release(struct evq *q);
 
 /* ---- label sets (eval_value.c) ---- */
 
@@ -335,6 +337,19 @@ const struct dw_promql_vector_selector *ev_selector_of(const struct dw_promql_no
 /* eval_rollup.c: functions of range vectors. */
 int ev_rollup(struct evq *q, const struct dw_promql_node *call, const struct grid *g,
               struct val *out);
+/* One output series of a range function: labels and a value (or the absent
+ * marker) per step; dense is only valid during the call. */
+typedef int (*ev_dense_fn)(struct evq *q, void *ctx, const struct lset *ls, const double *dense,
+                           int32_t n);
+/** True when n is a range function whose output can be streamed series by series. */
+bool ev_rollup_streams(const struct dw_promql_node *n);
+/**
+ * Like ev_rollup(), but hands each output series with at least one value to
+ * fn, in input order, instead of building a vector (aggregations fold them
+ * in directly and never hold the per-series results).
+ */
+int ev_rollup_stream(struct evq *q, const struct dw_promql_node *call, const struct grid *g,
+                     ev_dense_fn fn, void *ctx);
 /** A top-level range selector or subquery of an instant query at time t. */
 int ev_matrix_result(struct evq *q, const struct dw_promql_node *n, int64_t t,
                      struct dw_promql_result *r);
@@ -347,8 +362,7 @@ int ev_call(struct evq *q, const struct dw_promql_node *n, const struct grid *g,
 const struct lset *ev_absent_labels(struct evq *q, const struct dw_promql_node *arg);
 
 /* eval_binop.c */
-int ev_binary(struct evq *q, const struct dw_promql_node *n, const struct grid *g,
-              struct val *out);
+int ev_binary(struct evq *q, const struct dw_promql_node *n, const struct grid *g, struct val *out);
 
 /* eval_agg.c */
 int ev_aggregate(struct evq *q, const struct dw_promql_node *n, const struct grid *g,

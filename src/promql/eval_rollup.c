@@ -23,6 +23,20 @@
 
 #include "promql/eval_internal.h"
 
+/*
+ * rate/increase/delta: the extrapolation factor depends only on where the
+ * window's first and last samples sit and how many there are, which repeats
+ * step after step for regularly scraped series; it is computed once per such
+ * shape with exactly Prometheus's operations, so the result is bit-identical.
+ */
+struct xcache {
+    bool valid;
+    int64_t to_start_ms, to_end_ms, span_ms;
+    size_t n;
+    double to_start, sampled, factor;
+    double zlim; /* to_start / sampled, with a margin: see extrapolated() */
+};
+
 struct rollup {
     enum dw_promql_func_id fid;
     const char *fname;
@@ -35,6 +49,13 @@ struct rollup {
     size_t qcap;
     int32_t *pre; /* prefix counts of resets or changes */
     size_t precap;
+    bool no_resets; /* the whole series never decreases: no window needs a correction */
+    struct xcache x;
+    ev_dense_fn sink; /* streaming: hand each series over instead of building out */
+    void *sink_ctx;
+    struct hindex seen; /* streaming: output label sets so far, to refuse duplicates */
+    const struct lset **seen_ls;
+    size_t nseen, seen_cap;
 };
 
 /* Go's time.Duration.Seconds() for a duration of ms milliseconds. */
@@ -57,15 +78,29 @@ static inline void kahan_inc(double inc, double *sum, double *c)
 
 /* ---- rate, increase, delta ---- */
 
-static double extrapolated(const struct rollup *r, const struct samples *s, size_t i0, size_t i1,
-                           int64_t ref, bool counter, bool rate)
+/* Prometheus's extrapolation factor for a window with the given distances. */
+static double extrapolation_factor(double to_start, double to_end, double sampled, double avg,
+                                   int64_t range_ms, bool rate)
+{
+    double threshold = avg * 1.1;
+    double interval = sampled;
+    interval += to_start < threshold ? to_start : avg / 2;
+    interval += to_end < threshold ? to_end : avg / 2;
+    double factor = interval / sampled;
+    if (rate)
+        factor /= duration_seconds(range_ms);
+    return factor;
+}
+
+static inline double extrapolated(struct rollup *r, const struct samples *s, size_t i0, size_t i1,
+                                  int64_t ref, bool counter, bool rate)
 {
     const double *v = s->v;
     const int64_t *t = s->t;
     if (i1 - i0 < 2)
         return ev_absent();
     double result = v[i1 - 1] - v[i0];
-    if (counter && r->pre[i1 - 1] != r->pre[i0]) {
+    if (counter && !r->no_resets && r->pre[i1 - 1] != r->pre[i0]) {
         double prev = v[i0];
         for (size_t j = i0 + 1; j < i1; j++) {
             if (v[j] < prev)
@@ -73,25 +108,35 @@ static double extrapolated(const struct rollup *r, const struct samples *s, size
             prev = v[j];
         }
     }
-    int64_t range_start = ev_sub(ref, r->w.range);
-    double to_start = (double)(t[i0] - range_start) / 1000;
-    double to_end = (double)(ref - t[i1 - 1]) / 1000;
-    double sampled = (double)(t[i1 - 1] - t[i0]) / 1000;
-    double avg = sampled / (double)(i1 - i0 - 1);
-    if (counter && result > 0 && v[i0] >= 0) {
-        /* A counter cannot go below zero: do not extrapolate past that point. */
-        double to_zero = sampled * (v[i0] / result);
-        if (to_zero < to_start)
-            to_start = to_zero;
+    int64_t to_start_ms = t[i0] - ev_sub(ref, r->w.range), to_end_ms = ref - t[i1 - 1];
+    int64_t span_ms = t[i1 - 1] - t[i0];
+    struct xcache *x = &r->x;
+    if (!x->valid || x->to_start_ms != to_start_ms || x->to_end_ms != to_end_ms ||
+        x->span_ms != span_ms || x->n != i1 - i0) {
+        x->valid = true;
+        x->to_start_ms = to_start_ms;
+        x->to_end_ms = to_end_ms;
+        x->span_ms = span_ms;
+        x->n = i1 - i0;
+        x->to_start = (double)to_start_ms / 1000;
+        x->sampled = (double)span_ms / 1000;
+        double avg = x->sampled / (double)(i1 - i0 - 1);
+        x->factor = extrapolation_factor(x->to_start, (double)to_end_ms / 1000, x->sampled, avg,
+                                         r->w.range, rate);
+        x->zlim = x->to_start / x->sampled * 1.000001;
     }
-    double threshold = avg * 1.1;
-    double interval = sampled;
-    interval += to_start < threshold ? to_start : avg / 2;
-    interval += to_end < threshold ? to_end : avg / 2;
-    double factor = interval / sampled;
-    if (rate)
-        factor /= duration_seconds(r->w.range);
-    return result * factor;
+    /* The zero point can only matter when v[i0] / result is below to_start / sampled;
+     * a multiplication with a wide margin rules most windows out without the division. */
+    if (counter && result > 0 && v[i0] >= 0 && !(v[i0] > result * x->zlim)) {
+        /* A counter cannot go below zero: do not extrapolate past that point. */
+        double to_zero = x->sampled * (v[i0] / result);
+        if (to_zero < x->to_start) {
+            double avg = x->sampled / (double)(i1 - i0 - 1);
+            return result * extrapolation_factor(to_zero, (double)to_end_ms / 1000, x->sampled, avg,
+                                                 r->w.range, rate);
+        }
+    }
+    return result * x->factor;
 }
 
 static double instant_value(const struct samples *s, size_t i0, size_t i1, bool rate)
@@ -242,6 +287,7 @@ static void prefix_counts(struct evq *q, struct rollup *r, const struct samples 
         bool hit = changes ? (b != a && !(isnan(a) && isnan(b))) : b < a;
         r->pre[i] = r->pre[i - 1] + hit;
     }
+    r->no_resets = !changes && r->pre[s->n - 1] == 0;
 }
 
 static int apply(struct evq *q, struct rollup *r, const struct samples *s, size_t i0, size_t i1,
@@ -294,6 +340,73 @@ static int apply(struct evq *q, struct rollup *r, const struct samples *s, size_
     return 0;
 }
 
+/* Slides the window over the steps; EXPR computes one step from [i0, i1). */
+#define WINDOW_LOOP(EXPR)                                                                          \
+    for (int32_t k = 0; k < g->n; k++) {                                                           \
+        if ((k & 255) == 255 && ev_check(q) < 0)                                                   \
+            return -1;                                                                             \
+        int64_t ref = win_ref(&r->w, g, k), lo = ev_sub(ref, r->w.range);                          \
+        while (i1 < s->n && s->t[i1] <= ref)                                                       \
+            i1++;                                                                                  \
+        while (i0 < i1 && s->t[i0] < lo)                                                           \
+            i0++;                                                                                  \
+        (void)ref;                                                                                 \
+        dense[k] = i0 < i1 ? (EXPR) : ev_absent();                                                 \
+    }
+
+/* Every step of one series into dense[0..g->n). */
+static int compute_steps(struct evq *q, struct rollup *r, const struct samples *s, double *dense)
+{
+    const struct grid *g = r->g;
+    size_t i0 = 0, i1 = 0;
+    /* The hot functions get their own loop so the compiler inlines them. */
+    switch (r->fid) {
+    case DW_PROMQL_FN_RATE: WINDOW_LOOP(extrapolated(r, s, i0, i1, ref, true, true)); break;
+    case DW_PROMQL_FN_INCREASE: WINDOW_LOOP(extrapolated(r, s, i0, i1, ref, true, false)); break;
+    case DW_PROMQL_FN_DELTA: WINDOW_LOOP(extrapolated(r, s, i0, i1, ref, false, false)); break;
+    default:
+        for (int32_t k = 0; k < g->n; k++) {
+            if ((k & 255) == 255 && ev_check(q) < 0)
+                return -1;
+            int64_t ref = win_ref(&r->w, g, k), lo = ev_sub(ref, r->w.range);
+            while (i1 < s->n && s->t[i1] <= ref)
+                i1++;
+            while (i0 < i1 && s->t[i0] < lo)
+                i0++;
+            dense[k] = ev_absent();
+            if (i0 < i1 && apply(q, r, s, i0, i1, k, ref, &dense[k]) < 0)
+                return -1;
+        }
+    }
+    for (int32_t k = 0; k < g->n; k++)
+        if (isnan(dense[k]) && !ev_is_absent(dense[k]))
+            dense[k] = NAN;
+    return 0;
+}
+
+static bool seen_eq(void *ctx, uint32_t item)
+{
+    struct rollup *r = ctx;
+    return ls_eq(r->seen_ls[item], r->seen_ls[r->nseen]);
+}
+
+/* Streaming: Prometheus refuses two output series with the same labels. */
+static int check_unique(struct evq *q, struct rollup *r, const struct lset *ls)
+{
+    if (!r->seen.cap)
+        hx_init(q, &r->seen, 64);
+    if (r->nseen + 1 > r->seen_cap) {
+        r->seen_cap = r->seen_cap ? r->seen_cap * 2 : 64;
+        r->seen_ls = ev_realloc(q, r->seen_ls, r->seen_cap * sizeof *r->seen_ls);
+    }
+    r->seen_ls[r->nseen] = ls;
+    if (hx_find(&r->seen, ls->hash, seen_eq, r) != UINT32_MAX)
+        return ev_fail(q, DW_PROMQL_EEXEC, "vector cannot contain metrics with the same labelset");
+    hx_insert(q, &r->seen, ls->hash, (uint32_t)r->nseen);
+    r->nseen++;
+    return 0;
+}
+
 static int rollup_series(struct evq *q, void *ctx, const struct lset *ls, const struct samples *s)
 {
     struct rollup *r = ctx;
@@ -304,25 +417,22 @@ static int rollup_series(struct evq *q, void *ctx, const struct lset *ls, const 
     else if (r->fid == DW_PROMQL_FN_CHANGES)
         prefix_counts(q, r, s, true);
     double *dense = ev_scratch(q, g->n);
-    if (!dense)
+    if (!dense || compute_steps(q, r, s, dense) < 0)
         return -1;
-    size_t i0 = 0, i1 = 0;
-    for (int32_t k = 0; k < g->n; k++) {
-        if ((k & 255) == 255 && ev_check(q) < 0)
-            return -1;
-        int64_t ref = win_ref(&r->w, g, k), lo = ev_sub(ref, r->w.range);
-        while (i1 < s->n && s->t[i1] <= ref)
-            i1++;
-        while (i0 < i1 && s->t[i0] < lo)
-            i0++;
-        dense[k] = ev_absent();
-        if (i0 < i1 && apply(q, r, s, i0, i1, k, ref, &dense[k]) < 0)
-            return -1;
-        if (!ev_is_absent(dense[k]))
-            dense[k] = ev_canon(dense[k]);
-    }
     if (r->fid == DW_PROMQL_FN_ABSENT_OVER_TIME)
         return 0;
+    bool keep_name = r->fid == DW_PROMQL_FN_LAST_OVER_TIME;
+    if (r->sink) {
+        int32_t k = 0;
+        while (k < g->n && ev_is_absent(dense[k]))
+            k++;
+        if (k == g->n)
+            return 0;
+        ls = keep_name ? ls : ls_drop_name(q, ls);
+        if (!keep_name && check_unique(q, r, ls) < 0)
+            return -1;
+        return r->sink(q, r->sink_ctx, ls, dense, g->n);
+    }
     struct ser *x = vec_push(q, r->out);
     if (ser_from_dense(q, x, dense, g->n) < 0)
         return -1;
@@ -330,7 +440,7 @@ static int rollup_series(struct evq *q, void *ctx, const struct lset *ls, const 
         r->out->n--;
         return 0;
     }
-    x->ls = r->fid == DW_PROMQL_FN_LAST_OVER_TIME ? ls : ls_drop_name(q, ls);
+    x->ls = keep_name ? ls : ls_drop_name(q, ls);
     return 0;
 }
 
@@ -361,14 +471,16 @@ static int absent_result(struct evq *q, struct rollup *r, const struct dw_promql
     return 0;
 }
 
-int ev_rollup(struct evq *q, const struct dw_promql_node *call, const struct grid *g,
-              struct val *out)
+static int rollup_run(struct evq *q, const struct dw_promql_node *call, const struct grid *g,
+                      struct val *out, ev_dense_fn sink, void *sink_ctx)
 {
     const struct dw_promql_call *c = &call->u.call;
     struct rollup r = {.fid = c->func->id, .fname = c->func->name, .g = g};
     memset(out, 0, sizeof *out);
     out->type = DW_PROMQL_TYPE_VECTOR;
     r.out = &out->vec;
+    r.sink = sink;
+    r.sink_ctx = sink_ctx;
     /* The range argument is the one typed as a range vector; scalars come first. */
     size_t mi = 0;
     while (mi < c->nargs && c->args[mi]->type != DW_PROMQL_TYPE_MATRIX)
@@ -388,14 +500,41 @@ int ev_rollup(struct evq *q, const struct dw_promql_node *call, const struct gri
     int rc = ev_range_arg(q, c->args[mi], g, c->func->name, &r.w, rollup_series, &r);
     if (rc == 0 && r.fid == DW_PROMQL_FN_ABSENT_OVER_TIME)
         rc = absent_result(q, &r, c->args[mi], out);
-    else if (rc == 0)
+    else if (rc == 0 && !sink)
         rc = vec_unique(q, &out->vec, true);
     if (rc < 0)
         return -1;
     ev_free(q, r.qbuf);
     ev_free(q, r.pre);
     ev_free(q, r.any);
+    if (r.seen.cap)
+        hx_release(q, &r.seen);
+    ev_free(q, r.seen_ls);
     val_release(q, &a1);
     val_release(q, &a2);
     return 0;
+}
+
+int ev_rollup(struct evq *q, const struct dw_promql_node *call, const struct grid *g,
+              struct val *out)
+{
+    return rollup_run(q, call, g, out, NULL, NULL);
+}
+
+bool ev_rollup_streams(const struct dw_promql_node *call)
+{
+    call = ev_unparen(call);
+    if (call->kind != DW_PROMQL_CALL || call->u.call.func->id == DW_PROMQL_FN_ABSENT_OVER_TIME)
+        return false;
+    for (size_t i = 0; i < call->u.call.nargs; i++)
+        if (call->u.call.args[i]->type == DW_PROMQL_TYPE_MATRIX)
+            return true;
+    return false;
+}
+
+int ev_rollup_stream(struct evq *q, const struct dw_promql_node *call, const struct grid *g,
+                     ev_dense_fn fn, void *ctx)
+{
+    struct val unused;
+    return rollup_run(q, ev_unparen(call), g, &unused, fn, ctx);
 }

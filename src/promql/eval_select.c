@@ -17,10 +17,11 @@
  *
  * Downsampled data: when a selection reaches back before the storage's
  * raw-retention boundary and the evaluation's step is at least one of the
- * storage's downsampled resolutions, the engine asks for the coarsest such
- * resolution (hints.resolution_ms); the storage then serves downsampled
- * samples where raw ones have aged out. The lookback is widened to that
- * resolution so every step still finds its sample.
+ * storage's downsampled resolutions, the engine asks for the finest such
+ * resolution whose data reaches back to the selection's start (else the one
+ * reaching back furthest) in hints.resolution_ms; the storage then serves
+ * downsampled samples where raw ones have aged out. The lookback is widened
+ * to that resolution so every step still finds its sample.
  *
  * Loaded samples count against max_samples while a series is processed.
  * Runs on the query's thread.
@@ -31,17 +32,37 @@
 
 /* ---- storage access ---- */
 
-static int64_t pick_resolution(const struct evq *q, int64_t mint, int64_t step)
+static int64_t choose_resolution(const struct evq *q, int64_t mint, int64_t step)
 {
-    if (step <= 0 || mint >= q->sinfo.raw_min_ms)
+    const struct dw_promql_storage_info *in = &q->sinfo;
+    if (step <= 0 || mint >= in->raw_min_ms)
         return 0;
-    int64_t best = 0;
-    for (size_t i = 0; i < q->sinfo.nresolutions; i++) {
-        int64_t r = q->sinfo.resolutions_ms[i];
-        if (r > 0 && r <= step && r > best)
+    int64_t best = 0, best_start = in->raw_min_ms;
+    for (size_t i = 0; i < in->nresolutions; i++) { /* finest first */
+        int64_t r = in->resolutions_ms[i];
+        int64_t start = in->resolution_min_ms ? in->resolution_min_ms[i] : INT64_MIN;
+        if (r <= 0 || r > step)
+            continue;
+        if (start <= mint)
+            return r;
+        if (start < best_start) {
             best = r;
+            best_start = start;
+        }
     }
     return best;
+}
+
+/* The resolution to read, with a warning so the user knows the data is coarser. */
+static int64_t pick_resolution(struct evq *q, int64_t mint, int64_t step)
+{
+    int64_t r = choose_resolution(q, mint, step);
+    if (r > 0) {
+        char d[32];
+        dw_format_duration(r, d, sizeof d);
+        ev_warn(q, "raw samples have aged out: read data downsampled to %s", d);
+    }
+    return r;
 }
 
 static int do_select(struct evq *q, const struct dw_promql_vector_selector *vs,
@@ -78,74 +99,21 @@ static const struct lset *set_labels(struct evq *q, struct dw_promql_series_set 
     return ls_copy(q, l, n);
 }
 
-/* ---- instant-vector selectors ---- */
+/* ---- reading one series ---- */
 
-static void walk_steps(struct dw_promql_series_set *ss, const struct window *w,
-                       const struct grid *g, int64_t mint, int64_t lookback, bool timestamps,
-                       double *dense)
+static void samples_reserve(struct evq *q, struct samples *s, size_t need)
 {
-    int64_t pt = 0, lt = 0;
-    double pv = 0, lv = 0;
-    bool pend = ss->ops->sample_seek(ss, mint, &pt, &pv), have = false;
-    for (int32_t i = 0; i < g->n; i++) {
-        int64_t ref = win_ref(w, g, i);
-        while (pend && pt <= ref) {
-            lt = pt;
-            lv = pv;
-            have = true;
-            pend = ss->ops->sample_next(ss, &pt, &pv);
-        }
-        if (have && lt >= ev_sub(ref, lookback) && !ev_is_stale(lv))
-            dense[i] = timestamps ? (double)lt / 1000 : ev_canon(lv);
-        else
-            dense[i] = ev_absent();
-    }
+    if (need <= s->cap)
+        return;
+    while (s->cap < need)
+        s->cap = s->cap ? s->cap * 2 : 512;
+    s->t = ev_realloc(q, s->t, s->cap * sizeof *s->t);
+    s->v = ev_realloc(q, s->v, s->cap * sizeof *s->v);
 }
-
-int ev_vector_selector(struct evq *q, const struct dw_promql_node *n, const struct grid *g,
-                       bool timestamps, struct val *out)
-{
-    const struct dw_promql_vector_selector *vs = &n->u.vs;
-    memset(out, 0, sizeof *out);
-    out->type = DW_PROMQL_TYPE_VECTOR;
-    if (g->n <= 0)
-        return 0;
-    struct window w = {vs->at != DW_PROMQL_AT_NONE, ev_at_time(q, vs->at, vs->at_ms),
-                       vs->offset_ms, 0};
-    int64_t first = win_ref(&w, g, 0), last = win_ref(&w, g, g->n - 1);
-    int64_t res = pick_resolution(q, ev_sub(first, q->lookback), g->hint_step);
-    int64_t lookback = res > q->lookback ? res : q->lookback;
-    struct dw_promql_select_hints h = {ev_sub(first, lookback), last, g->hint_step, 0, NULL, res};
-    struct dw_promql_series_set *ss;
-    if (do_select(q, vs, &h, &ss) < 0)
-        return -1;
-    int rc = 0;
-    while (ss && rc == 0 && ss->ops->next(ss)) {
-        double *dense = ev_scratch(q, g->n);
-        if (ev_check(q) < 0 || !dense) {
-            rc = -1;
-            break;
-        }
-        walk_steps(ss, &w, g, h.start_ms, lookback, timestamps, dense);
-        struct ser *s = vec_push(q, &out->vec);
-        rc = ser_from_dense(q, s, dense, g->n);
-        if (s->v)
-            s->ls = set_labels(q, ss);
-        else
-            out->vec.n--;
-    }
-    return finish_select(q, ss, rc);
-}
-
-/* ---- range arguments ---- */
 
 static void samples_push(struct evq *q, struct samples *s, int64_t t, double v)
 {
-    if (s->n == s->cap) {
-        s->cap = s->cap ? s->cap * 2 : 256;
-        s->t = ev_realloc(q, s->t, s->cap * sizeof *s->t);
-        s->v = ev_realloc(q, s->v, s->cap * sizeof *s->v);
-    }
+    samples_reserve(q, s, s->n + 1);
     s->t[s->n] = t;
     s->v[s->n] = v;
     s->n++;
@@ -157,6 +125,124 @@ static void samples_release(struct evq *q, struct samples *s)
     ev_free(q, s->v);
     memset(s, 0, sizeof *s);
 }
+
+/*
+ * The current series' samples in [mint, maxt], in strictly increasing time,
+ * NaNs canonicalised; staleness markers kept (instant selectors need them)
+ * or dropped (range functions ignore them).
+ */
+static void read_series(struct evq *q, struct dw_promql_series_set *ss, int64_t mint, int64_t maxt,
+                        bool keep_stale, struct samples *s)
+{
+    s->n = 0;
+    if (ss->ops->sample_read) {
+        for (;;) {
+            samples_reserve(q, s, s->n + 256);
+            size_t k =
+                ss->ops->sample_read(ss, mint, maxt, s->t + s->n, s->v + s->n, s->cap - s->n);
+            if (k == 0)
+                break;
+            s->n += k;
+        }
+    } else {
+        int64_t t;
+        double v;
+        for (bool ok = ss->ops->sample_seek(ss, mint, &t, &v); ok && t <= maxt;
+             ok = ss->ops->sample_next(ss, &t, &v))
+            samples_push(q, s, t, v);
+    }
+    /* Storages may hand out more than asked, out of order, or markers: check all
+     * in one branch-light pass and filter only when something is off. */
+    bool clean = s->n == 0 || (s->t[0] >= mint && s->t[s->n - 1] <= maxt);
+    for (size_t i = 1; i < s->n; i++)
+        clean &= s->t[i] > s->t[i - 1];
+    for (size_t i = 0; i < s->n; i++)
+        clean &= !isnan(s->v[i]);
+    if (clean)
+        return;
+    size_t k = 0;
+    for (size_t i = 0; i < s->n; i++) {
+        int64_t t = s->t[i];
+        double v = s->v[i];
+        if (t < mint || t > maxt || (k > 0 && t <= s->t[k - 1]))
+            continue;
+        if (ev_is_stale(v) && !keep_stale)
+            continue;
+        s->t[k] = t;
+        s->v[k] = ev_is_stale(v) ? v : ev_canon(v);
+        k++;
+    }
+    s->n = k;
+}
+
+/* ---- instant-vector selectors ---- */
+
+static void walk_steps(const struct samples *s, const struct window *w, const struct grid *g,
+                       int64_t lookback, bool timestamps, double *dense)
+{
+    size_t i = 0;
+    bool have = false;
+    int64_t lt = 0;
+    double lv = 0;
+    for (int32_t k = 0; k < g->n; k++) {
+        int64_t ref = win_ref(w, g, k);
+        while (i < s->n && s->t[i] <= ref) {
+            lt = s->t[i];
+            lv = s->v[i];
+            have = true;
+            i++;
+        }
+        if (have && lt >= ev_sub(ref, lookback) && !ev_is_stale(lv))
+            dense[k] = timestamps ? (double)lt / 1000 : lv;
+        else
+            dense[k] = ev_absent();
+    }
+}
+
+int ev_vector_selector(struct evq *q, const struct dw_promql_node *n, const struct grid *g,
+                       bool timestamps, struct val *out)
+{
+    const struct dw_promql_vector_selector *vs = &n->u.vs;
+    memset(out, 0, sizeof *out);
+    out->type = DW_PROMQL_TYPE_VECTOR;
+    if (g->n <= 0)
+        return 0;
+    struct window w = {vs->at != DW_PROMQL_AT_NONE, ev_at_time(q, vs->at, vs->at_ms), vs->offset_ms,
+                       0};
+    int64_t first = win_ref(&w, g, 0), last = win_ref(&w, g, g->n - 1);
+    int64_t res = pick_resolution(q, ev_sub(first, q->lookback), g->hint_step);
+    int64_t lookback = res > q->lookback ? res : q->lookback;
+    struct dw_promql_select_hints h = {ev_sub(first, lookback), last, g->hint_step, 0, NULL, res};
+    struct dw_promql_series_set *ss;
+    if (do_select(q, vs, &h, &ss) < 0)
+        return -1;
+    struct samples smp = {0};
+    int rc = 0;
+    while (ss && rc == 0 && ss->ops->next(ss)) {
+        double *dense = ev_scratch(q, g->n);
+        if (ev_check(q) < 0 || !dense) {
+            rc = -1;
+            break;
+        }
+        read_series(q, ss, h.start_ms, h.end_ms, true, &smp);
+        if (ev_count(q, smp.n) < 0) {
+            rc = -1;
+            break;
+        }
+        walk_steps(&smp, &w, g, lookback, timestamps, dense);
+        ev_uncount(q, smp.n);
+        struct ser *s = vec_push(q, &out->vec);
+        rc = ser_from_dense(q, s, dense, g->n);
+        if (s->v)
+            s->ls = set_labels(q, ss);
+        else
+            out->vec.n--;
+    }
+    samples_release(q, &smp);
+    return finish_select(q, ss, rc);
+}
+
+/* ---- range arguments ---- */
 
 /* Hands one series to fn with its samples counted as held. */
 static int deliver(struct evq *q, ev_series_fn fn, void *ctx, const struct lset *ls,
@@ -180,8 +266,8 @@ static int range_selector(struct evq *q, const struct dw_promql_node *arg, const
     if (g->n <= 0)
         return 0;
     int64_t mint = ev_sub(win_ref(w, g, 0), w->range), maxt = win_ref(w, g, g->n - 1);
-    struct dw_promql_select_hints h = {
-        mint, maxt, g->hint_step, w->range, func, pick_resolution(q, mint, g->hint_step)};
+    struct dw_promql_select_hints h = {mint,     maxt, g->hint_step,
+                                       w->range, func, pick_resolution(q, mint, g->hint_step)};
     struct dw_promql_series_set *ss;
     if (do_select(q, vs, &h, &ss) < 0)
         return -1;
@@ -190,13 +276,7 @@ static int range_selector(struct evq *q, const struct dw_promql_node *arg, const
     while (ss && rc == 0 && ss->ops->next(ss)) {
         if ((rc = ev_check(q)) < 0)
             break;
-        s.n = 0;
-        int64_t t;
-        double v;
-        for (bool ok = ss->ops->sample_seek(ss, mint, &t, &v); ok && t <= maxt;
-             ok = ss->ops->sample_next(ss, &t, &v))
-            if (t >= mint && !ev_is_stale(v) && (s.n == 0 || t > s.t[s.n - 1]))
-                samples_push(q, &s, t, ev_canon(v));
+        read_series(q, ss, mint, maxt, false, &s);
         if (s.n)
             rc = deliver(q, fn, ctx, set_labels(q, ss), &s);
     }

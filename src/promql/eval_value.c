@@ -199,8 +199,6 @@ char *ev_strndup(struct evq *q, const char *s, size_t n)
     return p;
 }
 
-/* Frees every tracked block and arena chunk (engine.c calls it at the end). */
-void ev_memory_release(struct evq *q);
 void ev_memory_release(struct evq *q)
 {
     for (struct pblock *b = q->blocks, *next; b; b = next) {
@@ -292,13 +290,20 @@ static void sort_labels(struct dw_label *l, size_t n)
 
 const struct lset *ls_copy(struct evq *q, const struct dw_label *l, size_t n)
 {
-    struct dw_label *tmp = ev_arena(q, (n ? n : 1) * sizeof *tmp);
-    size_t k = 0;
+    /* One arena block for the array and the strings. */
+    size_t bytes = n * sizeof(struct dw_label), k = 0;
+    for (size_t i = 0; i < n; i++)
+        if (l[i].value && l[i].value[0])
+            bytes += strlen(l[i].name) + strlen(l[i].value) + 2;
+    struct dw_label *tmp = ev_arena(q, bytes ? bytes : 1);
+    char *p = (char *)(tmp + n);
     for (size_t i = 0; i < n; i++) {
         if (!l[i].value || !l[i].value[0])
             continue;
-        tmp[k].name = ev_strndup(q, l[i].name, strlen(l[i].name));
-        tmp[k].value = ev_strndup(q, l[i].value, strlen(l[i].value));
+        size_t a = strlen(l[i].name) + 1, b = strlen(l[i].value) + 1;
+        tmp[k].name = memcpy(p, l[i].name, a);
+        tmp[k].value = memcpy(p + a, l[i].value, b);
+        p += a + b;
         k++;
     }
     sort_labels(tmp, k);
@@ -672,7 +677,8 @@ static int merge_into(struct evq *q, struct ser *dst, struct ser *src)
     int32_t hi = src->hi < dst->hi ? src->hi : dst->hi;
     for (int32_t i = lo; i < hi; i++)
         if (!ev_is_absent(src->v[i - src->lo]) && !ev_is_absent(dst->v[i - dst->lo]))
-            return ev_fail(q, DW_PROMQL_EEXEC, "vector cannot contain metrics with the same labelset");
+            return ev_fail(q, DW_PROMQL_EEXEC,
+                           "vector cannot contain metrics with the same labelset");
     if (ser_widen(q, dst, src->lo, src->hi) < 0)
         return -1;
     for (int32_t i = src->lo; i < src->hi; i++)
@@ -700,7 +706,8 @@ int vec_unique(struct evq *q, struct vec *v, bool strict)
             hx_insert(q, &x, u.ls->hash, (uint32_t)k);
             k++;
         } else if (strict) {
-            rc = ev_fail(q, DW_PROMQL_EEXEC, "vector cannot contain metrics with the same labelset");
+            rc =
+                ev_fail(q, DW_PROMQL_EEXEC, "vector cannot contain metrics with the same labelset");
         } else {
             rc = merge_into(q, &v->s[j], &v->s[i]);
         }

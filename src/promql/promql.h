@@ -445,10 +445,16 @@ struct dw_promql_select_hints {
     int64_t resolution_ms;
 };
 
-/* What a storage holds, so the engine can choose a resolution. */
+/*
+ * What a storage holds, so the engine can choose a resolution: where raw
+ * data has aged out and the step is at least a downsampled resolution, the
+ * finest such resolution whose data reaches back far enough, else the one
+ * reaching back furthest (the rule of dw_tsdb_resolution_choose()).
+ */
 struct dw_promql_storage_info {
     int64_t raw_min_ms;            /* raw samples older than this have aged out; INT64_MIN: none */
     const int64_t *resolutions_ms; /* downsampled resolutions available, ascending; may be NULL */
+    const int64_t *resolution_min_ms; /* per resolution, its oldest sample; NULL: all reach back */
     size_t nresolutions;
 };
 
@@ -475,6 +481,14 @@ struct dw_promql_series_set_ops {
     const char *(*err)(struct dw_promql_series_set *ss);
     /** Frees the set. */
     void (*close)(struct dw_promql_series_set *ss);
+    /**
+     * Optional (may be NULL): the fast path of seek(mint) then next() while
+     * t <= maxt. Copies up to cap of the current series' next samples with
+     * mint <= t <= maxt into t[] and v[] and returns how many; 0 when none
+     * is left. Calls continue where the previous one stopped.
+     */
+    size_t (*sample_read)(struct dw_promql_series_set *ss, int64_t mint, int64_t maxt, int64_t *t,
+                          double *v, size_t cap);
 };
 
 struct dw_promql_series_set {
@@ -532,6 +546,16 @@ void dw_promql_memstorage_stats(const struct dw_promql_memstorage *m, size_t *se
                                 size_t *samples);
 /** The storage interface over m (valid while m lives). */
 const struct dw_promql_storage *dw_promql_memstorage_storage(struct dw_promql_memstorage *m);
+
+/* ---- the tsdb database as a storage (storage_tsdb.c, in promql_tsdb_dep) ---- */
+
+/**
+ * Points *st at the tsdb database db: each selection opens a tsdb querier
+ * over the hinted range with the matchers rebuilt as tsdb matchers. Raw data
+ * only, until the tsdb exposes its downsampled blocks to queriers. db must
+ * outlive every query using st.
+ */
+void dw_promql_tsdb_storage(struct dw_promql_storage *st, struct dw_tsdb *db);
 
 /* ---- evaluating ---- */
 

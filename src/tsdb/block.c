@@ -40,12 +40,37 @@
 
 static const char crockford[] = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
 
+/*
+ * Ids are monotonic within the process (as in the ULID spec): in the same
+ * millisecond, or when the clock went back (the test clock), the previous
+ * time is kept and the random part incremented. "Newer block" is then
+ * well defined, which compaction relies on for duplicate timestamps.
+ */
+static pthread_mutex_t id_mu = PTHREAD_MUTEX_INITIALIZER;
+static uint64_t id_last_t;
+static uint8_t id_last_rnd[10];
+
+static void next_id_bits(uint64_t *t, uint8_t rnd[10])
+{
+    pthread_mutex_lock(&id_mu);
+    if (*t <= id_last_t) {
+        *t = id_last_t;
+        memcpy(rnd, id_last_rnd, 10);
+        for (int i = 9; i >= 0 && ++rnd[i] == 0; i--)
+            ;
+    }
+    id_last_t = *t;
+    memcpy(id_last_rnd, rnd, 10);
+    pthread_mutex_unlock(&id_mu);
+}
+
 void dw_tsdb_block_new_id(dw_tsdb_block_id out)
 {
     int64_t now = dw_now_ms();
     uint64_t t = now < 0 ? 0 : (uint64_t)now & ((UINT64_C(1) << 48) - 1);
     uint8_t rnd[10];
     dw_random_bytes(rnd, sizeof rnd);
+    next_id_bits(&t, rnd);
     /* 128 bits: 48 of time then 80 random, as 26 base32 digits (the first holds 3 bits). */
     uint8_t bits[16];
     for (int i = 0; i < 6; i++)
@@ -233,7 +258,8 @@ int dw_tsdb_block_meta_read(const char *path, struct dw_tsdb_block_meta *m, char
     int rc = read_file(file, DW_TSDB_BLOCK_META_MAX, &data, &len);
     if (rc) {
         if (err)
-            *err = dw_asprintf("%s: %s", file, rc == DW_TSDB_ELIMIT ? "too large" : strerror(errno));
+            *err =
+                dw_asprintf("%s: %s", file, rc == DW_TSDB_ELIMIT ? "too large" : strerror(errno));
         free(file);
         return rc == DW_TSDB_ELIMIT ? DW_TSDB_ECORRUPT : rc;
     }
@@ -372,11 +398,13 @@ static int map_file(const char *path, uint8_t **map, size_t *len, char **err)
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     struct stat sb;
     if (fd < 0 || fstat(fd, &sb) < 0) {
+        int e = errno;
         if (err)
-            *err = dw_asprintf("%s: %s", path, strerror(errno));
+            *err = dw_asprintf("%s: %s", path, strerror(e));
         if (fd >= 0)
             close(fd);
-        return DW_TSDB_EIO;
+        /* a file missing from a block whose meta.json exists is damage, not I/O */
+        return e == ENOENT ? DW_TSDB_ECORRUPT : DW_TSDB_EIO;
     }
     *len = (size_t)sb.st_size;
     *map = NULL;
@@ -469,9 +497,6 @@ int dw_tsdb_block_open(const char *path, const struct dw_tsdb_block_ropts *o,
         rc = map_file(ix, &b->ix_map, &b->ix_len, &e);
         if (rc == 0)
             rc = map_file(ck, &b->ck_map, &b->ck_len, &e);
-        /* A file that vanished from a block whose meta.json exists is damage, not I/O. */
-        if (rc == DW_TSDB_EIO && errno == ENOENT)
-            rc = DW_TSDB_ECORRUPT;
         free(ix);
         free(ck);
     }

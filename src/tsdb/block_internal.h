@@ -27,14 +27,15 @@
 
 #include "tsdb/tsdb.h"
 
-#define DW_TSDB_BLOCK_ID_LEN 26 /* ULID-like: 48-bit ms time + 80 random bits, Crockford base32 */
+/* ULID-like: 48-bit ms time + 80 random bits, Crockford base32, monotonic per process */
+#define DW_TSDB_BLOCK_ID_LEN 26
 
 /* Limits on what a block may hold; checked by the writer and the reader. */
-#define DW_TSDB_BLOCK_MAX_LABELS 256          /* labels per series, __name__ included */
-#define DW_TSDB_BLOCK_MAX_STRING (64u << 10)  /* bytes of one label name or value */
-#define DW_TSDB_BLOCK_MAX_CHUNK 16384         /* samples per chunk (then split) */
-#define DW_TSDB_BLOCK_META_MAX (16u << 20)    /* bytes of meta.json */
-#define DW_TSDB_BLOCK_MAX_SOURCES 1000000     /* source ids in meta.json */
+#define DW_TSDB_BLOCK_MAX_LABELS 256         /* labels per series, __name__ included */
+#define DW_TSDB_BLOCK_MAX_STRING (64u << 10) /* bytes of one label name or value */
+#define DW_TSDB_BLOCK_MAX_CHUNK 16384        /* samples per chunk (then split) */
+#define DW_TSDB_BLOCK_META_MAX (16u << 20)   /* bytes of meta.json */
+#define DW_TSDB_BLOCK_MAX_SOURCES 1000000    /* source ids in meta.json */
 
 /* Default compaction ranges: raw 2h -> 6h -> 24h; downsampled 24h -> 7d. */
 #define DW_TSDB_BLOCK_RANGE_DEFAULT (2 * 3600 * 1000LL)
@@ -75,19 +76,19 @@ enum dw_tsdb_grouping {
     DW_TSDB_GROUP_FAMILY = 0, /* default: per window, by metric family (a histogram's
                                  _bucket/_sum/_count together) and then the other labels */
     DW_TSDB_GROUP_LABELS = 1, /* per window, in series label order */
-    DW_TSDB_GROUP_NONE = 2,   /* in the order series were added */
+    DW_TSDB_GROUP_NONE = 2,   /* per window, in the order series were added */
 };
 
 struct dw_tsdb_block_wopts {
-    int64_t mint, maxt;        /* the block's range [mint, maxt) */
-    int64_t resolution_ms;     /* 0 = raw */
-    int64_t chunk_range_ms;    /* a chunk holds one aligned window; 0: 2h raw, 24h at 5m, 7d at 1h */
-    uint32_t level;            /* 0 = 1 */
-    const dw_tsdb_block_id *sources; /* NULL: the block itself (a level-1 block) */
+    int64_t mint, maxt;     /* the block's range [mint, maxt) */
+    int64_t resolution_ms;  /* 0 = raw */
+    int64_t chunk_range_ms; /* a chunk holds one aligned window; 0: 2h raw, 24h at 5m, 7d at 1h */
+    uint32_t level;         /* 0 = 1 */
+    dw_tsdb_block_id *sources; /* NULL: the block itself (a level-1 block); copied */
     size_t nsources;
-    int zstd_level;            /* 0 = 3; < 0 stores pages uncompressed */
-    size_t page_target;        /* raw bytes before a page is finished; 0 = DW_TSDB_PAGE_TARGET */
-    size_t flush_bytes;        /* encoded chunks buffered before pages are written; 0 = 32 MiB */
+    int zstd_level;     /* 0 = 3; < 0 stores pages uncompressed */
+    size_t page_target; /* raw bytes before a page is finished; 0 = DW_TSDB_PAGE_TARGET */
+    size_t flush_bytes; /* encoded chunks buffered before pages are written; 0 = 32 MiB */
     enum dw_tsdb_grouping grouping;
 };
 
@@ -101,9 +102,8 @@ struct dw_tsdb_block_writer;
  * *err (caller frees) when the directory cannot be written or the options
  * are invalid.
  */
-struct dw_tsdb_block_writer *dw_tsdb_block_writer_new(const char *dir,
-                                                      const struct dw_tsdb_block_wopts *o,
-                                                      char **err);
+struct dw_tsdb_block_writer *
+dw_tsdb_block_writer_new(const char *dir, const struct dw_tsdb_block_wopts *o, char **err);
 /**
  * Adds one series: labels sorted by name with unique names and non-empty
  * values, n samples with strictly increasing timestamps inside [mint, maxt).
@@ -147,6 +147,14 @@ struct dw_tsdb_block_source {
 int dw_tsdb_block_write(const char *dir, const struct dw_tsdb_block_wopts *o,
                         const struct dw_tsdb_block_source *src, struct dw_tsdb_block_meta *meta,
                         char **err);
+/**
+ * Persists the head's samples in [mint, maxt) as a raw level-1 block in dir
+ * through dw_tsdb_head_cut() (blockcut.c). *meta (may be NULL) as for
+ * commit (an empty id when the head had nothing in the range). The caller
+ * then adds the block to its directory and truncates the head.
+ */
+int dw_tsdb_block_write_head(struct dw_tsdb *db, const char *dir, int64_t mint, int64_t maxt,
+                             int zstd_level, struct dw_tsdb_block_meta *meta, char **err);
 
 /* ---- reader ---- */
 
@@ -292,14 +300,13 @@ struct dw_tsdb_compact_plan {
  * later block exists). False when there is nothing to do.
  */
 bool dw_tsdb_compact_plan(const struct dw_tsdb_block_meta *const *metas, size_t n,
-                          const int64_t *ranges, size_t nranges,
-                          struct dw_tsdb_compact_plan *plan);
+                          const int64_t *ranges, size_t nranges, struct dw_tsdb_compact_plan *plan);
 /**
  * Merges blocks (same resolution, any ranges, overlapping or not) into one
- * new block in dir: series merged by labels, samples by timestamp; identical
- * timestamps keep the sample of the block listed first. Level max + 1,
- * sources the union. Does not delete the inputs. *meta (may be NULL) as
- * for commit.
+ * new block in dir: series merged by labels, samples by timestamp; of two
+ * samples with one timestamp the newest block's (greatest id) stays. Level
+ * max + 1, sources the union. Does not delete the inputs. *meta (may be
+ * NULL) as for commit.
  */
 int dw_tsdb_blocks_merge(const char *dir, struct dw_tsdb_block *const *blocks, size_t n,
                          int zstd_level, struct dw_tsdb_block_meta *meta, char **err);
@@ -325,8 +332,7 @@ size_t dw_tsdb_compact_ranges(const struct dw_tsdb_blockdir *d, int64_t resoluti
 void dw_tsdb_blockdir_lock(struct dw_tsdb_blockdir *d);
 void dw_tsdb_blockdir_unlock(struct dw_tsdb_blockdir *d);
 /** Compaction of one resolution until done; the maintenance lock is held. */
-int dw_tsdb_blockdir_compact_res(struct dw_tsdb_blockdir *d, int64_t res, size_t *done,
-                                 char **err);
+int dw_tsdb_blockdir_compact_res(struct dw_tsdb_blockdir *d, int64_t res, size_t *done, char **err);
 /** dw_tsdb_blockdir_downsample / _retention with the maintenance lock held. */
 int dw_tsdb_blockdir_downsample_locked(struct dw_tsdb_blockdir *d, int64_t now, size_t *done,
                                        char **err);
@@ -361,8 +367,7 @@ int dw_tsdb_block_downsample(const char *dir, struct dw_tsdb_block *raw, const i
  * ended more than two largest ranges before now) to 5m and 1h, adds the
  * results. *done (may be NULL) counts raw blocks processed.
  */
-int dw_tsdb_blockdir_downsample(struct dw_tsdb_blockdir *d, int64_t now, size_t *done,
-                                char **err);
+int dw_tsdb_blockdir_downsample(struct dw_tsdb_blockdir *d, int64_t now, size_t *done, char **err);
 /**
  * What a query of [mint, maxt] at `step` should read: 0 (raw),
  * DW_TSDB_RES_5M or DW_TSDB_RES_1H, by dw_tsdb_resolution_choose() over the
@@ -461,8 +466,8 @@ struct dw_tsdb_ixr_series {
 };
 
 /** Validates and opens an index mapped at data. 0 or DW_TSDB_ECORRUPT with *err. */
-int dw_tsdb_ixr_open(struct dw_tsdb_ixr *r, const uint8_t *data, size_t len,
-                     uint64_t chunks_size, char **err);
+int dw_tsdb_ixr_open(struct dw_tsdb_ixr *r, const uint8_t *data, size_t len, uint64_t chunks_size,
+                     char **err);
 void dw_tsdb_ixr_release(struct dw_tsdb_ixr *r);
 /** Symbol id (< nsyms) to its string. */
 const char *dw_tsdb_ixr_sym(const struct dw_tsdb_ixr *r, uint32_t id);

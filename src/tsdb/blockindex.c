@@ -44,11 +44,11 @@ static const uint8_t ix_magic[4] = {'D', 'W', 'I', 'X'};
 
 struct ixb_series {
     uint64_t hash;
-    size_t lab;       /* first of 2 * nlabels entries in ixb.labels */
+    size_t lab; /* first of 2 * nlabels entries in ixb.labels */
     uint32_t nlabels;
-    uint32_t chunk0;  /* first chunk handle */
+    uint32_t chunk0; /* first chunk handle */
     uint32_t nchunks;
-    uint32_t ord;     /* ordinal once sorted */
+    uint32_t ord; /* ordinal once sorted */
 };
 
 struct ixb_chunk {
@@ -62,17 +62,17 @@ struct ixb_page {
 };
 
 struct dw_tsdb_ixb {
-    struct dw_buf strs;   /* symbol strings, each NUL-terminated */
-    size_t *sym_off;      /* temporary id -> offset in strs */
+    struct dw_buf strs; /* symbol strings, each NUL-terminated */
+    size_t *sym_off;    /* temporary id -> offset in strs */
     uint32_t nsyms;
     size_t sym_cap;
-    uint32_t *symmap;     /* open addressing: id + 1 */
+    uint32_t *symmap; /* open addressing: id + 1 */
     size_t symmap_cap;
     struct ixb_series *series;
     size_t nseries, series_cap;
-    uint32_t *labels;     /* temporary symbol pairs */
+    uint32_t *labels; /* temporary symbol pairs */
     size_t nlabels, labels_cap;
-    uint32_t *sermap;     /* open addressing: series index + 1 */
+    uint32_t *sermap; /* open addressing: series index + 1 */
     size_t sermap_cap;
     struct ixb_chunk *chunks;
     size_t nchunks, chunks_cap;
@@ -173,8 +173,7 @@ static void sermap_rehash(struct dw_tsdb_ixb *b)
     }
 }
 
-int dw_tsdb_ixb_add_series(struct dw_tsdb_ixb *b, const struct dw_label *l, size_t n,
-                           uint32_t *sid)
+int dw_tsdb_ixb_add_series(struct dw_tsdb_ixb *b, const struct dw_label *l, size_t n, uint32_t *sid)
 {
     if (b->nseries >= UINT32_MAX - 1)
         return DW_TSDB_ELIMIT;
@@ -403,9 +402,8 @@ static void build_symbols(const struct dw_tsdb_ixb *b, const uint32_t *order, st
     }
 }
 
-static void build_series(const struct dw_tsdb_ixb *b, const uint32_t *sorted,
-                         const uint32_t *final, int64_t base_t, struct dw_buf *out,
-                         struct dw_buf *offs)
+static void build_series(const struct dw_tsdb_ixb *b, const uint32_t *sorted, const uint32_t *final,
+                         int64_t base_t, struct dw_buf *out, struct dw_buf *offs)
 {
     uint8_t tmp[4];
     for (size_t i = 0; i < b->nseries; i++) {
@@ -579,7 +577,7 @@ static int corrupt(char **err, const char *fmt, const char *what)
 
 static const char *sec_name(int i)
 {
-    static const char *const names[DW_TSDB_IX_NSEC] = {"symbols", "series", "series offsets",
+    static const char *const names[DW_TSDB_IX_NSEC] = {"symbols",  "series", "series offsets",
                                                        "postings", "labels", "pages"};
     return names[i];
 }
@@ -736,8 +734,8 @@ static int read_pages(struct dw_tsdb_ixr *r, uint64_t chunks_size, char **err)
     return 0;
 }
 
-int dw_tsdb_ixr_open(struct dw_tsdb_ixr *r, const uint8_t *data, size_t len,
-                     uint64_t chunks_size, char **err)
+int dw_tsdb_ixr_open(struct dw_tsdb_ixr *r, const uint8_t *data, size_t len, uint64_t chunks_size,
+                     char **err)
 {
     memset(r, 0, sizeof *r);
     r->data = data;
@@ -811,8 +809,8 @@ int dw_tsdb_ixr_series(const struct dw_tsdb_ixr *r, uint32_t ord, struct dw_tsdb
         uint64_t span = dw_tsdb_rd_uvarint(&rd);
         int64_t page = prev_page + dw_tsdb_rd_varint(&rd);
         uint64_t slot = dw_tsdb_rd_uvarint(&rd);
-        if (rd.bad || span > (uint64_t)INT64_MAX - (uint64_t)c->mint ||
-            page < 0 || page >= r->npages || slot > UINT32_MAX)
+        if (rd.bad || span > (uint64_t)INT64_MAX - (uint64_t)c->mint || page < 0 ||
+            page >= r->npages || slot > UINT32_MAX)
             return DW_TSDB_ECORRUPT;
         c->maxt = (int64_t)((uint64_t)c->mint + span);
         if (c->maxt < c->mint || (i && c->mint <= s->chunks[i - 1].maxt))
@@ -955,8 +953,8 @@ static void ids_normalise(struct ids *l, size_t lists, uint32_t nseries)
  * Uses the matcher's literal list or literal prefix when they describe the
  * wanted set, and tests every value of the name otherwise.
  */
-static int values_postings(const struct dw_tsdb_ixr *r, const struct dw_tsdb_matcher *m,
-                           bool want, struct ids *out)
+static int values_postings(const struct dw_tsdb_ixr *r, const struct dw_tsdb_matcher *m, bool want,
+                           struct ids *out)
 {
     const struct dw_tsdb_ixr_name *nm = find_name(r, dw_tsdb_matcher_name(m));
     if (!nm)
@@ -1092,6 +1090,8 @@ static int cmp_str(const void *a, const void *b)
 
 static void strs_unique(const char **v, size_t *n)
 {
+    if (*n < 2)
+        return;
     qsort(v, *n, sizeof *v, cmp_str);
     size_t k = 0;
     for (size_t i = 0; i < *n; i++)

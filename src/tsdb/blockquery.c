@@ -27,12 +27,12 @@ struct dw_tsdb_block_cursor {
     size_t nids, pos;
     struct dw_tsdb_ixr_series s; /* the current series */
     bool in_series;
-    size_t chunk;     /* next chunk of s to load */
-    int64_t *t;       /* the decoded chunk */
+    size_t chunk; /* next chunk of s to load */
+    int64_t *t;   /* the decoded chunk */
     double *v;
     size_t cap;
-    size_t i, n;      /* next sample to return, end of the trimmed chunk */
-    bool has_cur;     /* the sample returned last, for seeks that do not move */
+    size_t i, n;  /* next sample to return, end of the trimmed chunk */
+    bool has_cur; /* the sample returned last, for seeks that do not move */
     int64_t cur_t;
     double cur_v;
     int err;
@@ -133,8 +133,10 @@ static int decode_chunk(struct dw_tsdb_block_cursor *c, const struct dw_tsdb_ixr
 {
     struct dw_tsdb_block_page pg;
     int rc = dw_tsdb_block_page_get(c->b, k->page, &pg);
-    if (rc)
-        return rc; /* the block is already marked */
+    if (rc) {
+        fail(c, "chunks: a page does not decode"); /* already marked: logs nothing more */
+        return rc;
+    }
     const uint8_t *data;
     size_t len, cnt = 0;
     rc = dw_tsdb_page_chunk(pg.pg, k->slot, &data, &len);

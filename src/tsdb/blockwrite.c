@@ -37,8 +37,8 @@
 
 struct pending {
     int64_t window;
-    size_t key;  /* offset of the group key in w->keys */
-    size_t off;  /* encoded chunk in w->data */
+    size_t key; /* offset of the group key in w->keys */
+    size_t off; /* encoded chunk in w->data */
     uint32_t len;
     uint32_t handle;
     uint32_t seq;
@@ -55,15 +55,15 @@ struct dw_tsdb_block_writer {
     struct dw_tsdb_ixb *ix;
     struct dw_tsdb_blockenc *enc;
     struct dw_tsdb_page_writer *pw;
-    struct dw_buf data;  /* encoded chunks waiting for a page */
-    struct dw_buf keys;  /* their group keys */
-    struct dw_buf page;  /* one finished page */
+    struct dw_buf data; /* encoded chunks waiting for a page */
+    struct dw_buf keys; /* their group keys */
+    struct dw_buf page; /* one finished page */
     struct pending *pend;
     size_t npend, pend_cap;
-    uint32_t *slots;     /* handles of the chunks in the page being built */
+    uint32_t *slots; /* handles of the chunks in the page being built */
     size_t nslots, slots_cap;
     uint32_t seq;
-    int failed;          /* sticky I/O or limit error */
+    int failed; /* sticky I/O or limit error */
 };
 
 void dw_tsdb_block_wopts_init(struct dw_tsdb_block_wopts *o, int64_t mint, int64_t maxt)
@@ -156,9 +156,8 @@ static int write_all(int fd, const void *data, size_t len)
     return 0;
 }
 
-struct dw_tsdb_block_writer *dw_tsdb_block_writer_new(const char *dir,
-                                                      const struct dw_tsdb_block_wopts *o,
-                                                      char **err)
+struct dw_tsdb_block_writer *
+dw_tsdb_block_writer_new(const char *dir, const struct dw_tsdb_block_wopts *o, char **err)
 {
     const char *bad = check_opts(o);
     if (bad) {
@@ -257,8 +256,9 @@ static int flush(struct dw_tsdb_block_writer *w)
         long slot = dw_tsdb_page_writer_add(w->pw, (const uint8_t *)w->data.data + p->off, p->len);
         if (slot < 0) { /* the page is full: start another */
             rc = finish_page(w);
-            slot = rc ? -1 : dw_tsdb_page_writer_add(w->pw, (const uint8_t *)w->data.data + p->off,
-                                                     p->len);
+            slot =
+                rc ? -1
+                   : dw_tsdb_page_writer_add(w->pw, (const uint8_t *)w->data.data + p->off, p->len);
             if (slot < 0 && rc == 0)
                 rc = DW_TSDB_ELIMIT;
         }
@@ -364,9 +364,12 @@ static int add_chunk(struct dw_tsdb_block_writer *w, uint32_t sid, int64_t windo
     if (rc)
         return rc;
     w->pend = dw_grow(w->pend, &w->pend_cap, w->npend + 1, sizeof *w->pend);
-    w->pend[w->npend++] = (struct pending){.window = window, .key = key, .off = off,
+    w->pend[w->npend++] = (struct pending){.window = window,
+                                           .key = key,
+                                           .off = off,
                                            .len = (uint32_t)(w->data.len - off),
-                                           .handle = handle, .seq = w->seq++};
+                                           .handle = handle,
+                                           .seq = w->seq++};
     w->meta.nchunks++;
     return 0;
 }

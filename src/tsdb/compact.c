@@ -12,9 +12,10 @@
  * inside one aligned window once the window is complete (its blocks reach
  * its end or a later block exists, so no more data is coming for it).
  * Merging walks every input's series in label order at once, merges the
- * samples of equal series by timestamp (an identical timestamp keeps the
- * sample of the earlier input: lower mint, then older id) and writes a new
- * block whose sources are the union of the inputs' sources.
+ * samples of equal series by timestamp and writes a new block whose sources
+ * are the union of the inputs' sources. Of two samples with one timestamp
+ * the one of the newest input (greatest id: written last) stays, so a
+ * re-import or correction written later wins; identical samples collapse.
  *
  * Crash safety: the merged block is committed (renamed into place) before
  * its inputs are deleted; each deletion renames the input to <id>.del.tmp
@@ -30,6 +31,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -165,7 +167,9 @@ int dw_tsdb_blockdir_delete(struct dw_tsdb_blockdir *d, const char *id, const ch
     struct dw_tsdb_block *b = list_take(d, id);
     if (!b)
         return DW_TSDB_EINVAL;
-    dw_log_kv(DW_LOG_INFO, COMPONENT, "deleting block", "block", id, "reason", why, NULL);
+    /* compaction inputs are routine (the merge is logged); retention and repairs are news */
+    dw_log_kv(strcmp(why, "compacted") == 0 ? DW_LOG_DEBUG : DW_LOG_INFO, COMPONENT,
+              "deleting block", "block", id, "reason", why, NULL);
     int rc = delete_dir(d->dir, id);
     dw_tsdb_block_unref(&b); /* readers keep their own references and mappings */
     return rc ? DW_TSDB_EIO : 0;
@@ -224,8 +228,8 @@ static int scan(struct dw_tsdb_blockdir *d, char **err)
         struct stat sb;
         bool isdir = stat(path, &sb) == 0 && S_ISDIR(sb.st_mode);
         if (isdir && is_tmp_name(de->d_name)) {
-            dw_log_kv(DW_LOG_INFO, COMPONENT, "deleting leftover temporary directory", "path",
-                      path, NULL);
+            dw_log_kv(DW_LOG_INFO, COMPONENT, "deleting leftover temporary directory", "path", path,
+                      NULL);
             dw_tsdb_rm_rf(path);
         } else if (isdir && dw_tsdb_block_id_valid(de->d_name)) {
             open_one(d, de->d_name, NULL);
@@ -380,8 +384,7 @@ static bool plan_range(const struct dw_tsdb_block_meta *const *m, size_t n, int6
 }
 
 bool dw_tsdb_compact_plan(const struct dw_tsdb_block_meta *const *metas, size_t n,
-                          const int64_t *ranges, size_t nranges,
-                          struct dw_tsdb_compact_plan *plan)
+                          const int64_t *ranges, size_t nranges, struct dw_tsdb_compact_plan *plan)
 {
     plan->idx = NULL;
     plan->n = 0;
@@ -454,7 +457,7 @@ static int read_series(struct dw_tsdb_block_cursor *c, struct samples *s)
     return dw_tsdb_block_cursor_err(c);
 }
 
-/* out := acc merged with add by timestamp; acc wins on equal timestamps. */
+/* out := acc merged with add by timestamp; acc (the newer input) wins on equal timestamps. */
 static void merge_into(const struct samples *acc, const struct samples *add, struct samples *out)
 {
     samples_reserve(out, acc->n + add->n);
@@ -462,7 +465,7 @@ static void merge_into(const struct samples *acc, const struct samples *add, str
     while (i < acc->n || j < add->n) {
         if (j >= add->n || (i < acc->n && acc->t[i] <= add->t[j])) {
             if (j < add->n && acc->t[i] == add->t[j])
-                j++; /* duplicate timestamp: keep the earlier input's sample */
+                j++; /* duplicate timestamp: keep the newer input's sample */
             out->t[k] = acc->t[i];
             out->v[k++] = acc->v[i++];
         } else {
@@ -475,6 +478,7 @@ static void merge_into(const struct samples *acc, const struct samples *add, str
 
 struct merge_state {
     struct merge_in *in;
+    size_t *order; /* input indexes, newest block first */
     size_t n;
     struct samples acc, one, tmp;
     struct dw_label *labels; /* copy of the current series' labels */
@@ -501,10 +505,10 @@ static int merge_step(struct merge_state *st, struct dw_tsdb_block_writer *w)
     memcpy(st->labels, bl, nl * sizeof *bl);
     st->acc.n = 0;
     int rc = 0;
-    for (size_t i = best; i < st->n && rc == 0; i++) {
-        size_t n;
-        const struct dw_label *l = st->in[i].live ? dw_tsdb_block_cursor_labels(st->in[i].c, &n)
-                                                  : NULL;
+    for (size_t k = 0; k < st->n && rc == 0; k++) {
+        size_t n, i = st->order[k];
+        const struct dw_label *l =
+            st->in[i].live ? dw_tsdb_block_cursor_labels(st->in[i].c, &n) : NULL;
         if (!l || dw_tsdb_labels_cmp(l, n, st->labels, nl) != 0)
             continue;
         rc = read_series(st->in[i].c, &st->one);
@@ -516,7 +520,7 @@ static int merge_step(struct merge_state *st, struct dw_tsdb_block_writer *w)
     if (rc == 0)
         rc = dw_tsdb_block_writer_add(w, st->labels, nl, st->acc.t, st->acc.v, st->acc.n);
     /* Advance only after the add: the labels point into the inputs' indexes. */
-    for (size_t i = best; i < st->n; i++) {
+    for (size_t i = 0; i < st->n; i++) {
         size_t n;
         if (!st->in[i].live)
             continue;
@@ -569,6 +573,16 @@ int dw_tsdb_blocks_merge(const char *dir, struct dw_tsdb_block *const *blocks, s
     if (!w)
         return DW_TSDB_EIO;
     struct merge_state st = {.in = dw_calloc(n, sizeof *st.in), .n = n};
+    st.order = dw_malloc(n * sizeof *st.order);
+    for (size_t i = 0; i < n; i++) { /* insertion sort by id, newest first */
+        size_t j = i;
+        while (j > 0 && strcmp(dw_tsdb_block_meta_of(blocks[st.order[j - 1]])->id,
+                               dw_tsdb_block_meta_of(blocks[i])->id) < 0) {
+            st.order[j] = st.order[j - 1];
+            j--;
+        }
+        st.order[j] = i;
+    }
     int rc = 0;
     for (size_t i = 0; i < n; i++) {
         st.in[i].c = dw_tsdb_block_select(blocks[i], NULL, 0, INT64_MIN, INT64_MAX);
@@ -587,6 +601,7 @@ int dw_tsdb_blocks_merge(const char *dir, struct dw_tsdb_block *const *blocks, s
     for (size_t i = 0; i < n; i++)
         dw_tsdb_block_cursor_free(&st.in[i].c);
     free(st.in);
+    free(st.order);
     free(st.labels);
     samples_release(&st.acc);
     samples_release(&st.one);
@@ -609,8 +624,15 @@ static int compact_group(struct dw_tsdb_blockdir *d, struct dw_tsdb_block *const
     if (rc == 0 && m.id[0])
         rc = dw_tsdb_blockdir_add(d, m.id, err);
     if (rc == 0) {
+        char inputs[24], level[24], res[24], range[64], mint[32];
+        snprintf(inputs, sizeof inputs, "%zu", n);
+        snprintf(level, sizeof level, "%u", m.level);
+        snprintf(res, sizeof res, "%lld", (long long)m.resolution_ms);
+        dw_format_rfc3339(m.mint, mint, sizeof mint);
+        dw_format_duration(m.maxt - m.mint, range, sizeof range);
         dw_log_kv(DW_LOG_INFO, COMPONENT, "compacted blocks", "block", m.id[0] ? m.id : "(empty)",
-                  NULL);
+                  "inputs", inputs, "level", level, "resolution_ms", res, "mint", mint, "range",
+                  range, NULL);
         for (size_t i = 0; i < n; i++)
             dw_tsdb_blockdir_delete(d, dw_tsdb_block_meta_of(group[i])->id, "compacted");
     }
@@ -645,8 +667,7 @@ static int compact_once(struct dw_tsdb_blockdir *d, int64_t res, bool *did, char
     return rc;
 }
 
-int dw_tsdb_blockdir_compact_res(struct dw_tsdb_blockdir *d, int64_t res, size_t *done,
-                                 char **err)
+int dw_tsdb_blockdir_compact_res(struct dw_tsdb_blockdir *d, int64_t res, size_t *done, char **err)
 {
     bool did = true;
     int rc = 0;

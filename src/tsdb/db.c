@@ -17,7 +17,9 @@
  *      that pass a lock-free pre-check (out of bounds, older than the
  *      series' last sample) are logged as one batch; with fsync "always"
  *      each call returns once its bytes are on disk (group commit);
- *   4. samples are stored under their series' stripe locks and counted.
+ *   4. samples are stored under their series' locks and counted.
+ * A scrape's consecutive samples belong to different series, so each one
+ * is a cache miss: the commit loops prefetch a few samples ahead.
  * Logging before storing means a sample is visible only once it is in the
  * WAL, and replay, which applies the same rules in log order, rebuilds the
  * same head. A series created by another commit whose definition is not
@@ -199,8 +201,8 @@ static int replay_series(void *ctx, const struct dw_tsdb_wal_series *ss, size_t 
         }
         uint32_t want = w->ref > 0 && w->ref < UINT32_MAX ? (uint32_t)w->ref : 0;
         bool created;
-        struct dw_series *s = dw_head_get_or_create(h, r->lab, m, dw_head_labels_hash(r->lab, m),
-                                                    want, &created);
+        struct dw_series *s = dw_head_get_or_create(
+            h, r->lab, m, dw_head_labels_hash(r->lab, NULL, m), want, &created);
         if (!s) {
             r->bad_series++;
             continue;
@@ -363,7 +365,7 @@ int dw_tsdb_sync(struct dw_tsdb *db)
 struct pend {
     struct dw_series *s; /* NULL: new series news[nidx] */
     uint32_t nidx;
-    uint8_t status;      /* pre-check outcome at commit */
+    uint8_t status; /* pre-check outcome at commit */
     int64_t t;
     double v;
 };
@@ -388,6 +390,8 @@ struct dw_tsdb_appender {
     struct dw_buf arena;
     struct dw_label *lab; /* scratch: sorted labels of the sample being added */
     size_t labcap;
+    uint32_t *lens; /* their name and value lengths */
+    uint32_t gen;   /* changes at every commit/rollback: invalidates pending refs */
     int err;
     char *errmsg;
     struct dw_tsdb_blockenc *enc;
@@ -414,6 +418,7 @@ struct dw_tsdb_appender *dw_tsdb_appender_new(struct dw_tsdb *db)
 static void reset(struct dw_tsdb_appender *a)
 {
     a->n = 0;
+    a->gen++;
     if (a->nnew)
         memset(a->newmap, 0, a->newmap_cap * sizeof *a->newmap);
     a->nnew = 0;
@@ -441,6 +446,7 @@ void dw_tsdb_appender_free(struct dw_tsdb_appender **ap)
     dw_buf_release(&a->arena);
     dw_buf_release(&a->scratch);
     free(a->lab);
+    free(a->lens);
     dw_tsdb_blockenc_free(&a->enc);
     free(a->ws);
     free(a->wl);
@@ -496,8 +502,7 @@ static bool utf8_valid(const unsigned char *p, size_t n)
     return true;
 }
 
-static int push(struct dw_tsdb_appender *a, struct dw_series *s, uint32_t nidx, int64_t t,
-                double v)
+static int push(struct dw_tsdb_appender *a, struct dw_series *s, uint32_t nidx, int64_t t, double v)
 {
     if (a->n == a->cap)
         a->p = dw_grow(a->p, &a->cap, a->n + 1, sizeof *a->p);
@@ -505,15 +510,76 @@ static int push(struct dw_tsdb_appender *a, struct dw_series *s, uint32_t nidx, 
     return 0;
 }
 
+static void labels_room(struct dw_tsdb_appender *a, size_t n)
+{
+    if (n <= a->labcap)
+        return;
+    a->lab = dw_grow(a->lab, &a->labcap, n, sizeof *a->lab);
+    a->lens = dw_realloc(a->lens, a->labcap * 2 * sizeof *a->lens);
+}
+
+/* strcmp with the first byte inline: label names mostly differ there. */
+static inline int name_cmp(const char *a, const char *b)
+{
+    if (a[0] != b[0])
+        return (unsigned char)a[0] - (unsigned char)b[0];
+    return strcmp(a, b);
+}
+
+/*
+ * The fast path for series that exist: copies the labels with their
+ * lengths into a->lab, dropping empty values and sorting when needed, but
+ * validates nothing: a label set equal to an existing series is valid (it
+ * was checked when that series was created). Returns the count, or -1 when
+ * only prepare_labels can tell (a missing name, a repeated name, too many).
+ */
+static long quick_labels(struct dw_tsdb_appender *a, const struct dw_label *labels, size_t n)
+{
+    if (n > a->db->o.max_labels)
+        return -1;
+    labels_room(a, n);
+    size_t m = 0;
+    bool sorted = true;
+    for (size_t i = 0; i < n; i++) {
+        if (!labels[i].name)
+            return -1;
+        size_t vl = labels[i].value ? strlen(labels[i].value) : 0;
+        if (!vl)
+            continue;
+        a->lab[m] = labels[i];
+        a->lens[2 * m] = (uint32_t)strlen(labels[i].name);
+        a->lens[2 * m + 1] = (uint32_t)vl;
+        if (m > 0 && name_cmp(a->lab[m - 1].name, a->lab[m].name) >= 0)
+            sorted = false;
+        m++;
+    }
+    for (size_t i = 1; !sorted && i < m; i++) { /* insertion sort, lengths alongside */
+        struct dw_label cur = a->lab[i];
+        uint32_t nl = a->lens[2 * i], vl = a->lens[2 * i + 1];
+        size_t j = i;
+        for (; j > 0 && name_cmp(a->lab[j - 1].name, cur.name) > 0; j--) {
+            a->lab[j] = a->lab[j - 1];
+            a->lens[2 * j] = a->lens[2 * j - 2];
+            a->lens[2 * j + 1] = a->lens[2 * j - 1];
+        }
+        a->lab[j] = cur;
+        a->lens[2 * j] = nl;
+        a->lens[2 * j + 1] = vl;
+    }
+    for (size_t i = 1; !sorted && i < m; i++)
+        if (name_cmp(a->lab[i - 1].name, a->lab[i].name) == 0)
+            return -1;
+    return (long)m;
+}
+
 /* Copies, checks and sorts the labels into a->lab; returns the count or an error. */
 static long prepare_labels(struct dw_tsdb_appender *a, const struct dw_label *labels, size_t n)
 {
     const struct dw_tsdb_options *o = &a->db->o;
     if (n > o->max_labels)
-        return poison(a, DW_TSDB_ELIMIT,
-                      "a series has %zu labels, the limit is %zu (max_labels)", n, o->max_labels);
-    if (n > a->labcap)
-        a->lab = dw_grow(a->lab, &a->labcap, n, sizeof *a->lab);
+        return poison(a, DW_TSDB_ELIMIT, "a series has %zu labels, the limit is %zu (max_labels)",
+                      n, o->max_labels);
+    labels_room(a, n);
     size_t m = 0;
     for (size_t i = 0; i < n; i++) {
         const char *name = labels[i].name ? labels[i].name : "";
@@ -547,6 +613,10 @@ static long prepare_labels(struct dw_tsdb_appender *a, const struct dw_label *la
         return poison(a, DW_TSDB_EINVAL, "series without a metric name (%s)", DW_TSDB_METRIC_NAME);
     if (!dw_tsdb_metric_name_valid(metric))
         return poison(a, DW_TSDB_EINVAL, "invalid metric name \"%s\"", metric);
+    for (size_t i = 0; i < m; i++) {
+        a->lens[2 * i] = (uint32_t)strlen(a->lab[i].name);
+        a->lens[2 * i + 1] = (uint32_t)strlen(a->lab[i].value);
+    }
     return (long)m;
 }
 
@@ -636,6 +706,23 @@ static int check_count(struct dw_tsdb_appender *a)
     return 0;
 }
 
+/*
+ * Provisional references of series created at commit: bit 63, the
+ * appender's generation (so a reference kept past commit or rollback is
+ * refused, not misapplied) and the index in news.
+ */
+#define PENDING_REF (UINT64_C(1) << 63)
+
+static uint64_t pending_ref(const struct dw_tsdb_appender *a, uint32_t idx)
+{
+    return PENDING_REF | (uint64_t)(a->gen & 0x7fffffffu) << 32 | idx;
+}
+
+static bool live_series(const struct dw_series *s)
+{
+    return s && !(atomic_load_explicit(&s->flags, memory_order_relaxed) & DW_SERIES_DEAD);
+}
+
 int dw_tsdb_appender_add(struct dw_tsdb_appender *a, const struct dw_label *labels, size_t n,
                          int64_t t, double v, uint64_t *ref)
 {
@@ -646,18 +733,37 @@ int dw_tsdb_appender_add(struct dw_tsdb_appender *a, const struct dw_label *labe
     int rc = check_count(a);
     if (rc)
         return rc;
-    long m = prepare_labels(a, labels, n);
+    struct dw_head *h = a->db->head;
+    hold(a);
+    long m = quick_labels(a, labels, n);
+    uint64_t hash = 0;
+    if (m >= 0) {
+        hash = dw_head_labels_hash(a->lab, a->lens, (size_t)m);
+        struct dw_series *s = dw_head_find(h, a->lab, a->lens, (size_t)m, hash);
+        if (live_series(s)) {
+            if (ref)
+                *ref = s->id;
+            return push(a, s, 0, t, v);
+        }
+    }
+    /* A new series (or a malformed request): now everything is checked. */
+    bool known_absent = m >= 0;
+    m = prepare_labels(a, labels, n);
     if (m < 0)
         return (int)m;
-    uint64_t hash = dw_head_labels_hash(a->lab, (size_t)m);
-    hold(a);
-    struct dw_series *s = dw_head_find(a->db->head, a->lab, (size_t)m, hash);
-    if (s && !(atomic_load_explicit(&s->flags, memory_order_relaxed) & DW_SERIES_DEAD)) {
-        if (ref)
-            *ref = s->id;
-        return push(a, s, 0, t, v);
+    if (!known_absent) {
+        hash = dw_head_labels_hash(a->lab, a->lens, (size_t)m);
+        struct dw_series *s = dw_head_find(h, a->lab, a->lens, (size_t)m, hash);
+        if (live_series(s)) {
+            if (ref)
+                *ref = s->id;
+            return push(a, s, 0, t, v);
+        }
     }
-    return push(a, NULL, new_series_index(a, a->lab, (size_t)m, hash), t, v);
+    uint32_t idx = new_series_index(a, a->lab, (size_t)m, hash);
+    if (ref)
+        *ref = pending_ref(a, idx);
+    return push(a, NULL, idx, t, v);
 }
 
 int dw_tsdb_appender_add_ref(struct dw_tsdb_appender *a, uint64_t ref, int64_t t, double v)
@@ -667,11 +773,17 @@ int dw_tsdb_appender_add_ref(struct dw_tsdb_appender *a, uint64_t ref, int64_t t
     int rc = check_count(a);
     if (rc)
         return rc;
+    if (ref & PENDING_REF) {
+        uint32_t idx = (uint32_t)ref;
+        if (ref != pending_ref(a, idx) || idx >= a->nnew)
+            return DW_TSDB_EINVAL;
+        return push(a, NULL, idx, t, v);
+    }
     if (ref == 0 || ref >= UINT32_MAX)
         return DW_TSDB_EINVAL;
     hold(a);
     struct dw_series *s = dw_head_series(a->db->head, (uint32_t)ref);
-    if (!s || (atomic_load_explicit(&s->flags, memory_order_relaxed) & DW_SERIES_DEAD))
+    if (!live_series(s))
         return DW_TSDB_EINVAL;
     return push(a, s, 0, t, v);
 }
@@ -689,7 +801,7 @@ static void revive_dead(struct dw_tsdb_appender *a)
         if (s->nlabels > a->labcap)
             a->lab = dw_grow(a->lab, &a->labcap, s->nlabels, sizeof *a->lab);
         dw_head_series_labels(h, s, a->lab);
-        a->p[i].nidx = new_series_index(a, a->lab, s->nlabels, s->hash);
+        a->p[i].nidx = new_series_index(a, a->lab, s->nlabels, dw_head_series_hash(h, s));
         a->p[i].s = NULL;
     }
 }
@@ -705,11 +817,16 @@ static bool reserve_series(struct dw_tsdb_appender *a, uint64_t *cur)
     return true;
 }
 
-/* Creates the appender's new series; returns how many were really new (or -1). */
-static long create_series(struct dw_tsdb_appender *a)
+/*
+ * Creates the appender's new series; *created counts those that were really
+ * new (others were created meanwhile by another commit). -1 when the id
+ * space is exhausted.
+ */
+static int create_series(struct dw_tsdb_appender *a, size_t *created)
 {
     struct dw_head *h = a->db->head;
-    long created = 0;
+    int rc = 0;
+    *created = 0;
     struct dw_label *l = NULL;
     size_t lcap = 0;
     pthread_rwlock_wrlock(&h->ix.lock);
@@ -719,14 +836,26 @@ static long create_series(struct dw_tsdb_appender *a)
         bool c;
         a->news[i].s = dw_head_get_or_create(h, l, a->news[i].n, a->news[i].hash, 0, &c);
         if (!a->news[i].s) {
-            created = -1;
+            rc = -1;
             break;
         }
-        created += c;
+        *created += c;
     }
     pthread_rwlock_unlock(&h->ix.lock);
     free(l);
-    return created;
+    return rc;
+}
+
+/* A series' labels in the WAL's form (strings owned by the symbol table). */
+static void series_wal_labels(struct dw_head *h, const struct dw_series *s,
+                              struct dw_tsdb_label *out)
+{
+    const uint8_t *p = s->labels;
+    for (size_t j = 0; j < s->nlabels; j++) {
+        uint32_t ns, vs;
+        p = dw_series_syms_next(dw_series_syms_next(p, &ns), &vs);
+        out[j] = (struct dw_tsdb_label){dw_index_str(&h->ix, ns), dw_index_str(&h->ix, vs)};
+    }
 }
 
 /* Logs the definitions of the series this commit uses that are not in the WAL yet. */
@@ -755,10 +884,7 @@ static int log_series(struct dw_tsdb_appender *a)
     for (size_t k = 0; k < nu; k++) {
         struct dw_series *s = a->unlogged[k];
         struct dw_tsdb_label *wl = a->wl + off;
-        for (size_t j = 0; j < s->nlabels; j++) {
-            wl[j].name = dw_index_str(&h->ix, s->labels[2 * j]);
-            wl[j].value = dw_index_str(&h->ix, s->labels[2 * j + 1]);
-        }
+        series_wal_labels(h, s, wl);
         a->wser[k] = (struct dw_tsdb_wal_series){s->id, wl, s->nlabels};
         off += s->nlabels;
     }
@@ -769,6 +895,8 @@ static int log_series(struct dw_tsdb_appender *a)
     return rc;
 }
 
+#define PREFETCH_AHEAD 8
+
 /* Pre-checks every sample and logs those that may be stored as one batch. */
 static int log_samples(struct dw_tsdb_appender *a)
 {
@@ -777,8 +905,10 @@ static int log_samples(struct dw_tsdb_appender *a)
         a->ws = dw_grow(a->ws, &a->wscap, a->n, sizeof *a->ws);
     size_t k = 0;
     for (size_t i = 0; i < a->n; i++) {
+        if (i + PREFETCH_AHEAD < a->n)
+            __builtin_prefetch(a->p[i + PREFETCH_AHEAD].s);
         struct pend *p = &a->p[i];
-        p->status = (uint8_t)dw_head_precheck(h, p->s, p->t);
+        p->status = (uint8_t)dw_head_precheck(h, p->s, p->t, p->v);
         if (p->status == DW_APPEND_OK)
             a->ws[k++] = (struct dw_tsdb_wal_sample){p->s->id, p->t, p->v};
     }
@@ -793,6 +923,13 @@ static void store_samples(struct dw_tsdb_appender *a, struct dw_tsdb_commit_resu
     struct dw_append_acc acc;
     dw_append_acc_init(&acc);
     for (size_t i = 0; i < a->n; i++) {
+        /* The series eight samples ahead, its chunk (pointer read from the
+           by then cached series) four ahead. */
+        if (i + PREFETCH_AHEAD < a->n)
+            __builtin_prefetch(a->p[i + PREFETCH_AHEAD].s, 1);
+        if (i + PREFETCH_AHEAD / 2 < a->n)
+            __builtin_prefetch(
+                atomic_load_explicit(&a->p[i + PREFETCH_AHEAD / 2].s->head, memory_order_relaxed));
         struct pend *p = &a->p[i];
         if (p->status == DW_APPEND_OK)
             dw_head_append(h, p->s, p->t, p->v, a->enc, &a->scratch, &acc);
@@ -850,14 +987,15 @@ int dw_tsdb_appender_commit(struct dw_tsdb_appender *a, struct dw_tsdb_commit_re
     }
     int rc = 0;
     if (a->nnew) {
-        long created = create_series(a);
-        atomic_fetch_sub(&h->nseries, a->nnew - (size_t)(created < 0 ? 0 : created));
-        if (created < 0) {
+        size_t created;
+        int crc = create_series(a, &created);
+        atomic_fetch_sub(&h->nseries, a->nnew - created); /* the unused reservation */
+        if (crc < 0) {
             pthread_rwlock_unlock(&db->gate);
             return fail_commit(a, DW_TSDB_ELIMIT, err,
-                               dw_strdup("series id space exhausted (restart to renumber)"));
+                               dw_strdup("series ids exhausted (2^32 series created)"));
         }
-        res->new_series = (size_t)created;
+        res->new_series = created;
         for (size_t i = 0; i < a->n; i++)
             if (!a->p[i].s)
                 a->p[i].s = a->news[a->p[i].nidx].s;
@@ -899,9 +1037,7 @@ static int write_checkpoint(struct dw_tsdb *db, struct dw_tsdb_wal_ckpt *ck)
         size_t off = 0;
         for (size_t i = 0; i < nb; i++) {
             struct dw_series *s = dw_head_series(h, ids.ids[base + i]);
-            for (size_t j = 0; j < s->nlabels; j++)
-                wl[off + j] = (struct dw_tsdb_label){dw_index_str(&h->ix, s->labels[2 * j]),
-                                                     dw_index_str(&h->ix, s->labels[2 * j + 1])};
+            series_wal_labels(h, s, wl + off);
             ws[i] = (struct dw_tsdb_wal_series){s->id, wl + off, s->nlabels};
             off += s->nlabels;
         }

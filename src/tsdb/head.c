@@ -10,16 +10,19 @@
  * different series rarely touch the same lock.
  *
  * Samples go into the series' active head chunk (chunk.c, Gorilla-style
- * with an exact-decimal path). When it is full (120 samples) the next
- * append re-encodes it as a block chunk (blockenc.c, about half the bytes)
- * and appends it to the series' frozen area: one exact-size allocation
- * holding every full chunk, so a series costs two heap blocks for chunks
- * whatever its age. Appends lock the series' stripe mutex (4096 stripes by
- * id): no per-series lock word, no contention between different series
- * beyond stripe collisions.
+ * with an exact-decimal path). The append that fills it (120 samples)
+ * re-encodes it as a block chunk (blockenc.c, about half the bytes), adds
+ * that to the series' frozen area (one exact-size allocation holding every
+ * full chunk) and frees the head chunk, so an idle series holds no
+ * half-empty buffer. A series costs at most three heap blocks whatever its
+ * age. The series lock is a spin bit in the series' flags: appends touch
+ * the series' own cache line and no separate lock memory, which matters
+ * because consecutive samples of a scrape belong to different series and
+ * each one is a cache miss already. Critical sections are short (one
+ * append, or one chunk decode of at most 120 samples).
  *
  * Reading decodes one chunk at a time into the cursor's arrays under the
- * stripe lock: the active chunk may be reallocated by the next append and
+ * series lock: the active chunk may be reallocated by the next append and
  * the frozen area by the next freeze or truncation, so nothing is read
  * outside the lock, and nothing but the one chunk being read is decoded.
  * Chunks are numbered (seq0 + position), so a cursor survives freezes and
@@ -39,6 +42,8 @@
  * memory to the reclaimer: appenders and queriers that still hold pointers
  * keep them valid until they leave (index.c).
  */
+#include <sched.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -51,16 +56,34 @@
 /* Frozen chunk kinds (low bit of the length field). */
 enum { FROZEN_BLOCK = 0, FROZEN_HEAD = 1 };
 
+/*
+ * The active chunk pointer is atomic only so the commit loop may read it
+ * without the lock to prefetch the chunk; every real use holds the lock.
+ */
+static struct dw_tsdb_chunk *active(const struct dw_series *s)
+{
+    return atomic_load_explicit(&s->head, memory_order_relaxed);
+}
+
+static void set_active(struct dw_series *s, struct dw_tsdb_chunk *c)
+{
+    atomic_store_explicit(&s->head, c, memory_order_relaxed);
+}
+
+static void free_active(struct dw_series *s)
+{
+    struct dw_tsdb_chunk *c = active(s);
+    dw_tsdb_chunk_free(&c);
+    set_active(s, NULL);
+}
+
 struct dw_head *dw_head_new(int64_t block_range_ms, int64_t max_future_ms)
 {
     struct dw_head *h = dw_calloc(1, sizeof *h);
     dw_reclaim_init(&h->reclaim);
     dw_index_init(&h->ix, &h->reclaim);
-    dw_segarr_init(&h->series);
     for (size_t i = 0; i < DW_HEAD_SHARDS; i++)
         pthread_rwlock_init(&h->shards[i].lock, NULL);
-    for (size_t i = 0; i < DW_HEAD_STRIPES; i++)
-        pthread_mutex_init(&h->stripes[i], NULL);
     h->block_range_ms = block_range_ms;
     h->max_future_ms = max_future_ms;
     atomic_init(&h->min_valid, INT64_MIN);
@@ -73,7 +96,7 @@ static void series_free(struct dw_series *s)
 {
     if (!s)
         return;
-    dw_tsdb_chunk_free(&s->head);
+    free_active(s);
     free(s->frozen);
     free(s);
 }
@@ -91,24 +114,41 @@ void dw_head_free(struct dw_head **hp)
         free(h->shards[i].slots);
         pthread_rwlock_destroy(&h->shards[i].lock);
     }
-    for (size_t i = 0; i < DW_HEAD_STRIPES; i++)
-        pthread_mutex_destroy(&h->stripes[i]);
     dw_segarr_release(&h->series);
     dw_index_release(&h->ix);
     free(h);
     *hp = NULL;
 }
 
+void dw_series_lock(struct dw_series *s)
+{
+    for (unsigned spins = 0;
+         atomic_fetch_or_explicit(&s->flags, DW_SERIES_LOCK, memory_order_acquire) &
+         DW_SERIES_LOCK;) {
+        /* Wait for the bit to clear without hammering the line with RMWs. */
+        while (atomic_load_explicit(&s->flags, memory_order_relaxed) & DW_SERIES_LOCK) {
+            if (++spins < 128) {
+#if defined(__x86_64__) || defined(__i386__)
+                __builtin_ia32_pause();
+#endif
+            } else {
+                sched_yield();
+            }
+        }
+    }
+}
+
 /* ---- lookup by labels ---- */
 
-uint64_t dw_head_labels_hash(const struct dw_label *l, size_t n)
+uint64_t dw_head_labels_hash(const struct dw_label *l, const uint32_t *lens, size_t n)
 {
+    /* Each string's length is mixed in, so boundaries cannot shift. */
     uint64_t h = SERIES_SEED;
     for (size_t i = 0; i < n; i++) {
-        h = dw_index_hash_str(l[i].name, strlen(l[i].name), h);
-        h = dw_index_hash_str(l[i].value, strlen(l[i].value), h);
+        h = dw_index_hash_mix(l[i].name, lens ? lens[2 * i] : strlen(l[i].name), h);
+        h = dw_index_hash_mix(l[i].value, lens ? lens[2 * i + 1] : strlen(l[i].value), h);
     }
-    return h;
+    return dw_index_hash_final(h);
 }
 
 static struct dw_head_shard *shard_of(struct dw_head *h, uint64_t hash)
@@ -116,43 +156,89 @@ static struct dw_head_shard *shard_of(struct dw_head *h, uint64_t hash)
     return &h->shards[hash >> 56];
 }
 
+static bool same_str(const struct dw_sym *y, const char *s, const uint32_t *len)
+{
+    if (!y)
+        return false;
+    if (len)
+        return y->len == *len && memcmp(y->s, s, *len) == 0;
+    return strcmp(y->s, s) == 0;
+}
+
 static bool same_labels(struct dw_head *h, const struct dw_series *s, const struct dw_label *l,
-                        size_t n)
+                        const uint32_t *lens, size_t n)
 {
     if (s->nlabels != n)
         return false;
+    const uint8_t *p = s->labels;
     for (size_t i = 0; i < n; i++) {
-        if (strcmp(dw_index_str(&h->ix, s->labels[2 * i]), l[i].name) != 0 ||
-            strcmp(dw_index_str(&h->ix, s->labels[2 * i + 1]), l[i].value) != 0)
+        uint32_t ns, vs;
+        p = dw_series_syms_next(dw_series_syms_next(p, &ns), &vs);
+        if (!same_str(dw_index_sym(&h->ix, ns), l[i].name, lens ? &lens[2 * i] : NULL) ||
+            !same_str(dw_index_sym(&h->ix, vs), l[i].value, lens ? &lens[2 * i + 1] : NULL))
             return false;
     }
     return true;
 }
 
+void dw_series_syms(const struct dw_series *s, uint32_t *out)
+{
+    const uint8_t *p = s->labels;
+    for (size_t i = 0; i < 2 * (size_t)s->nlabels; i++)
+        p = dw_series_syms_next(p, &out[i]);
+}
+
+uint64_t dw_head_series_hash(struct dw_head *h, const struct dw_series *s)
+{
+    struct dw_label *l = dw_malloc((s->nlabels ? s->nlabels : 1) * sizeof *l);
+    dw_head_series_labels(h, s, l);
+    uint64_t hash = dw_head_labels_hash(l, NULL, s->nlabels);
+    free(l);
+    return hash;
+}
+
+/*
+ * A slot keeps 32 bits of the hash (bits 24-55: neither the shard's bits
+ * nor the slot index's) next to the id, so probing past other series
+ * costs no cache miss on them: only a tag match loads the series.
+ */
+static uint64_t slot_tag(uint64_t hash)
+{
+    return (hash >> 24) & 0xffffffffu;
+}
+
+static uint32_t slot_id(uint64_t slot)
+{
+    return (uint32_t)slot;
+}
+
 /* Slot holding the series with these labels, or the empty slot (shard lock held). */
-static size_t shard_find(struct dw_head *h, const struct dw_head_shard *sh, const struct dw_label *l,
-                         size_t n, uint64_t hash)
+static size_t shard_find(struct dw_head *h, const struct dw_head_shard *sh,
+                         const struct dw_label *l, const uint32_t *lens, size_t n, uint64_t hash)
 {
     uint32_t mask = sh->cap - 1;
+    uint64_t tag = slot_tag(hash);
     for (size_t i = hash & mask;; i = (i + 1) & mask) {
-        uint32_t id = sh->slots[i];
-        if (!id)
+        uint64_t e = sh->slots[i];
+        if (!e)
             return i;
-        const struct dw_series *s = dw_head_series(h, id);
-        if (s->hash == hash && same_labels(h, s, l, n))
+        if (e >> 32 != tag)
+            continue;
+        const struct dw_series *s = dw_head_series(h, slot_id(e));
+        if (same_labels(h, s, l, lens, n))
             return i;
     }
 }
 
-struct dw_series *dw_head_find(struct dw_head *h, const struct dw_label *l, size_t n,
-                               uint64_t hash)
+struct dw_series *dw_head_find(struct dw_head *h, const struct dw_label *l, const uint32_t *lens,
+                               size_t n, uint64_t hash)
 {
     struct dw_head_shard *sh = shard_of(h, hash);
     struct dw_series *s = NULL;
     pthread_rwlock_rdlock(&sh->lock);
     if (sh->cap) {
-        uint32_t id = sh->slots[shard_find(h, sh, l, n, hash)];
-        s = id ? dw_head_series(h, id) : NULL;
+        uint64_t e = sh->slots[shard_find(h, sh, l, lens, n, hash)];
+        s = e ? dw_head_series(h, slot_id(e)) : NULL;
     }
     pthread_rwlock_unlock(&sh->lock);
     return s;
@@ -161,27 +247,31 @@ struct dw_series *dw_head_find(struct dw_head *h, const struct dw_label *l, size
 static void shard_grow(struct dw_head *h, struct dw_head_shard *sh)
 {
     uint32_t ncap = sh->cap ? sh->cap * 2 : 64;
-    uint32_t *slots = dw_calloc(ncap, sizeof *slots);
+    uint64_t *slots = dw_calloc(ncap, sizeof *slots);
     for (uint32_t i = 0; i < sh->cap; i++) {
-        uint32_t id = sh->slots[i];
-        if (!id)
+        uint64_t e = sh->slots[i];
+        if (!e)
             continue;
-        size_t j = dw_head_series(h, id)->hash & (ncap - 1);
+        size_t j = dw_head_series_hash(h, dw_head_series(h, slot_id(e))) & (ncap - 1);
         while (slots[j])
             j = (j + 1) & (ncap - 1);
-        slots[j] = id;
+        slots[j] = e;
     }
     free(sh->slots);
     sh->slots = slots;
     sh->cap = ncap;
 }
 
-/* Removes id from its shard (backward-shift deletion; shard write lock held). */
-static void shard_delete(struct dw_head *h, struct dw_head_shard *sh, uint32_t id)
+/*
+ * Removes id, whose label hash is `hash`, from its shard (backward-shift
+ * deletion; shard write lock held). Entries that might move have their
+ * hash recomputed: series do not store it, deletions are rare.
+ */
+static void shard_delete(struct dw_head *h, struct dw_head_shard *sh, uint32_t id, uint64_t hash)
 {
     uint32_t mask = sh->cap - 1;
-    size_t i = dw_head_series(h, id)->hash & mask;
-    while (sh->slots[i] != id)
+    size_t i = hash & mask;
+    while (slot_id(sh->slots[i]) != id)
         i = (i + 1) & mask;
     for (;;) {
         sh->slots[i] = 0;
@@ -192,7 +282,7 @@ static void shard_delete(struct dw_head *h, struct dw_head_shard *sh, uint32_t i
                 sh->n--;
                 return;
             }
-            size_t k = dw_head_series(h, sh->slots[j])->hash & mask;
+            size_t k = dw_head_series_hash(h, dw_head_series(h, slot_id(sh->slots[j]))) & mask;
             bool stays = i <= j ? (i < k && k <= j) : (i < k || k <= j);
             if (!stays) {
                 sh->slots[i] = sh->slots[j];
@@ -203,19 +293,27 @@ static void shard_delete(struct dw_head *h, struct dw_head_shard *sh, uint32_t i
     }
 }
 
+/* Interns the labels into syms (2n) and builds the series around them. */
 static struct dw_series *series_new(struct dw_head *h, const struct dw_label *l, size_t n,
-                                    uint64_t hash, uint32_t id)
+                                    uint32_t id, uint32_t *syms)
 {
-    struct dw_series *s = dw_calloc(1, sizeof *s + 2 * n * sizeof s->labels[0]);
-    s->hash = hash;
+    uint8_t *enc = dw_malloc(2 * n * 5 + 1), *p = enc;
+    for (size_t i = 0; i < 2 * n; i++) {
+        syms[i] = dw_index_intern(&h->ix, i % 2 ? l[i / 2].value : l[i / 2].name);
+        for (uint32_t v = syms[i];; v >>= 7) {
+            *p++ = (uint8_t)(v & 0x7f) | (v >= 0x80 ? 0x80 : 0);
+            if (v < 0x80)
+                break;
+        }
+    }
+    size_t len = (size_t)(p - enc);
+    struct dw_series *s = dw_calloc(1, offsetof(struct dw_series, labels) + len);
+    memcpy(s->labels, enc, len);
+    free(enc);
     atomic_init(&s->max_t, INT64_MIN);
     s->id = id;
     s->nlabels = (uint16_t)n;
     atomic_init(&s->flags, 0);
-    for (size_t i = 0; i < n; i++) {
-        s->labels[2 * i] = dw_index_intern(&h->ix, l[i].name);
-        s->labels[2 * i + 1] = dw_index_intern(&h->ix, l[i].value);
-    }
     return s;
 }
 
@@ -227,10 +325,10 @@ struct dw_series *dw_head_get_or_create(struct dw_head *h, const struct dw_label
     pthread_rwlock_wrlock(&sh->lock);
     if ((sh->n + 1) * 10 > sh->cap * 7)
         shard_grow(h, sh);
-    size_t slot = shard_find(h, sh, l, n, hash);
+    size_t slot = shard_find(h, sh, l, NULL, n, hash);
     struct dw_series *s = NULL;
     if (sh->slots[slot]) {
-        s = dw_head_series(h, sh->slots[slot]);
+        s = dw_head_series(h, slot_id(sh->slots[slot]));
         goto out;
     }
     /* A replayed id already taken by other labels (damaged log): take a fresh one. */
@@ -240,11 +338,13 @@ struct dw_series *dw_head_get_or_create(struct dw_head *h, const struct dw_label
         goto out; /* id space exhausted; the caller reports a limit */
     if (id > h->next_id)
         h->next_id = id;
-    s = series_new(h, l, n, hash, id);
-    sh->slots[slot] = id;
+    uint32_t *syms = dw_malloc((2 * n + 1) * sizeof *syms);
+    s = series_new(h, l, n, id, syms);
+    sh->slots[slot] = slot_tag(hash) << 32 | id;
     sh->n++;
     dw_segarr_set(&h->series, id, s);
-    dw_index_add_series(&h->ix, id, s->labels, n);
+    dw_index_add_series(&h->ix, id, syms, n);
+    free(syms);
     atomic_fetch_add_explicit(&h->created, 1, memory_order_relaxed);
     *created = true;
 out:
@@ -254,19 +354,26 @@ out:
 
 void dw_head_series_labels(struct dw_head *h, const struct dw_series *s, struct dw_label *out)
 {
+    const uint8_t *p = s->labels;
     for (size_t i = 0; i < s->nlabels; i++) {
-        out[i].name = dw_index_str(&h->ix, s->labels[2 * i]);
-        out[i].value = dw_index_str(&h->ix, s->labels[2 * i + 1]);
+        uint32_t ns, vs;
+        p = dw_series_syms_next(dw_series_syms_next(p, &ns), &vs);
+        out[i].name = dw_index_str(&h->ix, ns);
+        out[i].value = dw_index_str(&h->ix, vs);
     }
 }
 
 int dw_head_series_cmp(struct dw_head *h, const struct dw_series *a, const struct dw_series *b)
 {
     size_t n = a->nlabels < b->nlabels ? a->nlabels : b->nlabels;
+    const uint8_t *pa = a->labels, *pb = b->labels;
     for (size_t i = 0; i < 2 * n; i++) {
-        if (a->labels[i] == b->labels[i])
+        uint32_t x, y;
+        pa = dw_series_syms_next(pa, &x);
+        pb = dw_series_syms_next(pb, &y);
+        if (x == y)
             continue; /* interned: same symbol, same string */
-        return strcmp(dw_index_str(&h->ix, a->labels[i]), dw_index_str(&h->ix, b->labels[i]));
+        return strcmp(dw_index_str(&h->ix, x), dw_index_str(&h->ix, y));
     }
     return a->nlabels < b->nlabels ? -1 : a->nlabels > b->nlabels;
 }
@@ -314,12 +421,18 @@ static bool out_of_bounds(struct dw_head *h, int64_t t)
     return h->max_future_ms >= 0 && t > dw_now_ms() + h->max_future_ms;
 }
 
-enum dw_append_status dw_head_precheck(struct dw_head *h, struct dw_series *s, int64_t t)
+static enum dw_append_status rejected(const struct dw_series *s, int64_t t, double v);
+
+enum dw_append_status dw_head_precheck(struct dw_head *h, struct dw_series *s, int64_t t, double v)
 {
     if (out_of_bounds(h, t))
         return DW_APPEND_OOB;
-    if (t < atomic_load_explicit(&s->max_t, memory_order_relaxed))
-        return DW_APPEND_OOO;
+    if (t < atomic_load_explicit(&s->max_t, memory_order_relaxed)) {
+        dw_series_lock(s);
+        enum dw_append_status st = rejected(s, t, v);
+        dw_series_unlock(s);
+        return st;
+    }
     return DW_APPEND_OK;
 }
 
@@ -374,7 +487,7 @@ static void freeze(struct dw_series *s, struct dw_tsdb_blockenc *enc, struct dw_
                    struct dw_append_acc *acc)
 {
     size_t len;
-    const uint8_t *bytes = dw_tsdb_chunk_bytes(s->head, &len);
+    const uint8_t *bytes = dw_tsdb_chunk_bytes(active(s), &len);
     int64_t t[DW_TSDB_CHUNK_MAX_SAMPLES];
     double v[DW_TSDB_CHUNK_MAX_SAMPLES];
     size_t n = 0;
@@ -400,15 +513,84 @@ static void freeze(struct dw_series *s, struct dw_tsdb_blockenc *enc, struct dw_
     s->frozen_len += (uint32_t)add;
     s->nfrozen++;
     acc->bytes += (int64_t)add - (int64_t)len;
-    dw_tsdb_chunk_free(&s->head);
+    free_active(s);
 }
 
-static enum dw_append_status rejected(struct dw_series *s, int64_t t, double v)
+/* The last sample of a series (series lock held); false when empty. */
+static bool last_sample(const struct dw_series *s, int64_t *t, double *v)
+{
+    if (active(s))
+        return dw_tsdb_chunk_last(active(s), t, v);
+    if (!s->nfrozen)
+        return false;
+    /* The last chunk was frozen: decode it (rejections only, so rare). */
+    struct dw_tsdb_rd r;
+    struct frozen_hdr f;
+    dw_tsdb_rd_init(&r, s->frozen, s->frozen_len);
+    for (uint32_t i = 0; i < s->nfrozen; i++)
+        if (!frozen_parse(&r, &f))
+            return false;
+    int64_t ts[DW_TSDB_CHUNK_MAX_SAMPLES];
+    double vs[DW_TSDB_CHUNK_MAX_SAMPLES];
+    size_t n;
+    if (frozen_decode(&f, ts, vs, &n) != 0 || n == 0)
+        return false;
+    *t = ts[n - 1];
+    *v = vs[n - 1];
+    return true;
+}
+
+/* Why a sample not after the last one is refused (series lock held). */
+/*
+ * Whether the head holds exactly (t, v) for s (series lock held). A client
+ * that retries a batch after a timeout resends samples that were stored:
+ * those are redundant, not out of order, so at-least-once senders are not
+ * refused for their retries.
+ */
+static bool holds_sample(const struct dw_series *s, int64_t t, double v)
+{
+    int64_t ct;
+    double cv;
+    if (active(s)) {
+        int64_t mint, maxt;
+        if (dw_tsdb_chunk_range(active(s), &mint, &maxt) && t >= mint) {
+            size_t len;
+            const uint8_t *b = dw_tsdb_chunk_bytes(active(s), &len);
+            struct dw_tsdb_chunk_iter it;
+            dw_tsdb_chunk_iter_init(&it, b, len);
+            return dw_tsdb_chunk_iter_seek(&it, t, &ct, &cv) && ct == t &&
+                   dw_tsdb_f2u(cv) == dw_tsdb_f2u(v);
+        }
+    }
+    struct dw_tsdb_rd r;
+    struct frozen_hdr f;
+    dw_tsdb_rd_init(&r, s->frozen, s->frozen_len);
+    for (uint32_t i = 0; i < s->nfrozen; i++) {
+        if (!frozen_parse(&r, &f))
+            return false;
+        if (t < f.mint || t > f.maxt)
+            continue;
+        int64_t ts[DW_TSDB_CHUNK_MAX_SAMPLES];
+        double vs[DW_TSDB_CHUNK_MAX_SAMPLES];
+        size_t n;
+        if (frozen_decode(&f, ts, vs, &n) != 0)
+            return false;
+        for (size_t k = 0; k < n; k++)
+            if (ts[k] == t)
+                return dw_tsdb_f2u(vs[k]) == dw_tsdb_f2u(v);
+        return false;
+    }
+    return false;
+}
+
+static enum dw_append_status rejected(const struct dw_series *s, int64_t t, double v)
 {
     int64_t lt;
     double lv;
-    if (!dw_tsdb_chunk_last(s->head, &lt, &lv) || t < lt)
+    if (!last_sample(s, &lt, &lv))
         return DW_APPEND_OOO;
+    if (t < lt)
+        return holds_sample(s, t, v) ? DW_APPEND_REDUNDANT : DW_APPEND_OOO;
     return dw_tsdb_f2u(lv) == dw_tsdb_f2u(v) ? DW_APPEND_REDUNDANT : DW_APPEND_DUPLICATE;
 }
 
@@ -416,46 +598,39 @@ enum dw_append_status dw_head_append(struct dw_head *h, struct dw_series *s, int
                                      struct dw_tsdb_blockenc *enc, struct dw_buf *scratch,
                                      struct dw_append_acc *acc)
 {
-    enum dw_append_status st = DW_APPEND_OK;
     if (out_of_bounds(h, t)) {
-        st = DW_APPEND_OOB;
-        goto out;
+        acc->status[DW_APPEND_OOB]++;
+        return DW_APPEND_OOB;
     }
-    pthread_mutex_t *mu = dw_head_stripe(h, s);
-    pthread_mutex_lock(mu);
-    size_t before = 0;
-    int rc = DW_TSDB_EFULL;
-    if (s->head) {
-        dw_tsdb_chunk_bytes(s->head, &before);
-        rc = dw_tsdb_chunk_append(s->head, t, v);
-        if (rc == DW_TSDB_EORDER) {
-            st = rejected(s, t, v);
-            pthread_mutex_unlock(mu);
-            goto out;
-        }
-        if (rc == DW_TSDB_EFULL) {
-            freeze(s, enc, scratch, acc);
-            before = 0;
-        }
+    dw_series_lock(s);
+    if (t <= atomic_load_explicit(&s->max_t, memory_order_relaxed)) {
+        enum dw_append_status st = rejected(s, t, v);
+        dw_series_unlock(s);
+        acc->status[st]++;
+        return st;
     }
-    if (rc == DW_TSDB_EFULL) {
-        s->head = dw_tsdb_chunk_new();
+    size_t before = 0, after;
+    if (!active(s)) {
+        set_active(s, dw_tsdb_chunk_new());
         acc->chunks++;
-        dw_tsdb_chunk_append(s->head, t, v);
+    } else {
+        dw_tsdb_chunk_bytes(active(s), &before);
     }
-    size_t after;
-    dw_tsdb_chunk_bytes(s->head, &after);
+    /* Cannot fail: t is after the last sample and a full chunk is never kept. */
+    dw_tsdb_chunk_append(active(s), t, v);
+    dw_tsdb_chunk_bytes(active(s), &after);
     acc->bytes += (int64_t)after - (int64_t)before;
     atomic_store_explicit(&s->max_t, t, memory_order_relaxed);
-    pthread_mutex_unlock(mu);
+    if (dw_tsdb_chunk_count(active(s)) >= DW_TSDB_CHUNK_MAX_SAMPLES)
+        freeze(s, enc, scratch, acc);
+    dw_series_unlock(s);
     acc->samples++;
     if (t < acc->mint)
         acc->mint = t;
     if (t > acc->maxt)
         acc->maxt = t;
-out:
-    acc->status[st]++;
-    return st;
+    acc->status[DW_APPEND_OK]++;
+    return DW_APPEND_OK;
 }
 
 void dw_append_acc_init(struct dw_append_acc *acc)
@@ -510,19 +685,16 @@ static bool series_mint(const struct dw_series *s, int64_t *mint)
         }
     }
     int64_t maxt;
-    return s->head && dw_tsdb_chunk_range(s->head, mint, &maxt);
+    return active(s) && dw_tsdb_chunk_range(active(s), mint, &maxt);
 }
 
 bool dw_head_series_range(struct dw_head *h, struct dw_series *s, int64_t *mint, int64_t *maxt)
 {
-    pthread_mutex_t *mu = dw_head_stripe(h, s);
-    pthread_mutex_lock(mu);
-    bool ok = series_mint(s, mint) && s->head;
-    if (ok) {
-        int64_t a;
-        dw_tsdb_chunk_range(s->head, &a, maxt);
-    }
-    pthread_mutex_unlock(mu);
+    (void)h;
+    dw_series_lock(s);
+    bool ok = series_mint(s, mint);
+    *maxt = atomic_load_explicit(&s->max_t, memory_order_relaxed);
+    dw_series_unlock(s);
     return ok;
 }
 
@@ -535,19 +707,18 @@ void dw_head_cursor_begin(struct dw_head_chunk_cursor *c, struct dw_head *h, str
     c->s = s;
     c->err = 0;
     c->maxt = maxt;
-    pthread_mutex_t *mu = dw_head_stripe(h, s);
-    pthread_mutex_lock(mu);
+    dw_series_lock(s);
     c->next_seq = s->seq0;
     c->last_seq = s->seq0 + s->nfrozen;
-    c->last_n = s->head ? (uint32_t)dw_tsdb_chunk_count(s->head) : 0;
-    pthread_mutex_unlock(mu);
+    c->last_n = active(s) ? (uint32_t)dw_tsdb_chunk_count(active(s)) : 0;
+    dw_series_unlock(s);
 }
 
 /* Decodes the first `limit` samples of the active chunk (series lock held). */
 static size_t decode_active(struct dw_head_chunk_cursor *c, size_t limit)
 {
     size_t len, n = 0;
-    const uint8_t *b = dw_tsdb_chunk_bytes(c->s->head, &len);
+    const uint8_t *b = dw_tsdb_chunk_bytes(active(c->s), &len);
     struct dw_tsdb_chunk_iter it;
     dw_tsdb_chunk_iter_init(&it, b, len);
     while (n < limit && dw_tsdb_chunk_iter_next(&it, &c->t[n], &c->v[n]))
@@ -582,10 +753,10 @@ static int read_chunk(struct dw_head_chunk_cursor *c, int64_t min_t, size_t *n)
         *n = got < limit ? got : limit;
         return 0;
     }
-    if (k != s->nfrozen || !snap_last || !s->head)
+    if (k != s->nfrozen || !snap_last || !active(s))
         return 1;
     int64_t mint, maxt;
-    dw_tsdb_chunk_range(s->head, &mint, &maxt);
+    dw_tsdb_chunk_range(active(s), &mint, &maxt);
     if (mint > c->maxt)
         return 1;
     if (maxt >= min_t)
@@ -595,9 +766,8 @@ static int read_chunk(struct dw_head_chunk_cursor *c, int64_t min_t, size_t *n)
 
 bool dw_head_cursor_next(struct dw_head_chunk_cursor *c, int64_t min_t, size_t *n)
 {
-    pthread_mutex_t *mu = dw_head_stripe(c->head, c->s);
     bool found = false;
-    pthread_mutex_lock(mu);
+    dw_series_lock(c->s);
     while (!found && !c->err && c->next_seq <= c->last_seq) {
         if (c->next_seq < c->s->seq0)
             c->next_seq = c->s->seq0; /* truncated meanwhile: the block has it */
@@ -612,7 +782,7 @@ bool dw_head_cursor_next(struct dw_head_chunk_cursor *c, int64_t min_t, size_t *
             c->next_seq++;
         found = rc == 0 && *n > 0;
     }
-    pthread_mutex_unlock(mu);
+    dw_series_unlock(c->s);
     return found;
 }
 
@@ -647,11 +817,11 @@ static size_t drop_chunks(struct dw_series *s, int64_t t, struct dw_append_acc *
         acc->chunks -= dropped;
     }
     int64_t mint, maxt;
-    if (s->nfrozen == 0 && s->head && dw_tsdb_chunk_range(s->head, &mint, &maxt) && maxt < t) {
+    if (s->nfrozen == 0 && active(s) && dw_tsdb_chunk_range(active(s), &mint, &maxt) && maxt < t) {
         size_t len;
-        dw_tsdb_chunk_bytes(s->head, &len);
-        samples += dw_tsdb_chunk_count(s->head);
-        dw_tsdb_chunk_free(&s->head);
+        dw_tsdb_chunk_bytes(active(s), &len);
+        samples += dw_tsdb_chunk_count(active(s));
+        free_active(s);
         s->seq0++;
         acc->bytes -= (int64_t)len;
         acc->chunks--;
@@ -681,11 +851,12 @@ static void unlink_dead(struct dw_head *h, const uint32_t *dead, size_t ndead)
     size_t k = 0;
     for (size_t i = 0; i < ndead; i++) {
         struct dw_series *s = dw_head_series(h, dead[i]);
-        memcpy(pairs + 2 * k, s->labels, 2 * s->nlabels * sizeof *pairs);
+        dw_series_syms(s, pairs + 2 * k);
         k += s->nlabels;
-        struct dw_head_shard *sh = shard_of(h, s->hash);
+        uint64_t hash = dw_head_series_hash(h, s);
+        struct dw_head_shard *sh = shard_of(h, hash);
         pthread_rwlock_wrlock(&sh->lock);
-        shard_delete(h, sh, s->id);
+        shard_delete(h, sh, s->id, hash);
         pthread_rwlock_unlock(&sh->lock);
     }
     dw_index_remove_series(&h->ix, dead, ndead, pairs, npairs);
@@ -695,9 +866,10 @@ static void unlink_dead(struct dw_head *h, const uint32_t *dead, size_t ndead)
         struct dw_series *s = dw_head_series(h, dead[i]);
         uint32_t live = dw_segarr_set(&h->series, dead[i], NULL);
         dw_reclaim_defer(&h->reclaim, free_series_cb, NULL, s);
-        uint32_t pg = dead[i] >> DW_SEG_PAGE_BITS;
-        if (live == 0 && pg != cur_page)
-            dw_reclaim_defer(&h->reclaim, free_page_cb, NULL, dw_segarr_take_page(&h->series, pg));
+        /* New ids still land in the current page; older empty pages go. */
+        if (live == 0 && dead[i] >> DW_SEG_PAGE_BITS != cur_page)
+            dw_reclaim_defer(&h->reclaim, free_page_cb, NULL,
+                             dw_segarr_take_page(&h->series, dead[i]));
     }
 }
 
@@ -712,17 +884,16 @@ size_t dw_head_truncate(struct dw_head *h, int64_t t)
     int64_t new_min = INT64_MAX;
     for (size_t i = 0; i < ids.n; i++) {
         struct dw_series *s = dw_head_series(h, ids.ids[i]);
-        pthread_mutex_t *mu = dw_head_stripe(h, s);
-        pthread_mutex_lock(mu);
+        dw_series_lock(s);
         samples += drop_chunks(s, t, &acc);
         int64_t m;
-        if (!s->head) {
+        if (!active(s) && !s->nfrozen) {
             atomic_fetch_or(&s->flags, DW_SERIES_DEAD);
             dw_idlist_push(&dead, s->id);
         } else if (series_mint(s, &m) && m < new_min) {
             new_min = m;
         }
-        pthread_mutex_unlock(mu);
+        dw_series_unlock(s);
     }
     if (dead.n) {
         pthread_rwlock_wrlock(&h->ix.lock);

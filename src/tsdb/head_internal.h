@@ -10,7 +10,7 @@
  *   db gate (rwlock: commits read, truncation write)
  *   -> index lock (rwlock)
  *   -> series hash shard lock (rwlock)
- *   -> series stripe lock (mutex, one per 1/DW_HEAD_STRIPES of the series)
+ *   -> series lock (a spin bit in the series' flags)
  *   -> reclaim mutex
  */
 #ifndef DW_TSDB_HEAD_INTERNAL_H
@@ -27,34 +27,49 @@
 /* ---- segmented arrays: slots that never move, lock-free reads ---- */
 
 /*
- * Maps a uint32 id to a pointer. Pages of DW_SEG_PAGE slots are allocated
- * on first use and never move, so a reader needs no lock: it loads the page
- * pointer and the slot with acquire order. Writers are serialised by the
- * owner's lock. A page whose slots are all empty again (ids are not reused
- * for series) is handed to the reclaimer by its owner.
+ * Maps a uint32 id to a pointer through three levels (a fixed top array,
+ * middle blocks of DW_SEG_MID pages, pages of DW_SEG_PAGE slots), each
+ * allocated on first use and never moved, so a reader needs no lock: it
+ * follows the pointers with acquire loads. Writers are serialised by the
+ * owner's lock. Memory grows with the ids in use, not with the id space.
+ * A page whose slots are all empty again (series ids are never reused) is
+ * detached and handed to the reclaimer by its owner.
  */
-#define DW_SEG_PAGE_BITS 14
+#define DW_SEG_PAGE_BITS 12
+#define DW_SEG_MID_BITS 10
 #define DW_SEG_PAGE (1u << DW_SEG_PAGE_BITS)
-#define DW_SEG_DIR (1u << (32 - DW_SEG_PAGE_BITS))
+#define DW_SEG_MID (1u << DW_SEG_MID_BITS)
+#define DW_SEG_TOP (1u << (32 - DW_SEG_PAGE_BITS - DW_SEG_MID_BITS))
 
-struct dw_segarr {
-    _Atomic(_Atomic(void *) *) *dir; /* DW_SEG_DIR page pointers (heap, calloc) */
-    uint16_t *live;                  /* non-NULL slots per page (heap) */
+struct dw_segpage {
+    uint32_t live; /* non-NULL slots (owner's lock) */
+    _Atomic(void *) slot[DW_SEG_PAGE];
 };
 
-void dw_segarr_init(struct dw_segarr *a);
-/** Frees the pages and the directory (not what the slots point to). */
+struct dw_segmid {
+    _Atomic(struct dw_segpage *) page[DW_SEG_MID];
+};
+
+struct dw_segarr {
+    _Atomic(struct dw_segmid *) top[DW_SEG_TOP];
+};
+
+/** Frees the pages (not what the slots point to). */
 void dw_segarr_release(struct dw_segarr *a);
 /** Stores p in slot i (caller holds the owner's write lock). Returns the page's live count. */
 uint32_t dw_segarr_set(struct dw_segarr *a, uint32_t i, void *p);
-/** Detaches page `pg` from the directory and returns it (caller frees it later). */
-void *dw_segarr_take_page(struct dw_segarr *a, uint32_t pg);
+/** Detaches the page holding id i and returns it (the caller frees it later). */
+void *dw_segarr_take_page(struct dw_segarr *a, uint32_t i);
 
 static inline void *dw_segarr_get(const struct dw_segarr *a, uint32_t i)
 {
-    _Atomic(void *) *page =
-        atomic_load_explicit(&a->dir[i >> DW_SEG_PAGE_BITS], memory_order_acquire);
-    return page ? atomic_load_explicit(&page[i & (DW_SEG_PAGE - 1)], memory_order_acquire) : NULL;
+    struct dw_segmid *mid = atomic_load_explicit(&a->top[i >> (DW_SEG_PAGE_BITS + DW_SEG_MID_BITS)],
+                                                 memory_order_acquire);
+    if (!mid)
+        return NULL;
+    struct dw_segpage *pg = atomic_load_explicit(
+        &mid->page[(i >> DW_SEG_PAGE_BITS) & (DW_SEG_MID - 1)], memory_order_acquire);
+    return pg ? atomic_load_explicit(&pg->slot[i & (DW_SEG_PAGE - 1)], memory_order_acquire) : NULL;
 }
 
 /* ---- deferred reclamation (epochs) ---- */
@@ -147,8 +162,8 @@ struct dw_lname {
  */
 struct dw_index {
     pthread_rwlock_t lock;
-    struct dw_segarr syms;   /* id -> struct dw_sym * */
-    uint32_t *symmap;        /* open addressing by string hash -> id */
+    struct dw_segarr syms; /* id -> struct dw_sym * */
+    uint32_t *symmap;      /* open addressing by string hash -> id */
     uint32_t symmap_cap, nsyms;
     uint32_t next_sym;
     uint32_t *free_syms; /* ids whose string has been reclaimed */
@@ -161,13 +176,22 @@ struct dw_index {
 
 void dw_index_init(struct dw_index *ix, struct dw_reclaim *r);
 void dw_index_release(struct dw_index *ix);
-/** 64-bit hash of a string (also used for series hashes). */
+/** 64-bit hash of a string. */
 uint64_t dw_index_hash_str(const char *s, size_t len, uint64_t seed);
+/** The same in steps: mix strings into a running state, finalise once (label sets). */
+uint64_t dw_index_hash_mix(const char *s, size_t len, uint64_t seed);
+uint64_t dw_index_hash_final(uint64_t h);
 
 static inline const char *dw_index_str(const struct dw_index *ix, uint32_t sym)
 {
     struct dw_sym *s = dw_segarr_get(&ix->syms, sym);
     return s ? s->s : "";
+}
+
+/** The interned string with its length (NULL for an unused id); no lock needed. */
+static inline const struct dw_sym *dw_index_sym(const struct dw_index *ix, uint32_t sym)
+{
+    return dw_segarr_get(&ix->syms, sym);
 }
 
 /** Interns s and takes a reference (write lock held). */
@@ -184,9 +208,10 @@ void dw_index_add_series(struct dw_index *ix, uint32_t id, const uint32_t *label
 void dw_index_remove_series(struct dw_index *ix, const uint32_t *dead, size_t ndead,
                             const uint32_t *pairs, size_t npairs);
 
-/* How the index asks the head for a series' labels (post-filtering). */
+/* How the index asks the head for the value of one label of a series (post-filtering). */
 struct dw_index_series_labels {
-    const uint32_t *(*labels)(void *ctx, uint32_t id, size_t *n);
+    /** The value of label symbol `name` in series id, "" when absent. */
+    const char *(*value)(void *ctx, uint32_t id, uint32_t name);
     void *ctx;
 };
 
@@ -208,38 +233,67 @@ const struct dw_postings *dw_index_postings(struct dw_index *ix, uint32_t name, 
 enum {
     DW_SERIES_LOGGED = 1, /* its definition is in the WAL */
     DW_SERIES_DEAD = 2,   /* garbage-collected: unlinked, awaiting reclamation */
+    DW_SERIES_LOCK = 4,   /* the series lock */
 };
 
 /*
- * One series. Chunk fields are guarded by the series' stripe lock; max_t is
- * also read without it (atomic) for the commit's pre-check.
+ * One series. Chunk fields are guarded by the series lock, a bit in flags
+ * (in the series' own cache line: appends touch no other lock memory);
+ * max_t is also read without it (atomic) for the commit's pre-check.
+ * head is NULL when the series is empty or its last chunk just filled up
+ * and was frozen.
  * Frozen chunks: the full chunks, re-encoded as block chunks and stored
  * back to back in one allocation, each as uvarint len, varint min_t,
  * uvarint (max_t - min_t), then len bytes. Chunks are numbered: the first
  * frozen chunk held is number seq0, the active chunk seq0 + nfrozen.
  */
 struct dw_series {
-    uint64_t hash;
-    _Atomic int64_t max_t;       /* last sample's timestamp; INT64_MIN when empty */
-    struct dw_tsdb_chunk *head;  /* active chunk; NULL when the series is empty */
-    uint8_t *frozen;             /* heap, exact size */
+    _Atomic int64_t max_t;                /* last sample's timestamp; INT64_MIN when empty */
+    _Atomic(struct dw_tsdb_chunk *) head; /* active chunk (see head.c); may be NULL */
+    uint8_t *frozen;                      /* heap, exact size */
     uint32_t frozen_len;
     uint32_t seq0;
     uint32_t id;
     uint16_t nfrozen;
     uint16_t nlabels;
     _Atomic uint8_t flags;
-    uint32_t labels[]; /* nlabels (name, value) symbol pairs, sorted by name */
+    /* nlabels (name, value) symbol pairs sorted by name, as uvarints: with
+       interned symbols mostly below 2^14 a label costs 2-4 bytes, not 8 */
+    uint8_t labels[];
 };
 
+/* Walks a series' label symbols: dw_series_syms_next() twice per label. */
+static inline const uint8_t *dw_series_syms_next(const uint8_t *p, uint32_t *sym)
+{
+    uint32_t v = 0;
+    for (unsigned shift = 0;; shift += 7) {
+        uint8_t c = *p++;
+        v |= (uint32_t)(c & 0x7f) << shift;
+        if (!(c & 0x80) || shift >= 28)
+            break;
+    }
+    *sym = v;
+    return p;
+}
+
+/** Decodes every symbol of a series into out (2 * nlabels entries). */
+void dw_series_syms(const struct dw_series *s, uint32_t *out);
+
 #define DW_HEAD_SHARDS 256
-#define DW_HEAD_STRIPES 4096
+
+/** Takes the series lock (spins, then yields: holders never block). */
+void dw_series_lock(struct dw_series *s);
+
+static inline void dw_series_unlock(struct dw_series *s)
+{
+    atomic_fetch_and_explicit(&s->flags, (uint8_t)~DW_SERIES_LOCK, memory_order_release);
+}
 
 struct dw_head_shard {
     pthread_rwlock_t lock;
-    uint32_t *slots; /* series ids, open addressing by hash; 0 empty */
+    uint64_t *slots; /* open addressing by hash: hash tag << 32 | series id; 0 empty */
     uint32_t cap, n;
-    char pad[64 - sizeof(uint32_t *) - 2 * sizeof(uint32_t)];
+    char pad[64 - sizeof(uint64_t *) - 2 * sizeof(uint32_t)];
 };
 
 /* Why an append did not store a sample. */
@@ -257,9 +311,8 @@ struct dw_head {
     struct dw_head_shard shards[DW_HEAD_SHARDS];
     struct dw_segarr series; /* id -> struct dw_series * */
     uint32_t next_id;        /* index write lock */
-    pthread_mutex_t stripes[DW_HEAD_STRIPES];
     int64_t block_range_ms;
-    int64_t max_future_ms; /* < 0: no limit */
+    int64_t max_future_ms;     /* < 0: no limit */
     _Atomic int64_t min_valid; /* samples before it are out of bounds (last truncation) */
     _Atomic int64_t max_time;  /* newest sample accepted */
     _Atomic int64_t min_time;  /* oldest sample held (approximate after truncation) */
@@ -277,16 +330,19 @@ static inline struct dw_series *dw_head_series(struct dw_head *h, uint32_t id)
     return dw_segarr_get(&h->series, id);
 }
 
-static inline pthread_mutex_t *dw_head_stripe(struct dw_head *h, const struct dw_series *s)
-{
-    return &h->stripes[s->id & (DW_HEAD_STRIPES - 1)];
-}
+/*
+ * Label sets passed to the head are sorted by name without empty values.
+ * `lens`, when not NULL, holds each name's and value's length (2 per
+ * label) so hashing and comparing need no strlen.
+ */
 
-/** Label-set hash used by the series map (labels sorted, no empty values). */
-uint64_t dw_head_labels_hash(const struct dw_label *l, size_t n);
-/** Finds a series by sorted labels and their hash; NULL when absent. Holders only. */
-struct dw_series *dw_head_find(struct dw_head *h, const struct dw_label *l, size_t n,
-                               uint64_t hash);
+/** Label-set hash used by the series map. */
+uint64_t dw_head_labels_hash(const struct dw_label *l, const uint32_t *lens, size_t n);
+/** The label-set hash of an existing series (recomputed from its strings). */
+uint64_t dw_head_series_hash(struct dw_head *h, const struct dw_series *s);
+/** Finds a series by labels and their hash; NULL when absent. Holders only. */
+struct dw_series *dw_head_find(struct dw_head *h, const struct dw_label *l, const uint32_t *lens,
+                               size_t n, uint64_t hash);
 /**
  * Finds or creates a series (index write lock held). id 0 allocates the
  * next id; otherwise the series gets that id (WAL replay) unless the labels
@@ -298,8 +354,8 @@ struct dw_series *dw_head_get_or_create(struct dw_head *h, const struct dw_label
 void dw_head_series_labels(struct dw_head *h, const struct dw_series *s, struct dw_label *out);
 /** Smallest timestamp still appendable. */
 int64_t dw_head_min_valid(struct dw_head *h);
-/** Fast check without the series lock: true when the sample would surely be rejected. */
-enum dw_append_status dw_head_precheck(struct dw_head *h, struct dw_series *s, int64_t t);
+/** Status a sample will get, decided before logging it: lock-free unless the sample is older than the series' last one (then the stored sample decides between redundant and out of order). */
+enum dw_append_status dw_head_precheck(struct dw_head *h, struct dw_series *s, int64_t t, double v);
 /*
  * What a batch of appends changed, added to the head's shared counters once
  * per commit (dw_head_acc_publish) instead of once per sample: per-sample
@@ -335,10 +391,10 @@ bool dw_head_series_range(struct dw_head *h, struct dw_series *s, int64_t *mint,
 struct dw_head_chunk_cursor {
     struct dw_head *head;
     struct dw_series *s;
-    uint32_t next_seq;  /* next chunk to read */
-    uint32_t last_seq;  /* the active chunk at the snapshot */
-    uint32_t last_n;    /* its samples at the snapshot */
-    int64_t maxt;       /* chunks starting after it are not read */
+    uint32_t next_seq; /* next chunk to read */
+    uint32_t last_seq; /* the active chunk at the snapshot */
+    uint32_t last_n;   /* its samples at the snapshot */
+    int64_t maxt;      /* chunks starting after it are not read */
     int err;
     int64_t t[DW_TSDB_CHUNK_MAX_SAMPLES];
     double v[DW_TSDB_CHUNK_MAX_SAMPLES];
@@ -393,8 +449,8 @@ struct dw_tsdb_source_ops {
     int (*err)(void *cur);
     void (*cursor_free)(void *cur);
     /** Adds label names (or the values of `name` when not NULL) seen in the view to out. */
-    int (*label_strings)(void *view, const char *name, struct dw_tsdb_matcher *const *ms,
-                         size_t n, void (*add)(void *out, const char *s), void *out);
+    int (*label_strings)(void *view, const char *name, struct dw_tsdb_matcher *const *ms, size_t n,
+                         void (*add)(void *out, const char *s), void *out);
 };
 
 /**
@@ -408,8 +464,7 @@ void dw_tsdb_source_remove(struct dw_tsdb *db, void *src);
 #define DW_TSDB_MAX_SOURCES 256
 
 /** Copies the registered sources (arrays of DW_TSDB_MAX_SOURCES); returns their number. */
-size_t dw_tsdb_sources_copy(struct dw_tsdb *db, const struct dw_tsdb_source_ops **ops,
-                            void **src);
+size_t dw_tsdb_sources_copy(struct dw_tsdb *db, const struct dw_tsdb_source_ops **ops, void **src);
 
 /** The db's head (for the block writer and tests). */
 struct dw_head *dw_tsdb_head_of(struct dw_tsdb *db);

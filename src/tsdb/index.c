@@ -44,47 +44,53 @@
 
 /* ---- segmented arrays ---- */
 
-void dw_segarr_init(struct dw_segarr *a)
-{
-    a->dir = dw_calloc(DW_SEG_DIR, sizeof *a->dir);
-    a->live = dw_calloc(DW_SEG_DIR, sizeof *a->live);
-}
-
 void dw_segarr_release(struct dw_segarr *a)
 {
-    if (!a->dir)
-        return;
-    for (uint32_t i = 0; i < DW_SEG_DIR; i++)
-        free((void *)atomic_load_explicit(&a->dir[i], memory_order_relaxed));
-    free(a->dir);
-    free(a->live);
-    a->dir = NULL;
-    a->live = NULL;
+    for (uint32_t i = 0; i < DW_SEG_TOP; i++) {
+        struct dw_segmid *mid = atomic_load_explicit(&a->top[i], memory_order_relaxed);
+        if (!mid)
+            continue;
+        for (uint32_t j = 0; j < DW_SEG_MID; j++)
+            free(atomic_load_explicit(&mid->page[j], memory_order_relaxed));
+        free(mid);
+        atomic_store_explicit(&a->top[i], NULL, memory_order_relaxed);
+    }
 }
 
 uint32_t dw_segarr_set(struct dw_segarr *a, uint32_t i, void *p)
 {
-    uint32_t pg = i >> DW_SEG_PAGE_BITS;
-    _Atomic(void *) *page = atomic_load_explicit(&a->dir[pg], memory_order_relaxed);
-    if (!page) {
-        page = dw_calloc(DW_SEG_PAGE, sizeof *page);
-        atomic_store_explicit(&a->dir[pg], page, memory_order_release);
+    _Atomic(struct dw_segmid *) *tp = &a->top[i >> (DW_SEG_PAGE_BITS + DW_SEG_MID_BITS)];
+    struct dw_segmid *mid = atomic_load_explicit(tp, memory_order_relaxed);
+    if (!mid) {
+        mid = dw_calloc(1, sizeof *mid);
+        atomic_store_explicit(tp, mid, memory_order_release);
     }
-    _Atomic(void *) *slot = &page[i & (DW_SEG_PAGE - 1)];
+    _Atomic(struct dw_segpage *) *pp = &mid->page[(i >> DW_SEG_PAGE_BITS) & (DW_SEG_MID - 1)];
+    struct dw_segpage *pg = atomic_load_explicit(pp, memory_order_relaxed);
+    if (!pg) {
+        pg = dw_calloc(1, sizeof *pg);
+        atomic_store_explicit(pp, pg, memory_order_release);
+    }
+    _Atomic(void *) *slot = &pg->slot[i & (DW_SEG_PAGE - 1)];
     bool was = atomic_load_explicit(slot, memory_order_relaxed) != NULL;
     atomic_store_explicit(slot, p, memory_order_release);
     if (was && !p)
-        a->live[pg]--;
+        pg->live--;
     else if (!was && p)
-        a->live[pg]++;
-    return a->live[pg];
+        pg->live++;
+    return pg->live;
 }
 
-void *dw_segarr_take_page(struct dw_segarr *a, uint32_t pg)
+void *dw_segarr_take_page(struct dw_segarr *a, uint32_t i)
 {
-    void *page = (void *)atomic_load_explicit(&a->dir[pg], memory_order_relaxed);
-    atomic_store_explicit(&a->dir[pg], NULL, memory_order_release);
-    return page;
+    struct dw_segmid *mid = atomic_load_explicit(&a->top[i >> (DW_SEG_PAGE_BITS + DW_SEG_MID_BITS)],
+                                                 memory_order_relaxed);
+    if (!mid)
+        return NULL;
+    _Atomic(struct dw_segpage *) *pp = &mid->page[(i >> DW_SEG_PAGE_BITS) & (DW_SEG_MID - 1)];
+    struct dw_segpage *pg = atomic_load_explicit(pp, memory_order_relaxed);
+    atomic_store_explicit(pp, NULL, memory_order_release);
+    return pg;
 }
 
 /* ---- deferred reclamation ---- */
@@ -311,27 +317,44 @@ static inline uint64_t rotl64(uint64_t x, unsigned r)
  * cycles per 8 bytes, where byte-wise FNV costs 8 multiplies. Quality is
  * what a hash table needs, not cryptographic.
  */
-uint64_t dw_index_hash_str(const char *s, size_t len, uint64_t seed)
+uint64_t dw_index_hash_mix(const char *s, size_t len, uint64_t seed)
 {
     uint64_t h = seed ^ (len * K1);
-    while (len >= 8) {
+    size_t left = len;
+    while (left >= 8) {
         uint64_t w;
         memcpy(&w, s, 8);
         h = rotl64(h ^ (w * K2), 29) * K1;
         s += 8;
-        len -= 8;
+        left -= 8;
     }
-    if (len) {
+    if (left) {
+        /* The tail: the last 8 bytes again when the string is that long
+           (overlapping, no variable-length copy), else byte by byte. */
         uint64_t w = 0;
-        memcpy(&w, s, len);
+        if (len >= 8)
+            memcpy(&w, s + left - 8, 8);
+        else
+            for (size_t i = 0; i < left; i++)
+                w |= (uint64_t)(unsigned char)s[i] << (8 * i);
         h = rotl64(h ^ (w * K2), 29) * K1;
     }
+    return h;
+}
+
+uint64_t dw_index_hash_final(uint64_t h)
+{
     h ^= h >> 33;
     h *= UINT64_C(0xff51afd7ed558ccd);
     h ^= h >> 33;
     h *= UINT64_C(0xc4ceb9fe1a85ec53);
     h ^= h >> 33;
     return h;
+}
+
+uint64_t dw_index_hash_str(const char *s, size_t len, uint64_t seed)
+{
+    return dw_index_hash_final(dw_index_hash_mix(s, len, seed));
 }
 
 static inline uint64_t hash_u32(uint32_t x)
@@ -652,7 +675,6 @@ void dw_index_init(struct dw_index *ix, struct dw_reclaim *r)
     pthread_rwlockattr_setkind_np(&attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
     pthread_rwlock_init(&ix->lock, &attr);
     pthread_rwlockattr_destroy(&attr);
-    dw_segarr_init(&ix->syms);
     ix->reclaim = r;
 }
 
@@ -750,12 +772,12 @@ void dw_index_values(struct dw_index *ix, uint32_t name, struct dw_idlist *out)
 /* One matcher, classified. */
 struct plan {
     struct dw_tsdb_matcher *m;
-    struct dw_lname *ln;   /* NULL: no series has the label */
-    bool matches_empty;    /* also accepts series without the label */
-    bool literal;          /* the postings to combine are found by direct lookups */
+    struct dw_lname *ln; /* NULL: no series has the label */
+    bool matches_empty;  /* also accepts series without the label */
+    bool literal;        /* the postings to combine are found by direct lookups */
     const char *const *lits;
     size_t nlits;
-    size_t cost;           /* values to test when not literal */
+    size_t cost; /* values to test when not literal */
 };
 
 static void plan_one(struct dw_index *ix, struct dw_tsdb_matcher *m, struct plan *p)
@@ -778,8 +800,7 @@ static void plan_one(struct dw_index *ix, struct dw_tsdb_matcher *m, struct plan
 }
 
 /* Union of the postings of values v (of p's label) with matches(v) != want_reject. */
-static void collect(struct dw_index *ix, const struct plan *p, bool rejected,
-                    struct dw_idlist *out)
+static void collect(struct dw_index *ix, const struct plan *p, bool rejected, struct dw_idlist *out)
 {
     size_t lists = 0;
     if (p->literal) {
@@ -808,24 +829,12 @@ static void collect(struct dw_index *ix, const struct plan *p, bool rejected,
         dw_idlist_sort(out);
 }
 
-/* The value of label `name` in a series' symbol pairs, "" when absent. */
-static const char *series_value(struct dw_index *ix, const struct dw_index_series_labels *sl,
-                                uint32_t id, uint32_t name)
-{
-    size_t n;
-    const uint32_t *l = sl->labels(sl->ctx, id, &n);
-    for (size_t i = 0; l && i < n; i++)
-        if (l[2 * i] == name)
-            return dw_index_str(ix, l[2 * i + 1]);
-    return "";
-}
-
 static void post_filter(struct dw_index *ix, const struct plan *p,
                         const struct dw_index_series_labels *sl, struct dw_idlist *cand)
 {
     size_t out = 0;
     for (size_t i = 0; i < cand->n; i++) {
-        const char *v = series_value(ix, sl, cand->ids[i], p->ln->sym);
+        const char *v = sl->value(sl->ctx, cand->ids[i], p->ln->sym);
         if (dw_tsdb_matcher_matches(p->m, v))
             cand->ids[out++] = cand->ids[i];
     }
@@ -843,8 +852,7 @@ static int cmp_plan(const void *a, const void *b)
 
 /* Applies one matcher to the candidates (has = whether there are any yet). */
 static void apply_plan(struct dw_index *ix, const struct plan *p,
-                       const struct dw_index_series_labels *sl, struct dw_idlist *cand,
-                       bool *has)
+                       const struct dw_index_series_labels *sl, struct dw_idlist *cand, bool *has)
 {
     if (!p->ln) /* nobody has the label: all-or-nothing */
         return;

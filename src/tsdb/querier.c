@@ -297,15 +297,18 @@ static struct sub *iter_add(struct dw_tsdb_iter *it)
 
 /* ---- series sets ---- */
 
-static const uint32_t *series_labels_cb(void *ctx, uint32_t id, size_t *n)
+static const char *series_value_cb(void *ctx, uint32_t id, uint32_t name)
 {
-    struct dw_series *s = dw_head_series(ctx, id);
-    if (!s) {
-        *n = 0;
-        return NULL;
+    struct dw_head *h = ctx;
+    struct dw_series *s = dw_head_series(h, id);
+    const uint8_t *p = s ? s->labels : NULL;
+    for (size_t i = 0; s && i < s->nlabels; i++) {
+        uint32_t ns, vs;
+        p = dw_series_syms_next(dw_series_syms_next(p, &ns), &vs);
+        if (ns == name)
+            return dw_index_str(&h->ix, vs);
     }
-    *n = s->nlabels;
-    return s->labels;
+    return "";
 }
 
 /* Head series matching ms with samples in [mint, maxt], sorted by labels. */
@@ -313,7 +316,7 @@ static void head_select(struct dw_tsdb_querier *q, struct dw_tsdb_matcher *const
                         int64_t mint, int64_t maxt, struct dw_idlist *out)
 {
     struct dw_head *h = q->head;
-    struct dw_index_series_labels sl = {series_labels_cb, h};
+    struct dw_index_series_labels sl = {series_value_cb, h};
     pthread_rwlock_rdlock(&h->ix.lock);
     dw_index_select(&h->ix, ms, n, &sl, out);
     pthread_rwlock_unlock(&h->ix.lock);
@@ -434,8 +437,7 @@ bool dw_tsdb_series_set_next(struct dw_tsdb_series_set *s)
         struct sub *sb = iter_add(&s->it);
         sb->is_head = true;
         sb->hc = s->hc;
-        dw_head_cursor_begin(s->hc, q->head, dw_head_series(q->head, s->ids.ids[s->hpos]),
-                             q->maxt);
+        dw_head_cursor_begin(s->hc, q->head, dw_head_series(q->head, s->ids.ids[s->hpos]), q->maxt);
     }
     for (size_t i = 0; i < s->nscurs; i++) {
         struct scur *c = &s->scurs[i];
@@ -522,11 +524,14 @@ static void head_strings(struct dw_tsdb_querier *q, uint32_t name_sym,
         head_select(q, ms, n, q->mint, q->maxt, &ids);
         for (size_t i = 0; i < ids.n; i++) {
             struct dw_series *s = dw_head_series(h, ids.ids[i]);
+            const uint8_t *p = s->labels;
             for (size_t j = 0; j < s->nlabels; j++) {
+                uint32_t ns, vs;
+                p = dw_series_syms_next(dw_series_syms_next(p, &ns), &vs);
                 if (!name_sym)
-                    dw_idlist_push(&syms, s->labels[2 * j]);
-                else if (s->labels[2 * j] == name_sym)
-                    dw_idlist_push(&syms, s->labels[2 * j + 1]);
+                    dw_idlist_push(&syms, ns);
+                else if (ns == name_sym)
+                    dw_idlist_push(&syms, vs);
             }
         }
         dw_idlist_release(&ids);

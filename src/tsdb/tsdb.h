@@ -534,22 +534,25 @@ struct dw_tsdb_commit_result {
 
 struct dw_tsdb_appender *dw_tsdb_appender_new(struct dw_tsdb *db);
 /**
- * Adds a sample of the series with these labels (any order; labels with an
- * empty value are dropped like Prometheus does; the strings are copied when
- * needed). *ref (may be NULL) receives the series' reference for
- * dw_tsdb_appender_add_ref(), or 0 when the series does not exist yet (it
- * is created at commit; add by labels again next time).
- * Returns 0, DW_TSDB_EINVAL (no or invalid __name__, invalid label name,
- * duplicate label name) or DW_TSDB_ELIMIT (labels per series, name or value
- * length, samples per commit); both poison the appender.
+ * Adds a sample of the series with these labels (any order, sorted is
+ * fastest; labels with an empty value are dropped like Prometheus does; the
+ * strings are copied when needed). *ref (may be NULL) receives the series'
+ * reference for dw_tsdb_appender_add_ref(). For a series that does not exist
+ * yet (it is created at commit) it is a provisional reference, valid with
+ * this appender until its next commit or rollback: use it for the series'
+ * further samples in the same request, not across requests.
+ * Returns 0, DW_TSDB_EINVAL (no or invalid __name__, invalid label name or
+ * UTF-8 value, duplicate label name) or DW_TSDB_ELIMIT (labels per series,
+ * name or value length, samples per commit); both poison the appender.
  */
 int dw_tsdb_appender_add(struct dw_tsdb_appender *a, const struct dw_label *labels, size_t n,
                          int64_t t, double v, uint64_t *ref);
 /**
  * Adds a sample by series reference (the fast path of scrapers and caches).
  * Returns 0, DW_TSDB_EINVAL when the reference is unknown (the series was
- * garbage-collected: add by labels) without poisoning the appender, or
- * DW_TSDB_ELIMIT (samples per commit), which poisons it.
+ * garbage-collected, or a provisional reference outlived its request: add
+ * by labels) without poisoning the appender, or DW_TSDB_ELIMIT (samples per
+ * commit), which poisons it.
  */
 int dw_tsdb_appender_add_ref(struct dw_tsdb_appender *a, uint64_t ref, int64_t t, double v);
 /**
@@ -709,8 +712,8 @@ int dw_tsdb_head_truncate(struct dw_tsdb *db, int64_t t, char **err);
  */
 
 #define DW_TSDB_RES_RAW 0
-#define DW_TSDB_RES_5M 300000   /* ms */
-#define DW_TSDB_RES_1H 3600000  /* ms */
+#define DW_TSDB_RES_5M 300000  /* ms */
+#define DW_TSDB_RES_1H 3600000 /* ms */
 #define DW_TSDB_ROLLUP_LABEL "__rollup__"
 
 /* The oldest timestamp each resolution can answer from (INT64_MAX: no data). */
@@ -751,13 +754,14 @@ struct dw_tsdb_import_opts {
 };
 
 struct dw_tsdb_import_stats {
-    uint64_t samples;      /* written */
-    uint64_t series;       /* distinct series seen */
-    uint64_t too_old;      /* dropped by retention */
-    uint64_t duplicates;   /* replaced by a later sample with the same timestamp */
-    uint64_t blocks;       /* blocks written before compaction */
-    uint64_t compactions;  /* merges done by finish */
-    int64_t mint, maxt;    /* oldest and newest sample written (0, 0 when none) */
+    uint64_t samples;     /* written to blocks (before compaction; see duplicates) */
+    uint64_t series;      /* distinct series seen */
+    uint64_t too_old;     /* dropped by retention */
+    uint64_t duplicates;  /* replaced within one flush by a later sample with the same
+                             timestamp (across flushes compaction keeps the newer block's) */
+    uint64_t blocks;      /* blocks written before compaction */
+    uint64_t compactions; /* merges done by finish */
+    int64_t mint, maxt;   /* oldest and newest sample written (0, 0 when none) */
 };
 
 struct dw_tsdb_importer;

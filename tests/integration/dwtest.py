@@ -151,6 +151,23 @@ class Daemon:
         except urllib.error.HTTPError as e:
             return Response(e.code, dict(e.headers), e.read())
 
+    def headers_only(self, method, path, token=None, headers=None, timeout=10):
+        """Sends only the request head (no body) and returns the status the server
+        answers with: how a limit on Content-Length is checked without racing the
+        server's early close against the upload."""
+        import http.client
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+        conn.putrequest(method, path)
+        if token:
+            conn.putheader("Authorization", "Bearer " + TOKENS.get(token, token))
+        for k, v in (headers or {}).items():
+            conn.putheader(k, v)
+        conn.endheaders()
+        r = conn.getresponse()
+        out = Response(r.status, dict(r.getheaders()), r.read())
+        conn.close()
+        return out
+
     def get(self, path, token=None, **kw):
         return self.request("GET", path, token=token, **kw)
 

@@ -20,6 +20,7 @@
 #include "core/core.h"
 #include "expo/expo.h"
 #include "harness.h"
+#include "testutil.h"
 
 #ifndef DW_SHARED_DIR
 #error "DW_SHARED_DIR must point at the shared directory (load generator)"
@@ -62,8 +63,8 @@ static void render(struct dw_buf *b, const struct dw_expo_label *labels, size_t 
             tmp[k++] = labels[i];
     qsort(tmp, k, sizeof *tmp, label_cmp);
     for (size_t i = 0; i < k; i++)
-        dw_buf_printf(b, "%.*s=%.*s,", (int)tmp[i].name.len, tmp[i].name.ptr,
-                      (int)tmp[i].value.len, tmp[i].value.ptr);
+        dw_buf_printf(b, "%.*s=%.*s,", (int)tmp[i].name.len, tmp[i].name.ptr, (int)tmp[i].value.len,
+                      tmp[i].value.ptr);
     for (size_t i = 0; i < ns; i++)
         dw_buf_printf(b, " %016" PRIx64 "@%" PRId64, bits_of(samples[i].value),
                       samples[i].timestamp_ms);
@@ -234,23 +235,6 @@ static void expect_raw_error(const struct dw_buf *req, const struct dw_expo_rw_o
 
 /* ---- random round trips ---- */
 
-static uint64_t rng_state = 0x9E3779B97F4A7C15ull;
-
-static uint64_t rnd(void)
-{
-    uint64_t x = rng_state;
-    x ^= x >> 12;
-    x ^= x << 25;
-    x ^= x >> 27;
-    rng_state = x;
-    return x * 0x2545F4914F6CDD1Dull;
-}
-
-static size_t rnd_below(size_t n)
-{
-    return (size_t)(rnd() % n);
-}
-
 static char *rnd_name(bool metric)
 {
     static const char first[] = "abcxyzABCXYZ_";
@@ -266,8 +250,8 @@ static char *rnd_name(bool metric)
 
 static char *rnd_value(void)
 {
-    static const char *pieces[] = {"a", "Z", "0", " ", "\"", "\\", "\n", "=", "{",
-                                   "\xC3\xA9", "\xE2\x82\xAC", "\xF0\x9F\x98\x80"};
+    static const char *pieces[] = {"a",  "Z", "0", " ",        "\"",           "\\",
+                                   "\n", "=", "{", "\xC3\xA9", "\xE2\x82\xAC", "\xF0\x9F\x98\x80"};
     size_t n = rnd_below(4) == 0 ? 0 : rnd_below(20);
     struct dw_buf b;
     dw_buf_init(&b, 0);
@@ -279,9 +263,14 @@ static char *rnd_value(void)
 
 static double rnd_double(void)
 {
-    static const uint64_t special[] = {STALE_BITS, 0x7ff8000000000000ull, 0xfff8000000000001ull,
-                                       0x7ff0000000000000ull, 0xfff0000000000000ull,
-                                       0x8000000000000000ull, 0, 1 /* denormal */};
+    static const uint64_t special[] = {STALE_BITS,
+                                       0x7ff8000000000000ull,
+                                       0xfff8000000000001ull,
+                                       0x7ff0000000000000ull,
+                                       0xfff0000000000000ull,
+                                       0x8000000000000000ull,
+                                       0,
+                                       1 /* denormal */};
     switch (rnd_below(3)) {
     case 0: return from_bits(special[rnd_below(DW_ARRAY_LEN(special))]);
     case 1: return from_bits(rnd()); /* any 64 bits, NaN payloads included */
@@ -305,7 +294,8 @@ struct rnd_series {
 static bool name_taken(const struct dw_expo_rw_series *s, const char *name)
 {
     for (size_t i = 0; i < s->nlabels; i++)
-        if (s->labels[i].name.len == strlen(name) && !memcmp(s->labels[i].name.ptr, name, strlen(name)))
+        if (s->labels[i].name.len == strlen(name) &&
+            !memcmp(s->labels[i].name.ptr, name, strlen(name)))
             return true;
     return false;
 }
@@ -330,7 +320,8 @@ static void rnd_fill(struct rnd_series *r, struct dw_expo_rw_series *s)
         }
         r->strings[r->nstrings++] = name;
         r->strings[r->nstrings++] = value;
-        r->labels[s->nlabels++] = (struct dw_expo_label){{name, strlen(name)}, {value, strlen(value)}};
+        r->labels[s->nlabels++] =
+            (struct dw_expo_label){{name, strlen(name)}, {value, strlen(value)}};
     }
     /* Senders sort, but the decoder must cope: swap two labels now and then. */
     if (n > 2 && rnd_below(3) == 0) {
@@ -380,6 +371,14 @@ TEST(roundtrip_random)
         ASSERT_EQ_UINT(st.samples, samples);
         ASSERT_EQ_UINT(st.empty_series, empty);
         ASSERT_EQ_UINT(g.series, n - empty);
+        /* A single pass delivers the same. */
+        struct got g1;
+        got_init(&g1);
+        struct dw_expo_rw_handler h1 = {on_series, &g1};
+        struct dw_expo_rw_opts o1 = {.single_pass = true};
+        ASSERT_EQ_INT(dw_expo_rw_decode(d, &o1, body.data, body.len, &h1, NULL, &e), 0);
+        ASSERT_EQ_STR(text(&g1), want.data);
+        dw_buf_release(&g1.out);
         for (size_t i = 0; i < n; i++)
             for (size_t k = 0; k < rs[i].nstrings; k++)
                 free(rs[i].strings[k]);
@@ -404,10 +403,11 @@ TEST(encode_matches_protobuf_bytes)
     struct dw_buf raw;
     dw_buf_init(&raw, 0);
     ASSERT_EQ_INT(dw_expo_rw_encode_raw(&ser, 1, &raw), 0);
-    static const unsigned char want[] = {
-        0x0A, 0x1E,                                          /* timeseries, 30 bytes */
-        0x0A, 0x0E, 0x0A, 0x08, '_', '_', 'n', 'a', 'm', 'e', '_', '_', 0x12, 0x02, 'u', 'p',
-        0x12, 0x0C, 0x09, 0, 0, 0, 0, 0, 0, 0xF0, 0x3F, 0x10, 0xE8, 0x07}; /* 1.0, 1000 */
+    static const unsigned char want[] = {0x0A, 0x1E, /* timeseries, 30 bytes */
+                                         0x0A, 0x0E, 0x0A, 0x08, '_',  '_',  'n', 'a',
+                                         'm',  'e',  '_',  '_',  0x12, 0x02, 'u', 'p',
+                                         0x12, 0x0C, 0x09, 0,    0,    0,    0,   0,
+                                         0,    0xF0, 0x3F, 0x10, 0xE8, 0x07}; /* 1.0, 1000 */
     ASSERT_EQ_UINT(raw.len, sizeof want);
     ASSERT_TRUE(memcmp(raw.data, want, sizeof want) == 0);
 
@@ -720,22 +720,44 @@ TEST(malformed_protobuf)
                      "offset 0: WriteRequest.metadata has wire type 3, expected 2");
     dw_buf_clear(&req);
     dw_buf_append(&req, "\x0a\x01\x2c", 3); /* end group in a TimeSeries */
-    expect_raw_error(&req, NULL, DW_EXPO_RW_EPROTO, "field 5 of TimeSeries is a group (wire type 4)");
+    expect_raw_error(&req, NULL, DW_EXPO_RW_EPROTO,
+                     "field 5 of TimeSeries is a group (wire type 4)");
     dw_buf_clear(&req);
     dw_buf_append(&req, "\x2e", 1); /* wire type 6 */
-    expect_raw_error(&req, NULL, DW_EXPO_RW_EPROTO, "field 5 of WriteRequest has invalid wire type 6");
+    expect_raw_error(&req, NULL, DW_EXPO_RW_EPROTO,
+                     "field 5 of WriteRequest has invalid wire type 6");
     dw_buf_clear(&req);
     dw_buf_append(&req, "\x3f", 1); /* wire type 7 */
     expect_raw_error(&req, NULL, DW_EXPO_RW_EPROTO, "invalid wire type 7");
     dw_buf_clear(&req);
     dw_buf_append(&req, "\x02\x00", 2); /* field 0 */
-    expect_raw_error(&req, NULL, DW_EXPO_RW_EPROTO, "offset 0: invalid field number 0 in WriteRequest");
+    expect_raw_error(&req, NULL, DW_EXPO_RW_EPROTO,
+                     "offset 0: invalid field number 0 in WriteRequest");
     dw_buf_clear(&req);
     dw_buf_append(&req, "\x80\x80\x80\x80\x10", 5); /* field number 2^29, one too many */
     expect_raw_error(&req, NULL, DW_EXPO_RW_EPROTO, "invalid field number 536870912");
     dw_buf_clear(&req);
     dw_buf_append(&req, "\x2d\x01\x02", 3); /* fixed32 cut short */
     expect_raw_error(&req, NULL, DW_EXPO_RW_EPROTO, "truncated 4-byte field 5 in WriteRequest");
+    dw_buf_clear(&req);
+    /* A value length whose first varint byte alone would make the Label add up. */
+    struct dw_buf ts, l;
+    dw_buf_init(&ts, 0);
+    dw_buf_init(&l, 0);
+    dw_buf_append(&l,
+                  "\x0a\x01"
+                  "a"
+                  "\x12\x85",
+                  5);
+    for (int i = 0; i < 0x85; i++)
+        dw_buf_putc(&l, 'x');
+    pb_sub(&ts, 1, &l);
+    dw_buf_clear(&req);
+    pb_sub(&req, 1, &ts);
+    expect_raw_error(&req, NULL, DW_EXPO_RW_EPROTO,
+                     "length 15365 of Label.value runs past the end of its message");
+    dw_buf_release(&ts);
+    dw_buf_release(&l);
     dw_buf_clear(&req);
     dw_buf_append(&req, "\x31\x01", 2); /* fixed64 cut short */
     expect_raw_error(&req, NULL, DW_EXPO_RW_EPROTO, "truncated 8-byte field 6 in WriteRequest");
@@ -765,6 +787,39 @@ TEST(malformed_after_good_series_delivers_nothing)
     ASSERT_EQ_INT(e.code, DW_EXPO_RW_EPROTO);
     dw_buf_release(&req);
     dw_buf_release(&g.out);
+}
+
+TEST(single_pass_delivers_until_the_error)
+{
+    struct dw_buf req, ts;
+    dw_buf_init(&req, 0);
+    dw_buf_init(&ts, 0);
+    pb_simple_series(&req);
+    pb_simple_series(&req);
+    pb_label(&ts, "__name__", "m");
+    pb_label(&ts, "bad-name", "x");
+    pb_sample(&ts, 1, 1);
+    pb_sub(&req, 1, &ts);
+    pb_simple_series(&req);
+    struct dw_expo_rw_opts o;
+    dw_expo_rw_opts_init(&o);
+    ASSERT_FALSE(o.single_pass);
+    struct got two, one;
+    got_init(&two);
+    got_init(&one);
+    struct dw_expo_rw_error e2, e1;
+    ASSERT_EQ_INT(decode_raw(&o, &req, &two, NULL, &e2), -1);
+    o.single_pass = true;
+    ASSERT_EQ_INT(decode_raw(&o, &req, &one, NULL, &e1), -1);
+    /* The same error; the caller of a single pass saw the two good series first. */
+    ASSERT_EQ_STR(e1.msg, e2.msg);
+    ASSERT_CONTAINS(e1.msg, "series 3 (offset 101): invalid label name \"bad-name\"");
+    ASSERT_EQ_UINT(two.series, 0);
+    ASSERT_EQ_UINT(one.series, 2);
+    dw_buf_release(&req);
+    dw_buf_release(&ts);
+    dw_buf_release(&two.out);
+    dw_buf_release(&one.out);
 }
 
 /* ---- snappy ---- */
@@ -888,8 +943,8 @@ static void expect_series_error(const char *const *pairs, size_t npairs,
 
 TEST(label_rules)
 {
-    SERIES_ERROR(DW_EXPO_RW_EINVALID, "series 2 (offset 59): invalid label name \"1a\"",
-                 "__name__", "m", "1a", "x");
+    SERIES_ERROR(DW_EXPO_RW_EINVALID, "series 2 (offset 59): invalid label name \"1a\"", "__name__",
+                 "m", "1a", "x");
     SERIES_ERROR(DW_EXPO_RW_EINVALID, "invalid label name \"a-b\"", "__name__", "m", "a-b", "x");
     SERIES_ERROR(DW_EXPO_RW_EINVALID, "invalid label name \"a:b\"", "__name__", "m", "a:b", "x");
     SERIES_ERROR(DW_EXPO_RW_EINVALID, "empty label name", "__name__", "m", "", "x");
@@ -1041,7 +1096,8 @@ TEST(limit_metric_name_and_empty_values)
     pb_sub(&req, 1, &ts);
     dw_expo_rw_opts_init(&o);
     o.max_labels = 2;
-    expect_raw_error(&req, &o, DW_EXPO_RW_ELIMIT, "more than 2 labels, over the limit max_labels=2");
+    expect_raw_error(&req, &o, DW_EXPO_RW_ELIMIT,
+                     "more than 2 labels, over the limit max_labels=2");
     dw_buf_release(&req);
     dw_buf_release(&ts);
 }
@@ -1133,20 +1189,23 @@ TEST(check_headers)
     ASSERT_EQ_INT(dw_expo_rw_check_headers("application/x-protobuf", "snappy", msg, sizeof msg), 0);
     ASSERT_EQ_INT(dw_expo_rw_check_headers(NULL, NULL, msg, sizeof msg), 0);
     ASSERT_EQ_INT(dw_expo_rw_check_headers("", "", msg, sizeof msg), 0);
-    ASSERT_EQ_INT(dw_expo_rw_check_headers(" Application/X-Protobuf ", "SNAPPY", msg, sizeof msg), 0);
+    ASSERT_EQ_INT(dw_expo_rw_check_headers(" Application/X-Protobuf ", "SNAPPY", msg, sizeof msg),
+                  0);
     ASSERT_EQ_INT(dw_expo_rw_check_headers("application/x-protobuf;proto=prometheus.WriteRequest",
                                            "snappy", msg, sizeof msg),
                   0);
-    ASSERT_EQ_INT(dw_expo_rw_check_headers("application/x-protobuf; charset=utf-8", NULL, msg,
-                                           sizeof msg),
-                  0);
+    ASSERT_EQ_INT(
+        dw_expo_rw_check_headers("application/x-protobuf; charset=utf-8", NULL, msg, sizeof msg),
+        0);
     ASSERT_EQ_INT(dw_expo_rw_check_headers("application/x-protobuf", "gzip", msg, sizeof msg), -1);
     ASSERT_EQ_STR(msg, "Content-Encoding \"gzip\" is not accepted; only snappy");
     ASSERT_EQ_INT(dw_expo_rw_check_headers("text/plain", NULL, msg, sizeof msg), -1);
-    ASSERT_EQ_STR(msg, "Content-Type \"text/plain\" is not accepted; expected application/x-protobuf");
-    ASSERT_EQ_INT(dw_expo_rw_check_headers("application/x-protobuf;proto=io.prometheus.write.v2.Request",
-                                           NULL, msg, sizeof msg),
-                  -1);
+    ASSERT_EQ_STR(msg,
+                  "Content-Type \"text/plain\" is not accepted; expected application/x-protobuf");
+    ASSERT_EQ_INT(
+        dw_expo_rw_check_headers("application/x-protobuf;proto=io.prometheus.write.v2.Request",
+                                 NULL, msg, sizeof msg),
+        -1);
     ASSERT_CONTAINS(msg, "protobuf message io.prometheus.write.v2.Request is not accepted");
     ASSERT_EQ_INT(dw_expo_rw_check_headers("application/x-protobuf;v2", NULL, msg, sizeof msg), -1);
     ASSERT_EQ_STR(msg, "Content-Type parameter \"v2\" is not key=value");

@@ -20,32 +20,11 @@
 
 #include "core/core.h"
 #include "harness.h"
+#include "testutil.h"
 #include "tsdb/tsdb.h"
 #include "tsdb/tsdb_internal.h"
 
 /* ---- helpers ---- */
-
-static uint64_t rng_state = 0x9E3779B97F4A7C15ULL;
-
-static void rng_seed(uint64_t s)
-{
-    rng_state = s ? s : 1;
-}
-
-static uint64_t rnd(void)
-{
-    uint64_t x = rng_state;
-    x ^= x >> 12;
-    x ^= x << 25;
-    x ^= x >> 27;
-    rng_state = x;
-    return x * 0x2545F4914F6CDD1DULL;
-}
-
-static uint64_t rnd_below(uint64_t n)
-{
-    return n ? rnd() % n : 0;
-}
 
 static double rnd_unit(void)
 {
@@ -757,40 +736,6 @@ TEST(pages_enforce_limits_and_detect_damage)
 
 /* ---- WAL helpers ---- */
 
-static char *tmpdir_new(void)
-{
-    char tmpl[] = "/tmp/dw-tsdb-test-XXXXXX";
-    char *d = mkdtemp(tmpl);
-    if (!d)
-        DW_FAIL_("mkdtemp: %s", strerror(errno));
-    return dw_strdup(d);
-}
-
-static void rm_rf(const char *dir)
-{
-    DIR *dh = opendir(dir);
-    if (!dh)
-        return;
-    struct dirent *de;
-    while ((de = readdir(dh)) != NULL) {
-        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-            continue;
-        char *p = dw_asprintf("%s/%s", dir, de->d_name);
-        unlink(p);
-        free(p);
-    }
-    closedir(dh);
-    rmdir(dir);
-}
-
-static bool file_exists(const char *dir, const char *name)
-{
-    char *p = dw_asprintf("%s/%s", dir, name);
-    bool ok = access(p, F_OK) == 0;
-    free(p);
-    return ok;
-}
-
 static int64_t file_len(const char *dir, const char *name)
 {
     char *p = dw_asprintf("%s/%s", dir, name);
@@ -1163,8 +1108,8 @@ TEST(wal_flipped_byte_cuts_there_and_drops_later_segments)
     ASSERT_CONTAINS(logs, "segments_dropped=");
     free(logs);
     ASSERT_TRUE(file_len(dir, "00000002") < (int64_t)len / 2 + 1);
-    ASSERT_TRUE(file_exists(dir, "00000001"));
-    ASSERT_FALSE(file_exists(dir, "00000003"));
+    ASSERT_TRUE(path_exists(dir, "00000001"));
+    ASSERT_FALSE(path_exists(dir, "00000003"));
     size_t kept = c.n;
     ASSERT_TRUE(kept > 0);
     expect_samples(&c, 0, 0, kept); /* an exact prefix of what was logged */
@@ -1196,8 +1141,8 @@ TEST(wal_missing_segment_ends_the_log_there)
     free(logs);
     ASSERT_TRUE(st.damaged);
     ASSERT_EQ_UINT(st.last_segment, 2);
-    ASSERT_FALSE(file_exists(dir, "00000004"));
-    ASSERT_TRUE(file_exists(dir, "00000002"));
+    ASSERT_FALSE(path_exists(dir, "00000004"));
+    ASSERT_TRUE(path_exists(dir, "00000002"));
     expect_samples(&c, 0, 0, c.n);
     collector_release(&c);
     rm_rf(dir);
@@ -1534,17 +1479,17 @@ TEST(wal_cut_and_truncate_drop_old_segments)
         ASSERT_EQ_INT(dw_tsdb_wal_cut(w, &seg), 0);
         ASSERT_EQ_UINT(seg, i + 2);
     }
-    ASSERT_TRUE(file_exists(dir, "00000005"));
+    ASSERT_TRUE(path_exists(dir, "00000005"));
     ASSERT_EQ_INT(dw_tsdb_wal_truncate(w, 3), 0);
-    ASSERT_FALSE(file_exists(dir, "00000001"));
-    ASSERT_FALSE(file_exists(dir, "00000002"));
-    ASSERT_TRUE(file_exists(dir, "00000003"));
+    ASSERT_FALSE(path_exists(dir, "00000001"));
+    ASSERT_FALSE(path_exists(dir, "00000002"));
+    ASSERT_TRUE(path_exists(dir, "00000003"));
     struct dw_tsdb_wal_stats ws;
     dw_tsdb_wal_get_stats(w, &ws);
     ASSERT_EQ_UINT(ws.first_segment, 3);
     ASSERT_EQ_INT(dw_tsdb_wal_truncate(w, 1000), 0); /* clamps: the current segment stays */
-    ASSERT_FALSE(file_exists(dir, "00000004"));
-    ASSERT_TRUE(file_exists(dir, "00000005"));
+    ASSERT_FALSE(path_exists(dir, "00000004"));
+    ASSERT_TRUE(path_exists(dir, "00000005"));
     ASSERT_EQ_INT(dw_tsdb_wal_close(&w), 0);
     struct collector c = {0};
     struct dw_tsdb_wal_handler h = handler_for(&c);
@@ -1580,7 +1525,7 @@ TEST(wal_checkpoint_replaces_old_segments)
     ASSERT_EQ_INT(dw_tsdb_wal_checkpoint_begin(w, seg, &ck), 0);
     dw_tsdb_wal_checkpoint_abort(&ck);
     ASSERT_NULL(ck);
-    ASSERT_FALSE(file_exists(dir, "checkpoint.tmp"));
+    ASSERT_FALSE(path_exists(dir, "checkpoint.tmp"));
     /* The head keeps series a only, and one sample it has not persisted. */
     ASSERT_EQ_INT(dw_tsdb_wal_checkpoint_begin(w, seg, &ck), 0);
     ASSERT_EQ_INT(dw_tsdb_wal_ckpt_log_series(ck, &sa, 1), 0);
@@ -1588,8 +1533,8 @@ TEST(wal_checkpoint_replaces_old_segments)
     ASSERT_EQ_INT(dw_tsdb_wal_ckpt_log_samples(ck, &s1, 1), 0);
     ASSERT_EQ_INT(dw_tsdb_wal_checkpoint_commit(&ck), 0);
     ASSERT_NULL(ck);
-    ASSERT_TRUE(file_exists(dir, "checkpoint.00000001"));
-    ASSERT_FALSE(file_exists(dir, "00000001"));
+    ASSERT_TRUE(path_exists(dir, "checkpoint.00000001"));
+    ASSERT_FALSE(path_exists(dir, "00000001"));
     struct dw_tsdb_wal_sample s2 = sample_no(2);
     ASSERT_EQ_INT(dw_tsdb_wal_log_samples(w, &s2, 1), 0);
     ASSERT_EQ_INT(dw_tsdb_wal_close(&w), 0);
@@ -1619,9 +1564,9 @@ TEST(wal_checkpoint_replaces_old_segments)
     expect_samples(&c, 0, 2, 1);
     collector_release(&c);
     ASSERT_EQ_INT(dw_tsdb_wal_open(dir, &o, NULL, NULL, &w), 0);
-    ASSERT_FALSE(file_exists(dir, "00000002"));
-    ASSERT_FALSE(file_exists(dir, "checkpoint.00000001"));
-    ASSERT_TRUE(file_exists(dir, "checkpoint.00000002"));
+    ASSERT_FALSE(path_exists(dir, "00000002"));
+    ASSERT_FALSE(path_exists(dir, "checkpoint.00000001"));
+    ASSERT_TRUE(path_exists(dir, "checkpoint.00000002"));
     ASSERT_EQ_INT(dw_tsdb_wal_close(&w), 0);
     rm_rf(dir);
     free(dir);

@@ -24,6 +24,7 @@
 
 #include "core/core.h"
 #include "harness.h"
+#include "testutil.h"
 #include "tsdb/head_internal.h"
 #include "tsdb/tsdb.h"
 
@@ -32,58 +33,6 @@
 #define HOUR_MS (60 * MIN_MS)
 
 /* ---- helpers ---- */
-
-static uint64_t rng_state = 0x9E3779B97F4A7C15ULL;
-
-static void rng_seed(uint64_t s)
-{
-    rng_state = s ? s : 1;
-}
-
-static uint64_t rnd(void)
-{
-    uint64_t x = rng_state;
-    x ^= x >> 12;
-    x ^= x << 25;
-    x ^= x >> 27;
-    rng_state = x;
-    return x * 0x2545F4914F6CDD1DULL;
-}
-
-static size_t rnd_below(size_t n)
-{
-    return (size_t)(rnd() % n);
-}
-
-static char *tmpdir_new(void)
-{
-    char tmpl[] = "/tmp/dw-head-test-XXXXXX";
-    char *d = mkdtemp(tmpl);
-    if (!d)
-        DW_FAIL_("mkdtemp: %s", strerror(errno));
-    return dw_strdup(d);
-}
-
-static void rm_rf(const char *dir)
-{
-    DIR *d = opendir(dir);
-    if (!d)
-        return;
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL) {
-        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-            continue;
-        char *p = dw_asprintf("%s/%s", dir, e->d_name);
-        struct stat st;
-        if (lstat(p, &st) == 0 && S_ISDIR(st.st_mode))
-            rm_rf(p);
-        else
-            unlink(p);
-        free(p);
-    }
-    closedir(d);
-    rmdir(dir);
-}
 
 /* Copies a directory tree (the state a crash right now would leave on disk). */
 static void copy_tree(const char *from, const char *to)
@@ -232,8 +181,8 @@ static void free_matchers(struct dw_tsdb_matcher **ms, size_t n)
 }
 
 /* Every series and sample a select returns, one line per series: "labels: t=v t=v". */
-static char *dump_select(struct dw_tsdb *db, int64_t mint, int64_t maxt,
-                         const char *const *specs, size_t n)
+static char *dump_select(struct dw_tsdb *db, int64_t mint, int64_t maxt, const char *const *specs,
+                         size_t n)
 {
     struct dw_tsdb_matcher *ms[16];
     parse_matchers(specs, n, ms);
@@ -285,13 +234,11 @@ static char *select_series(struct dw_tsdb *db, const char *const *specs, size_t 
     select_series(db, (const char *const[]){__VA_ARGS__},                                          \
                   sizeof((const char *const[]){__VA_ARGS__}) / sizeof(const char *))
 
-static void assert_select(struct dw_tsdb *db, const char *want, const char *const *specs,
-                          size_t n)
+static void assert_select(struct dw_tsdb *db, const char *want, const char *const *specs, size_t n)
 {
     char *got = select_series(db, specs, n);
     if (strcmp(got, want) != 0) {
-        fprintf(stderr, "  select %s...: got \"%s\", want \"%s\"\n", n ? specs[0] : "", got,
-                want);
+        fprintf(stderr, "  select %s...: got \"%s\", want \"%s\"\n", n ? specs[0] : "", got, want);
         free(got);
         DW_FAIL_("select mismatch");
     }
@@ -418,7 +365,7 @@ TEST(select_matcher_ops_and_empty_values)
     ASSERT_SELECT(db, LOAD " " UP_DB, "job!=api");
     ASSERT_SELECT(db, H200 " " H500 " " UP_A " " UP_B, "job=~a.*");
     ASSERT_SELECT(db, UP_DB, "job=~d[b]");
-    ASSERT_SELECT(db, "", "job=~b");  /* anchored: "db" does not match "b" */
+    ASSERT_SELECT(db, "", "job=~b"); /* anchored: "db" does not match "b" */
     /* A regex that matches "" also selects series without the label. */
     ASSERT_SELECT(db, H500 " " LOAD " " UP_A " " UP_B " " UP_DB, "code=~5..|");
     ASSERT_SELECT(db, H500 " " LOAD " " UP_A " " UP_B " " UP_DB, "code!~2..");
@@ -509,9 +456,8 @@ TEST(select_random_vs_brute_force)
     qsort(sorted, ns, sizeof *sorted, cmp_rseries);
     ASSERT_EQ_UINT(dw_tsdb_num_series(db), ns);
 
-    static const char *mvals[] = {"",     "x",       "y",      "xy",     "x.*",  ".*",
-                                  ".+",   "x|y",     "y|",     "[xz]y?", "(x|z)+", "xyz",
-                                  "zz|x|", "m1",     "m[12]",  "y.*"};
+    static const char *mvals[] = {"",   "x",      "y",      "xy",  "x.*",   ".*", ".+",    "x|y",
+                                  "y|", "[xz]y?", "(x|z)+", "xyz", "zz|x|", "m1", "m[12]", "y.*"};
     static const char *mnames[] = {"a", "b", "c", "d", "e", DW_TSDB_METRIC_NAME};
     size_t nonempty = 0;
     for (int q = 0; q < 300; q++) {
@@ -571,6 +517,37 @@ TEST(select_random_vs_brute_force)
 
 /* ---- appends ---- */
 
+/* A retried batch (a sender that timed out and sends again) is redundant, not refused. */
+TEST(append_resent_samples_are_redundant)
+{
+    setup();
+    char *dir = tmpdir_new();
+    struct dw_tsdb *db = open_db(dir);
+    struct dw_tsdb_appender *a = dw_tsdb_appender_new(db);
+    struct dw_tsdb_commit_result r;
+    int n = DW_TSDB_CHUNK_MAX_SAMPLES + 30; /* the first chunk gets frozen */
+    for (int round = 0; round < 2; round++) {
+        for (int i = 0; i < n; i++)
+            ASSERT_EQ_INT(add(a, "m,i=1", T0 + i * 1000, i * 0.5), 0);
+        commit_ok(a, &r);
+        ASSERT_EQ_UINT(r.appended, round == 0 ? (size_t)n : 0);
+        ASSERT_EQ_UINT(r.redundant, round == 0 ? 0 : (size_t)n);
+        ASSERT_EQ_UINT(r.out_of_order, 0);
+    }
+    /* An older timestamp with another value, in the frozen and in the active chunk. */
+    ASSERT_EQ_INT(add(a, "m,i=1", T0 + 5 * 1000, 99), 0);
+    ASSERT_EQ_INT(add(a, "m,i=1", T0 + (n - 3) * 1000, 99), 0);
+    /* An older timestamp that was never stored. */
+    ASSERT_EQ_INT(add(a, "m,i=1", T0 + 5 * 1000 + 1, 2.5), 0);
+    commit_ok(a, &r);
+    ASSERT_EQ_UINT(r.out_of_order, 3);
+    ASSERT_EQ_UINT(r.redundant, 0);
+    dw_tsdb_appender_free(&a);
+    dw_tsdb_close(&db);
+    rm_rf(dir);
+    free(dir);
+}
+
 TEST(append_counts_rejections_like_prometheus)
 {
     setup();
@@ -607,10 +584,10 @@ TEST(append_counts_rejections_like_prometheus)
     ASSERT_EQ_INT(add(a, "m,i=3", newest, 1), 0);
     commit_ok(a, &r);
     ASSERT_EQ_UINT(r.appended, 1);
-    ASSERT_EQ_INT(add(a, "m,i=4", newest - HOUR_MS - 1, 1), 0);      /* out of bounds */
-    ASSERT_EQ_INT(add(a, "m,i=4", newest - HOUR_MS, 1), 0);          /* just inside */
-    ASSERT_EQ_INT(add(a, "m,i=5", newest + 10 * MIN_MS + 1, 1), 0);  /* too far ahead */
-    ASSERT_EQ_INT(add(a, "m,i=5", newest + 10 * MIN_MS, 1), 0);      /* just inside */
+    ASSERT_EQ_INT(add(a, "m,i=4", newest - HOUR_MS - 1, 1), 0);     /* out of bounds */
+    ASSERT_EQ_INT(add(a, "m,i=4", newest - HOUR_MS, 1), 0);         /* just inside */
+    ASSERT_EQ_INT(add(a, "m,i=5", newest + 10 * MIN_MS + 1, 1), 0); /* too far ahead */
+    ASSERT_EQ_INT(add(a, "m,i=5", newest + 10 * MIN_MS, 1), 0);     /* just inside */
     commit_ok(a, &r);
     ASSERT_EQ_UINT(r.out_of_bounds, 2);
     ASSERT_EQ_UINT(r.appended, 2);
@@ -644,20 +621,31 @@ TEST(add_ref_fast_path)
     struct dw_tsdb_appender *a = dw_tsdb_appender_new(db);
     struct lset ls;
     lset_parse(&ls, "m,x=1");
-    uint64_t ref = 99;
-    ASSERT_EQ_INT(dw_tsdb_appender_add(a, ls.l, ls.n, T0, 1, &ref), 0);
-    ASSERT_EQ_UINT(ref, 0); /* new: no reference until committed */
-    commit_ok(a, NULL);
-    ASSERT_EQ_INT(dw_tsdb_appender_add(a, ls.l, ls.n, T0 + 1, 2, &ref), 0);
-    ASSERT_TRUE(ref > 0);
+    uint64_t ref = 0, pending;
+    /* A new series: a provisional reference, good for this request only. */
+    ASSERT_EQ_INT(dw_tsdb_appender_add(a, ls.l, ls.n, T0 - 2, 1, &pending), 0);
+    ASSERT_NE_INT(pending, 0);
+    ASSERT_EQ_INT(dw_tsdb_appender_add_ref(a, pending, T0 - 1, 1), 0);
+    ASSERT_EQ_INT(dw_tsdb_appender_add_ref(a, pending + 1, T0 - 1, 1), DW_TSDB_EINVAL);
+    struct dw_tsdb_commit_result r;
+    commit_ok(a, &r);
+    ASSERT_EQ_UINT(r.appended, 2);
+    ASSERT_EQ_UINT(r.new_series, 1);
+    ASSERT_EQ_INT(dw_tsdb_appender_add_ref(a, pending, T0, 1), DW_TSDB_EINVAL);
+    /* Labels in another order find the same series (and its real reference). */
+    struct dw_label rev[2] = {ls.l[1], ls.l[0]};
+    ASSERT_EQ_INT(dw_tsdb_appender_add(a, rev, 2, T0, 1, &ref), 0);
+    ASSERT_TRUE(ref > 0 && ref != pending);
+    uint64_t ref2;
+    ASSERT_EQ_INT(dw_tsdb_appender_add(a, ls.l, ls.n, T0 + 1, 2, &ref2), 0);
+    ASSERT_EQ_UINT(ref2, ref);
     ASSERT_EQ_INT(dw_tsdb_appender_add_ref(a, ref, T0 + 2, 3), 0);
     ASSERT_EQ_INT(dw_tsdb_appender_add_ref(a, ref + 1000, T0 + 2, 3), DW_TSDB_EINVAL);
     ASSERT_EQ_INT(dw_tsdb_appender_add_ref(a, 0, T0 + 2, 3), DW_TSDB_EINVAL);
-    struct dw_tsdb_commit_result r;
     commit_ok(a, &r); /* an unknown ref does not poison the request */
-    ASSERT_EQ_UINT(r.appended, 2);
+    ASSERT_EQ_UINT(r.appended, 3);
     char *d = dump_select(db, INT64_MIN, INT64_MAX, NULL, 0);
-    ASSERT_EQ_STR(d, "m{x=\"1\"}: 0=1 1=2 2=3\n");
+    ASSERT_EQ_STR(d, "m{x=\"1\"}: -2=1 -1=1 0=1 1=2 2=3\n");
     free(d);
     dw_tsdb_appender_free(&a);
     dw_tsdb_close(&db);
@@ -791,8 +779,9 @@ TEST(limits_reject_the_whole_commit)
     ASSERT_EQ_INT(add(a, "m,i=1", T0 + 1, 2), 0);
     ASSERT_EQ_INT(add(a, "m,i=3", T0 + 1, 2), 0);
     ASSERT_EQ_INT(add(a, "m,i=4", T0 + 1, 2), 0);
-    commit_rejected(a, DW_TSDB_ELIMIT, "2 new series would bring the head to 4 series, the limit "
-                                       "is 3 (max_series)");
+    commit_rejected(a, DW_TSDB_ELIMIT,
+                    "2 new series would bring the head to 4 series, the limit "
+                    "is 3 (max_series)");
     assert_unchanged(db, &s);
     /* Exactly at the limit is fine. */
     struct dw_tsdb_commit_result r = put1(db, "m,i=3", T0 + 1, 2);
@@ -893,10 +882,10 @@ static void fill_mixed(struct dw_tsdb *db, int from, int steps)
     char spec[64];
     for (int k = from; k < from + steps; k++) {
         for (int j = 0; j < 40; j++) {
-            double v = j % 4 == 0 ? (double)(k * 10 + j)            /* counter */
-                     : j % 4 == 1 ? (double)((k * 7 + j) % 50) / 10 /* decimal gauge */
-                     : j % 4 == 2 ? 42                               /* constant */
-                                  : (k + 1) * 0.1 + j * 1e-9;        /* arbitrary float */
+            double v = j % 4 == 0   ? (double)(k * 10 + j)            /* counter */
+                       : j % 4 == 1 ? (double)((k * 7 + j) % 50) / 10 /* decimal gauge */
+                       : j % 4 == 2 ? 42                              /* constant */
+                                    : (k + 1) * 0.1 + j * 1e-9;       /* arbitrary float */
             snprintf(spec, sizeof spec, "mixed,kind=%d,j=%d", j % 4, j);
             ASSERT_EQ_INT(add(a, spec, T0 + (int64_t)k * 15000, v), 0);
         }
@@ -1011,6 +1000,40 @@ TEST(wal_replay_after_simulated_crash)
     free(before_last);
     free(all);
     dw_tsdb_close(&db);
+    rm_rf(dir);
+    free(dir);
+}
+
+TEST(open_errors_and_directory_lock)
+{
+    setup();
+    char *err = NULL;
+    struct dw_tsdb_options o;
+    dw_tsdb_options_init(&o);
+    ASSERT_NULL(dw_tsdb_open(&o, &err)); /* no directory */
+    ASSERT_CONTAINS(err, "no database directory");
+    free(err);
+    char *dir = tmpdir_new();
+    struct dw_tsdb *db = open_db(dir);
+    opts_default(&o, dir);
+    err = NULL;
+    ASSERT_NULL(dw_tsdb_open(&o, &err)); /* a second opener of the same directory */
+    ASSERT_CONTAINS(err, "in use by another process");
+    free(err);
+    char *file = dw_asprintf("%s/plain-file", dir);
+    FILE *f = fopen(file, "w");
+    ASSERT_NOT_NULL(f);
+    fclose(f);
+    o.dir = file; /* not a directory */
+    err = NULL;
+    ASSERT_NULL(dw_tsdb_open(&o, &err));
+    ASSERT_NOT_NULL(err);
+    free(err);
+    free(file);
+    dw_tsdb_close(&db);
+    db = open_db(dir); /* released at close */
+    dw_tsdb_close(&db);
+    ASSERT_EQ_INT(dw_tsdb_close(&db), 0); /* NULL: no-op */
     rm_rf(dir);
     free(dir);
 }
@@ -1454,8 +1477,8 @@ static int fake_err(void *cur)
     return 0;
 }
 
-static int fake_strings(void *view, const char *name, struct dw_tsdb_matcher *const *ms,
-                        size_t n, void (*addf)(void *out, const char *s), void *out)
+static int fake_strings(void *view, const char *name, struct dw_tsdb_matcher *const *ms, size_t n,
+                        void (*addf)(void *out, const char *s), void *out)
 {
     struct fake_view *v = view;
     for (size_t i = 0; i < v->src->n; i++) {
@@ -1473,8 +1496,8 @@ static int fake_strings(void *view, const char *name, struct dw_tsdb_matcher *co
 }
 
 static const struct dw_tsdb_source_ops fake_ops = {
-    fake_bounds, fake_open, fake_close, fake_select, fake_next, fake_labels,
-    fake_chunk,  fake_err,  free,       fake_strings,
+    fake_bounds, fake_open,  fake_close, fake_select, fake_next,
+    fake_labels, fake_chunk, fake_err,   free,        fake_strings,
 };
 
 TEST(merge_with_a_second_source)
@@ -1731,8 +1754,7 @@ TEST(concurrent_appenders_readers_and_truncation)
     char *before = dump_select(db, INT64_MIN, INT64_MAX, NULL, 0);
     dw_tsdb_close(&db);
     db = open_db(dir);
-    char *after = dump_select(db, INT64_MIN, INT64_MAX,
-                              (const char *const[]){"__name__=conc"}, 1);
+    char *after = dump_select(db, INT64_MIN, INT64_MAX, (const char *const[]){"__name__=conc"}, 1);
     char *before_own = strstr(before, "shared{");
     ASSERT_NOT_NULL(before_own);
     *before_own = 0; /* shared series: racing commits may replay in another order */

@@ -1,0 +1,85 @@
+/*
+ * Helpers shared by the unit tests: a seeded random generator (xorshift64*,
+ * so failures replay), and temporary directories. Header-only, static
+ * inline, so each test program takes what it uses.
+ */
+#ifndef DW_TESTUTIL_H
+#define DW_TESTUTIL_H
+
+#include <dirent.h>
+#include <errno.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/core.h"
+#include "harness.h"
+
+static uint64_t rng_state = 0x9E3779B97F4A7C15ULL;
+
+static inline void rng_seed(uint64_t s)
+{
+    rng_state = s ? s : 1;
+}
+
+static inline uint64_t rnd(void)
+{
+    uint64_t x = rng_state;
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    rng_state = x;
+    return x * 0x2545F4914F6CDD1DULL;
+}
+
+/* Uniform enough in [0, n); 0 when n is 0. */
+static inline uint64_t rnd_below(uint64_t n)
+{
+    return n ? rnd() % n : 0;
+}
+
+/* A new empty directory under /tmp (freed by the caller). */
+static inline char *tmpdir_new(void)
+{
+    char tmpl[] = "/tmp/dw-test-XXXXXX";
+    char *d = mkdtemp(tmpl);
+    if (!d)
+        DW_FAIL_("mkdtemp: %s", strerror(errno));
+    return dw_strdup(d);
+}
+
+/* Removes a directory tree (best effort). */
+static inline void rm_rf(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+            continue;
+        char *p = dw_asprintf("%s/%s", dir, e->d_name);
+        struct stat st;
+        if (lstat(p, &st) == 0 && S_ISDIR(st.st_mode))
+            rm_rf(p);
+        else
+            unlink(p);
+        free(p);
+    }
+    closedir(d);
+    rmdir(dir);
+}
+
+/* Whether dir/name exists. */
+static inline bool path_exists(const char *dir, const char *name)
+{
+    char *p = dw_asprintf("%s/%s", dir, name);
+    bool ok = access(p, F_OK) == 0;
+    free(p);
+    return ok;
+}
+
+#endif
