@@ -335,6 +335,16 @@ double dw_config_autoscale_cpu_percent(const struct dw_config *cfg)
     return cfg->doc.capacity.autoscale_cpu_percent;
 }
 
+const struct dw_plan_storage *dw_config_storage(const struct dw_config *cfg)
+{
+    return &cfg->doc.storage;
+}
+
+const struct dw_plan_query *dw_config_query(const struct dw_config *cfg)
+{
+    return &cfg->doc.query;
+}
+
 int64_t dw_config_retention_raw_ms(const struct dw_config *cfg)
 {
     return cfg->doc.retention.raw_ms;

@@ -417,6 +417,44 @@ static const struct dw_schema_field retention_fields[] = {
 static const struct dw_schema retention_schema = {retention_fields, N(retention_fields), false,
                                                   NULL};
 
+/* ---- storage and query limits ---- */
+
+static const char *const fsync_names[] = {"interval", "never", "always", NULL};
+
+/* clang-format off */
+static const struct dw_schema_field storage_fields[] = {
+    {.name = "wal_fsync", .type = DW_SCHEMA_ENUM, .values = fsync_names, .def = "interval",
+     DW_SCHEMA_AT(struct dw_plan_storage, wal_fsync)},
+    {.name = "wal_fsync_interval", .type = DW_SCHEMA_DURATION, .def = "1s", .min = 10,
+     .max = 60 * 1000, DW_SCHEMA_AT(struct dw_plan_storage, wal_fsync_interval_ms)},
+    {.name = "max_series", .type = DW_SCHEMA_INT, .def = "1000000", .min = 1, .max = 1e9,
+     DW_SCHEMA_AT(struct dw_plan_storage, max_series)},
+    {.name = "max_labels_per_series", .type = DW_SCHEMA_INT, .def = "64", .min = 1, .max = 1024,
+     DW_SCHEMA_AT(struct dw_plan_storage, max_labels_per_series)},
+    {.name = "max_label_name_bytes", .type = DW_SCHEMA_BYTES, .def = "256", .min = 1,
+     .max = 65536, DW_SCHEMA_AT(struct dw_plan_storage, max_label_name_bytes)},
+    {.name = "max_label_value_bytes", .type = DW_SCHEMA_BYTES, .def = "4KiB", .min = 1,
+     .max = 1 << 20, DW_SCHEMA_AT(struct dw_plan_storage, max_label_value_bytes)},
+    {.name = "max_samples_per_request", .type = DW_SCHEMA_INT, .def = "1000000", .min = 1,
+     .max = 1e9, DW_SCHEMA_AT(struct dw_plan_storage, max_samples_per_request)},
+};
+/* clang-format on */
+static const struct dw_schema storage_schema = {storage_fields, N(storage_fields), false, NULL};
+
+/* clang-format off */
+static const struct dw_schema_field query_fields[] = {
+    {.name = "max_samples", .type = DW_SCHEMA_INT, .def = "50000000", .min = 1000, .max = 1e10,
+     DW_SCHEMA_AT(struct dw_plan_query, max_samples)},
+    {.name = "timeout", .type = DW_SCHEMA_DURATION, .def = "2m", .min = 100, .max = HOUR_MS,
+     DW_SCHEMA_AT(struct dw_plan_query, timeout_ms)},
+    {.name = "lookback_delta", .type = DW_SCHEMA_DURATION, .def = "5m", .min = 1000,
+     .max = 7 * 24 * HOUR_MS, DW_SCHEMA_AT(struct dw_plan_query, lookback_ms)},
+    {.name = "max_length", .type = DW_SCHEMA_BYTES, .def = "64KiB", .min = 256,
+     .max = 1 << 20, DW_SCHEMA_AT(struct dw_plan_query, max_length)},
+};
+/* clang-format on */
+static const struct dw_schema query_schema = {query_fields, N(query_fields), false, NULL};
+
 /* ---- people, teams, contacts, slack ---- */
 
 /* clang-format off */
@@ -525,6 +563,10 @@ static const struct dw_schema_field root_fields[] = {
      DW_SCHEMA_AT(struct plan_doc, capacity)},
     {.name = "retention", .type = DW_SCHEMA_OBJECT, .sub = &retention_schema,
      DW_SCHEMA_AT(struct plan_doc, retention)},
+    {.name = "storage", .type = DW_SCHEMA_OBJECT, .sub = &storage_schema,
+     DW_SCHEMA_AT(struct plan_doc, storage)},
+    {.name = "query", .type = DW_SCHEMA_OBJECT, .sub = &query_schema,
+     DW_SCHEMA_AT(struct plan_doc, query)},
     {.name = "people", .type = DW_SCHEMA_LIST, .elem = DW_SCHEMA_OBJECT, .sub = &person_schema,
      DW_SCHEMA_LIST_AT(struct plan_doc, people, npeople)},
     {.name = "teams", .type = DW_SCHEMA_LIST, .elem = DW_SCHEMA_OBJECT, .sub = &team_schema,

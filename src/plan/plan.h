@@ -131,6 +131,32 @@ struct dw_plan_limits {
     int64_t connection_timeout_ms;  /* default 30 s */
 };
 
+/** When the write-ahead log is fsynced (storage.wal_fsync). */
+enum dw_plan_fsync {
+    DW_PLAN_FSYNC_INTERVAL = 0, /* group fsync every wal_fsync_interval (default) */
+    DW_PLAN_FSYNC_NEVER = 1,    /* left to the kernel: survives kill -9, not a power loss */
+    DW_PLAN_FSYNC_ALWAYS = 2,   /* before each write is acknowledged */
+};
+
+/** The storage section: durability and the limits on what ingestion may create. */
+struct dw_plan_storage {
+    int wal_fsync;                   /* enum dw_plan_fsync */
+    int64_t wal_fsync_interval_ms;   /* default 1 s */
+    int64_t max_series;              /* active series in the head; default 1,000,000 */
+    int64_t max_labels_per_series;   /* including __name__; default 64 */
+    uint64_t max_label_name_bytes;   /* default 256 */
+    uint64_t max_label_value_bytes;  /* default 4 KiB */
+    int64_t max_samples_per_request; /* default 1,000,000 */
+};
+
+/** The query section: what one PromQL query may cost. */
+struct dw_plan_query {
+    int64_t max_samples; /* samples loaded or held at once; default 50,000,000 */
+    int64_t timeout_ms;  /* default 2 min; a request's timeout parameter may only lower it */
+    int64_t lookback_ms; /* default 5 min */
+    uint64_t max_length; /* bytes of query text; default 64 KiB */
+};
+
 struct dw_plan_growth {
     char *horizon; /* "month_1" ... */
     double user_base_increase_percent;
@@ -173,6 +199,8 @@ const struct dw_plan_check *dw_config_checks(const struct dw_config *cfg, size_t
 const struct dw_plan_growth *dw_config_growth(const struct dw_config *cfg, size_t *n);
 /** capacity.autoscale_cpu_percent (the seed's "CPU utilization > 70%"), 0 when unset. */
 double dw_config_autoscale_cpu_percent(const struct dw_config *cfg);
+const struct dw_plan_storage *dw_config_storage(const struct dw_config *cfg);
+const struct dw_plan_query *dw_config_query(const struct dw_config *cfg);
 int64_t dw_config_retention_raw_ms(const struct dw_config *cfg);        /* default 90d */
 int64_t dw_config_retention_aggregated_ms(const struct dw_config *cfg); /* default 1y */
 const struct dw_plan_person *dw_config_people(const struct dw_config *cfg, size_t *n);

@@ -90,6 +90,8 @@ struct plan_doc {
     size_t nchecks;
     struct plan_capacity capacity;
     struct plan_retention retention;
+    struct dw_plan_storage storage;
+    struct dw_plan_query query;
     struct dw_plan_person *people;
     size_t npeople;
     struct dw_plan_team *teams;

@@ -714,6 +714,19 @@ TEST(good_minimal_file)
     ASSERT_EQ_STR(dw_config_listen(cfg), "127.0.0.1:9107");
     ASSERT_EQ_UINT(dw_config_limits(cfg)->max_ingest_body_bytes, 32u << 20);
     ASSERT_EQ_INT(dw_config_retention_raw_ms(cfg), 90 * DAY_MS);
+    const struct dw_plan_storage *st = dw_config_storage(cfg);
+    ASSERT_EQ_INT(st->wal_fsync, DW_PLAN_FSYNC_INTERVAL);
+    ASSERT_EQ_INT(st->wal_fsync_interval_ms, 1000);
+    ASSERT_EQ_INT(st->max_series, 1000000);
+    ASSERT_EQ_INT(st->max_labels_per_series, 64);
+    ASSERT_EQ_UINT(st->max_label_name_bytes, 256);
+    ASSERT_EQ_UINT(st->max_label_value_bytes, 4096);
+    ASSERT_EQ_INT(st->max_samples_per_request, 1000000);
+    const struct dw_plan_query *q = dw_config_query(cfg);
+    ASSERT_EQ_INT(q->max_samples, 50000000);
+    ASSERT_EQ_INT(q->timeout_ms, 120000);
+    ASSERT_EQ_INT(q->lookback_ms, 300000);
+    ASSERT_EQ_UINT(q->max_length, 65536);
     ASSERT_FALSE(dw_config_priority(cfg, DW_P2)->business_hours_only);
     size_t n;
     dw_config_severities(cfg, &n);
@@ -788,6 +801,13 @@ TEST(more_bad_values)
         {"oncall: {schedules: [{name: no-id}]}\n",
          "t.yaml:15:23: oncall.schedules[0].id: missing required key"},
         {"capacity: 3\n", "t.yaml:15:11: capacity: expected a mapping, got a scalar"},
+        {"storage: {wal_fsync: sometimes}\n",
+         "t.yaml:15:22: storage.wal_fsync: expected one of interval, never, always, got "
+         "\"sometimes\""},
+        {"storage: {max_series: 0}\n",
+         "t.yaml:15:23: storage.max_series: must be between 1 and 1000000000, got 0"},
+        {"query: {timeout: 2h}\n",
+         "t.yaml:15:18: query.timeout: must be between 100ms and 1h, got 2h"},
         {"  - {id: bob, name: Bob, emial: b@x}\n", /* continues the people list */
          "t.yaml:15:26: people[1].emial: unknown key (did you mean \"email\"?)"},
     };
