@@ -10,7 +10,7 @@ CONFIG     ?= examples/dojopool.yaml
 DATA       ?= ./data
 LISTEN     ?=
 
-.PHONY: all run build test unit integration tsan fuzz clean deps test-deps format bench-ingest
+.PHONY: all run build test unit integration tsan fuzz clean deps test-deps format bench-ingest bench-query
 
 all: build
 
@@ -59,6 +59,10 @@ fuzz: test-deps
 # Side-by-side ingest benchmark against Prometheus and VictoriaMetrics.
 bench-ingest: build
 	bench/ingest/run.sh $(BENCH_ARGS)
+
+# Side-by-side query latency (dashboard set, range and instant) against the same peers.
+bench-query: build
+	bench/query/run.sh $(BENCH_ARGS)
 
 format:
 	clang-format -i $$(git ls-files 'src/*.c' 'src/*.h' 'tests/*.c' 'tests/*.h')

@@ -8,6 +8,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -80,6 +81,38 @@ static inline bool path_exists(const char *dir, const char *name)
     bool ok = access(p, F_OK) == 0;
     free(p);
     return ok;
+}
+
+/* Copies a directory tree: the state a crash right now would leave on disk. */
+static inline void copy_tree(const char *from, const char *to)
+{
+    mkdir(to, 0755);
+    DIR *d = opendir(from);
+    if (!d)
+        DW_FAIL_("opendir %s: %s", from, strerror(errno));
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+            continue;
+        char *a = dw_asprintf("%s/%s", from, e->d_name);
+        char *b = dw_asprintf("%s/%s", to, e->d_name);
+        struct stat st;
+        if (lstat(a, &st) == 0 && S_ISDIR(st.st_mode)) {
+            copy_tree(a, b);
+        } else {
+            int in = open(a, O_RDONLY), out = open(b, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+            char buf[65536];
+            ssize_t k;
+            while (in >= 0 && out >= 0 && (k = read(in, buf, sizeof buf)) > 0)
+                if (write(out, buf, (size_t)k) != k)
+                    break;
+            close(in);
+            close(out);
+        }
+        free(a);
+        free(b);
+    }
+    closedir(d);
 }
 
 #endif

@@ -52,7 +52,6 @@ import argparse
 import json
 import os
 import re
-import secrets
 import shutil
 import subprocess
 import sys
@@ -64,18 +63,14 @@ sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "lib"))
 import benchlib as bl  # noqa: E402
+from peers import (DEFAULT_DW_BIN, DW_STATE_FILES, EXAMPLE_CONFIG, GEN, LABELS, PY,  # noqa: E402,F401
+                   SYSTEMS, Dojowatch, check_inputs, generate_dataset, prometheus_server,
+                   promtool_backfill, replace_top_level_block, vm_compact, vm_server,
+                   warn_other_peers)
 
-PY = "/usr/bin/python3"  # Debian's, where python3-snappy is installed
-GEN = bl.SHARED / "bench" / "gen_dataset.py"
 LOADGEN = bl.SHARED / "bench" / "rw_loadgen.py"
-EXAMPLE_CONFIG = bl.REPO / "examples" / "dojopool.yaml"
-DEFAULT_DW_BIN = bl.REPO / "build" / "release" / "src" / "cli" / "dojowatch"
 
-SYSTEMS = ("dojowatch", "prometheus", "victoriametrics")
-LABELS = {"dojowatch": "dojowatch", "prometheus": "Prometheus 2.42",
-          "victoriametrics": "VictoriaMetrics 1.79"}
 IMPORT_BODY_MAX = 16 << 20  # under dojowatch's max_ingest_body_bytes (32 MiB)
-DW_STATE_FILES = {"dojowatch.db", "dojowatch.db-wal", "dojowatch.db-shm", "LOCK", "admin-token"}
 EMPTY_WRITE_REQUEST = b"\x00"  # snappy block of zero bytes = an empty prompb.WriteRequest
 
 # Shapes: the shared default (48 hosts, 2 h at 15 s = 9,984 series) and the
@@ -142,19 +137,14 @@ class Dataset:
         return self.meta["samples"]
 
     def generate(self):
-        argv = [PY, str(GEN), "--hosts", str(self.hosts), "--duration", str(self.duration),
-                "--meta", str(self.dir / "meta.json")]
-        if self.files:
-            argv += ["--om", str(self.om), "--prom", str(self.prom)]
         bl.log("generating dataset %s: %d hosts, %d s%s" % (
             self.name, self.hosts, self.duration, " (OpenMetrics + Prometheus text)" if self.files
             else ""))
-        r = bl.run_timed(argv, self.dir / "gen.log")
-        if r["rc"] != 0:
-            raise RuntimeError("gen_dataset.py failed:\n" + (self.dir / "gen.log").read_text())
-        self.meta = json.loads((self.dir / "meta.json").read_text())
+        self.meta = generate_dataset(self.dir, self.hosts, self.duration,
+                                     om=self.om if self.files else None,
+                                     prom=self.prom if self.files else None)
         bl.log("dataset %s: %d series, %d samples, generated in %.1f s" % (
-            self.name, self.series, self.samples, r["wall_s"]))
+            self.name, self.series, self.samples, self.meta["generate_wall_s"]))
 
 
 # ---- the steps every system shares ----
@@ -248,19 +238,12 @@ def wait_stable_size(path, measure, timeout=60.0):
 
 def run_prometheus(ds, work, big):
     out, det = {}, {}
-    cfg = work / "prometheus.yml"
-    # No scrape jobs: everything the server does is the data we send.
-    cfg.write_text("global:\n  scrape_interval: 15s\nscrape_configs: []\n")
     data = work / "data"
-    port = bl.free_port()
-    srv = bl.Server("prometheus", [
-        "prometheus", "--config.file=%s" % cfg, "--storage.tsdb.path=%s" % data,
-        "--web.listen-address=127.0.0.1:%d" % port, "--web.enable-remote-write-receiver"],
-        work / "prometheus.log",
-        "http://127.0.0.1:%d/-/ready" % port)
+    # No scrape jobs: everything the server does is the data we send.
+    srv, base = prometheus_server(work, data, extra_args=["--web.enable-remote-write-receiver"])
     try:
         srv.start()
-        res = loadgen(ds, "http://127.0.0.1:%d/api/v1/write" % port, srv.pid, work / "loadgen.log")
+        res = loadgen(ds, base + "/api/v1/write", srv.pid, work / "loadgen.log")
         det["remote_write"] = res
         out.update(rw_figures(ds, res))
         det["wal_bytes"] = bl.tree_bytes(data / "wal")
@@ -280,8 +263,7 @@ def run_prometheus(ds, work, big):
 
     out["import_http_cpu"] = NA_NO_IMPORT_API
     blocks = work / "blocks"
-    r = bl.run_timed(["promtool", "tsdb", "create-blocks-from", "openmetrics", str(ds.om),
-                      str(blocks)], work / "promtool.log", timeout=1800)
+    r = promtool_backfill(ds.om, blocks, work / "promtool.log")
     det["promtool"] = r
     if r["rc"] != 0:
         bl.log("promtool failed; log %s" % (work / "promtool.log"))
@@ -297,61 +279,6 @@ def run_prometheus(ds, work, big):
 
 
 # ---- VictoriaMetrics 1.79 ----
-
-def vm_server(work, name):
-    data = work / name
-    port = bl.free_port()
-    # The dataset's timestamps start in 2023: a retention of 100 years keeps
-    # every sample (the default, one month, would drop the whole file import).
-    srv = bl.Server("victoria-metrics", [
-        "victoria-metrics", "-storageDataPath=%s" % data, "-httpListenAddr=127.0.0.1:%d" % port,
-        "-retentionPeriod=100y"], work / (name + ".log"), "http://127.0.0.1:%d/health" % port)
-    return srv, data, "http://127.0.0.1:%d" % port
-
-
-def vm_metric_sum(base, prefix):
-    """Sum of the /metrics lines starting with prefix (e.g. 'vm_active_merges{')."""
-    _, body = bl.http("GET", base + "/metrics")
-    n = 0
-    for line in body.decode(errors="replace").splitlines():
-        if line.startswith(prefix):
-            n += int(float(line.rsplit(" ", 1)[1]))
-    return n
-
-
-def vm_wait_merges(srv, base, deadline):
-    while time.monotonic() < deadline:
-        bl.wait_idle(srv.pid, timeout=60)
-        if vm_metric_sum(base, "vm_active_merges{") == 0:
-            return
-
-
-def vm_compact(srv, base):
-    """Flushes buffered rows and merges the data parts as far as VictoriaMetrics will.
-
-    /internal/force_merge runs in the background and skips parts that a
-    background merge holds at that moment, so it is repeated (up to three
-    times) while it still lowers the number of data parts. The indexdb is
-    left as the server keeps it: force_merge does not touch it, and its few
-    parts are what a real instance has on disk after such an import.
-    Returns {'seconds', 'data_parts'}.
-    """
-    t0 = time.monotonic()
-    deadline = t0 + 300
-    bl.http("GET", base + "/internal/force_flush")
-    vm_wait_merges(srv, base, deadline)
-    parts = vm_metric_sum(base, 'vm_parts{type="storage/')
-    for _ in range(3):
-        bl.http("GET", base + "/internal/force_merge")
-        time.sleep(0.5)
-        vm_wait_merges(srv, base, deadline)
-        now = vm_metric_sum(base, 'vm_parts{type="storage/')
-        if now >= parts or now <= 1:
-            parts = now
-            break
-        parts = now
-    return {"seconds": round(time.monotonic() - t0, 2), "data_parts": parts}
-
 
 def run_victoriametrics(ds, work, big):
     out, det = {}, {}
@@ -398,72 +325,6 @@ def run_victoriametrics(ds, work, big):
 
 
 # ---- dojowatch ----
-
-class Dojowatch:
-    """What the dojowatch binary can do yet, and how to start it for the benchmark."""
-
-    def __init__(self, binary, work):
-        self.bin = Path(binary)
-        self.work = work
-        self.token = secrets.token_hex(16)
-        self.env = dict(os.environ, DOJOWATCH_ADMIN_TOKEN=self.token)
-        self.auth = {"Authorization": "Bearer " + self.token}
-        self.problem = None  # why nothing can be measured, or None
-        self.config = work / "dojowatch-bench.yaml"
-        self.serve_args = []
-
-    def prepare(self, build):
-        if not self.bin.exists() and build and self.bin == DEFAULT_DW_BIN:
-            bl.log("dojowatch binary missing: make build")
-            r = bl.run_timed(["make", "build"], self.work / "make-build.log", cwd=bl.REPO,
-                             timeout=1800)
-            if r["rc"] != 0:
-                self.problem = "not yet (build failed)"
-                bl.log("make build failed; log %s" % (self.work / "make-build.log"))
-                return
-        if not self.bin.exists():
-            self.problem = "not yet (no binary)"
-            return
-        self.write_config()
-        if self.supports("serve", "--retention"):
-            self.serve_args = ["--retention", "100y"]
-
-    def supports(self, sub, option=None):
-        """True when `dojowatch SUB --help` succeeds (and mentions option)."""
-        p = subprocess.run([str(self.bin), sub, "--help"], capture_output=True, text=True,
-                           env=self.env, timeout=30)
-        return p.returncode == 0 and (option is None or option in p.stdout)
-
-    def write_config(self):
-        """examples/dojopool.yaml with every retention at 100y (the dataset starts in 2023)."""
-        text = EXAMPLE_CONFIG.read_text()
-        self.config.write_text(replace_top_level_block(text, "retention",
-                                                       ["raw: 100y", "aggregated: 100y"]))
-        p = subprocess.run([str(self.bin), "check-config", str(self.config)],
-                           capture_output=True, text=True, env=self.env, timeout=30)
-        if p.returncode != 0:
-            bl.log("bench config rejected, using examples/dojopool.yaml as is:\n" + p.stdout
-                   + p.stderr)
-            shutil.copyfile(EXAMPLE_CONFIG, self.config)
-
-    def server(self, data, log_path):
-        port = bl.free_port()
-        argv = [str(self.bin), "serve", "--config", str(self.config), "--data", str(data),
-                "--listen", "127.0.0.1:%d" % port] + self.serve_args
-        srv = bl.Server("dojowatch", argv, log_path,
-                        "http://127.0.0.1:%d/-/ready" % port, env=self.env)
-        return srv, "http://127.0.0.1:%d" % port
-
-    def endpoint_missing(self, base, path, body, headers):
-        """True when POST path is not routed yet (404/405/501)."""
-        status, text = bl.http("POST", base + path, body=body, headers=headers)
-        if status in (404, 405, 501):
-            bl.log("dojowatch: POST %s answers %d: not yet" % (path, status))
-            return True
-        if status not in (200, 204):
-            bl.log("dojowatch POST %s with an empty body: %d %s" % (path, status, text[:200]))
-        return False
-
 
 def run_dojowatch(ds, work, big, dw):
     keys = [k for k, _, _ in (BIG_ROWS if big else ROWS)]
@@ -515,8 +376,7 @@ def run_dojowatch(ds, work, big, dw):
     if dw.supports("import"):
         data = work / "dw-offline"
         data.mkdir()
-        r = bl.run_timed([str(dw.bin), "import", "--data", str(data), str(ds.om)],
-                         work / "dojowatch-import-cli.log", env=dw.env, timeout=1800)
+        r = dw.import_file(data, ds.om, work / "dojowatch-import-cli.log")
         det["offline_import"] = r
         if r["rc"] != 0:
             out["import_offline_cpu"] = out["disk_bps"] = "failed"
@@ -532,33 +392,6 @@ def run_dojowatch(ds, work, big, dw):
         if "disk_after_http_import" in det:
             out["disk_bps"] = det["disk_after_http_import"] / ds.samples
     return out, det
-
-
-def replace_top_level_block(text, key, lines):
-    """text with the YAML mapping under top-level `key:` replaced by lines (indented 2).
-
-    The block ends at the next line that starts in column 0 (another key or
-    a comment that belongs to it). When the key is absent, it is appended.
-    """
-    src = text.splitlines()
-    out, i, found = [], 0, False
-    while i < len(src):
-        line = src[i]
-        if not found and re.match(r"^%s:\s*(#.*)?$" % re.escape(key), line):
-            found = True
-            out.append(key + ":")
-            out.extend("  " + x for x in lines)
-            i += 1
-            while i < len(src) and (src[i] == "" or src[i][0] in " \t"):
-                i += 1
-            if out and i < len(src):
-                out.append("")
-            continue
-        out.append(line)
-        i += 1
-    if not found:
-        out += ["", key + ":"] + ["  " + x for x in lines]
-    return "\n".join(out) + "\n"
 
 
 # ---- the run ----
@@ -668,35 +501,10 @@ def parse_args(argv):
 
 
 def check_tools(systems):
-    need = [str(GEN), str(LOADGEN)]
-    missing = [p for p in need if not Path(p).exists()]
-    if missing:
-        sys.exit("missing %s: the shared benchmark inputs live in ../shared/bench beside the "
-                 "repository" % ", ".join(missing))
-    tools = {"prometheus": ["prometheus", "promtool"], "victoriametrics": ["victoria-metrics"]}
-    for s in systems:
-        for t in tools.get(s, []):
-            if shutil.which(t) is None:
-                sys.exit("%s not found: run bench/ingest/run.sh, which installs the peers" % t)
+    check_inputs(systems, extra=[LOADGEN])
     p = subprocess.run([PY, "-c", "import snappy"], capture_output=True)
     if p.returncode != 0:
         sys.exit("python3-snappy is missing for %s: apt-get install python3-snappy" % PY)
-
-
-def warn_other_peers():
-    """Warns when a Prometheus or VictoriaMetrics that we did not start is running."""
-    others = []
-    for d in os.listdir("/proc"):
-        if not d.isdigit():
-            continue
-        try:
-            comm = Path("/proc", d, "comm").read_text().strip()
-        except OSError:
-            continue
-        if comm in ("prometheus", "victoria-metric", "victoria-metrics", "dojowatch"):
-            others.append("%s (pid %s)" % (comm, d))
-    if others:
-        bl.log("warning: already running, competing for the CPU: " + ", ".join(others))
 
 
 def main(argv):

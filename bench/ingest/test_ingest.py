@@ -125,7 +125,7 @@ class DojowatchColumn(unittest.TestCase):
         self.assertEqual(bl._LIVE, {})
 
     def test_missing_endpoints_are_not_yet(self):
-        binary = ingest.DEFAULT_DW_BIN
+        binary = Path(os.environ.get("DOJOWATCH_BIN", str(ingest.DEFAULT_DW_BIN)))
         if not binary.exists():
             self.skipTest("no release build")
         work = self.run_dir("real")

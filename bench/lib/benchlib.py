@@ -470,6 +470,25 @@ def machine_info():
             "loadavg_at_start": os.getloadavg()}
 
 
+def last_json_object(path):
+    """The last top-level JSON object printed in a log file (a tool's -o json summary), or None.
+
+    Tools print their summary last, possibly after log lines: the object is the text from the
+    last line that is exactly "{" to the end.
+    """
+    try:
+        lines = Path(path).read_text(errors="replace").splitlines()
+    except OSError:
+        return None
+    for i in range(len(lines) - 1, -1, -1):
+        if lines[i] == "{":
+            try:
+                return json.loads("\n".join(lines[i:]))
+            except ValueError:
+                return None
+    return None
+
+
 def write_json(path, obj):
     """Writes obj to path through a temporary file and a rename."""
     path = Path(path)

@@ -89,6 +89,16 @@ class Accounting(unittest.TestCase):
             self.assertEqual(bl.tree_bytes(d, exclude={"sub", "LOCK"}), 1000)
             self.assertGreaterEqual(bl.tree_bytes(d, allocated=True), 1284)
 
+    def test_last_json_object_after_log_lines(self):
+        with tempfile.TemporaryDirectory() as d:
+            log = Path(d, "log")
+            log.write_text('ts=1 level=warn msg="x"\n{\n  "a": 1\n}\n{\n  "ok": true,\n'
+                           '  "n": {\n    "b": 2\n  }\n}\n')
+            self.assertEqual(bl.last_json_object(log), {"ok": True, "n": {"b": 2}})
+            log.write_text("no json here\n")
+            self.assertIsNone(bl.last_json_object(log))
+            self.assertIsNone(bl.last_json_object(Path(d, "missing")))
+
     def test_run_timed_reads_child_cpu(self):
         with tempfile.TemporaryDirectory() as d:
             spin = "import time\nt=time.process_time()\nwhile time.process_time()-t<0.3: pass\n"

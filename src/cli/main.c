@@ -12,6 +12,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cli/import.h"
+#include "cli/query.h"
 #include "daemon/daemon.h"
 #include "plan/plan.h"
 
@@ -245,6 +247,11 @@ static const struct command commands[] = {
      "  -o, --output FORMAT   text (default) or json\n"
      "  -h, --help            this help\n",
      cmd_check_config},
+    {"import", "backfill OpenMetrics or Prometheus text files into blocks", dw_cli_import_usage,
+     dw_cli_import},
+    {"query", "evaluate a PromQL expression on a running daemon", dw_cli_query_usage, dw_cli_query},
+    {"query-range", "evaluate a PromQL expression over a time range", dw_cli_query_range_usage,
+     dw_cli_query_range},
     {"version", "print the version", "usage: dojowatch version [-o text|json]\n", cmd_version},
     {"help", "help on a command", "usage: dojowatch help [COMMAND]\n", cmd_help},
 };

@@ -5,14 +5,23 @@
  * Start-up runs in order, each step undone in reverse on failure: load and
  * validate the configuration, create and lock the data directory (an
  * exclusive flock, so a second instance stops with a clear message), open the
- * store and record the configuration, start the HTTP server, start the worker
- * threads from the static thread table, then mark the daemon ready.
+ * store and record the configuration, open (lock) the time-series store,
+ * start the HTTP server, load the time-series store (open its blocks and
+ * replay its WAL, which can take minutes), start the worker threads from the
+ * static thread table, then mark the daemon ready and print the URLs.
+ * While the WAL replays, HTTP already answers: /-/ready with 503, ingestion
+ * with 503 "unavailable" (the tsdb refuses commits until it is loaded),
+ * queries with an error; a SIGTERM meanwhile is acted on once the replay
+ * has finished (the main thread takes signals with sigwait).
  *
  * Threads: the main thread only waits for signals (SIGINT, SIGTERM, SIGHUP are
  * blocked everywhere and taken with sigwait here). Workers are listed in
  * `threads[]` (name, enabled, start routine) like Netdata's static threads;
  * each loops until the shared stop flag is set and sleeps through the clock
- * so tests can drive it. libmicrohttpd runs its own threads.
+ * so tests can drive it. libmicrohttpd runs its own threads. The "tsdb"
+ * worker persists the head into blocks and runs compaction, downsampling and
+ * retention (dw_tsdb_maintain) every 30 s of the clock, logs what it did and
+ * publishes the dojowatch_tsdb_* metrics.
  *
  * Configuration: one current `struct dw_config`, reference counted, swapped
  * under `cfg_lock` on reload (SIGHUP or POST /-/reload). A reload parses and
@@ -27,6 +36,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -173,6 +183,84 @@ static void note_restart_only_changes(const struct daemon *d, const struct dw_co
 
 static struct dw_metric *m_reload_ok, *m_reload_ts, *m_phase, *m_interval, *m_launch;
 
+/* The time-series store, published by the tsdb thread after each maintenance round. */
+static struct {
+    struct dw_metric *blocks, *block_bytes, *block_samples, *persisted_until;
+    struct dw_metric *head_series, *head_samples, *head_min, *head_max;
+    struct dw_metric *last_cut, *last_maint;
+    struct dw_metric *cuts, *compactions, *downsampled, *deleted, *errors, *appended;
+} m_tsdb;
+
+static void register_tsdb_metrics(void)
+{
+    m_tsdb.blocks = dw_metric_gauge("dojowatch_tsdb_blocks",
+                                    "Blocks on disk, by resolution (raw, 5m, 1h).", "resolution");
+    m_tsdb.block_bytes =
+        dw_metric_gauge("dojowatch_tsdb_block_bytes", "Bytes of all blocks on disk.", NULL);
+    m_tsdb.block_samples =
+        dw_metric_gauge("dojowatch_tsdb_block_samples", "Samples in raw blocks.", NULL);
+    m_tsdb.persisted_until =
+        dw_metric_gauge("dojowatch_tsdb_persisted_until_timestamp_seconds",
+                        "Raw data before this time is in blocks (0: no block).", NULL);
+    m_tsdb.head_series =
+        dw_metric_gauge("dojowatch_tsdb_head_series", "Series in the in-memory head.", NULL);
+    m_tsdb.head_samples =
+        dw_metric_gauge("dojowatch_tsdb_head_samples", "Samples in the in-memory head.", NULL);
+    m_tsdb.head_min = dw_metric_gauge("dojowatch_tsdb_head_min_time_seconds",
+                                      "Oldest sample in the head (0 when empty).", NULL);
+    m_tsdb.head_max = dw_metric_gauge("dojowatch_tsdb_head_max_time_seconds",
+                                      "Newest sample in the head (0 when empty).", NULL);
+    m_tsdb.last_cut =
+        dw_metric_gauge("dojowatch_tsdb_last_cut_timestamp_seconds",
+                        "When the head was last persisted as a block (0: never).", NULL);
+    m_tsdb.last_maint =
+        dw_metric_gauge("dojowatch_tsdb_last_compaction_timestamp_seconds",
+                        "When compaction, downsampling and retention last ran (0: never).", NULL);
+    m_tsdb.cuts =
+        dw_metric_counter("dojowatch_tsdb_head_cuts_total", "Head ranges written as blocks.", NULL);
+    m_tsdb.compactions =
+        dw_metric_counter("dojowatch_tsdb_compactions_total", "Block merges by compaction.", NULL);
+    m_tsdb.downsampled = dw_metric_counter("dojowatch_tsdb_blocks_downsampled_total",
+                                           "Raw blocks downsampled to 5m and 1h.", NULL);
+    m_tsdb.deleted = dw_metric_counter("dojowatch_tsdb_retention_deleted_blocks_total",
+                                       "Blocks deleted by retention.", NULL);
+    m_tsdb.errors = dw_metric_counter("dojowatch_tsdb_maintenance_errors_total",
+                                      "Maintenance rounds that failed.", NULL);
+    m_tsdb.appended = dw_metric_counter("dojowatch_tsdb_samples_appended_total",
+                                        "Samples stored in the head (WAL replay included).", NULL);
+}
+
+static double seconds_or_zero(int64_t ms, bool valid)
+{
+    return valid ? (double)ms / 1000.0 : 0;
+}
+
+static void publish_tsdb_metrics(struct dw_tsdb *db)
+{
+    struct dw_tsdb_stats st;
+    dw_tsdb_get_stats(db, &st);
+    dw_metric_set(m_tsdb.blocks, (const char *[]){"raw"}, (double)st.blocks_raw);
+    dw_metric_set(m_tsdb.blocks, (const char *[]){"5m"}, (double)st.blocks_5m);
+    dw_metric_set(m_tsdb.blocks, (const char *[]){"1h"}, (double)st.blocks_1h);
+    dw_metric_set(m_tsdb.block_bytes, NULL, (double)st.block_bytes);
+    dw_metric_set(m_tsdb.block_samples, NULL, (double)st.block_samples);
+    dw_metric_set(m_tsdb.persisted_until, NULL,
+                  seconds_or_zero(st.persisted_until, st.blocks_raw > 0));
+    dw_metric_set(m_tsdb.head_series, NULL, (double)st.series);
+    dw_metric_set(m_tsdb.head_samples, NULL, (double)st.samples);
+    dw_metric_set(m_tsdb.head_min, NULL, seconds_or_zero(st.min_time, st.samples > 0));
+    dw_metric_set(m_tsdb.head_max, NULL, seconds_or_zero(st.max_time, st.samples > 0));
+    dw_metric_set(m_tsdb.last_cut, NULL, seconds_or_zero(st.last_cut_ms, st.last_cut_ms != 0));
+    dw_metric_set(m_tsdb.last_maint, NULL,
+                  seconds_or_zero(st.last_block_maint_ms, st.last_block_maint_ms != 0));
+    dw_metric_set(m_tsdb.cuts, NULL, (double)st.blocks_cut);
+    dw_metric_set(m_tsdb.compactions, NULL, (double)st.compactions);
+    dw_metric_set(m_tsdb.downsampled, NULL, (double)st.blocks_downsampled);
+    dw_metric_set(m_tsdb.deleted, NULL, (double)st.blocks_deleted);
+    dw_metric_set(m_tsdb.errors, NULL, (double)st.maint_errors);
+    dw_metric_set(m_tsdb.appended, NULL, (double)st.samples_appended);
+}
+
 static void register_metrics(void)
 {
     m_reload_ok =
@@ -188,6 +276,7 @@ static void register_metrics(void)
                                  "class");
     m_launch = dw_metric_gauge("dojowatch_plan_launch_time_seconds",
                                "The launch time the plan counts its phases from.", NULL);
+    register_tsdb_metrics();
 }
 
 static void publish_plan_metrics(const struct dw_config *cfg, int64_t now)
@@ -280,6 +369,58 @@ static void *plan_thread(void *arg)
     return NULL;
 }
 
+#define TSDB_MAINT_EVERY_MS 30000
+
+/* One logfmt line about a maintenance round: info when it did something or failed. */
+static void log_tsdb_round(const struct dw_tsdb_maint_result *r, int rc, const char *err,
+                           int64_t ns)
+{
+    bool news = r->blocks_cut || r->head_truncated || r->compactions || r->blocks_downsampled ||
+                r->blocks_deleted;
+    char cut[24], samples[24], comp[24], ds[24], del[24], ms[24];
+    snprintf(cut, sizeof cut, "%zu", r->blocks_cut);
+    snprintf(samples, sizeof samples, "%" PRIu64, r->samples_cut);
+    snprintf(comp, sizeof comp, "%zu", r->compactions);
+    snprintf(ds, sizeof ds, "%zu", r->blocks_downsampled);
+    snprintf(del, sizeof del, "%zu", r->blocks_deleted);
+    snprintf(ms, sizeof ms, "%.1f", (double)ns / 1e6);
+    dw_log_kv(rc     ? DW_LOG_ERROR
+              : news ? DW_LOG_INFO
+                     : DW_LOG_DEBUG,
+              "tsdb", rc ? "maintenance failed" : "maintenance", "blocks_cut", cut, "samples_cut",
+              samples, "head_truncated", r->head_truncated ? "true" : "false",
+              "truncation_deferred", r->truncation_deferred ? "true" : "false", "compactions", comp,
+              "downsampled", ds, "retention_deleted", del, "duration_ms", ms, "error",
+              rc ? err : NULL, NULL);
+}
+
+/*
+ * tsdb: persists the head into blocks and keeps the blocks compacted,
+ * downsampled and within retention, every 30 s of the clock (the test clock
+ * drives it: advancing it wakes the thread).
+ */
+static void *tsdb_thread(void *arg)
+{
+    struct daemon *d = arg;
+    int64_t next = dw_now_ms(); /* a first round right away: retention after downtime */
+    while (!atomic_load(&d->stop)) {
+        int64_t now = dw_now_ms();
+        if (now < next && next - now <= TSDB_MAINT_EVERY_MS) { /* (a clock stepped back: now) */
+            dw_clock_sleep_until(next, &d->stop);
+            continue;
+        }
+        struct dw_tsdb_maint_result r;
+        char *err = NULL;
+        int64_t t0 = dw_mono_ns();
+        int rc = dw_tsdb_maintain(d->tsdb, now, &r, &err);
+        log_tsdb_round(&r, rc, err ? err : dw_tsdb_strerror(rc), dw_mono_ns() - t0);
+        free(err);
+        publish_tsdb_metrics(d->tsdb);
+        next = now + TSDB_MAINT_EVERY_MS;
+    }
+    return NULL;
+}
+
 struct dw_thread {
     const char *name;
     bool enabled;
@@ -290,6 +431,7 @@ struct dw_thread {
 
 static struct dw_thread threads[] = {
     {.name = "plan", .enabled = true, .start = plan_thread},
+    {.name = "tsdb", .enabled = true, .start = tsdb_thread},
 };
 
 static int start_threads(struct daemon *d)
@@ -418,6 +560,7 @@ static int open_tsdb(struct daemon *d, char **err)
     o.downsample_retention_ms = dw_config_retention_aggregated_ms(d->cfg);
     if (o.downsample_retention_ms < o.retention_ms)
         o.downsample_retention_ms = o.retention_ms;
+    o.defer_load = true; /* dw_tsdb_load once HTTP answers (see DESIGN) */
     d->tsdb = dw_tsdb_open(&o, err);
     free(dir);
     return d->tsdb ? 0 : -1;
@@ -553,6 +696,11 @@ int dw_daemon_run(const struct dw_daemon_options *opts)
         dw_log_kv(DW_LOG_ERROR, "http", "cannot start the HTTP server", "error", err, NULL);
         goto out_store;
     }
+    if (dw_tsdb_load(d.tsdb, &err) != 0) {
+        dw_log_kv(DW_LOG_ERROR, "tsdb", "cannot load the time-series store", "error", err, NULL);
+        goto out_threads;
+    }
+    publish_tsdb_metrics(d.tsdb);
     if (start_threads(&d) < 0)
         goto out_threads;
 

@@ -125,14 +125,6 @@ static void commit_and_answer(struct writer_state *st, struct dw_http_response *
     free(err);
 }
 
-static bool need_tsdb(const struct dw_http_app *app, struct dw_http_response *resp)
-{
-    if (app->tsdb)
-        return true;
-    dw_http_resp_error(resp, 503, "unavailable", "the time-series store is not open");
-    return false;
-}
-
 /* ---- remote write ---- */
 
 struct rw_ctx {
@@ -158,8 +150,8 @@ static int rw_series(void *ctx, const struct dw_expo_rw_series *s)
                              s->samples[0].value, &ref) < 0)
         return 1; /* the appender is poisoned: commit rejects the request and says why */
     for (size_t i = 1; i < s->nsamples; i++)
-        if (dw_tsdb_appender_add_ref(c->app, ref, s->samples[i].timestamp_ms,
-                                     s->samples[i].value) < 0)
+        if (dw_tsdb_appender_add_ref(c->app, ref, s->samples[i].timestamp_ms, s->samples[i].value) <
+            0)
             return 1;
     return 0;
 }
@@ -167,7 +159,7 @@ static int rw_series(void *ctx, const struct dw_expo_rw_series *s)
 void dw_api_write(struct dw_http_request *req, struct dw_http_response *resp,
                   const struct dw_http_app *app)
 {
-    if (!need_tsdb(app, resp))
+    if (!dw_api_need_tsdb(app, resp))
         return;
     char msg[256];
     if (dw_expo_rw_check_headers(dw_http_req_header(req, "Content-Type"),
@@ -198,8 +190,7 @@ void dw_api_write(struct dw_http_request *req, struct dw_http_response *resp,
     if (ctx.too_many_labels) {
         dw_tsdb_appender_rollback(st->app);
         reject("/api/v1/write", "limit");
-        dw_http_resp_error(resp, 400, "bad_data", "a series has more than %d labels",
-                           MAX_LABELS);
+        dw_http_resp_error(resp, 400, "bad_data", "a series has more than %d labels", MAX_LABELS);
         return;
     }
     commit_and_answer(st, resp, "/api/v1/write");
@@ -296,7 +287,7 @@ static int parse_extra_labels(struct dw_http_request *req, struct dw_label *out,
 static void ingest_text(struct dw_http_request *req, struct dw_http_response *resp,
                         const struct dw_http_app *app, const char *path, bool timestamps)
 {
-    if (!need_tsdb(app, resp))
+    if (!dw_api_need_tsdb(app, resp))
         return;
     struct dw_label extra[16];
     char *extra_names[16] = {0};
@@ -333,8 +324,7 @@ static void ingest_text(struct dw_http_request *req, struct dw_http_response *re
     if (ctx.too_many_labels) {
         dw_tsdb_appender_rollback(st->app);
         reject(path, "limit");
-        dw_http_resp_error(resp, 400, "bad_data", "a series has more than %d labels",
-                           MAX_LABELS);
+        dw_http_resp_error(resp, 400, "bad_data", "a series has more than %d labels", MAX_LABELS);
         goto out;
     }
     if (rc < 0 && err.code != DW_EXPO_EABORTED) {

@@ -114,4 +114,24 @@ void dw_http_resp_success(struct dw_http_response *resp, json_t *data);
 void dw_http_resp_error(struct dw_http_response *resp, int status, const char *type,
                         const char *fmt, ...) DW_PRINTF(4, 5);
 
+/* ---- Prometheus API parameters (api_query.c; the CLI parses its flags with them too) ---- */
+
+/* Prometheus' "no start" / "no end" times (minTime, maxTime of its API) in milliseconds. */
+#define DW_HTTP_MIN_TIME_MS (-9223309901257974000LL)
+#define DW_HTTP_MAX_TIME_MS 9223309901257974999LL
+
+/**
+ * Parses a time like Prometheus's API: Unix seconds with decimals (rounded
+ * to the millisecond exactly as Go's parseTime does), RFC 3339, or the two
+ * sentinels clients send for "no limit" ("-292273086-05-16T16:47:06Z",
+ * "292277025-08-18T07:12:54.999999999Z"). Returns 0 with *ms, or -1.
+ */
+int dw_http_parse_time(const char *s, int64_t *ms);
+/**
+ * Parses a duration like Prometheus's API: float seconds ("15", "0.5") or a
+ * Prometheus duration ("5m", "1h30m"), into nanoseconds. Returns 0, -1 when
+ * s is neither, or -2 when it overflows int64 nanoseconds (about 292 years).
+ */
+int dw_http_parse_duration(const char *s, int64_t *ns);
+
 #endif

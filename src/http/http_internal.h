@@ -123,6 +123,49 @@ void dw_api_import_prometheus(struct dw_http_request *req, struct dw_http_respon
 void dw_api_push(struct dw_http_request *req, struct dw_http_response *resp,
                  const struct dw_http_app *app);
 
+/* ---- the Prometheus query API (api_query.c) ---- */
+void dw_api_query(struct dw_http_request *req, struct dw_http_response *resp,
+                  const struct dw_http_app *app);
+void dw_api_query_range(struct dw_http_request *req, struct dw_http_response *resp,
+                        const struct dw_http_app *app);
+void dw_api_query_exemplars(struct dw_http_request *req, struct dw_http_response *resp,
+                            const struct dw_http_app *app);
+
+/* Shared with api_meta.c. */
+
+/** Appends s as a JSON string the way Go's encoding/json writes it (<, >, & escaped). */
+void dw_api_json_string(struct dw_buf *b, const char *s);
+/** Appends s quoted like Go's %q, for error messages that echo a parameter. */
+void dw_api_go_quote(struct dw_buf *b, const char *s);
+/** 503 unavailable when the app has no tsdb; returns whether it has one. */
+bool dw_api_need_tsdb(const struct dw_http_app *app, struct dw_http_response *resp);
+/**
+ * Reads an optional time parameter like Prometheus's parseTimeParam: absent
+ * or empty gives def. Returns false after answering 400 bad_data
+ * ("invalid parameter \"start\": Invalid time value for 'start': ...").
+ */
+bool dw_api_time_param(struct dw_http_request *req, struct dw_http_response *resp, const char *name,
+                       int64_t def, int64_t *out);
+/** Starts {"status":"success","data": in b; the caller appends the data. */
+void dw_api_begin(struct dw_buf *b);
+/** Closes the envelope (with "warnings" when n > 0) and answers 200 with b's bytes. */
+void dw_api_finish(struct dw_http_response *resp, struct dw_buf *b, char *const *warnings,
+                   size_t n);
+
+/* ---- the Prometheus metadata and status API (api_meta.c) ---- */
+void dw_api_series(struct dw_http_request *req, struct dw_http_response *resp,
+                   const struct dw_http_app *app);
+void dw_api_labels(struct dw_http_request *req, struct dw_http_response *resp,
+                   const struct dw_http_app *app);
+void dw_api_label_values(struct dw_http_request *req, struct dw_http_response *resp,
+                         const struct dw_http_app *app);
+void dw_api_metadata(struct dw_http_request *req, struct dw_http_response *resp,
+                     const struct dw_http_app *app);
+void dw_api_buildinfo(struct dw_http_request *req, struct dw_http_response *resp,
+                      const struct dw_http_app *app);
+void dw_api_runtimeinfo(struct dw_http_request *req, struct dw_http_response *resp,
+                        const struct dw_http_app *app);
+
 /* ---- handlers of the plan API, written in api_plan.c ---- */
 void dw_api_plan_get(struct dw_http_request *req, struct dw_http_response *resp,
                      const struct dw_http_app *app);

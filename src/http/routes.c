@@ -140,8 +140,36 @@ static const struct dw_http_route routes[] = {
      false},
     {"POST", "/api/v1/import/prometheus", dw_api_import_prometheus, DW_ROLE_RESPONDER,
      DW_BODY_INGEST, "/api/v1/import/prometheus", false},
-    {"POST", "/api/v1/push", dw_api_push, DW_ROLE_RESPONDER, DW_BODY_INGEST, "/api/v1/push",
+    {"POST", "/api/v1/push", dw_api_push, DW_ROLE_RESPONDER, DW_BODY_INGEST, "/api/v1/push", false},
+    /*
+     * The Prometheus query API (api_query.c, api_meta.c): reading needs the
+     * viewer role (Grafana sends its token as a bearer token). POST takes the
+     * same parameters as a form body, within limits.max_body_bytes.
+     */
+    {"GET", "/api/v1/query", dw_api_query, DW_ROLE_VIEWER, DW_BODY_NONE, "/api/v1/query", false},
+    {"POST", "/api/v1/query", dw_api_query, DW_ROLE_VIEWER, DW_BODY_NORMAL, "/api/v1/query", false},
+    {"GET", "/api/v1/query_range", dw_api_query_range, DW_ROLE_VIEWER, DW_BODY_NONE,
+     "/api/v1/query_range", false},
+    {"POST", "/api/v1/query_range", dw_api_query_range, DW_ROLE_VIEWER, DW_BODY_NORMAL,
+     "/api/v1/query_range", false},
+    {"GET", "/api/v1/query_exemplars", dw_api_query_exemplars, DW_ROLE_VIEWER, DW_BODY_NONE,
+     "/api/v1/query_exemplars", false},
+    {"POST", "/api/v1/query_exemplars", dw_api_query_exemplars, DW_ROLE_VIEWER, DW_BODY_NORMAL,
+     "/api/v1/query_exemplars", false},
+    {"GET", "/api/v1/series", dw_api_series, DW_ROLE_VIEWER, DW_BODY_NONE, "/api/v1/series", false},
+    {"POST", "/api/v1/series", dw_api_series, DW_ROLE_VIEWER, DW_BODY_NORMAL, "/api/v1/series",
      false},
+    {"GET", "/api/v1/labels", dw_api_labels, DW_ROLE_VIEWER, DW_BODY_NONE, "/api/v1/labels", false},
+    {"POST", "/api/v1/labels", dw_api_labels, DW_ROLE_VIEWER, DW_BODY_NORMAL, "/api/v1/labels",
+     false},
+    {"GET", "/api/v1/label/{name}/values", dw_api_label_values, DW_ROLE_VIEWER, DW_BODY_NONE,
+     "/api/v1/label/{name}/values", false},
+    {"GET", "/api/v1/metadata", dw_api_metadata, DW_ROLE_VIEWER, DW_BODY_NONE, "/api/v1/metadata",
+     false},
+    {"GET", "/api/v1/status/buildinfo", dw_api_buildinfo, DW_ROLE_VIEWER, DW_BODY_NONE,
+     "/api/v1/status/buildinfo", false},
+    {"GET", "/api/v1/status/runtimeinfo", dw_api_runtimeinfo, DW_ROLE_VIEWER, DW_BODY_NONE,
+     "/api/v1/status/runtimeinfo", false},
 };
 
 const struct dw_http_route *dw_http_routes(size_t *n)

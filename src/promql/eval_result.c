@@ -393,12 +393,19 @@ void dw_promql_result_json(const struct dw_promql_result *r, struct dw_buf *out)
     dw_buf_puts(out, "{\"resultType\":");
     switch (r->type) {
     case DW_PROMQL_TYPE_SCALAR:
-        dw_buf_puts(out, "\"scalar\",\"result\":");
-        json_point(out, r->scalar.t, r->scalar.v);
+        /* Prometheus marshals scalars and strings with encoding/json, so
+           their time is Go's float64 t/1000 ("1.5"), not the fixed three
+           decimals of vector and matrix points ("1.500"), and a scalar's
+           value is FormatFloat(v, 'f', -1) ("0.0000001", never "1e-07"). */
+        dw_buf_puts(out, "\"scalar\",\"result\":[");
+        dw_promql_format_value((double)r->scalar.t / 1000.0, out);
+        dw_buf_puts(out, ",\"");
+        dw_promql_format_float_f(r->scalar.v, out); /* strconv 'f', -1: never an exponent */
+        dw_buf_puts(out, "\"]");
         break;
     case DW_PROMQL_TYPE_STRING:
         dw_buf_puts(out, "\"string\",\"result\":[");
-        dw_promql_format_time(r->string_t, out);
+        dw_promql_format_value((double)r->string_t / 1000.0, out);
         dw_buf_putc(out, ',');
         json_string(out, r->string ? r->string : "");
         dw_buf_putc(out, ']');

@@ -551,9 +551,11 @@ const struct dw_promql_storage *dw_promql_memstorage_storage(struct dw_promql_me
 
 /**
  * Points *st at the tsdb database db: each selection opens a tsdb querier
- * over the hinted range with the matchers rebuilt as tsdb matchers. Raw data
- * only, until the tsdb exposes its downsampled blocks to queriers. db must
- * outlive every query using st.
+ * over the hinted range with the matchers rebuilt as tsdb matchers. It
+ * reports which resolutions exist and from when, so a coarse step over a
+ * range where raw data has aged out reads the 5 m / 1 h rollups (max for
+ * max_over_time, min for min_over_time, sum for sum_over_time, the last value
+ * otherwise). db must outlive every query using st.
  */
 void dw_promql_tsdb_storage(struct dw_promql_storage *st, struct dw_tsdb *db);
 

@@ -8,15 +8,25 @@
  * three are owned by the series set handed to the engine and freed when the
  * engine closes it, so labels and chunks stay valid while it iterates.
  *
- * Downsampled data: the tsdb's public querier reads raw data (head and raw
- * blocks) only, so this adapter reports no downsampled resolutions and the
- * engine never asks for one; when the tsdb exposes a querier per resolution
- * (its dw_tsdb_resolution_choose() already makes the choice), info() and
- * select() are where it plugs in. Threads: a series set is used by the one
- * query thread that made it; the tsdb querier is thread-safe otherwise.
+ * Downsampled data: info() reports where raw data starts (raw blocks and
+ * head) and which downsampled resolutions (5 m, 1 h) hold data from when;
+ * the engine then asks for a resolution when a coarse step reaches back
+ * before the raw data, and select() opens a tsdb querier at that
+ * resolution: rollups where raw data has aged out, then raw data, under
+ * the raw series' labels. Which rollup stands for the raw samples depends
+ * on the function reading them: max_over_time reads the window maxima,
+ * min_over_time the minima, sum_over_time the sums (exact totals); every
+ * other reader (instant selectors, rate, increase, avg_over_time,
+ * count_over_time...) reads the last raw sample of each window, which is
+ * what a scrape at that resolution would have seen.
+ *
+ * Threads: a series set is used by the one query thread that made it; the
+ * tsdb querier is thread-safe otherwise. info() fills thread-local arrays:
+ * a query runs on one thread, and info() is called once at its start.
  */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "promql/promql.h"
 
@@ -84,6 +94,20 @@ static const struct dw_promql_series_set_ops tset_ops = {
     t_next, t_labels, t_sample_next, t_sample_seek, t_err, t_close, NULL,
 };
 
+/* The rollup that stands for the raw samples a function reads (see DESIGN). */
+static const char *rollup_for(const char *func)
+{
+    if (!func)
+        return "last";
+    if (strcmp(func, "max_over_time") == 0)
+        return "max";
+    if (strcmp(func, "min_over_time") == 0)
+        return "min";
+    if (strcmp(func, "sum_over_time") == 0)
+        return "sum";
+    return "last";
+}
+
 static int t_select(void *ctx, const struct dw_promql_matcher *matchers, size_t n,
                     const struct dw_promql_select_hints *hints, struct dw_promql_series_set **out,
                     char **err)
@@ -102,13 +126,39 @@ static int t_select(void *ctx, const struct dw_promql_matcher *matchers, size_t 
             return -1;
         }
     }
-    s->q = dw_tsdb_querier_new(ctx, hints->start_ms, hints->end_ms);
+    struct dw_tsdb_read_opts ro = {0};
+    if (hints->resolution_ms > 0) {
+        ro.resolution_ms = hints->resolution_ms;
+        ro.rollup = rollup_for(hints->func);
+    }
+    s->q = dw_tsdb_querier_new_opts(ctx, hints->start_ms, hints->end_ms, &ro);
     s->set = dw_tsdb_select(s->q, s->ms, s->nms);
     *out = &s->base;
     return 0;
 }
 
-static const struct dw_promql_storage_ops tsdb_ops = {t_select, NULL};
+static void t_info(void *ctx, struct dw_promql_storage_info *info)
+{
+    static const int64_t all[2] = {DW_TSDB_RES_5M, DW_TSDB_RES_1H};
+    static _Thread_local int64_t res[2], res_min[2];
+    struct dw_tsdb_coverage c;
+    dw_tsdb_get_coverage(ctx, &c);
+    const int64_t mins[2] = {c.res5m_mint, c.res1h_mint};
+    size_t n = 0;
+    for (size_t i = 0; i < 2; i++) {
+        if (mins[i] == INT64_MAX)
+            continue; /* no data at this resolution */
+        res[n] = all[i];
+        res_min[n++] = mins[i];
+    }
+    /* Without downsampled data nothing has aged out as far as the engine can tell. */
+    info->raw_min_ms = n == 0 ? INT64_MIN : c.raw_mint;
+    info->resolutions_ms = res;
+    info->resolution_min_ms = res_min;
+    info->nresolutions = n;
+}
+
+static const struct dw_promql_storage_ops tsdb_ops = {t_select, t_info};
 
 void dw_promql_tsdb_storage(struct dw_promql_storage *st, struct dw_tsdb *db)
 {

@@ -383,6 +383,18 @@ int64_t dw_tsdb_blockdir_pick_resolution(struct dw_tsdb_blockdir *d, int64_t hea
  */
 int dw_tsdb_blockdir_maintain(struct dw_tsdb_blockdir *d, char **err);
 
+/* What one maintenance round did. */
+struct dw_tsdb_blockdir_maint_stats {
+    size_t compactions; /* merges, every resolution */
+    size_t downsampled; /* raw blocks downsampled */
+    size_t deleted;     /* blocks deleted by retention */
+};
+
+/** dw_tsdb_blockdir_maintain at `now` (retention and downsampling), counting in *st (may be NULL).
+ */
+int dw_tsdb_blockdir_maintain_at(struct dw_tsdb_blockdir *d, int64_t now,
+                                 struct dw_tsdb_blockdir_maint_stats *st, char **err);
+
 /* ---- the source interface (head_internal.h) ---- */
 
 struct dw_tsdb_source_ops;
@@ -393,6 +405,18 @@ struct dw_tsdb_source_ops;
  * hold a block reference while the source is registered.
  */
 const struct dw_tsdb_source_ops *dw_tsdb_block_source_ops(void);
+/**
+ * A view of a downsampled block reading rollup r over [mint, maxt]
+ * (inclusive): the series carrying __rollup__=<r>, listed without that label
+ * so they merge with the raw series they summarise (a matcher on __rollup__
+ * sees it as absent). Holds a block reference; use it and close it with the
+ * operations of dw_tsdb_block_rollup_ops().
+ */
+void *dw_tsdb_block_rollup_open(struct dw_tsdb_block *b, enum dw_tsdb_rollup r, int64_t mint,
+                                int64_t maxt);
+const struct dw_tsdb_source_ops *dw_tsdb_block_rollup_ops(void);
+/** The rollup named s ("min", "max", "sum", "count", "last"); DW_TSDB_ROLLUP_N otherwise. */
+enum dw_tsdb_rollup dw_tsdb_rollup_parse(const char *s);
 
 /* ---- the index file (blockindex.c) ---- */
 

@@ -692,20 +692,29 @@ int dw_tsdb_blockdir_compact(struct dw_tsdb_blockdir *d, size_t *done, char **er
     return rc;
 }
 
-int dw_tsdb_blockdir_maintain(struct dw_tsdb_blockdir *d, char **err)
+int dw_tsdb_blockdir_maintain_at(struct dw_tsdb_blockdir *d, int64_t now,
+                                 struct dw_tsdb_blockdir_maint_stats *st, char **err)
 {
-    int64_t now = dw_now_ms();
+    struct dw_tsdb_blockdir_maint_stats dummy;
+    if (!st)
+        st = &dummy;
+    memset(st, 0, sizeof *st);
     pthread_mutex_lock(&d->maint);
-    int rc = dw_tsdb_blockdir_compact_res(d, 0, NULL, err);
+    int rc = dw_tsdb_blockdir_compact_res(d, 0, &st->compactions, err);
     if (rc == 0 && !d->o.no_downsample)
-        rc = dw_tsdb_blockdir_downsample_locked(d, now, NULL, err);
+        rc = dw_tsdb_blockdir_downsample_locked(d, now, &st->downsampled, err);
     if (rc == 0)
-        rc = dw_tsdb_blockdir_compact_res(d, DW_TSDB_RES_5M, NULL, err);
+        rc = dw_tsdb_blockdir_compact_res(d, DW_TSDB_RES_5M, &st->compactions, err);
     if (rc == 0)
-        rc = dw_tsdb_blockdir_compact_res(d, DW_TSDB_RES_1H, NULL, err);
-    dw_tsdb_blockdir_retention_locked(d, now);
+        rc = dw_tsdb_blockdir_compact_res(d, DW_TSDB_RES_1H, &st->compactions, err);
+    st->deleted = dw_tsdb_blockdir_retention_locked(d, now);
     pthread_mutex_unlock(&d->maint);
     return rc;
+}
+
+int dw_tsdb_blockdir_maintain(struct dw_tsdb_blockdir *d, char **err)
+{
+    return dw_tsdb_blockdir_maintain_at(d, dw_now_ms(), NULL, err);
 }
 
 void dw_tsdb_blockdir_lock(struct dw_tsdb_blockdir *d)

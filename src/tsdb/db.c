@@ -1,9 +1,18 @@
 /*
- * db.c - the database object: options, open with WAL replay, appenders and
- * their commit, head truncation with a WAL checkpoint, statistics, and the
- * registry of extra series sources (blocks).
+ * db.c - the database object: options, open (lock) and load (blocks, WAL
+ * replay), appenders and their commit, head truncation with a WAL
+ * checkpoint, statistics. The registry of blocks the queriers read is in
+ * sources.c, the cut into blocks and block maintenance in maintain.c.
  *
  * DESIGN
+ * Loading opens the directory of blocks first: the newest raw block's end
+ * is what is persisted, and the WAL replay skips samples before it (a crash
+ * between writing a block and checkpointing the WAL leaves them in the
+ * log), then truncates the head there so nothing older can be appended.
+ * With defer_load the object exists (and its directory is locked) before
+ * the load; commits and selects fail with DW_TSDB_ELOADING until then, so
+ * the daemon can answer HTTP (503) while a long WAL replays.
+ *
  * An appender validates and resolves each sample as it is added (labels
  * sorted, checked against the limits, looked up in the head) but changes
  * nothing shared: series that do not exist yet are kept in the appender
@@ -46,6 +55,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "tsdb/block_internal.h"
 #include "tsdb/head_internal.h"
 #include "tsdb/tsdb.h"
 #include "tsdb/tsdb_internal.h"
@@ -54,26 +64,6 @@
 #define HOUR_MS INT64_C(3600000)
 #define DAY_MS (24 * HOUR_MS)
 #define CKPT_BATCH 1024 /* series per checkpoint round */
-
-struct source_reg {
-    const struct dw_tsdb_source_ops *ops;
-    void *src;
-};
-
-struct dw_tsdb {
-    struct dw_tsdb_options o; /* defaults resolved; dir points at dir_ */
-    char *dir_;
-    char *wal_dir;
-    int lock_fd;
-    struct dw_head *head;
-    struct dw_tsdb_wal *wal;
-    pthread_rwlock_t gate;
-    pthread_mutex_t trunc_mu;
-    pthread_mutex_t src_mu;
-    struct source_reg sources[DW_TSDB_MAX_SOURCES];
-    size_t nsources;
-    _Atomic uint64_t commits, rejected, truncations;
-};
 
 struct dw_head *dw_tsdb_head_of(struct dw_tsdb *db)
 {
@@ -93,6 +83,7 @@ void dw_tsdb_options_init(struct dw_tsdb_options *o)
     o->max_label_name_len = 256;
     o->max_label_value_len = 4096;
     o->max_samples_per_commit = 1000000;
+    o->maint_interval_ms = 5 * 60 * 1000;
 }
 
 static void resolve_defaults(struct dw_tsdb_options *o)
@@ -117,6 +108,8 @@ static void resolve_defaults(struct dw_tsdb_options *o)
         o->max_label_value_len = d.max_label_value_len;
     if (!o->max_samples_per_commit)
         o->max_samples_per_commit = d.max_samples_per_commit;
+    if (o->maint_interval_ms <= 0)
+        o->maint_interval_ms = d.maint_interval_ms;
 }
 
 /* ---- WAL replay ---- */
@@ -178,7 +171,8 @@ struct replay {
     struct alias_map aliases;
     struct dw_label *lab;
     size_t labcap;
-    uint64_t unknown, bad_series, samples;
+    int64_t min_t; /* samples before it are in blocks already */
+    uint64_t unknown, bad_series, samples, in_blocks;
     struct dw_append_acc acc;
 };
 
@@ -224,6 +218,10 @@ static int replay_samples(void *ctx, const struct dw_tsdb_wal_sample *ss, size_t
     dw_append_acc_init(&r->acc);
     for (size_t i = 0; i < n; i++) {
         uint32_t id;
+        if (ss[i].t < r->min_t) {
+            r->in_blocks++;
+            continue;
+        }
         if (!alias_get(&r->aliases, ss[i].ref, &id))
             id = ss[i].ref < UINT32_MAX ? (uint32_t)ss[i].ref : 0;
         struct dw_series *s = id ? dw_head_series(h, id) : NULL;
@@ -242,18 +240,19 @@ static void log_replay(struct dw_tsdb *db, const struct replay *r,
                        const struct dw_tsdb_wal_replay_stats *st, int64_t ns)
 {
     double secs = (double)ns / 1e9;
-    char series[24], samples[24], seconds[24], rate[24], unknown[24], rejected[24];
+    char series[24], samples[24], seconds[24], rate[24], unknown[24], rejected[24], skipped[24];
     snprintf(series, sizeof series, "%zu", dw_tsdb_num_series(db));
     snprintf(samples, sizeof samples, "%" PRIu64, st->samples);
     snprintf(seconds, sizeof seconds, "%.3f", secs);
     snprintf(rate, sizeof rate, "%.0f", secs > 0 ? (double)st->samples / secs : 0.0);
     snprintf(unknown, sizeof unknown, "%" PRIu64, r->unknown);
+    snprintf(skipped, sizeof skipped, "%" PRIu64, r->in_blocks);
     snprintf(rejected, sizeof rejected, "%" PRIu64,
              atomic_load(&db->head->out_of_order) + atomic_load(&db->head->duplicate) +
                  atomic_load(&db->head->out_of_bounds));
     dw_log_kv(DW_LOG_INFO, LOG_COMPONENT, "WAL replayed", "series", series, "samples", samples,
               "seconds", seconds, "samples_per_s", rate, "unknown_refs", unknown, "rejected",
-              rejected, NULL);
+              rejected, "skipped_in_blocks", skipped, NULL);
 }
 
 /* ---- open and close ---- */
@@ -274,6 +273,106 @@ static int lock_dir(struct dw_tsdb *db, char **err)
     return 0;
 }
 
+/* Replays the WAL into the head, skipping samples before min_t (in blocks). */
+static int replay_wal(struct dw_tsdb *db, int64_t min_t, char **err)
+{
+    struct replay r = {.db = db, .enc = dw_tsdb_blockenc_new(), .min_t = min_t};
+    dw_buf_init(&r.scratch, 0);
+    struct dw_tsdb_wal_handler hd = {replay_series, replay_samples, &r};
+    struct dw_tsdb_wal_replay_stats st;
+    memset(&st, 0, sizeof st);
+    int64_t t0 = dw_mono_ns();
+    /* Replay rebuilds what was accepted (only accepted samples are logged): the
+       clock-based future limit must not drop samples because the clock reads
+       earlier now (a restore, NTP), and the window behind the newest sample
+       must not drop the older samples of a checkpoint, which lists the head
+       series by series. Only the blocks' end bounds it (min_t). */
+    db->head->max_future_ms = -1;
+    db->head->replaying = true;
+    int rc = dw_tsdb_wal_open(db->wal_dir, &db->o.wal, &hd, &st, &db->wal);
+    db->head->replaying = false;
+    db->head->max_future_ms = db->o.max_future_ms;
+    if (rc == 0)
+        log_replay(db, &r, &st, dw_mono_ns() - t0);
+    dw_tsdb_blockenc_free(&r.enc);
+    dw_buf_release(&r.scratch);
+    free(r.aliases.keys);
+    free(r.aliases.ids);
+    free(r.lab);
+    if (rc)
+        *err = dw_asprintf("cannot open the WAL in %s: %s", db->wal_dir, dw_tsdb_strerror(rc));
+    return rc;
+}
+
+static void log_blocks(struct dw_tsdb *db)
+{
+    struct dw_tsdb_stats st;
+    memset(&st, 0, sizeof st);
+    dw_tsdb_sources_stats(db, &st);
+    char raw[24], ds[24], bytes[24], until[40] = "";
+    snprintf(raw, sizeof raw, "%" PRIu64, st.blocks_raw);
+    snprintf(ds, sizeof ds, "%" PRIu64, st.blocks_5m + st.blocks_1h);
+    snprintf(bytes, sizeof bytes, "%" PRIu64, st.block_bytes);
+    if (st.blocks_raw)
+        dw_format_rfc3339(st.persisted_until, until, sizeof until);
+    dw_log_kv(DW_LOG_INFO, LOG_COMPONENT, "blocks opened", "dir", db->blocks_dir, "raw", raw,
+              "downsampled", ds, "bytes", bytes, st.blocks_raw ? "persisted_until" : NULL, until,
+              NULL);
+}
+
+int dw_tsdb_load(struct dw_tsdb *db, char **err)
+{
+    char *dummy = NULL;
+    if (!err)
+        err = &dummy;
+    *err = NULL;
+    if (atomic_load(&db->loaded))
+        return 0;
+    struct dw_tsdb_blockdir_opts bo = {
+        .block_range_ms = db->o.block_range_ms,
+        .retention_ms = db->o.retention_ms,
+        .ds_retention_ms = db->o.downsample_retention_ms,
+        .no_downsample = db->o.no_downsample,
+    };
+    char *e = NULL;
+    if (!db->blocks) /* a retry after a failed replay keeps the directory */
+        db->blocks = dw_tsdb_blockdir_open(db->blocks_dir, &bo, &e);
+    if (!db->blocks) {
+        *err = dw_asprintf("cannot open the blocks in %s: %s", db->blocks_dir, e ? e : "?");
+        free(e);
+        free(dummy);
+        return DW_TSDB_EIO;
+    }
+    dw_tsdb_sources_sync(db);
+    log_blocks(db);
+    int64_t persisted;
+    if (!dw_tsdb_blockdir_max_time(db->blocks, &persisted))
+        persisted = INT64_MIN;
+    int rc = replay_wal(db, persisted, err);
+    if (rc) {
+        free(dummy);
+        return rc;
+    }
+    if (persisted != INT64_MIN) {
+        /* Nothing before the blocks' end may enter the head any more; series
+           whose samples were all skipped go now. */
+        pthread_rwlock_wrlock(&db->gate);
+        dw_head_truncate(db->head, persisted);
+        pthread_rwlock_unlock(&db->gate);
+    }
+    pthread_mutex_lock(&db->maint_mu);
+    db->persisted = db->truncated = persisted;
+    db->trunc_gen = 0;
+    pthread_mutex_unlock(&db->maint_mu);
+    atomic_store_explicit(&db->loaded, true, memory_order_release);
+    return 0;
+}
+
+bool dw_tsdb_is_loaded(struct dw_tsdb *db)
+{
+    return atomic_load_explicit(&db->loaded, memory_order_acquire);
+}
+
 struct dw_tsdb *dw_tsdb_open(const struct dw_tsdb_options *o, char **err)
 {
     char *dummy = NULL;
@@ -290,6 +389,7 @@ struct dw_tsdb *dw_tsdb_open(const struct dw_tsdb_options *o, char **err)
     db->dir_ = dw_strdup(o->dir);
     db->o.dir = db->dir_;
     db->wal_dir = dw_asprintf("%s/wal", db->dir_);
+    db->blocks_dir = dw_asprintf("%s/blocks", db->dir_);
     db->lock_fd = -1;
     pthread_rwlockattr_t attr;
     pthread_rwlockattr_init(&attr);
@@ -298,6 +398,9 @@ struct dw_tsdb *dw_tsdb_open(const struct dw_tsdb_options *o, char **err)
     pthread_rwlockattr_destroy(&attr);
     pthread_mutex_init(&db->trunc_mu, NULL);
     pthread_mutex_init(&db->src_mu, NULL);
+    pthread_mutex_init(&db->maint_mu, NULL);
+    db->persisted = db->truncated = INT64_MIN;
+    db->last_maint = INT64_MIN;
     db->head = dw_head_new(db->o.block_range_ms, db->o.max_future_ms);
 
     if (mkdir(db->dir_, 0755) < 0 && errno != EEXIST) {
@@ -306,29 +409,8 @@ struct dw_tsdb *dw_tsdb_open(const struct dw_tsdb_options *o, char **err)
     }
     if (lock_dir(db, err) < 0)
         goto fail;
-
-    struct replay r = {.db = db, .enc = dw_tsdb_blockenc_new()};
-    dw_buf_init(&r.scratch, 0);
-    struct dw_tsdb_wal_handler hd = {replay_series, replay_samples, &r};
-    struct dw_tsdb_wal_replay_stats st;
-    memset(&st, 0, sizeof st);
-    int64_t t0 = dw_mono_ns();
-    /* Replay rebuilds what was accepted: the clock-based future limit must not
-       drop samples because the clock reads earlier now (a restore, NTP). */
-    db->head->max_future_ms = -1;
-    int rc = dw_tsdb_wal_open(db->wal_dir, &db->o.wal, &hd, &st, &db->wal);
-    db->head->max_future_ms = db->o.max_future_ms;
-    if (rc == 0)
-        log_replay(db, &r, &st, dw_mono_ns() - t0);
-    dw_tsdb_blockenc_free(&r.enc);
-    dw_buf_release(&r.scratch);
-    free(r.aliases.keys);
-    free(r.aliases.ids);
-    free(r.lab);
-    if (rc) {
-        *err = dw_asprintf("cannot open the WAL in %s: %s", db->wal_dir, dw_tsdb_strerror(rc));
+    if (!db->o.defer_load && dw_tsdb_load(db, err) != 0)
         goto fail;
-    }
     return db;
 fail:
     free(dummy);
@@ -342,13 +424,17 @@ int dw_tsdb_close(struct dw_tsdb **dbp)
         return 0;
     struct dw_tsdb *db = *dbp;
     int rc = dw_tsdb_wal_close(&db->wal);
+    dw_tsdb_sources_release(db);
+    dw_tsdb_blockdir_free(&db->blocks);
     dw_head_free(&db->head);
     if (db->lock_fd >= 0)
         close(db->lock_fd);
     pthread_rwlock_destroy(&db->gate);
     pthread_mutex_destroy(&db->trunc_mu);
     pthread_mutex_destroy(&db->src_mu);
+    pthread_mutex_destroy(&db->maint_mu);
     free(db->wal_dir);
+    free(db->blocks_dir);
     free(db->dir_);
     free(db);
     *dbp = NULL;
@@ -357,7 +443,7 @@ int dw_tsdb_close(struct dw_tsdb **dbp)
 
 int dw_tsdb_sync(struct dw_tsdb *db)
 {
-    return dw_tsdb_wal_sync(db->wal);
+    return dw_tsdb_is_loaded(db) ? dw_tsdb_wal_sync(db->wal) : 0;
 }
 
 /* ---- appender ---- */
@@ -973,6 +1059,9 @@ int dw_tsdb_appender_commit(struct dw_tsdb_appender *a, struct dw_tsdb_commit_re
         reset(a);
         return 0;
     }
+    if (!dw_tsdb_is_loaded(a->db))
+        return fail_commit(a, DW_TSDB_ELOADING, err,
+                           dw_strdup("the time-series store is still loading (WAL replay)"));
     struct dw_tsdb *db = a->db;
     struct dw_head *h = db->head;
     pthread_rwlock_rdlock(&db->gate);
@@ -1072,6 +1161,8 @@ int dw_tsdb_head_truncate(struct dw_tsdb *db, int64_t t, char **err)
 {
     if (err)
         *err = NULL;
+    if (!dw_tsdb_is_loaded(db))
+        return DW_TSDB_ELOADING;
     struct dw_head *h = db->head;
     pthread_mutex_lock(&db->trunc_mu);
     pthread_rwlock_wrlock(&db->gate);
@@ -1150,45 +1241,15 @@ void dw_tsdb_get_stats(struct dw_tsdb *db, struct dw_tsdb_stats *st)
     st->commits = atomic_load(&db->commits);
     st->commits_rejected = atomic_load(&db->rejected);
     st->truncations = atomic_load(&db->truncations);
+    if (!dw_tsdb_is_loaded(db))
+        return;
     dw_tsdb_wal_get_stats(db->wal, &st->wal);
-}
-
-/* ---- series sources ---- */
-
-int dw_tsdb_source_add(struct dw_tsdb *db, const struct dw_tsdb_source_ops *ops, void *src)
-{
-    pthread_mutex_lock(&db->src_mu);
-    int rc = DW_TSDB_ELIMIT;
-    if (db->nsources < DW_TSDB_MAX_SOURCES) {
-        db->sources[db->nsources++] = (struct source_reg){ops, src};
-        rc = 0;
-    }
-    pthread_mutex_unlock(&db->src_mu);
-    return rc;
-}
-
-void dw_tsdb_source_remove(struct dw_tsdb *db, void *src)
-{
-    pthread_mutex_lock(&db->src_mu);
-    for (size_t i = 0; i < db->nsources; i++) {
-        if (db->sources[i].src == src) {
-            memmove(&db->sources[i], &db->sources[i + 1],
-                    (db->nsources - i - 1) * sizeof db->sources[0]);
-            db->nsources--;
-            break;
-        }
-    }
-    pthread_mutex_unlock(&db->src_mu);
-}
-
-size_t dw_tsdb_sources_copy(struct dw_tsdb *db, const struct dw_tsdb_source_ops **ops, void **src)
-{
-    pthread_mutex_lock(&db->src_mu);
-    size_t n = db->nsources;
-    for (size_t i = 0; i < n; i++) {
-        ops[i] = db->sources[i].ops;
-        src[i] = db->sources[i].src;
-    }
-    pthread_mutex_unlock(&db->src_mu);
-    return n;
+    dw_tsdb_sources_stats(db, st);
+    st->last_cut_ms = atomic_load(&db->last_cut_ms);
+    st->last_block_maint_ms = atomic_load(&db->last_block_maint_ms);
+    st->blocks_cut = atomic_load(&db->cuts);
+    st->compactions = atomic_load(&db->compactions);
+    st->blocks_downsampled = atomic_load(&db->downsampled);
+    st->blocks_deleted = atomic_load(&db->deleted);
+    st->maint_errors = atomic_load(&db->maint_errors);
 }

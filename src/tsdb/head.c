@@ -35,6 +35,12 @@
  * and t <= now + max_future_ms. The block writer cuts [mint, mint + range)
  * once the head spans 1.5 ranges; from then on every accepted sample is at
  * or after mint + range, so nothing can arrive for a block being written.
+ * WAL replay applies only the truncation floor (see `replaying`).
+ *
+ * A chunk never straddles a multiple of the block range (an append that
+ * crosses one freezes the active chunk first, as Prometheus cuts its head
+ * chunks), so truncating at a block boundary drops exactly the samples the
+ * block holds and the WAL checkpoint carries none of them.
  *
  * Garbage collection (dw_head_truncate, with the db gate held for writing
  * so no commit runs) drops chunks wholly before t, unlinks series left
@@ -89,6 +95,7 @@ struct dw_head *dw_head_new(int64_t block_range_ms, int64_t max_future_ms)
     atomic_init(&h->min_valid, INT64_MIN);
     atomic_init(&h->max_time, INT64_MIN);
     atomic_init(&h->min_time, INT64_MAX);
+    atomic_init(&h->win_start, INT64_MAX);
     return h;
 }
 
@@ -409,7 +416,7 @@ int64_t dw_head_min_valid(struct dw_head *h)
 {
     int64_t mv = atomic_load_explicit(&h->min_valid, memory_order_acquire);
     int64_t mx = atomic_load_explicit(&h->max_time, memory_order_relaxed);
-    if (mx != INT64_MIN && mx - h->block_range_ms / 2 > mv)
+    if (!h->replaying && mx != INT64_MIN && mx - h->block_range_ms / 2 > mv)
         mv = mx - h->block_range_ms / 2;
     return mv;
 }
@@ -516,6 +523,30 @@ static void freeze(struct dw_series *s, struct dw_tsdb_blockenc *enc, struct dw_
     free_active(s);
 }
 
+/* floor(t / r) * r, the start of the block range holding t (also before 1970). */
+static int64_t window_of(int64_t t, int64_t r)
+{
+    int64_t q = t / r - (t % r < 0), w;
+    return __builtin_mul_overflow(q, r, &w) ? INT64_MIN : w;
+}
+
+/*
+ * Whether t (> prev) lies in another block range than prev. The fast path
+ * compares with one recently seen range start (any aligned value is right,
+ * so a stale one only costs the divisions).
+ */
+static bool crosses_window(struct dw_head *h, int64_t prev, int64_t t)
+{
+    int64_t r = h->block_range_ms;
+    int64_t ws = atomic_load_explicit(&h->win_start, memory_order_relaxed);
+    if (prev >= ws && (uint64_t)t - (uint64_t)ws < (uint64_t)r)
+        return false;
+    int64_t w = window_of(t, r);
+    if (ws == INT64_MAX || w > ws)
+        atomic_store_explicit(&h->win_start, w, memory_order_relaxed);
+    return window_of(prev, r) != w;
+}
+
 /* The last sample of a series (series lock held); false when empty. */
 static bool last_sample(const struct dw_series *s, int64_t *t, double *v)
 {
@@ -609,6 +640,8 @@ enum dw_append_status dw_head_append(struct dw_head *h, struct dw_series *s, int
         acc->status[st]++;
         return st;
     }
+    if (active(s) && crosses_window(h, atomic_load_explicit(&s->max_t, memory_order_relaxed), t))
+        freeze(s, enc, scratch, acc); /* chunks stay inside one block range */
     size_t before = 0, after;
     if (!active(s)) {
         set_active(s, dw_tsdb_chunk_new());

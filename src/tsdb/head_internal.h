@@ -1,17 +1,20 @@
 /*
- * head_internal.h - what index.c, head.c, db.c and querier.c share, and the
- * "series source" interface a block reader implements so the querier can
- * merge blocks with the head.
+ * head_internal.h - what index.c, head.c, db.c, querier.c, sources.c and
+ * maintain.c share: the head, the database object, and the "series source"
+ * interface a block reader implements so the querier can merge blocks with
+ * the head.
  *
  * No other module includes this header. Design and locking rules:
  * docs/internals/tsdb-head.md.
  *
  * Lock order (never take an earlier one while holding a later one):
- *   db gate (rwlock: commits read, truncation write)
+ *   maintenance mutex (maint_mu) -> truncation mutex (trunc_mu)
+ *   -> db gate (rwlock: commits read, truncation and the cut's barrier write)
  *   -> index lock (rwlock)
  *   -> series hash shard lock (rwlock)
  *   -> series lock (a spin bit in the series' flags)
  *   -> reclaim mutex
+ * The source registry mutex (src_mu) is a leaf: nothing is taken under it.
  */
 #ifndef DW_TSDB_HEAD_INTERNAL_H
 #define DW_TSDB_HEAD_INTERNAL_H
@@ -312,10 +315,15 @@ struct dw_head {
     struct dw_segarr series; /* id -> struct dw_series * */
     uint32_t next_id;        /* index write lock */
     int64_t block_range_ms;
-    int64_t max_future_ms;     /* < 0: no limit */
+    int64_t max_future_ms; /* < 0: no limit */
+    /* WAL replay (set while nothing else appends): only min_valid bounds samples.
+       The checkpoint lists samples series by series, not in time order, so the
+       window (newest - block_range/2) would drop the older part of the head. */
+    bool replaying;
     _Atomic int64_t min_valid; /* samples before it are out of bounds (last truncation) */
     _Atomic int64_t max_time;  /* newest sample accepted */
     _Atomic int64_t min_time;  /* oldest sample held (approximate after truncation) */
+    _Atomic int64_t win_start; /* a recent block range start (INT64_MAX: none yet) */
     _Atomic uint64_t nseries;  /* live series plus reservations of running commits */
     _Atomic uint64_t nchunks, nsamples, chunk_bytes;
     _Atomic uint64_t appended, out_of_order, duplicate, out_of_bounds, redundant;
@@ -354,7 +362,8 @@ struct dw_series *dw_head_get_or_create(struct dw_head *h, const struct dw_label
 void dw_head_series_labels(struct dw_head *h, const struct dw_series *s, struct dw_label *out);
 /** Smallest timestamp still appendable. */
 int64_t dw_head_min_valid(struct dw_head *h);
-/** Status a sample will get, decided before logging it: lock-free unless the sample is older than the series' last one (then the stored sample decides between redundant and out of order). */
+/** Status a sample will get, decided before logging it: lock-free unless the sample is older than
+ * the series' last one (then the stored sample decides between redundant and out of order). */
 enum dw_append_status dw_head_precheck(struct dw_head *h, struct dw_series *s, int64_t t, double v);
 /*
  * What a batch of appends changed, added to the head's shared counters once
@@ -454,19 +463,115 @@ struct dw_tsdb_source_ops {
 };
 
 /**
- * Registers a source with the database; queriers created afterwards read
- * it. Returns 0 or DW_TSDB_ELIMIT (at most DW_TSDB_MAX_SOURCES).
+ * Registers a source with the database (the caller keeps it alive until it
+ * is removed); queriers created afterwards read it, after the blocks the db
+ * registered itself. Returns 0.
  */
 int dw_tsdb_source_add(struct dw_tsdb *db, const struct dw_tsdb_source_ops *ops, void *src);
 /** Unregisters a source; open views stay valid until their querier is freed. */
 void dw_tsdb_source_remove(struct dw_tsdb *db, void *src);
 
-#define DW_TSDB_MAX_SOURCES 256
+/* A view a querier opened on a source. */
+struct dw_tsdb_view {
+    const struct dw_tsdb_source_ops *ops;
+    void *v;
+};
 
-/** Copies the registered sources (arrays of DW_TSDB_MAX_SOURCES); returns their number. */
-size_t dw_tsdb_sources_copy(struct dw_tsdb *db, const struct dw_tsdb_source_ops **ops, void **src);
+/*
+ * What a querier reads besides the head: the views it opened at creation
+ * and the generation of the source registry it saw. The db does not
+ * truncate the head past a block registered after the oldest open
+ * generation (the querier would miss the data: not in its views, no longer
+ * in the head).
+ */
+struct dw_tsdb_sources {
+    struct dw_tsdb_view *views; /* heap */
+    size_t n;
+    uint64_t gen;
+    int err; /* DW_TSDB_ELOADING, DW_TSDB_EINVAL (bad read options) or 0 */
+};
+
+/**
+ * Opens views of the registered sources overlapping [mint, maxt] and, when
+ * o asks for a resolution, views of that resolution's downsampled blocks
+ * (reading one rollup) limited to before the oldest raw sample. Atomic with
+ * respect to registration; records the querier in its generation.
+ */
+void dw_tsdb_sources_open(struct dw_tsdb *db, int64_t mint, int64_t maxt,
+                          const struct dw_tsdb_read_opts *o, struct dw_tsdb_sources *out);
+/** Closes the views and releases the generation; *s is emptied. */
+void dw_tsdb_sources_close(struct dw_tsdb *db, struct dw_tsdb_sources *s);
 
 /** The db's head (for the block writer and tests). */
 struct dw_head *dw_tsdb_head_of(struct dw_tsdb *db);
+
+/* ---- the database object (db.c, sources.c, maintain.c) ---- */
+
+struct dw_tsdb_blockdir;
+struct dw_tsdb_block;
+
+/* A registered source. Blocks the db registered itself carry its reference. */
+struct dw_source_reg {
+    const struct dw_tsdb_source_ops *ops;
+    void *src;
+    struct dw_tsdb_block *block; /* NULL: registered by dw_tsdb_source_add */
+};
+
+/* Queriers open that were created in one generation of the registry. */
+struct dw_reader_gen {
+    uint64_t gen;
+    size_t n;
+};
+
+struct dw_tsdb {
+    struct dw_tsdb_options o; /* defaults resolved; dir points at dir_ */
+    char *dir_;
+    char *wal_dir;
+    char *blocks_dir;
+    int lock_fd;
+    struct dw_head *head;
+    struct dw_tsdb_wal *wal;         /* NULL until loaded */
+    struct dw_tsdb_blockdir *blocks; /* NULL until loaded */
+    _Atomic bool loaded;             /* set (release) once wal and blocks are usable */
+    pthread_rwlock_t gate;           /* commits read, truncation writes */
+    pthread_mutex_t trunc_mu;
+    _Atomic uint64_t commits, rejected, truncations;
+
+    /* The source registry (sources.c), guarded by src_mu. */
+    pthread_mutex_t src_mu;
+    struct dw_source_reg *sources; /* the db's blocks newest first, then external ones */
+    size_t nsources, srccap;
+    struct dw_tsdb_block **ds; /* downsampled blocks, one reference each */
+    size_t nds, dscap;
+    uint64_t gen; /* bumped by every change of the registered sources */
+    struct dw_reader_gen *readers;
+    size_t nreaders, readcap;
+
+    /* Maintenance (maintain.c), guarded by maint_mu. */
+    pthread_mutex_t maint_mu;
+    int64_t persisted;  /* raw data before it is in blocks; INT64_MIN: no block */
+    int64_t truncated;  /* the head was truncated up to here; INT64_MIN: never */
+    uint64_t trunc_gen; /* the generation in which the block ending at persisted appeared */
+    int64_t last_maint; /* of the last block maintenance round; INT64_MIN: never */
+    bool deferred_logged;
+    _Atomic int64_t last_cut_ms, last_block_maint_ms;
+    _Atomic uint64_t cuts, compactions, downsampled, deleted, maint_errors;
+};
+
+/**
+ * Makes the registry follow the directory of blocks: raw blocks registered
+ * newest first (so on equal timestamps the querier agrees with compaction,
+ * where the newest block wins), removed ones unregistered, the downsampled
+ * list replaced. Bumps the generation when anything changed.
+ */
+void dw_tsdb_sources_sync(struct dw_tsdb *db);
+/** The registry's generation now. */
+uint64_t dw_tsdb_sources_gen(struct dw_tsdb *db);
+/** The oldest generation an open querier was created in; UINT64_MAX when none is open. */
+uint64_t dw_tsdb_sources_oldest_reader(struct dw_tsdb *db);
+/** Block counts, bytes and raw samples of the registry (fills the block fields of st). */
+void dw_tsdb_sources_stats(struct dw_tsdb *db, struct dw_tsdb_stats *st);
+/** Drops every registration and reference (close). */
+void dw_tsdb_sources_release(struct dw_tsdb *db);
 
 #endif

@@ -204,6 +204,8 @@ void dw_idlist_push(struct dw_idlist *l, uint32_t id)
 
 static void append_ids(struct dw_idlist *l, const uint32_t *ids, size_t n)
 {
+    if (n == 0)
+        return; /* ids may be NULL (an empty list) */
     if (l->n + n > l->cap)
         l->ids = dw_grow(l->ids, &l->cap, l->n + n, sizeof *l->ids);
     memcpy(l->ids + l->n, ids, n * sizeof *ids);

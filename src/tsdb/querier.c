@@ -1,6 +1,6 @@
 /*
  * querier.c - reading: queriers over a time range, series sets merged from
- * the head and registered sources (blocks), sample iterators with seek,
+ * the head and registered sources (blocks; sources.c), sample iterators with seek,
  * label name and value listing, and the head "cut" for the block writer.
  *
  * DESIGN
@@ -8,7 +8,9 @@
  * and label strings of the head stay valid until it is freed, whatever
  * truncation does meanwhile), it remembers the highest series id at
  * creation (later series are invisible) and it opens a view of every
- * source whose time range overlaps its own.
+ * source whose time range overlaps its own (sources.c: atomically with
+ * block registration; with a resolution also rollup views of the
+ * downsampled blocks before the oldest raw sample).
  *
  * select() evaluates the matchers on the head's index (index.c), keeps the
  * series with samples in range and sorts them by labels; each source
@@ -34,19 +36,13 @@
 #include "tsdb/head_internal.h"
 #include "tsdb/tsdb.h"
 
-struct view {
-    const struct dw_tsdb_source_ops *ops;
-    void *v;
-};
-
 struct dw_tsdb_querier {
     struct dw_tsdb *db;
     struct dw_head *head;
     int64_t mint, maxt;
     struct dw_holder holder;
-    uint32_t id_limit; /* series created after the querier are not seen */
-    size_t nviews;
-    struct view *views;
+    uint32_t id_limit;          /* series created after the querier are not seen */
+    struct dw_tsdb_sources src; /* views of blocks (sources.c) */
 };
 
 /* One contributor to the current series: the head or a source cursor. */
@@ -99,7 +95,8 @@ struct dw_tsdb_series_set {
 
 /* ---- querier ---- */
 
-struct dw_tsdb_querier *dw_tsdb_querier_new(struct dw_tsdb *db, int64_t mint, int64_t maxt)
+struct dw_tsdb_querier *dw_tsdb_querier_new_opts(struct dw_tsdb *db, int64_t mint, int64_t maxt,
+                                                 const struct dw_tsdb_read_opts *o)
 {
     struct dw_tsdb_querier *q = dw_calloc(1, sizeof *q);
     q->db = db;
@@ -110,21 +107,13 @@ struct dw_tsdb_querier *dw_tsdb_querier_new(struct dw_tsdb *db, int64_t mint, in
     pthread_rwlock_rdlock(&q->head->ix.lock);
     q->id_limit = q->head->next_id;
     pthread_rwlock_unlock(&q->head->ix.lock);
-
-    const struct dw_tsdb_source_ops *ops[DW_TSDB_MAX_SOURCES];
-    void *src[DW_TSDB_MAX_SOURCES];
-    size_t n = dw_tsdb_sources_copy(db, ops, src);
-    q->views = dw_calloc(n ? n : 1, sizeof *q->views);
-    for (size_t i = 0; i < n; i++) {
-        int64_t lo, hi;
-        ops[i]->bounds(src[i], &lo, &hi);
-        if (hi < mint || lo > maxt)
-            continue;
-        void *v = ops[i]->open(src[i], mint, maxt);
-        if (v)
-            q->views[q->nviews++] = (struct view){ops[i], v};
-    }
+    dw_tsdb_sources_open(db, mint, maxt, o, &q->src);
     return q;
+}
+
+struct dw_tsdb_querier *dw_tsdb_querier_new(struct dw_tsdb *db, int64_t mint, int64_t maxt)
+{
+    return dw_tsdb_querier_new_opts(db, mint, maxt, NULL);
 }
 
 void dw_tsdb_querier_free(struct dw_tsdb_querier **qp)
@@ -132,9 +121,7 @@ void dw_tsdb_querier_free(struct dw_tsdb_querier **qp)
     if (!qp || !*qp)
         return;
     struct dw_tsdb_querier *q = *qp;
-    for (size_t i = 0; i < q->nviews; i++)
-        q->views[i].ops->close(q->views[i].v);
-    free(q->views);
+    dw_tsdb_sources_close(q->db, &q->src);
     dw_reclaim_exit(&q->head->reclaim, &q->holder);
     free(q);
     *qp = NULL;
@@ -339,15 +326,18 @@ struct dw_tsdb_series_set *dw_tsdb_select(struct dw_tsdb_querier *q,
 {
     struct dw_tsdb_series_set *s = dw_calloc(1, sizeof *s);
     s->q = q;
-    head_select(q, ms, n, q->mint, q->maxt, &s->ids);
-    s->scurs = dw_calloc(q->nviews ? q->nviews : 1, sizeof *s->scurs);
-    for (size_t i = 0; i < q->nviews; i++) {
-        void *cur = q->views[i].ops->select(q->views[i].v, ms, n);
+    s->err = q->src.err; /* not loaded, bad read options: an empty set */
+    if (!s->err)
+        head_select(q, ms, n, q->mint, q->maxt, &s->ids);
+    const struct dw_tsdb_view *views = q->src.views;
+    s->scurs = dw_calloc(q->src.n ? q->src.n : 1, sizeof *s->scurs);
+    for (size_t i = 0; i < q->src.n; i++) {
+        void *cur = views[i].ops->select(views[i].v, ms, n);
         if (!cur) {
             s->err = DW_TSDB_EIO;
             continue;
         }
-        s->scurs[s->nscurs++] = (struct scur){q->views[i].ops, cur, false, false};
+        s->scurs[s->nscurs++] = (struct scur){views[i].ops, cur, false, false};
     }
     s->it.subs = dw_calloc(1 + s->nscurs, sizeof *s->it.subs);
     s->hc = dw_malloc(sizeof *s->hc);
@@ -555,10 +545,10 @@ static const char **list_strings(struct dw_tsdb_querier *q, const char *name,
         pthread_rwlock_unlock(&q->head->ix.lock);
         head = name_sym != 0;
     }
-    if (head)
+    if (head && !q->src.err)
         head_strings(q, name_sym, ms, n, &ss);
-    for (size_t i = 0; i < q->nviews; i++)
-        q->views[i].ops->label_strings(q->views[i].v, name, ms, n, strset_add, &ss);
+    for (size_t i = 0; i < q->src.n; i++)
+        q->src.views[i].ops->label_strings(q->src.views[i].v, name, ms, n, strset_add, &ss);
     return strset_finish(&ss, count);
 }
 

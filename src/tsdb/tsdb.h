@@ -37,6 +37,7 @@ enum dw_tsdb_err {
     DW_TSDB_ELIMIT = -5,   /* input exceeds a documented limit */
     DW_TSDB_EINVAL = -6,   /* bad argument */
     DW_TSDB_ECLOSED = -7,  /* the WAL is in a failed state after an I/O error */
+    DW_TSDB_ELOADING = -8, /* the database is still loading (dw_tsdb_load not done) */
 };
 
 /** Short static description of an error code. */
@@ -247,7 +248,7 @@ enum dw_tsdb_fsync {
 
 struct dw_tsdb_wal_opts {
     enum dw_tsdb_fsync fsync;
-    int64_t fsync_interval_ms; /* INTERVAL and NEVER: background flush period; default 1000 */
+    int64_t fsync_interval_ms;  /* INTERVAL and NEVER: background flush period; default 1000 */
     uint64_t segment_max_bytes; /* default DW_TSDB_WAL_SEGMENT_DEFAULT, at least _MIN */
     size_t buffer_bytes;        /* write to the kernel once this much is buffered; default 64 KiB */
     bool no_thread;             /* tests: no background thread; call _flush/_sync yourself */
@@ -295,15 +296,15 @@ struct dw_tsdb_wal_handler {
 };
 
 struct dw_tsdb_wal_replay_stats {
-    uint32_t checkpoint;        /* checkpoint replayed first (0: none) */
-    uint32_t segments;          /* segments read */
-    uint32_t first_segment;     /* 0 when there were none */
+    uint32_t checkpoint;    /* checkpoint replayed first (0: none) */
+    uint32_t segments;      /* segments read */
+    uint32_t first_segment; /* 0 when there were none */
     uint32_t last_segment;
     uint64_t records;
     uint64_t series;
     uint64_t samples;
-    uint64_t bytes_cut;         /* bytes removed from the damaged segment */
-    uint32_t segments_dropped;  /* whole segments deleted after the damage */
+    uint64_t bytes_cut;        /* bytes removed from the damaged segment */
+    uint32_t segments_dropped; /* whole segments deleted after the damage */
     bool damaged;
 };
 
@@ -328,7 +329,8 @@ struct dw_tsdb_wal;
 int dw_tsdb_wal_open(const char *dir, const struct dw_tsdb_wal_opts *o,
                      const struct dw_tsdb_wal_handler *h, struct dw_tsdb_wal_replay_stats *st,
                      struct dw_tsdb_wal **out);
-/** Flushes, syncs (unless NEVER), stops the thread, frees, sets *w NULL. Returns the first error. */
+/** Flushes, syncs (unless NEVER), stops the thread, frees, sets *w NULL. Returns the first error.
+ */
 int dw_tsdb_wal_close(struct dw_tsdb_wal **w);
 
 /**
@@ -393,7 +395,7 @@ struct dw_tsdb_wal_stats {
     uint64_t bytes_synced;  /* bytes known to be on disk */
     uint64_t writes;        /* write rounds */
     uint64_t fsyncs;
-    int error;              /* sticky error, 0 when healthy */
+    int error; /* sticky error, 0 when healthy */
 };
 
 /** A consistent snapshot of the writer's counters. */
@@ -474,7 +476,8 @@ const char *dw_tsdb_matcher_prefix(const struct dw_tsdb_matcher *m);
  */
 
 struct dw_tsdb_options {
-    const char *dir;                 /* data directory (created); the WAL is dir/wal */
+    const char *dir;                 /* data directory (created); the WAL is dir/wal, the
+                                        blocks dir/blocks */
     int64_t block_range_ms;          /* span of a block; 0 = 2 h */
     int64_t retention_ms;            /* raw data kept on disk (blocks); 0 = 90 d */
     int64_t downsample_retention_ms; /* downsampled data (blocks); 0 = 1 y */
@@ -486,6 +489,15 @@ struct dw_tsdb_options {
     size_t max_label_name_len;       /* bytes; 0 = 256 */
     size_t max_label_value_len;      /* bytes; 0 = 4096 */
     size_t max_samples_per_commit;   /* 0 = 1,000,000 */
+    /*
+     * dw_tsdb_open only creates and locks the directory; dw_tsdb_load() then
+     * opens the blocks and replays the WAL (the daemon serves HTTP meanwhile).
+     * Until it has, commits and selects fail with DW_TSDB_ELOADING.
+     */
+    bool defer_load;
+    bool no_downsample;        /* maintenance does not downsample */
+    int64_t maint_interval_ms; /* compaction, downsampling and retention run after a cut
+                                  and otherwise at most this often; 0 = 5 min */
 };
 
 struct dw_tsdb;
@@ -493,18 +505,31 @@ struct dw_tsdb;
 /** Fills o with the defaults (dir NULL: the caller must set it). */
 void dw_tsdb_options_init(struct dw_tsdb_options *o);
 /**
- * Opens (creating if needed) the database in o->dir and replays its WAL into
- * the head, logging series, samples and samples/s at info level. NULL with
- * *err (caller frees) when the directory or the WAL cannot be used.
+ * Opens (creating if needed) the database in o->dir: locks the directory,
+ * then (unless o->defer_load) does what dw_tsdb_load() does. NULL with *err
+ * (caller frees) when the directory, the blocks or the WAL cannot be used.
  */
 struct dw_tsdb *dw_tsdb_open(const struct dw_tsdb_options *o, char **err);
 /**
+ * Opens the directory of blocks (dir/blocks: leftovers of a crash removed,
+ * corrupt blocks quarantined), registers its blocks with the queriers and
+ * replays the WAL into the head, skipping the samples the blocks already
+ * hold (a crash between writing a block and truncating the WAL replays only
+ * the remainder). Logs blocks, series, samples and samples/s at info level.
+ * Idempotent: 0 when already loaded; otherwise 0 or an error with *err
+ * (caller frees; may be NULL). Not concurrent with itself.
+ */
+int dw_tsdb_load(struct dw_tsdb *db, char **err);
+/** True once dw_tsdb_load() (or a non-deferred open) has finished. */
+bool dw_tsdb_is_loaded(struct dw_tsdb *db);
+/**
  * Flushes and syncs the WAL (unless the policy is "never") and frees
- * everything; no appender or querier may be left. Returns the WAL's first
- * error; no-op (0) when db or *db is NULL.
+ * everything; no appender or querier may be left, and no maintenance call
+ * may be running. Returns the WAL's first error; no-op (0) when db or *db is
+ * NULL. The head is not persisted as a block: the WAL keeps it.
  */
 int dw_tsdb_close(struct dw_tsdb **db);
-/** Writes and fsyncs the WAL now, whatever the policy. */
+/** Writes and fsyncs the WAL now, whatever the policy (0 before the load). */
 int dw_tsdb_sync(struct dw_tsdb *db);
 
 /* ---- appending ---- */
@@ -562,8 +587,9 @@ int dw_tsdb_appender_add_ref(struct dw_tsdb_appender *a, uint64_t ref, int64_t t
  * Then: creates new series, logs their definitions and the samples to the
  * WAL, waits for the fsync when the policy is "always", and stores the
  * samples, filling res (may be NULL) with what happened to each.
- * Returns 0, DW_TSDB_ELIMIT, DW_TSDB_EINVAL, or the WAL's DW_TSDB_EIO /
- * DW_TSDB_ECLOSED (the samples are then not acknowledged and not stored).
+ * Returns 0, DW_TSDB_ELIMIT, DW_TSDB_EINVAL, DW_TSDB_ELOADING (before the
+ * load; nothing is applied), or the WAL's DW_TSDB_EIO / DW_TSDB_ECLOSED
+ * (the samples are then not acknowledged and not stored).
  * The appender is empty afterwards in every case.
  */
 int dw_tsdb_appender_commit(struct dw_tsdb_appender *a, struct dw_tsdb_commit_result *res,
@@ -576,18 +602,48 @@ void dw_tsdb_appender_free(struct dw_tsdb_appender **a);
 /* ---- querying ---- */
 
 /*
- * A querier reads the series and samples in [mint, maxt] (inclusive). It
- * sees the series that existed when it was created; each series is read as
- * the stable prefix of samples it had when the series set reached it, so an
- * iteration never sees a half-written chunk. Memory it reads (labels,
- * chunks) stays valid until dw_tsdb_querier_free, even if the head is
- * truncated meanwhile.
+ * A querier reads the series and samples in [mint, maxt] (inclusive) of the
+ * head and the blocks. It sees the series that existed when it was created
+ * and the blocks registered then; each series is read as the stable prefix
+ * of samples it had when the series set reached it, so an iteration never
+ * sees a half-written chunk. Memory it reads (labels, chunks, blocks) stays
+ * valid until dw_tsdb_querier_free, even if the head is truncated or blocks
+ * are compacted or deleted meanwhile; a head range persisted as a block is
+ * not truncated while a querier from before the block exists.
  */
 struct dw_tsdb_querier;
 struct dw_tsdb_series_set;
 struct dw_tsdb_iter;
 
+/** A raw querier (head and raw blocks). */
 struct dw_tsdb_querier *dw_tsdb_querier_new(struct dw_tsdb *db, int64_t mint, int64_t maxt);
+
+/* What a querier reads. */
+struct dw_tsdb_read_opts {
+    /*
+     * 0: raw data only. DW_TSDB_RES_5M or DW_TSDB_RES_1H: before the oldest
+     * raw sample (raw blocks and head, when the querier is created) the
+     * rollups of the downsampled blocks of that resolution, then the raw
+     * data: one series per raw series, the __rollup__ label removed.
+     */
+    int64_t resolution_ms;
+    /* which rollup: "min", "max", "sum", "count" or "last"; NULL = "last" */
+    const char *rollup;
+};
+
+/**
+ * A querier reading as o says (NULL: raw). An unknown resolution or rollup
+ * makes every select fail with DW_TSDB_EINVAL.
+ */
+struct dw_tsdb_querier *dw_tsdb_querier_new_opts(struct dw_tsdb *db, int64_t mint, int64_t maxt,
+                                                 const struct dw_tsdb_read_opts *o);
+
+struct dw_tsdb_coverage;
+/**
+ * The oldest timestamp each resolution holds now (raw: raw blocks and the
+ * head; INT64_MAX: none), for dw_tsdb_resolution_choose().
+ */
+void dw_tsdb_get_coverage(struct dw_tsdb *db, struct dw_tsdb_coverage *c);
 /** Frees the querier; every series set from it must be freed first. No-op on NULL. */
 void dw_tsdb_querier_free(struct dw_tsdb_querier **q);
 /**
@@ -600,7 +656,11 @@ struct dw_tsdb_series_set *dw_tsdb_select(struct dw_tsdb_querier *q,
                                           struct dw_tsdb_matcher *const *ms, size_t n);
 /** Moves to the next series; false at the end. */
 bool dw_tsdb_series_set_next(struct dw_tsdb_series_set *s);
-/** The current series' labels, sorted by name (valid until the querier is freed). */
+/**
+ * The current series' labels, sorted by name. The strings stay valid until
+ * the querier is freed, but the array is reused by the next
+ * dw_tsdb_series_set_next(): copy it to keep it.
+ */
 const struct dw_label *dw_tsdb_series_labels(struct dw_tsdb_series_set *s, size_t *n);
 /**
  * Iterator over the current series' samples in [mint, maxt], owned by the
@@ -608,7 +668,11 @@ const struct dw_label *dw_tsdb_series_labels(struct dw_tsdb_series_set *s, size_
  * a time as the iterator reaches them; seeks skip whole chunks undecoded.
  */
 struct dw_tsdb_iter *dw_tsdb_series_iter(struct dw_tsdb_series_set *s);
-/** 0, or the first error of a block source (DW_TSDB_ECORRUPT, DW_TSDB_EIO). */
+/**
+ * 0, or the first error of a block source (DW_TSDB_ECORRUPT, DW_TSDB_EIO),
+ * DW_TSDB_ELOADING before the database is loaded (the set is then empty) or
+ * DW_TSDB_EINVAL for bad read options.
+ */
 int dw_tsdb_series_set_err(const struct dw_tsdb_series_set *s);
 void dw_tsdb_series_set_free(struct dw_tsdb_series_set **s);
 
@@ -654,19 +718,79 @@ struct dw_tsdb_stats {
     uint64_t commits;
     uint64_t commits_rejected; /* limit or invalid input */
     uint64_t truncations;
-    struct dw_tsdb_wal_stats wal;
+    struct dw_tsdb_wal_stats wal; /* zero before the load */
+    /* blocks now (zero before the load) */
+    uint64_t blocks_raw, blocks_5m, blocks_1h;
+    uint64_t block_bytes;    /* index + chunks files of every block */
+    uint64_t block_samples;  /* samples in raw blocks */
+    int64_t persisted_until; /* raw data before it is in blocks (0: no block) */
+    /* maintenance since open; times from dw_now_ms(), 0 when it never happened */
+    int64_t last_cut_ms;         /* the last head range written as a block */
+    int64_t last_block_maint_ms; /* the last compaction/downsampling/retention round */
+    uint64_t blocks_cut;         /* head ranges written as blocks */
+    uint64_t compactions;        /* merges */
+    uint64_t blocks_downsampled; /* raw blocks downsampled */
+    uint64_t blocks_deleted;     /* by retention */
+    uint64_t maint_errors;       /* maintenance calls that failed */
 };
 
 void dw_tsdb_get_stats(struct dw_tsdb *db, struct dw_tsdb_stats *st);
 /** Series in the head now. */
 size_t dw_tsdb_num_series(struct dw_tsdb *db);
 
-/* ---- head maintenance: hooks for the block writer ----
+/* ---- persistence: cutting the head into blocks, block maintenance ----
+ *
+ * The head keeps the newest samples in memory (and the WAL); older ranges
+ * are written to blocks in dir/blocks by dw_tsdb_maintain(), which the
+ * daemon calls periodically (docs/internals/tsdb-blocks.md, "Wiring into the
+ * database"). One maintenance call at a time (they are serialised); appends
+ * and queries run in parallel with it.
+ */
+
+struct dw_tsdb_maint_result {
+    size_t blocks_cut;         /* head ranges written as blocks */
+    uint64_t samples_cut;      /* samples in them */
+    bool head_truncated;       /* the head and the WAL were truncated */
+    bool truncation_deferred;  /* a truncation waits for queriers from before a cut */
+    bool blocks_maintained;    /* compaction, downsampling and retention ran */
+    size_t compactions;        /* merges done */
+    size_t blocks_downsampled; /* raw blocks downsampled */
+    size_t blocks_deleted;     /* blocks deleted by retention */
+};
+
+/**
+ * Does what is due at now_ms (the caller passes dw_now_ms()):
+ *   1. cut: while the head spans 1.5 block ranges beyond what is persisted,
+ *      writes its oldest block range [mint, mint + range) (aligned) as a
+ *      block, adds it to the directory and registers it with the queriers;
+ *   2. truncates the head and the WAL (checkpoint) up to the newest block,
+ *      unless a querier created before that block still runs: then the
+ *      truncation waits for a later call (truncation_deferred);
+ *   3. after a cut, or when the last round is maint_interval_ms old:
+ *      compaction, downsampling (5 m, 1 h) and retention (whole blocks,
+ *      retention_ms / downsample_retention_ms before now_ms), then the
+ *      queriers' block list follows the directory.
+ * res (may be NULL) says what happened. Returns 0 or the first error with
+ * *err (caller frees; may be NULL); DW_TSDB_ELOADING before the load.
+ */
+int dw_tsdb_maintain(struct dw_tsdb *db, int64_t now_ms, struct dw_tsdb_maint_result *res,
+                     char **err);
+/**
+ * Persists everything the head holds now: the complete block ranges, then
+ * the newest partial range up to the newest sample (a block ending one
+ * millisecond after it), and truncates the head and the WAL as in
+ * dw_tsdb_maintain. Samples older than the newest persisted one are out of
+ * bounds afterwards, so this is for tests and explicit snapshots: the
+ * daemon does not call it at shutdown (the WAL keeps the head).
+ */
+int dw_tsdb_flush_head(struct dw_tsdb *db, struct dw_tsdb_maint_result *res, char **err);
+
+/* ---- head maintenance: the steps dw_tsdb_maintain() takes ----
  *
  * Persisting the head's oldest block range [mint, maxt), the sequence is:
- *   1. dw_tsdb_head_bounds(): cut when head max - head min >= 1.5 block
- *      ranges (then no sample can still arrive below maxt, see the
- *      out-of-bounds rule), for mint aligned down to the block range;
+ *   1. dw_tsdb_head_bounds(): cut when head max - max(head min, persisted)
+ *      >= 1.5 block ranges (then no sample can still arrive below maxt, see
+ *      the out-of-bounds rule), for mint aligned down to the block range;
  *   2. dw_tsdb_head_cut(db, mint, maxt, ...): every series with samples in
  *      the range, in label order; write, fsync and rename the block;
  *   3. register the block as a source (head_internal.h) so queries see it;
@@ -674,9 +798,10 @@ size_t dw_tsdb_num_series(struct dw_tsdb *db);
  *      maxt and series left empty, makes samples < maxt out of bounds, and
  *      checkpoints the WAL (cut, checkpoint of the series and samples the
  *      head still holds, deletion of the old segments).
- * A crash between 2 and 4 replays the old samples into the head again; they
- * are duplicates of the block's and the querier merges them away; call
- * dw_tsdb_head_truncate(db, newest block maxt) after opening the blocks.
+ * Head chunks never straddle a multiple of the block range, so the
+ * truncation at an aligned maxt is exact. A crash between 2 and 4 leaves the
+ * old samples in the WAL; dw_tsdb_load() skips them (they are older than
+ * the newest block).
  */
 
 /** Oldest and newest sample timestamp in the head; false when it is empty. */

@@ -25,6 +25,7 @@ const char *dw_tsdb_strerror(int err)
     case DW_TSDB_ELIMIT: return "limit exceeded";
     case DW_TSDB_EINVAL: return "invalid argument";
     case DW_TSDB_ECLOSED: return "wal failed after an i/o error";
+    case DW_TSDB_ELOADING: return "the time-series store is still loading";
     default: return "unknown error";
     }
 }

@@ -20,6 +20,7 @@
 
 #include "harness.h"
 #include "http/http.h"
+#include "testutil.h"
 
 /* ---- the fake app ---- */
 
@@ -493,6 +494,20 @@ TEST(route_table_states_access_rules)
         {"GET", "/api/plan", DW_ROLE_VIEWER},
         {"POST", "/api/plan/checks/{id}/review", DW_ROLE_RESPONDER},
         {"GET", "/api/config", DW_ROLE_ADMIN},
+        {"GET", "/api/v1/query", DW_ROLE_VIEWER},
+        {"POST", "/api/v1/query", DW_ROLE_VIEWER},
+        {"GET", "/api/v1/query_range", DW_ROLE_VIEWER},
+        {"POST", "/api/v1/query_range", DW_ROLE_VIEWER},
+        {"GET", "/api/v1/series", DW_ROLE_VIEWER},
+        {"POST", "/api/v1/series", DW_ROLE_VIEWER},
+        {"GET", "/api/v1/labels", DW_ROLE_VIEWER},
+        {"POST", "/api/v1/labels", DW_ROLE_VIEWER},
+        {"GET", "/api/v1/label/{name}/values", DW_ROLE_VIEWER},
+        {"GET", "/api/v1/metadata", DW_ROLE_VIEWER},
+        {"GET", "/api/v1/status/buildinfo", DW_ROLE_VIEWER},
+        {"GET", "/api/v1/status/runtimeinfo", DW_ROLE_VIEWER},
+        {"GET", "/api/v1/query_exemplars", DW_ROLE_VIEWER},
+        {"POST", "/api/v1/query_exemplars", DW_ROLE_VIEWER},
     };
     for (size_t i = 0; i < DW_ARRAY_LEN(want); i++) {
         size_t j = 0;
@@ -1063,6 +1078,231 @@ TEST(listen_addresses_and_bind_errors)
         dw_http_stop(&a);
     }
     free(err);
+}
+
+/* ---- the Prometheus API: parameters ---- */
+
+TEST(prometheus_time_parameters)
+{
+    /* Expected values read from Prometheus 2.42 (time=... of vector(time())). */
+    static const struct {
+        const char *in;
+        int64_t ms;
+    } ok[] = {
+        {"0", 0},
+        {"1.0005", 1000}, /* Go rounds the fraction to ms after math.Modf */
+        {"-1.5", -1500},
+        {"1.9996", 2000},
+        {"-0.0005", -1},
+        {"-0.0004", 0},
+        {"0.0015", 2},
+        {".25", 250},
+        {"1e9", 1000000000000},
+        {"1435781451.781", 1435781451781},
+        {"2015-07-01T20:10:51.781Z", 1435781451781},
+        {"2015-07-01T20:10:51+02:00", 1435774251000},
+        {"2015-07-01T20:10:51.7819-01:30", 1435786851781},
+        {"-292273086-05-16T16:47:06Z", DW_HTTP_MIN_TIME_MS},
+        {"292277025-08-18T07:12:54.999999999Z", DW_HTTP_MAX_TIME_MS},
+        {"9223309901257975", 9223309901257976000}, /* above 2^53 doubles step by 2, as in Go */
+        {"-9223309901257974", -9223309901257974000},
+    };
+    for (size_t i = 0; i < DW_ARRAY_LEN(ok); i++) {
+        int64_t ms = 42;
+        if (dw_http_parse_time(ok[i].in, &ms) != 0)
+            DW_FAIL_("'%s' refused", ok[i].in);
+        if (ms != ok[i].ms)
+            DW_FAIL_("'%s': %lld, want %lld", ok[i].in, (long long)ms, (long long)ok[i].ms);
+    }
+    static const char *const bad[] = {"",
+                                      "abc",
+                                      "1e400",
+                                      "NaN",
+                                      "Inf",
+                                      "-Inf",
+                                      " 5",
+                                      "5 ",
+                                      "2015-07-01t20:10:51Z",
+                                      "2015-07-01T20:10:51",
+                                      "2015-07-01T20:10:51z",
+                                      "1e16",
+                                      "2015-13-01T00:00:00Z"};
+    for (size_t i = 0; i < DW_ARRAY_LEN(bad); i++) {
+        int64_t ms;
+        if (dw_http_parse_time(bad[i], &ms) == 0)
+            DW_FAIL_("'%s' accepted as %lld", bad[i], (long long)ms);
+    }
+}
+
+TEST(prometheus_duration_parameters)
+{
+    static const struct {
+        const char *in;
+        int rc;
+        int64_t ns;
+    } cases[] = {
+        {"15", 0, 15000000000},
+        {"0.5", 0, 500000000},
+        {"0.0001", 0, 100000},
+        {"-1", 0, -1000000000},
+        {"0", 0, 0},
+        {"1m", 0, 60000000000},
+        {"1h30m", 0, 5400000000000},
+        {"1d", 0, 86400000000000},
+        {"250ms", 0, 250000000},
+        {"1e20", -2, 0}, /* Prometheus: "... It overflows int64" */
+        {"-1e19", -2, 0},
+        {"300y", -1, 0}, /* over 292 years as a Prometheus duration */
+        {"", -1, 0},
+        {"abc", -1, 0},
+        {"1.5m", -1, 0}, /* no fractions in Prometheus durations */
+        {"5m1h", -1, 0}, /* units out of order */
+        {"-5m", -1, 0},
+        {"NaN", -1, 0},
+    };
+    for (size_t i = 0; i < DW_ARRAY_LEN(cases); i++) {
+        int64_t ns = 0;
+        int rc = dw_http_parse_duration(cases[i].in, &ns);
+        if (rc != cases[i].rc)
+            DW_FAIL_("'%s': rc %d, want %d", cases[i].in, rc, cases[i].rc);
+        if (rc == 0 && ns != cases[i].ns)
+            DW_FAIL_("'%s': %lld ns, want %lld", cases[i].in, (long long)ns,
+                     (long long)cases[i].ns);
+    }
+}
+
+/* ---- the Prometheus API over a real tsdb ---- */
+
+#define T0 1700000000000LL
+
+/* up{job="api",instance="a"} 1, up{...,instance="b"} 0, req_total{job="api"} 10*i, every 15 s for
+ * 10 min. */
+static struct dw_tsdb *api_tsdb(const char *dir)
+{
+    struct dw_tsdb_options o;
+    dw_tsdb_options_init(&o);
+    o.dir = dir;
+    o.max_future_ms = -1;
+    char *err = NULL;
+    struct dw_tsdb *db = dw_tsdb_open(&o, &err);
+    if (!db)
+        fprintf(stderr, "  tsdb: %s\n", err ? err : "?");
+    free(err);
+    ASSERT_NOT_NULL(db);
+    struct dw_tsdb_appender *a = dw_tsdb_appender_new(db);
+    for (int i = 0; i <= 40; i++) {
+        int64_t t = T0 + i * 15000;
+        struct dw_label ua[] = {{"__name__", "up"}, {"instance", "a"}, {"job", "api"}};
+        struct dw_label ub[] = {{"__name__", "up"}, {"instance", "b"}, {"job", "api"}};
+        struct dw_label rq[] = {{"__name__", "req_total"}, {"job", "api"}};
+        ASSERT_EQ_INT(dw_tsdb_appender_add(a, ua, 3, t, 1, NULL), 0);
+        ASSERT_EQ_INT(dw_tsdb_appender_add(a, ub, 3, t, 0, NULL), 0);
+        ASSERT_EQ_INT(dw_tsdb_appender_add(a, rq, 2, t, 10.0 * i, NULL), 0);
+    }
+    ASSERT_EQ_INT(dw_tsdb_appender_commit(a, NULL, NULL), 0);
+    dw_tsdb_appender_free(&a);
+    return db;
+}
+
+static void expect_body(const char *method, const char *path, const char *form, long status,
+                        const char *body)
+{
+    struct reply r;
+    http(&r,
+         (struct call){.method = method,
+                       .path = path,
+                       .token = "viewer-token",
+                       .body = form,
+                       .len = form ? strlen(form) : 0,
+                       .header = form ? "Content-Type: application/x-www-form-urlencoded" : NULL});
+    if (r.status != status || strcmp(r.body.data, body) != 0)
+        fprintf(stderr, "  %s %s: %ld %s\n  want %ld %s\n", method, path, r.status, r.body.data,
+                status, body);
+    ASSERT_EQ_INT(r.status, status);
+    ASSERT_EQ_STR(r.body.data, body);
+    reply_release(&r);
+}
+
+static void expect_error(const char *path, long status, const char *type, const char *msg)
+{
+    struct reply r;
+    http(&r, (struct call){.method = "GET", .path = path, .token = "viewer-token"});
+    assert_error(&r, status, type, msg);
+    reply_release(&r);
+}
+
+TEST(prometheus_api_over_a_tsdb)
+{
+    char *dir = tmpdir_new();
+    app.tsdb = api_tsdb(dir);
+    struct dw_http_server *srv = start();
+    static const char up_vector[] =
+        "{\"status\":\"success\",\"data\":{\"resultType\":\"vector\",\"result\":["
+        "{\"metric\":{\"__name__\":\"up\",\"instance\":\"a\",\"job\":\"api\"},"
+        "\"value\":[1700000600,\"1\"]},"
+        "{\"metric\":{\"__name__\":\"up\",\"instance\":\"b\",\"job\":\"api\"},"
+        "\"value\":[1700000600,\"0\"]}]}}";
+    expect_body("GET", "/api/v1/query?query=up&time=1700000600", NULL, 200, up_vector);
+    expect_body("POST", "/api/v1/query", "query=up&time=1700000600", 200, up_vector);
+    expect_body("POST", "/api/v1/query", "query=1%2B1&time=4", 200,
+                "{\"status\":\"success\",\"data\":{\"resultType\":\"scalar\",\"result\":[4,"
+                "\"2\"]}}");
+    expect_body("GET", "/api/v1/query_range?query=sum(up)&start=1700000000&end=1700000600&step=5m",
+                NULL, 200,
+                "{\"status\":\"success\",\"data\":{\"resultType\":\"matrix\",\"result\":["
+                "{\"metric\":{},\"values\":[[1700000000,\"1\"],[1700000300,\"1\"],"
+                "[1700000600,\"1\"]]}]}}");
+    expect_body("GET", "/api/v1/query?query=rate(req_total%5B5m%5D)&time=1700000600", NULL, 200,
+                "{\"status\":\"success\",\"data\":{\"resultType\":\"vector\",\"result\":["
+                "{\"metric\":{\"job\":\"api\"},\"value\":[1700000600,\"0.6666666666666667\"]}]}}");
+    expect_body("GET", "/api/v1/series?match[]=up&match[]=%7Binstance%3D%22a%22%7D", NULL, 200,
+                "{\"status\":\"success\",\"data\":["
+                "{\"__name__\":\"up\",\"instance\":\"a\",\"job\":\"api\"},"
+                "{\"__name__\":\"up\",\"instance\":\"b\",\"job\":\"api\"}]}");
+    expect_body("GET", "/api/v1/series?match[]=up&end=1600000000", NULL, 200,
+                "{\"status\":\"success\",\"data\":[]}");
+    expect_body("GET", "/api/v1/labels", NULL, 200,
+                "{\"status\":\"success\",\"data\":[\"__name__\",\"instance\",\"job\"]}");
+    expect_body("POST", "/api/v1/labels", "match[]=req_total&start=1700000000&end=1700000600", 200,
+                "{\"status\":\"success\",\"data\":[\"__name__\",\"job\"]}");
+    expect_body("GET", "/api/v1/label/__name__/values", NULL, 200,
+                "{\"status\":\"success\",\"data\":[\"req_total\",\"up\"]}");
+    expect_body("GET", "/api/v1/label/instance/values?match[]=up", NULL, 200,
+                "{\"status\":\"success\",\"data\":[\"a\",\"b\"]}");
+    expect_body("GET", "/api/v1/metadata", NULL, 200, "{\"status\":\"success\",\"data\":{}}");
+    expect_body("GET", "/api/v1/query_exemplars?query=up", NULL, 200,
+                "{\"status\":\"success\",\"data\":[]}");
+
+    expect_error("/api/v1/query?query=1%2B", 400, "bad_data",
+                 "invalid parameter \"query\": 1:3: parse error: unexpected end of input");
+    expect_error("/api/v1/query?query=up&time=yesterday", 400, "bad_data",
+                 "invalid parameter \"time\": Invalid time value for 'time': cannot parse "
+                 "\"yesterday\" to a valid timestamp");
+    expect_error("/api/v1/query_range?query=up&start=10&end=5&step=1", 400, "bad_data",
+                 "end timestamp must not be before start time");
+    expect_error("/api/v1/query_range?query=up&start=0&end=11001&step=1", 400, "bad_data",
+                 "exceeded maximum resolution of 11,000 points per timeseries");
+    expect_error("/api/v1/query_range?query=up&start=0&end=10&step=0", 400, "bad_data",
+                 "zero or negative query resolution step widths are not accepted");
+    expect_error("/api/v1/query?query=up&timeout=0", 503, "timeout", "query timed out");
+    expect_error("/api/v1/series", 400, "bad_data", "no match[] parameter provided");
+    expect_error("/api/v1/label/1x/values", 400, "bad_data", "invalid label name: \"1x\"");
+    expect_error("/api/v1/query?query=count_over_time(up%5B5m%5D%5B5m%3A1s%5D)", 400, "bad_data",
+                 "invalid parameter \"query\"");
+
+    struct reply r;
+    ASSERT_EQ_INT(get("/api/v1/query?query=up", NULL, &r), 401);
+    reply_release(&r);
+    ASSERT_TRUE(metric_value("dojowatch_api_queries_total{kind=\"instant\",result=\"success\"}") >=
+                3);
+
+    struct dw_tsdb *db = app.tsdb;
+    app.tsdb = NULL;
+    expect_error("/api/v1/query?query=up", 503, "unavailable", "time-series store is not open");
+    dw_http_stop(&srv);
+    ASSERT_EQ_INT(dw_tsdb_close(&db), 0);
+    rm_rf(dir);
+    free(dir);
 }
 
 TEST_MAIN()

@@ -331,7 +331,7 @@ TEST(result_shapes_in_json)
                      "[15,\"2\"],[30,\"3\"]]}]}");
     free(s);
     s = q_json(m, "1 / 3", 1500);
-    ASSERT_EQ_STR(s, "{\"resultType\":\"scalar\",\"result\":[1.500,\"0.3333333333333333\"]}");
+    ASSERT_EQ_STR(s, "{\"resultType\":\"scalar\",\"result\":[1.5,\"0.3333333333333333\"]}");
     free(s);
     s = q_json(m, "\"hello\\n\"", 2000);
     ASSERT_EQ_STR(s, "{\"resultType\":\"string\",\"result\":[2,\"hello\\n\"]}");

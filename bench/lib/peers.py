@@ -1,0 +1,288 @@
+"""peers - the three systems the side-by-side benchmarks compare, started the same way
+everywhere: dojowatch, Prometheus 2.42 and VictoriaMetrics 1.79 (Debian packages), plus the
+shared dataset they are loaded with.
+
+DESIGN
+  bench/ingest measures what loading costs, bench/query what querying costs; both need the
+  same servers on loopback with fresh data directories and the same data. This module holds
+  those pieces (benchlib.py holds the generic process, /proc and table helpers):
+
+    - generate_dataset(): ../shared/bench/gen_dataset.py into a directory (OpenMetrics for
+      promtool and `dojowatch import`, Prometheus text for the HTTP imports).
+    - prometheus_server(), promtool_backfill(): Prometheus without scrape jobs, on a data
+      directory, e.g. the blocks promtool wrote from the OpenMetrics file.
+    - vm_server(), vm_compact(): VictoriaMetrics with a 100-year retention (the dataset
+      starts in 2023), and its flush-and-merge so its parts are settled.
+    - Dojowatch: what the binary can do (subcommands, options), the bench configuration
+      (examples/dojopool.yaml with 100-year retentions), serve and import.
+
+  Every server is a benchlib.Server, so benchlib.stop_all() ends exactly what was started.
+"""
+import json
+import os
+import re
+import secrets
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import benchlib as bl
+
+PY = "/usr/bin/python3"  # Debian's, where python3-snappy is installed
+GEN = bl.SHARED / "bench" / "gen_dataset.py"
+EXAMPLE_CONFIG = bl.REPO / "examples" / "dojopool.yaml"
+DEFAULT_DW_BIN = bl.REPO / "build" / "release" / "src" / "cli" / "dojowatch"
+SYSTEMS = ("dojowatch", "prometheus", "victoriametrics")
+LABELS = {"dojowatch": "dojowatch", "prometheus": "Prometheus 2.42",
+          "victoriametrics": "VictoriaMetrics 1.79"}
+TOOLS = {"prometheus": ["prometheus", "promtool"], "victoriametrics": ["victoria-metrics"]}
+DW_STATE_FILES = {"dojowatch.db", "dojowatch.db-wal", "dojowatch.db-shm", "LOCK", "admin-token"}
+
+
+# ---- the dataset ----
+
+def generate_dataset(directory, hosts, duration, om=None, prom=None):
+    """Runs gen_dataset.py into directory; returns its meta.json as a dict.
+
+    om and prom are output paths (None: not written). Raises RuntimeError on failure.
+    """
+    directory = Path(directory)
+    argv = [PY, str(GEN), "--hosts", str(hosts), "--duration", str(duration),
+            "--meta", str(directory / "meta.json")]
+    if om:
+        argv += ["--om", str(om)]
+    if prom:
+        argv += ["--prom", str(prom)]
+    r = bl.run_timed(argv, directory / "gen.log")
+    if r["rc"] != 0:
+        raise RuntimeError("gen_dataset.py failed:\n" + (directory / "gen.log").read_text())
+    meta = json.loads((directory / "meta.json").read_text())
+    meta["generate_wall_s"] = round(r["wall_s"], 2)
+    return meta
+
+
+def check_inputs(systems, extra=()):
+    """Exits with a message when the shared inputs or a peer's binaries are missing."""
+    missing = [str(p) for p in [GEN] + list(extra) if not Path(p).exists()]
+    if missing:
+        sys.exit("missing %s: the shared benchmark inputs live in ../shared/bench beside the "
+                 "repository" % ", ".join(missing))
+    for s in systems:
+        for t in TOOLS.get(s, []):
+            if shutil.which(t) is None:
+                sys.exit("%s not found: run the benchmark's run.sh, which installs the peers" % t)
+
+
+def warn_other_peers():
+    """Warns when a Prometheus, VictoriaMetrics or dojowatch that we did not start is running."""
+    others = []
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            comm = Path("/proc", d, "comm").read_text().strip()
+        except OSError:
+            continue
+        if comm in ("prometheus", "victoria-metric", "victoria-metrics", "dojowatch"):
+            others.append("%s (pid %s)" % (comm, d))
+    if others:
+        bl.log("warning: already running, competing for the CPU: " + ", ".join(others))
+    return others
+
+
+# ---- Prometheus 2.42 ----
+
+def prometheus_server(work, data, name="prometheus", extra_args=()):
+    """Prometheus on data (a fresh or backfilled TSDB directory), no scrape jobs.
+
+    Returns (server, base URL). Retention is 100 years so backfilled 2023 blocks stay.
+    """
+    cfg = Path(work) / (name + ".yml")
+    cfg.write_text("global:\n  scrape_interval: 15s\n  evaluation_interval: 1m\n"
+                   "scrape_configs: []\n")
+    port = bl.free_port()
+    srv = bl.Server("prometheus", [
+        "prometheus", "--config.file=%s" % cfg, "--storage.tsdb.path=%s" % data,
+        "--storage.tsdb.retention.time=100y",
+        "--web.listen-address=127.0.0.1:%d" % port] + list(extra_args),
+        Path(work) / (name + ".log"), "http://127.0.0.1:%d/-/ready" % port)
+    return srv, "http://127.0.0.1:%d" % port
+
+
+def promtool_backfill(om, blocks, log, timeout=1800):
+    """promtool tsdb create-blocks-from openmetrics OM BLOCKS; run_timed()'s result."""
+    return bl.run_timed(["promtool", "tsdb", "create-blocks-from", "openmetrics", str(om),
+                         str(blocks)], log, timeout=timeout)
+
+
+# ---- VictoriaMetrics 1.79 ----
+
+def vm_server(work, name, extra_args=()):
+    """VictoriaMetrics on a fresh data dir work/name; (server, data dir, base URL)."""
+    data = Path(work) / name
+    port = bl.free_port()
+    # The dataset's timestamps start in 2023: a retention of 100 years keeps
+    # every sample (the default, one month, would drop the whole file import).
+    srv = bl.Server("victoria-metrics", [
+        "victoria-metrics", "-storageDataPath=%s" % data, "-httpListenAddr=127.0.0.1:%d" % port,
+        "-retentionPeriod=100y"] + list(extra_args), Path(work) / (name + ".log"),
+        "http://127.0.0.1:%d/health" % port)
+    return srv, data, "http://127.0.0.1:%d" % port
+
+
+def vm_metric_sum(base, prefix):
+    """Sum of the /metrics lines starting with prefix (e.g. 'vm_active_merges{')."""
+    _, body = bl.http("GET", base + "/metrics")
+    n = 0
+    for line in body.decode(errors="replace").splitlines():
+        if line.startswith(prefix):
+            n += int(float(line.rsplit(" ", 1)[1]))
+    return n
+
+
+def vm_wait_merges(srv, base, deadline):
+    while time.monotonic() < deadline:
+        bl.wait_idle(srv.pid, timeout=60)
+        if vm_metric_sum(base, "vm_active_merges{") == 0:
+            return
+
+
+def vm_compact(srv, base):
+    """Flushes buffered rows and merges the data parts as far as VictoriaMetrics will.
+
+    /internal/force_merge runs in the background and skips parts that a
+    background merge holds at that moment, so it is repeated (up to three
+    times) while it still lowers the number of data parts. The indexdb is
+    left as the server keeps it: force_merge does not touch it, and its few
+    parts are what a real instance has on disk after such an import.
+    Returns {'seconds', 'data_parts'}.
+    """
+    t0 = time.monotonic()
+    deadline = t0 + 300
+    bl.http("GET", base + "/internal/force_flush")
+    vm_wait_merges(srv, base, deadline)
+    parts = vm_metric_sum(base, 'vm_parts{type="storage/')
+    for _ in range(3):
+        bl.http("GET", base + "/internal/force_merge")
+        time.sleep(0.5)
+        vm_wait_merges(srv, base, deadline)
+        now = vm_metric_sum(base, 'vm_parts{type="storage/')
+        if now >= parts or now <= 1:
+            parts = now
+            break
+        parts = now
+    return {"seconds": round(time.monotonic() - t0, 2), "data_parts": parts}
+
+
+
+# ---- dojowatch ----
+
+class Dojowatch:
+    """What the dojowatch binary can do yet, and how to start it for the benchmark."""
+
+    def __init__(self, binary, work):
+        self.bin = Path(binary)
+        self.work = work
+        self.token = secrets.token_hex(16)
+        self.env = dict(os.environ, DOJOWATCH_ADMIN_TOKEN=self.token)
+        self.auth = {"Authorization": "Bearer " + self.token}
+        self.problem = None  # why nothing can be measured, or None
+        self.config = work / "dojowatch-bench.yaml"
+        self.serve_args = []
+        self.import_args = []
+
+    def prepare(self, build):
+        if not self.bin.exists() and build and self.bin == DEFAULT_DW_BIN:
+            bl.log("dojowatch binary missing: make build")
+            r = bl.run_timed(["make", "build"], self.work / "make-build.log", cwd=bl.REPO,
+                             timeout=1800)
+            if r["rc"] != 0:
+                self.problem = "not yet (build failed)"
+                bl.log("make build failed; log %s" % (self.work / "make-build.log"))
+                return
+        if not self.bin.exists():
+            self.problem = "not yet (no binary)"
+            return
+        self.write_config()
+        if self.supports("serve", "--retention"):
+            self.serve_args = ["--retention", "100y"]
+        # The dataset is from 2023: without a long retention the import would drop it all.
+        if self.supports("import", "--retention"):
+            self.import_args = ["--retention", "100y"]
+            if self.supports("import", "--output"):
+                self.import_args += ["-o", "json"]
+
+    def supports(self, sub, option=None):
+        """True when `dojowatch SUB --help` succeeds (and mentions option)."""
+        p = subprocess.run([str(self.bin), sub, "--help"], capture_output=True, text=True,
+                           env=self.env, timeout=30)
+        return p.returncode == 0 and (option is None or option in p.stdout)
+
+    def write_config(self):
+        """examples/dojopool.yaml with every retention at 100y (the dataset starts in 2023)."""
+        text = EXAMPLE_CONFIG.read_text()
+        self.config.write_text(replace_top_level_block(text, "retention",
+                                                       ["raw: 100y", "aggregated: 100y"]))
+        p = subprocess.run([str(self.bin), "check-config", str(self.config)],
+                           capture_output=True, text=True, env=self.env, timeout=30)
+        if p.returncode != 0:
+            bl.log("bench config rejected, using examples/dojopool.yaml as is:\n" + p.stdout
+                   + p.stderr)
+            shutil.copyfile(EXAMPLE_CONFIG, self.config)
+
+    def server(self, data, log_path):
+        port = bl.free_port()
+        argv = [str(self.bin), "serve", "--config", str(self.config), "--data", str(data),
+                "--listen", "127.0.0.1:%d" % port] + self.serve_args
+        srv = bl.Server("dojowatch", argv, log_path,
+                        "http://127.0.0.1:%d/-/ready" % port, env=self.env)
+        return srv, "http://127.0.0.1:%d" % port
+
+    def import_file(self, data, om, log, timeout=1800):
+        """`dojowatch import --data DATA OM` with the bench's arguments; run_timed()'s result
+        plus the tool's JSON summary (when it prints one) under "summary"."""
+        r = bl.run_timed([str(self.bin), "import", "--data", str(data)] + self.import_args
+                         + [str(om)], log, env=self.env, timeout=timeout)
+        summary = bl.last_json_object(log)
+        if summary is not None:
+            r["summary"] = summary
+        return r
+
+    def endpoint_missing(self, base, path, body, headers):
+        """True when POST path is not routed yet (404/405/501)."""
+        status, text = bl.http("POST", base + path, body=body, headers=headers)
+        if status in (404, 405, 501):
+            bl.log("dojowatch: POST %s answers %d: not yet" % (path, status))
+            return True
+        if status not in (200, 204):
+            bl.log("dojowatch POST %s with an empty body: %d %s" % (path, status, text[:200]))
+        return False
+
+
+def replace_top_level_block(text, key, lines):
+    """text with the YAML mapping under top-level `key:` replaced by lines (indented 2).
+
+    The block ends at the next line that starts in column 0 (another key or
+    a comment that belongs to it). When the key is absent, it is appended.
+    """
+    src = text.splitlines()
+    out, i, found = [], 0, False
+    while i < len(src):
+        line = src[i]
+        if not found and re.match(r"^%s:\s*(#.*)?$" % re.escape(key), line):
+            found = True
+            out.append(key + ":")
+            out.extend("  " + x for x in lines)
+            i += 1
+            while i < len(src) and (src[i] == "" or src[i][0] in " \t"):
+                i += 1
+            if out and i < len(src):
+                out.append("")
+            continue
+        out.append(line)
+        i += 1
+    if not found:
+        out += ["", key + ":"] + ["  " + x for x in lines]
+    return "\n".join(out) + "\n"
