@@ -560,6 +560,19 @@ static int open_tsdb(struct daemon *d, char **err)
     o.downsample_retention_ms = dw_config_retention_aggregated_ms(d->cfg);
     if (o.downsample_retention_ms < o.retention_ms)
         o.downsample_retention_ms = o.retention_ms;
+    const struct dw_plan_storage *st = dw_config_storage(d->cfg);
+    static const enum dw_tsdb_fsync fsync_of[] = {
+        [DW_PLAN_FSYNC_INTERVAL] = DW_TSDB_FSYNC_INTERVAL,
+        [DW_PLAN_FSYNC_NEVER] = DW_TSDB_FSYNC_NEVER,
+        [DW_PLAN_FSYNC_ALWAYS] = DW_TSDB_FSYNC_ALWAYS,
+    };
+    o.wal.fsync = fsync_of[st->wal_fsync];
+    o.wal.fsync_interval_ms = st->wal_fsync_interval_ms;
+    o.max_series = (size_t)st->max_series;
+    o.max_labels = (size_t)st->max_labels_per_series;
+    o.max_label_name_len = (size_t)st->max_label_name_bytes;
+    o.max_label_value_len = (size_t)st->max_label_value_bytes;
+    o.max_samples_per_commit = (size_t)st->max_samples_per_request;
     o.defer_load = true; /* dw_tsdb_load once HTTP answers (see DESIGN) */
     d->tsdb = dw_tsdb_open(&o, err);
     free(dir);

@@ -106,6 +106,63 @@ def ingest_body_limit_is_32_mib():
         assert d.get("/-/healthy").status == 200
 
 
+def limited_config(tmp):
+    """The example with tiny storage limits, written into tmp."""
+    import re
+    from dwtest import EXAMPLE
+    text = open(EXAMPLE).read()
+    small = ("storage:\n  wal_fsync: always\n  max_series: 3\n  max_labels_per_series: 3\n"
+             "  max_label_name_bytes: 8\n  max_label_value_bytes: 10\n"
+             "  max_samples_per_request: 5\n")
+    text, n = re.subn(r"(?m)^storage:\n(?:  .*\n)+", small, text)
+    assert n == 1
+    path = os.path.join(tmp, "limited.yaml")
+    with open(path, "w") as f:
+        f.write(text)
+    return path
+
+
+@test
+def storage_limits_refuse_the_request_whole():
+    tmp = tempfile.mkdtemp(prefix="dwit-lim-")
+    try:
+        with Daemon(config=limited_config(tmp)) as d:
+            t = now_ms()
+
+            def write(series):
+                return d.post("/api/v1/write", token="responder", data=rwproto.body(series),
+                              headers=rwproto.HEADERS)
+
+            cases = [
+                # (series, words the reason must contain)
+                ([({"__name__": "m", "a": "1", "b": "2", "c": "3"}, [(t, 1.0)])], "max_labels"),
+                ([({"__name__": "m", "abcdefghi": "1"}, [(t, 1.0)])], "label name of 9 bytes"),
+                ([({"__name__": "m", "i": "0123456789a"}, [(t, 1.0)])], "has 11 bytes"),
+                ([({"__name__": "m", "i": "0"}, [(t + k, 1.0) for k in range(6)])],
+                 "more than 5 samples"),
+                ([({"__name__": "m", "i": str(k)}, [(t, 1.0)]) for k in range(4)], "max_series"),
+            ]
+            for series, why in cases:
+                r = write(series)
+                assert r.status == 400, (why, r.status, r.text)
+                assert why in r.json()["error"], (why, r.text)
+                assert stored(d, "/api/v1/write") == 0, why  # nothing of it was stored
+            # Exactly at every limit is accepted.
+            at = [({"__name__": "m", "abcdefgh": "0123456789"}, [(t + k, 1.0) for k in range(2)]),
+                  ({"__name__": "m", "i": "1"}, [(t, 1.0)]),
+                  ({"__name__": "m", "i": "2"}, [(t, 1.0)])]
+            r = write(at)
+            assert r.status == 204, r.text
+            assert stored(d, "/api/v1/write") == 4
+            # The head is full: one more series is refused, known ones still take samples.
+            r = write([({"__name__": "m", "i": "3"}, [(t + 5, 1.0)])])
+            assert r.status == 400 and "max_series" in r.json()["error"], r.text
+            r = write([({"__name__": "m", "i": "2"}, [(t + 5, 2.0)])])
+            assert r.status == 204, r.text
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 def free_port():
     s = socket.socket()
     s.bind(("127.0.0.1", 0))
