@@ -49,7 +49,7 @@ $(TSANBUILD)/build.ninja:
 # The threaded parts under ThreadSanitizer.
 tsan: deps $(TSANBUILD)/build.ninja
 	ninja -C $(TSANBUILD)
-	@scripts/run-tests.sh $(TSANBUILD) unit
+	@DW_SKIP_TSAN=1 scripts/run-tests.sh $(TSANBUILD) unit
 
 # libFuzzer on every fuzz target for FUZZ_SECONDS each (default 60).
 FUZZ_SECONDS ?= 60

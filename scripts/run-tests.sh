@@ -18,6 +18,25 @@ if [ $status -ne 0 ]; then
     grep -E '^(FAIL |  .*:[0-9]+: )' "$builddir/meson-logs/testlog.txt" | head -n 60 || true
 fi
 logs="$builddir/meson-logs/testlog.txt"
+# The threaded parts again under ThreadSanitizer (the full suite only; the
+# whole unit suite is `make tsan`): parallel appenders, readers and
+# maintenance in the tsdb, and the HTTP server's polling threads.
+if [ -z "$suite" ] && [ "${DW_SKIP_TSAN:-}" != 1 ]; then
+    tsan=build/tsan
+    [ -f "$tsan/build.ninja" ] || meson setup "$tsan" --buildtype=debug -Db_sanitize=thread >/dev/null
+    if ninja -C "$tsan" src/tsdb/test_tsdb_head src/tsdb/test_tsdb_db src/http/test_http >"$tsan/ninja.out" 2>&1; then
+        TSAN_OPTIONS="${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1}" \
+            meson test -C "$tsan" --no-rebuild --print-errorlogs --num-processes 2 \
+            tsdb_head tsdb_db http >"$tsan/meson-test.out" 2>&1
+        sed -n 's/^\( *[0-9]*\/[0-9]* \)dojowatch:unit \/ /\1tsan \/ /p' "$tsan/meson-test.out"
+        logs="$logs $tsan/meson-logs/testlog.txt"
+    else
+        echo "--- the ThreadSanitizer build failed (see $tsan/ninja.out) ---"
+        tail -n 20 "$tsan/ninja.out"
+        echo "tsan-build: 0 passed, 1 failed" >"$tsan/build-failed.log"
+        logs="$logs $tsan/build-failed.log"
+    fi
+fi
 # A short libFuzzer run of every fuzz target (the full suite only).
 if [ -z "$suite" ] && [ "${DW_SKIP_FUZZ:-}" != 1 ]; then
     rm -f build/fuzz/fuzz-smoke.log

@@ -11,7 +11,8 @@
  *
  * Pipeline of one request, in libmicrohttpd's calls of on_request():
  *   1st call (headers complete): header size -> path decoding -> route
- *     (404/405) -> bearer token (401/403) -> Content-Length (413) -> query
+ *     (404/405) -> bearer token (401/403) -> Content-Length (413 at once
+ *     with Expect: 100-continue or beyond the drain bound) -> query
  *     arguments (400). Any failure queues its error right away, before a
  *     single body byte is read, so an unauthenticated client can never make
  *     us buffer a body.
@@ -245,6 +246,17 @@ static enum MHD_Result too_large(struct dw_http_request *req)
                 "request body exceeds %llu bytes (%s)", (unsigned long long)req->body_max, which);
 }
 
+/*
+ * How far past its limit a body is still read (and dropped) so the client,
+ * once done sending, can read our 413: libmicrohttpd 0.9.75 cannot queue a
+ * response while a body is arriving. Beyond this we just close.
+ */
+static uint64_t drain_max(const struct dw_http_request *req)
+{
+    uint64_t extra = req->body_max > (1u << 20) ? req->body_max : (1u << 20);
+    return req->body_max + extra;
+}
+
 static bool body_fits(struct dw_http_server *srv, struct dw_http_request *req)
 {
     req->body_max = req->route->body == DW_BODY_INGEST ? srv->limits.max_ingest_body_bytes
@@ -254,11 +266,21 @@ static bool body_fits(struct dw_http_server *srv, struct dw_http_request *req)
     const char *cl =
         MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
     int64_t len;
-    if (cl && dw_parse_int64(cl, &len) == 0 && len > 0 && (uint64_t)len > req->body_max) {
-        too_large(req);
-        return false;
-    }
-    return true;
+    if (!cl || dw_parse_int64(cl, &len) != 0 || len <= 0 || (uint64_t)len <= req->body_max)
+        return true;
+    /*
+     * Too large. A client waiting for "100 Continue" gets the 413 now and
+     * never sends the body. One already sending it would see a reset
+     * instead of our answer if we closed with its bytes unread, so a body
+     * within the drain bound is read, dropped and answered 413 at its end;
+     * only a larger one is refused at once.
+     */
+    const char *expect =
+        MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_EXPECT);
+    if (!expect && (uint64_t)len <= drain_max(req))
+        return true;
+    too_large(req);
+    return false;
 }
 
 static enum MHD_Result add_query_arg(void *cls, enum MHD_ValueKind kind, const char *key,
@@ -295,16 +317,6 @@ static bool admit(struct dw_http_server *srv, struct dw_http_request *req)
 
 /* ---- body and dispatch ---- */
 
-/*
- * How far past its limit a body is still read (and dropped) so the client,
- * once done sending, can read our 413: libmicrohttpd 0.9.75 cannot queue a
- * response while a body is arriving. Beyond this we just close.
- */
-static uint64_t drain_max(const struct dw_http_request *req)
-{
-    uint64_t extra = req->body_max > (1u << 20) ? req->body_max : (1u << 20);
-    return req->body_max + extra;
-}
 
 static enum MHD_Result receive(struct dw_http_request *req, const char *data, size_t *size)
 {
