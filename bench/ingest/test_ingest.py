@@ -112,12 +112,14 @@ class DojowatchColumn(unittest.TestCase):
         self.assertEqual(dw.serve_args, ["--retention", "100y"])
         out, det = ingest.run_dojowatch(self.ds, work, False, dw)
         for key in ("rw_cpu", "rss_per_series", "wal_replay_sps", "import_http_cpu",
-                    "import_offline_cpu", "disk_bps"):
+                    "import_http_scrape_cpu", "import_offline_cpu", "disk_bps"):
             self.assertTrue(bl.is_num(out[key]), (key, out[key], det))
         rw = det["remote_write"]
         self.assertEqual(rw["n_errors"], 0, rw["errors"])  # the bearer token went along
         self.assertEqual(rw["samples_sent"], self.ds.samples)
         self.assertEqual(det["http_import"]["n_errors"], 0)
+        self.assertEqual(det["http_import_scrape"]["n_errors"], 0)
+        self.assertTrue(self.ds.prom_scrape.exists())
         self.assertGreater(out["wal_replay_sps"], 0)
         # Disk: the blocks only, not the SQLite state the import also wrote.
         self.assertAlmostEqual(out["disk_bps"],

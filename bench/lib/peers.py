@@ -63,6 +63,37 @@ def generate_dataset(directory, hosts, duration, om=None, prom=None):
     return meta
 
 
+def write_scrape_ordered(path, hosts, duration, interval=15, seed=42):
+    """The dataset as Prometheus text in scrape order: every series' sample at the first
+    timestamp, then every series' sample at the next one, and so on; the same samples,
+    formatted the same way, as gen_dataset.py --prom writes series by series.
+
+    This is how a stream of scrapes arrives, and the only order in which a store with a
+    Prometheus-like head (it takes samples up to 1 h older than its newest one) can take a
+    2 h backfill over HTTP. No HELP/TYPE lines: a request body holds several scrapes, and
+    a family's TYPE may appear only once per body. Returns the number of samples written.
+    """
+    sys.path.insert(0, str(GEN.parent))
+    import gen_dataset as g  # the simulator of the shared dataset (like rw_loadgen.py)
+    steps = duration // interval
+    fams = g.generate(hosts, steps, interval, seed)
+    series = []  # (prefix, values, formatter)
+    for f in fams:
+        for metric, labels, values, fmt in f.series:
+            series.append(("%s{%s} " % (metric, g._lbl(labels)), values, g.FMT_TXT[fmt]))
+        for labels, bvals, cntv, sumv in f.groups:
+            ls = g._lbl(labels)
+            for b, le in enumerate(g.LE_STR):
+                series.append(('%s_bucket{%s,le="%s"} ' % (f.name, ls, le), bvals[b], str))
+            series.append(("%s_count{%s} " % (f.name, ls), cntv, str))
+            series.append(("%s_sum{%s} " % (f.name, ls), sumv, repr))
+    with open(path, "w", buffering=1 << 20) as fh:
+        for i in range(steps):
+            ts = " %d\n" % ((g.DEFAULT_START + i * interval) * 1000)
+            fh.write("".join([pre + fm(vals[i]) + ts for pre, vals, fm in series]))
+    return len(series) * steps
+
+
 def check_inputs(systems, extra=()):
     """Exits with a message when the shared inputs or a peer's binaries are missing."""
     missing = [str(p) for p in [GEN] + list(extra) if not Path(p).exists()]

@@ -24,7 +24,8 @@
  * without timestamp, a label over a limit, a failed write, Ctrl-C) aborts
  * the importer and deletes every block directory that appeared since, so
  * the directory of blocks is exactly as before (a data directory this run
- * created is removed again; parents that `mkdir -p` created for it stay). Only then is the
+ * created is removed again; parents that `mkdir -p` created for it stay;
+ * an existing DATA/LOCK keeps this run's pid, as the daemon leaves its own). Only then is the
  * directory compacted, by a second, empty importer whose finish runs the compaction: overlapping
  * blocks are merged, the newer one winning on equal timestamps. If that
  * compaction fails, the imported blocks are complete and stay; the daemon's
@@ -72,7 +73,8 @@
 #define RELEASE_MARGIN (1u << 20) /* ... keeping this much behind the parser resident */
 
 const char dw_cli_import_usage[] =
-    "usage: dojowatch import --data DIR [--retention D] [--config FILE] [-o text|json] FILE...\n"
+    "usage: dojowatch import --data DIR [--retention D] [--config FILE] [--format F]\n"
+    "                        [-o text|json] FILE...\n"
     "\n"
     "Backfills samples with timestamps from OpenMetrics or Prometheus text files into\n"
     "blocks in DIR/tsdb/blocks, like 'promtool tsdb create-blocks-from openmetrics'.\n"

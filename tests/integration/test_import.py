@@ -9,7 +9,7 @@ import shutil
 import tempfile
 import urllib.parse
 
-from dwtest import Daemon, cli, run, test
+from dwtest import BINARY, Daemon, cli, env_with_tokens, run, test
 
 START = 1699999200  # 2023-11-14T22:00:00Z, on a 2 h block boundary
 STEP = 60
@@ -257,6 +257,34 @@ def refuses_a_data_dir_the_daemon_holds():
         rc, _, err = dw_import("--data", w.data, "--retention", "100y", om)
         assert rc == 0, err
         assert w.block_samples() == SAMPLES
+
+
+@test
+def progress_only_on_a_terminal():
+    import pty
+    import subprocess
+    with Workspace() as w:
+        om = w.file("data.om", openmetrics())
+        master, slave = pty.openpty()
+        p = subprocess.run([BINARY, "import", "--data", w.data, "--retention", "100y", om],
+                           stdout=subprocess.PIPE, stderr=slave, stdin=subprocess.DEVNULL,
+                           env=env_with_tokens(), timeout=60)
+        os.close(slave)
+        err = b""
+        while True:
+            try:
+                chunk = os.read(master, 4096)
+            except OSError:  # EIO once the child's side is closed and drained
+                break
+            if not chunk:
+                break
+            err += chunk
+        os.close(master)
+        assert p.returncode == 0, err
+        text = err.decode()
+        assert "\r\x1b[Kimport: " in text and "samples/s, writing blocks" in text, repr(text)
+        assert text.endswith("\r\x1b[K"), repr(text)  # the line is cleared for the summary
+        assert b"imported %d samples" % SAMPLES in p.stdout.replace(b",", b""), p.stdout
 
 
 @test

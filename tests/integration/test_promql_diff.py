@@ -83,18 +83,39 @@ def expected_divergence(prom, dw):
 
 
 def plan_expressions():
-    """Every `expr:` of the example plan (alert rules), as written."""
-    out = []
+    """Every `expr:` of the example plan (alert rules), wherever it sits in the YAML."""
     with open(EXAMPLE) as f:
-        for line in f:
-            m = re.match(r'^\s*(?:-\s*)?expr:\s*(.+?)\s*$', line)
-            if not m:
-                continue
-            v = m.group(1)
-            if v[:1] in ("'", '"') and v[-1:] == v[:1]:
-                v = v[1:-1].replace("''", "'") if v[0] == "'" else json.loads(v)
-            if v and v not in ("|", ">", "|-", ">-"):
-                out.append(v)
+        text = f.read()
+    try:
+        import yaml  # python3-yaml when present: block scalars and flow maps too
+    except ImportError:
+        yaml = None
+    if yaml is not None:
+        out = []
+
+        def walk(node):
+            if isinstance(node, dict):
+                for k, v in node.items():
+                    if k == "expr" and isinstance(v, str) and v.strip():
+                        out.append(" ".join(v.split()))
+                    else:
+                        walk(v)
+            elif isinstance(node, list):
+                for v in node:
+                    walk(v)
+
+        walk(yaml.safe_load(text))
+        return out
+    out = []
+    for line in text.splitlines():
+        m = re.match(r'^\s*(?:-\s*)?expr:\s*(.+?)\s*$', line)
+        if not m:
+            continue
+        v = m.group(1)
+        if v[:1] in ("'", '"') and v[-1:] == v[:1]:
+            v = v[1:-1].replace("''", "'") if v[0] == "'" else json.loads(v)
+        if v and v not in ("|", ">", "|-", ">-"):
+            out.append(v)
     return out
 
 
@@ -317,6 +338,7 @@ class Setup:
         rc = None
         if self.dw:
             rc, _ = self.dw.stop()
+            shutil.rmtree(self.dw.tmp, ignore_errors=True)  # the Daemon's own (empty) tmp
         if self.prom:
             self.prom.stop()
         if os.environ.get("DW_PROMQL_DIFF_KEEP") == "1":
