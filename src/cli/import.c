@@ -468,67 +468,34 @@ static bool exists(const char *path)
 }
 
 /* mkdir -p; 0 or -1 with errno. */
-static int mkdir_p(const char *path)
-{
-    char *tmp = dw_strdup(path);
-    int rc = 0;
-    for (char *p = tmp + 1; *p && rc == 0; p++) {
-        if (*p != '/')
-            continue;
-        *p = '\0';
-        if (mkdir(tmp, 0755) < 0 && errno != EEXIST)
-            rc = -1;
-        *p = '/';
-    }
-    if (rc == 0 && mkdir(tmp, 0755) < 0 && errno != EEXIST)
-        rc = -1;
-    free(tmp);
-    return rc;
-}
-
 static int lock_data_dir(struct import_run *r)
 {
     r->data_existed = exists(r->data_dir);
-    if (!r->data_existed && mkdir_p(r->data_dir) < 0) {
+    if (!r->data_existed && dw_mkdir_p(r->data_dir) < 0) {
         set_error(r, 1, r->data_dir, 0, 0, "check the path and its permissions",
                   "cannot create the data directory: %s", strerror(errno));
         return -1;
     }
-    int fd = open(r->lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-    if (fd < 0) {
-        set_error(r, 1, r->lock_path, 0, 0, NULL, "cannot open the lock file: %s", strerror(errno));
-        return -1;
-    }
-    if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
-        char pid[32] = "";
-        ssize_t n = pread(fd, pid, sizeof pid - 1, 0);
-        pid[n > 0 ? n : 0] = '\0';
-        pid[strcspn(pid, "\n")] = '\0';
-        close(fd);
+    char holder[32];
+    int rc = dw_pidlock_acquire(r->lock_path, &r->lock_fd, holder, sizeof holder);
+    if (rc == DW_PIDLOCK_BUSY) {
         set_error(r, 1, r->data_dir, 0, 0,
                   "stop the daemon first (an import beside a running daemon would race with "
                   "its compaction and retention), or import into another --data directory",
                   "data directory is in use by another dojowatch (pid %s)",
-                  pid[0] ? pid : "unknown");
+                  holder[0] ? holder : "unknown");
         return -1;
     }
-    /* Like the daemon: the pid of the holder, for the message of whoever is refused. */
-    char pid[32];
-    int len = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
-    if (ftruncate(fd, 0) < 0 || pwrite(fd, pid, (size_t)len, 0) != len)
-        dw_log_kv(DW_LOG_WARN, "import", "cannot write the pid into the lock file", "file",
-                  r->lock_path, NULL);
-    r->lock_fd = fd;
+    if (rc < 0) {
+        set_error(r, 1, r->lock_path, 0, 0, NULL, "cannot open the lock file: %s", strerror(errno));
+        return -1;
+    }
     return 0;
 }
 
 static void unlock_data_dir(struct import_run *r)
 {
-    if (r->lock_fd >= 0) {
-        flock(r->lock_fd, LOCK_UN);
-        close(r->lock_fd);
-        r->lock_fd = -1;
-    }
+    dw_pidlock_release(&r->lock_fd);
 }
 
 static int cmp_str(const void *a, const void *b)

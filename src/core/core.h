@@ -172,6 +172,22 @@ bool dw_ct_equal(const void *a, const void *b, size_t n);
 /** Fills buf with cryptographically random bytes. */
 void dw_random_bytes(void *buf, size_t n);
 
+/* ---- filesystem ---- */
+
+/** mkdir -p with mode 0755; 0, or -1 with errno. */
+int dw_mkdir_p(const char *path);
+
+#define DW_PIDLOCK_BUSY 1
+/**
+ * Takes an exclusive flock on path (created if needed) and writes our pid
+ * into it. 0 with *fd set; DW_PIDLOCK_BUSY when another process holds it
+ * (its pid, as written in the file, copied into holder, "" if unknown); -1
+ * with errno when the file cannot be opened or locked.
+ */
+int dw_pidlock_acquire(const char *path, int *fd, char *holder, size_t holder_len);
+/** Releases a lock taken by dw_pidlock_acquire and sets *fd to -1; no-op when *fd < 0. */
+void dw_pidlock_release(int *fd);
+
 /* ---- the daemon's own metrics (Prometheus text format) ---- */
 
 struct dw_metric;

@@ -481,70 +481,33 @@ static void *shutdown_watchdog(void *arg)
 
 /* ---- data directory ---- */
 
-static int mkdir_p(const char *path)
-{
-    char *tmp = dw_strdup(path);
-    for (char *p = tmp + 1; *p; p++) {
-        if (*p != '/')
-            continue;
-        *p = '\0';
-        if (mkdir(tmp, 0755) < 0 && errno != EEXIST) {
-            free(tmp);
-            return -1;
-        }
-        *p = '/';
-    }
-    int rc = mkdir(tmp, 0755) < 0 && errno != EEXIST ? -1 : 0;
-    free(tmp);
-    return rc;
-}
-
 static int lock_data_dir(struct daemon *d)
 {
-    if (mkdir_p(d->data_dir) < 0) {
+    if (dw_mkdir_p(d->data_dir) < 0) {
         dw_log_kv(DW_LOG_ERROR, "daemon", "cannot create the data directory", "dir", d->data_dir,
                   "error", strerror(errno), NULL);
         return -1;
     }
     char *path = dw_asprintf("%s/LOCK", d->data_dir);
-    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-    if (fd < 0) {
-        dw_log_kv(DW_LOG_ERROR, "daemon", "cannot open the lock file", "file", path, "error",
-                  strerror(errno), NULL);
-        free(path);
-        return -1;
-    }
-    if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
-        char pid[32] = "";
-        ssize_t n = pread(fd, pid, sizeof pid - 1, 0);
-        pid[n > 0 ? n : 0] = '\0';
-        pid[strcspn(pid, "\n")] = '\0';
+    char holder[32];
+    int rc = dw_pidlock_acquire(path, &d->lock_fd, holder, sizeof holder);
+    if (rc == DW_PIDLOCK_BUSY) {
         char *msg = dw_asprintf("data directory %s is in use by another dojowatch (pid %s); "
                                 "stop it or start this one with another --data",
-                                d->data_dir, pid[0] ? pid : "unknown");
+                                d->data_dir, holder[0] ? holder : "unknown");
         dw_log(DW_LOG_ERROR, "daemon", "%s", msg);
         free(msg);
-        close(fd);
-        free(path);
-        return -1;
+    } else if (rc < 0) {
+        dw_log_kv(DW_LOG_ERROR, "daemon", "cannot lock the data directory", "file", path, "error",
+                  strerror(errno), NULL);
     }
-    char pid[32];
-    int len = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
-    if (ftruncate(fd, 0) < 0 || pwrite(fd, pid, (size_t)len, 0) != len)
-        dw_log_kv(DW_LOG_WARN, "daemon", "cannot write the pid into the lock file", "file", path,
-                  NULL);
     free(path);
-    d->lock_fd = fd;
-    return 0;
+    return rc == 0 ? 0 : -1;
 }
 
 static void unlock_data_dir(struct daemon *d)
 {
-    if (d->lock_fd >= 0) {
-        flock(d->lock_fd, LOCK_UN);
-        close(d->lock_fd);
-        d->lock_fd = -1;
-    }
+    dw_pidlock_release(&d->lock_fd);
 }
 
 /* ---- the time-series store ---- */

@@ -1,7 +1,9 @@
-/* Unit tests of the core module: buffers, parsing, clock, logging, metrics. */
+/* Unit tests of the core module: buffers, parsing, clock, logging, metrics, files. */
+#include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "core/core.h"
 #include "harness.h"
@@ -231,6 +233,48 @@ TEST(sha256_known_vector)
     ASSERT_EQ_STR(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
     ASSERT_TRUE(dw_ct_equal("abc", "abc", 3));
     ASSERT_FALSE(dw_ct_equal("abc", "abd", 3));
+}
+
+TEST(pidlock_refuses_a_second_holder_and_names_it)
+{
+    char tmpl[] = "/tmp/dw-core-test-XXXXXX";
+    ASSERT_NOT_NULL(mkdtemp(tmpl));
+    char *dir = dw_asprintf("%s/a/b", tmpl);
+    ASSERT_EQ_INT(dw_mkdir_p(dir), 0);
+    ASSERT_EQ_INT(dw_mkdir_p(dir), 0); /* existing is fine */
+    char *path = dw_asprintf("%s/LOCK", dir);
+    int fd1, fd2;
+    char holder[32];
+    ASSERT_EQ_INT(dw_pidlock_acquire(path, &fd1, holder, sizeof holder), 0);
+    ASSERT_TRUE(fd1 >= 0);
+    /* flock is per open file, so a second open in this process conflicts too. */
+    ASSERT_EQ_INT(dw_pidlock_acquire(path, &fd2, holder, sizeof holder), DW_PIDLOCK_BUSY);
+    ASSERT_EQ_INT(fd2, -1);
+    char want[32];
+    snprintf(want, sizeof want, "%ld", (long)getpid());
+    ASSERT_EQ_STR(holder, want);
+    dw_pidlock_release(&fd1);
+    ASSERT_EQ_INT(fd1, -1);
+    dw_pidlock_release(&fd1); /* no-op */
+    ASSERT_EQ_INT(dw_pidlock_acquire(path, &fd2, holder, sizeof holder), 0);
+    dw_pidlock_release(&fd2);
+    char *file = dw_asprintf("%s/f", tmpl);
+    FILE *f = fopen(file, "w");
+    fclose(f);
+    char *under_file = dw_asprintf("%s/x", file);
+    ASSERT_EQ_INT(dw_mkdir_p(under_file), -1);
+    ASSERT_EQ_INT(errno, ENOTDIR);
+    unlink(path);
+    unlink(file);
+    rmdir(dir);
+    char *a = dw_asprintf("%s/a", tmpl);
+    rmdir(a);
+    rmdir(tmpl);
+    free(a);
+    free(under_file);
+    free(file);
+    free(path);
+    free(dir);
 }
 
 TEST_MAIN()

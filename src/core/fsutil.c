@@ -1,0 +1,77 @@
+/*
+ * fsutil.c - filesystem helpers shared by the daemon and the offline
+ * commands: mkdir -p, and the data directory's pid lock.
+ *
+ * DESIGN: the lock is an exclusive, non-blocking flock on a file that also
+ * holds the holder's pid, so whoever is refused can say who holds it. flock
+ * locks are released by the kernel when the process dies (kill -9
+ * included), so a stale LOCK file never blocks a restart.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/core.h"
+
+int dw_mkdir_p(const char *path)
+{
+    char *tmp = dw_strdup(path);
+    int rc = 0;
+    for (char *p = tmp + 1; *p && rc == 0; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        if (mkdir(tmp, 0755) < 0 && errno != EEXIST)
+            rc = -1;
+        *p = '/';
+    }
+    if (rc == 0 && mkdir(tmp, 0755) < 0 && errno != EEXIST)
+        rc = -1;
+    int saved = errno;
+    free(tmp);
+    errno = saved;
+    return rc;
+}
+
+int dw_pidlock_acquire(const char *path, int *fd_out, char *holder, size_t holder_len)
+{
+    *fd_out = -1;
+    if (holder_len)
+        holder[0] = '\0';
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return -1;
+    if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+        int busy = errno == EWOULDBLOCK;
+        if (busy && holder_len > 1) {
+            ssize_t n = pread(fd, holder, holder_len - 1, 0);
+            holder[n > 0 ? n : 0] = '\0';
+            holder[strcspn(holder, "\n")] = '\0';
+        }
+        int saved = errno;
+        close(fd);
+        errno = saved;
+        return busy ? DW_PIDLOCK_BUSY : -1;
+    }
+    char pid[32];
+    int len = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
+    if (ftruncate(fd, 0) < 0 || pwrite(fd, pid, (size_t)len, 0) != len)
+        dw_log_kv(DW_LOG_WARN, "core", "cannot write the pid into the lock file", "file", path,
+                  NULL);
+    *fd_out = fd;
+    return 0;
+}
+
+void dw_pidlock_release(int *fd)
+{
+    if (*fd < 0)
+        return;
+    flock(*fd, LOCK_UN);
+    close(*fd);
+    *fd = -1;
+}
