@@ -197,12 +197,19 @@ struct dw_expo_rw_series {
     size_t nsamples;                         /* >= 1 when delivered */
     struct dw_expo_str name;                 /* the value of __name__ */
     size_t index;                            /* 0-based position among the request's series */
+    uint64_t ref; /* non-zero: delivered from the series cache (see dw_expo_rw_decoder_cache):
+                     labels NULL, nlabels 0, name empty; ref is what the callback remembered */
 };
 
 /*
  * Callback per series with at least one sample; may be NULL. Returning
- * non-zero stops the decode: it then fails with DW_EXPO_RW_EABORTED.
+ * non-zero stops the decode: it then fails with DW_EXPO_RW_EABORTED, except
+ * DW_EXPO_RW_STALE for a series delivered by ref (s->ref != 0), which means
+ * "that ref is no longer valid, nothing of this series was used": the cache
+ * entry is forgotten and the series is checked, decoded and delivered again
+ * with its labels.
  */
+#define DW_EXPO_RW_STALE 0x57A1E
 struct dw_expo_rw_handler {
     int (*series)(void *ctx, const struct dw_expo_rw_series *s);
     void *ctx;
@@ -266,6 +273,27 @@ void dw_expo_rw_decoder_free(struct dw_expo_rw_decoder **d);
 
 /** Fills opts with the default limits. */
 void dw_expo_rw_opts_init(struct dw_expo_rw_opts *opts);
+
+/**
+ * The series cache, for single-pass decoding: a series' label bytes as they
+ * sit in the protobuf (its opening run of Label fields) mapped to a
+ * reference the callback gave with dw_expo_rw_remember(). When a series'
+ * label bytes are found (by hash, confirmed by comparing the bytes) it is
+ * not checked or decoded again but delivered with s->ref: the label rules
+ * and limits are functions of those bytes, and the cache is emptied when
+ * the limits change. Samples, max_series and max_samples are checked as
+ * always. At most max_bytes of label bytes are kept (all is dropped when
+ * full); 0 turns the cache off. Either way the cache starts empty.
+ */
+void dw_expo_rw_decoder_cache(struct dw_expo_rw_decoder *d, size_t max_bytes);
+
+/**
+ * From inside the series callback: remembers ref (non-zero) for the label
+ * bytes of the series being delivered, so that the next series with the same
+ * bytes comes by ref. A no-op without a cache, in two-pass mode or when the
+ * series' labels are not one opening run of fields.
+ */
+void dw_expo_rw_remember(struct dw_expo_rw_decoder *d, uint64_t ref);
 
 /**
  * Checks a request's Content-Type and Content-Encoding like Prometheus'

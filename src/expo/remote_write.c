@@ -54,6 +54,41 @@
 /* Keep at most this much buffer after a request that needed far less. */
 #define RW_KEEP_BYTES (8u << 20)
 
+/*
+ * The series cache: the exact bytes of a series' labels as they sit in the
+ * protobuf (the run of Label fields that opens a TimeSeries) mapped to a
+ * reference the caller gave with dw_expo_rw_remember(). A series whose
+ * label bytes are in the cache is neither checked again (the checks are a
+ * function of those bytes and of the limits, which the cache records) nor
+ * decoded: it is delivered with its ref instead. Entries are found by hash
+ * and confirmed by comparing the bytes; a forgotten entry keeps its slot
+ * with ref 0 (a tombstone). When the bytes would pass max_bytes, everything
+ * is dropped and the cache refills from the next requests.
+ */
+struct rw_cache_ent {
+    uint64_t hash;
+    uint64_t ref; /* 0: forgotten */
+    uint32_t off; /* in bytes */
+    uint32_t len;
+};
+
+struct rw_cache {
+    size_t max_bytes;          /* 0: no cache */
+    struct rw_cache_ent *ents; /* open addressing, cap a power of two; heap */
+    size_t cap, n;             /* slots, used slots (tombstones included) */
+    uint8_t *bytes;            /* the label bytes of every entry, back to back; heap */
+    size_t len, bytes_cap;
+    size_t max_labels, max_name_len, max_value_len; /* the limits the entries passed */
+    /* the series being delivered: its label bytes (copied before they are
+       NUL-terminated in place) and their hash; len == SIZE_MAX when not cacheable */
+    uint8_t *cur;
+    size_t cur_len, cur_cap;
+    const uint8_t *raw; /* the series' opening Label fields in the buffer, or NULL */
+    size_t raw_len;
+    uint64_t cur_hash;
+    struct rw_cache_ent *hit; /* the entry of a series delivered by ref */
+};
+
 struct dw_expo_rw_decoder {
     char *buf;                    /* decompressed protobuf plus one spare byte for the last NUL */
     size_t cap;                   /* bytes allocated at buf */
@@ -63,6 +98,7 @@ struct dw_expo_rw_decoder {
     size_t samples_cap;
     struct dw_expo_str *names; /* pass 1: label names of an unsorted series */
     size_t names_cap;
+    struct rw_cache cache; /* label bytes -> the caller's ref (single pass only) */
 };
 
 /* One decode over one buffer. */
@@ -76,6 +112,15 @@ struct rw {
     struct dw_expo_str last_metric; /* pass 1: the last metric name found valid */
     struct dw_expo_rw_stats *st;
     struct dw_expo_rw_error *err;
+    /* the series cache (single pass): the next series, hashed ahead so that
+       their cache slots and bytes are prefetched before they are needed */
+    struct rw_ahead {
+        const uint8_t *start; /* the TimeSeries' contents */
+        size_t len;           /* of its opening label run */
+        uint64_t hash;        /* of that run */
+    } ahead[8];
+    unsigned ahead_first, ahead_n;
+    const uint8_t *ahead_pos; /* the next top-level field to look at; NULL: stopped */
 };
 
 /* ---- errors ---- */
@@ -600,6 +645,16 @@ static int hand_over(struct rw *r, const uint8_t *end, struct collect *k,
         return 0;
     if (!k->sorted)
         qsort(d->labels, k->nl, sizeof *d->labels, cmp_labels);
+    struct rw_cache *c = &d->cache;
+    if (c->max_bytes) { /* keep the label bytes as they are for dw_expo_rw_remember() */
+        c->cur_len = SIZE_MAX;
+        if (c->raw) {
+            if (c->raw_len > c->cur_cap)
+                c->cur = dw_grow(c->cur, &c->cur_cap, c->raw_len, 1);
+            memcpy(c->cur, c->raw, c->raw_len);
+            c->cur_len = c->raw_len;
+        }
+    }
     uint8_t saved = *end; /* the next field's tag, or the spare byte */
     for (size_t i = 0; i < k->nl; i++) {
         terminate(d->labels[i].name);
@@ -621,6 +676,309 @@ static int hand_over(struct rw *r, const uint8_t *end, struct collect *k,
     return 0;
 }
 
+/* ---- the series cache ---- */
+
+static inline uint64_t load64(const uint8_t *p)
+{
+    uint64_t w;
+    memcpy(&w, p, 8);
+    return w;
+}
+
+/* A fast 64-bit hash of n bytes: two multiply-xorshift lanes, 16 bytes a round. */
+static uint64_t bytes_hash(const uint8_t *p, size_t n)
+{
+    const uint64_t k1 = 0x9E3779B97F4A7C15ull, k2 = 0xC2B2AE3D27D4EB4Full;
+    uint64_t a = (uint64_t)n * k1, b = k2;
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        a = (a ^ load64(p + i)) * k1;
+        a ^= a >> 29;
+        b = (b ^ load64(p + i + 8)) * k2;
+        b ^= b >> 31;
+    }
+    if (n - i >= 8) {
+        a = (a ^ load64(p + i)) * k1;
+        a ^= a >> 29;
+        i += 8;
+    }
+    if (i < n) {
+        uint64_t w = 0;
+        if (n >= 8) {
+            w = load64(p + n - 8); /* overlaps bytes already mixed: still deterministic */
+        } else {
+            for (size_t k = i; k < n; k++)
+                w = w << 8 | p[k];
+        }
+        b = (b ^ w) * k2;
+        b ^= b >> 31;
+    }
+    uint64_t h = a ^ (b * k1);
+    h ^= h >> 33; /* murmur3's finaliser: the table uses the low bits */
+    h *= 0xFF51AFD7ED558CCDull;
+    h ^= h >> 33;
+    h *= 0xC4CEB9FE1A85EC53ull;
+    return h ^ (h >> 33);
+}
+
+static void cache_empty(struct rw_cache *c)
+{
+    if (c->n)
+        memset(c->ents, 0, c->cap * sizeof *c->ents);
+    c->n = 0;
+    c->len = 0;
+}
+
+static void cache_release(struct rw_cache *c)
+{
+    free(c->ents);
+    free(c->bytes);
+    free(c->cur);
+    memset(c, 0, sizeof *c);
+}
+
+static struct rw_cache_ent *cache_find(const struct rw_cache *c, const uint8_t *p, size_t n,
+                                       uint64_t hash)
+{
+    if (!c->cap)
+        return NULL;
+    size_t mask = c->cap - 1;
+    for (size_t j = hash & mask;; j = (j + 1) & mask) {
+        struct rw_cache_ent *e = &c->ents[j];
+        if (!e->len)
+            return NULL;
+        if (e->hash == hash && e->ref && e->len == n && memcmp(c->bytes + e->off, p, n) == 0)
+            return e;
+    }
+}
+
+/* Room for one more entry: rebuilds the table (and the bytes) without the tombstones. */
+static void cache_grow(struct rw_cache *c)
+{
+    size_t live = 0, bytes = 0;
+    for (size_t j = 0; j < c->cap; j++)
+        if (c->ents[j].ref) {
+            live++;
+            bytes += c->ents[j].len;
+        }
+    size_t cap = 1024;
+    while (cap < (live + 1) * 4)
+        cap *= 2;
+    struct rw_cache_ent *ents = dw_calloc(cap, sizeof *ents);
+    uint8_t *nb = bytes ? dw_malloc(bytes) : NULL;
+    size_t off = 0;
+    for (size_t j = 0; j < c->cap; j++) {
+        const struct rw_cache_ent *e = &c->ents[j];
+        if (!e->ref)
+            continue;
+        size_t k = e->hash & (cap - 1);
+        while (ents[k].len)
+            k = (k + 1) & (cap - 1);
+        ents[k] = *e;
+        ents[k].off = (uint32_t)off;
+        memcpy(nb + off, c->bytes + e->off, e->len);
+        off += e->len;
+    }
+    free(c->ents);
+    free(c->bytes);
+    c->ents = ents;
+    c->cap = cap;
+    c->n = live;
+    c->bytes = nb;
+    c->len = c->bytes_cap = bytes;
+}
+
+static void cache_insert(struct rw_cache *c, const uint8_t *p, size_t n, uint64_t hash,
+                         uint64_t ref)
+{
+    if (n > c->max_bytes)
+        return;
+    if (c->len + n > c->max_bytes)
+        cache_empty(c); /* full: start over rather than track ages */
+    if ((c->n + 1) * 2 > c->cap)
+        cache_grow(c);
+    if (c->len + n > c->bytes_cap) {
+        size_t want = c->bytes_cap ? c->bytes_cap * 2 : 64 * 1024;
+        while (want < c->len + n)
+            want *= 2;
+        c->bytes_cap = want < c->max_bytes ? want : c->max_bytes;
+        c->bytes = dw_realloc(c->bytes, c->bytes_cap);
+    }
+    size_t j = hash & (c->cap - 1);
+    while (c->ents[j].len)
+        j = (j + 1) & (c->cap - 1);
+    c->ents[j] = (struct rw_cache_ent){hash, ref, (uint32_t)c->len, (uint32_t)n};
+    memcpy(c->bytes + c->len, p, n);
+    c->len += n;
+    c->n++;
+}
+
+/* Empties the cache when the label limits are not those its entries passed. */
+static void cache_check_limits(struct rw_cache *c, const struct dw_expo_rw_opts *o)
+{
+    if (c->max_labels == o->max_labels && c->max_name_len == o->max_label_name_len &&
+        c->max_value_len == o->max_label_value_len)
+        return;
+    cache_empty(c);
+    c->max_labels = o->max_labels;
+    c->max_name_len = o->max_label_name_len;
+    c->max_value_len = o->max_label_value_len;
+}
+
+void dw_expo_rw_decoder_cache(struct dw_expo_rw_decoder *d, size_t max_bytes)
+{
+    cache_release(&d->cache);
+    d->cache.max_bytes = max_bytes < UINT32_MAX ? max_bytes : UINT32_MAX;
+}
+
+void dw_expo_rw_remember(struct dw_expo_rw_decoder *d, uint64_t ref)
+{
+    struct rw_cache *c = &d->cache;
+    if (!c->max_bytes || !ref)
+        return;
+    if (c->hit)
+        c->hit->ref = ref;
+    else if (c->cur_len != SIZE_MAX)
+        cache_insert(c, c->cur, c->cur_len, c->cur_hash, ref);
+}
+
+/* End of the opening run of Label fields in [p, end): labels of under 128 bytes with a
+   one-byte length, as every sender writes them. */
+static inline const uint8_t *label_run(const uint8_t *p, const uint8_t *end)
+{
+    while (end - p >= 2 && p[0] == 0x0A && p[1] < 0x80 && p[1] <= end - p - 2)
+        p += 2 + p[1];
+    return p;
+}
+
+/*
+ * Called before the series whose contents start at p: hashes up to four
+ * series ahead (without checking anything: a peek) and prefetches their
+ * cache slots, and the bytes in the slot of the series two ahead, so that
+ * the lookups, each a cache miss otherwise, find them in the CPU cache.
+ */
+static void look_ahead(struct rw *r, const uint8_t *p, const uint8_t *end)
+{
+    const struct rw_cache *c = &r->d->cache;
+    while (r->ahead_n && r->ahead[r->ahead_first].start < p) {
+        r->ahead_first = (r->ahead_first + 1) & 7;
+        r->ahead_n--;
+    }
+    while (r->ahead_n < 5 && r->ahead_pos && r->ahead_pos < end) {
+        const uint8_t *q = r->ahead_pos, *s;
+        uint64_t n;
+        if ((q[0] != 0x0A && q[0] != 0x1A) || !(s = get_varint(q + 1, end, &n)) ||
+            n > (uint64_t)(end - s)) {
+            r->ahead_pos = NULL; /* something else: the lookups hash for themselves */
+            break;
+        }
+        r->ahead_pos = s + n;
+        if (q[0] == 0x1A) /* metadata */
+            continue;
+        struct rw_ahead *a = &r->ahead[(r->ahead_first + r->ahead_n++) & 7];
+        a->start = s;
+        a->len = (size_t)(label_run(s, s + n) - s);
+        a->hash = a->len ? bytes_hash(s, a->len) : 0;
+        if (a->len && c->cap)
+            __builtin_prefetch(&c->ents[a->hash & (c->cap - 1)]);
+    }
+    if (r->ahead_n >= 3 && c->cap) {
+        const struct rw_ahead *a = &r->ahead[(r->ahead_first + 2) & 7];
+        const struct rw_cache_ent *e = &c->ents[a->hash & (c->cap - 1)];
+        if (a->len && e->len) {
+            const uint8_t *b = c->bytes + e->off;
+            for (size_t i = 0; i < e->len; i += 64)
+                __builtin_prefetch(b + i);
+            __builtin_prefetch(b + e->len - 1);
+        }
+    }
+}
+
+/*
+ * Single pass with the cache: a series whose opening Label fields are bytes
+ * the cache knows skips the label checks and is delivered by ref. Returns 0
+ * (delivered or empty), -1 (error), or 1: the caller checks and decodes the
+ * series, which it may cache when c->raw is still set after that.
+ */
+static int cached_series(struct rw *r, const uint8_t *p, const uint8_t *end,
+                         const struct dw_expo_rw_handler *h)
+{
+    struct rw_cache *c = &r->d->cache;
+    const struct rw_ahead *a = &r->ahead[r->ahead_first];
+    bool hashed = r->ahead_n && a->start == p;
+    const uint8_t *q = hashed ? p + a->len : label_run(p, end);
+    if (q == p)
+        return 1;
+    c->raw = p;
+    c->raw_len = (size_t)(q - p);
+    c->cur_hash = hashed ? a->hash : bytes_hash(p, c->raw_len);
+    struct rw_cache_ent *e = cache_find(c, p, c->raw_len, c->cur_hash);
+    if (!e)
+        return 1;
+    size_t samples_before = r->samples, ex = r->st->exemplars, hi = r->st->histograms;
+    struct collect k = {.sorted = true};
+    while (q < end) {
+        const uint8_t *at = q, *sub_end = NULL;
+        uint32_t field = 0;
+        unsigned wt = 0;
+        if (get_tag(r, &q, end, &field, &wt, "TimeSeries") != 0)
+            return -1;
+        switch (field) {
+        case 1: /* a label after other fields: not the cached label set */
+            r->samples = samples_before;
+            r->st->exemplars = ex;
+            r->st->histograms = hi;
+            c->raw = NULL;
+            return 1;
+        case 2:
+            if (get_sub(r, at, &q, end, wt, &sub_end, "TimeSeries.samples") ||
+                read_sample(r, q, sub_end, next_sample(r->d, &k)) || count_sample(r, at))
+                return -1;
+            break;
+        case 3:
+            if (get_sub(r, at, &q, end, wt, &sub_end, "TimeSeries.exemplars"))
+                return -1;
+            r->st->exemplars++;
+            break;
+        case 4:
+            if (get_sub(r, at, &q, end, wt, &sub_end, "TimeSeries.histograms"))
+                return -1;
+            r->st->histograms++;
+            break;
+        default:
+            if (skip_field(r, at, &q, end, field, wt, "TimeSeries") != 0)
+                return -1;
+            continue;
+        }
+        q = sub_end;
+    }
+    if (k.ns == 0) {
+        r->st->empty_series++;
+        return 0;
+    }
+    struct dw_expo_rw_series s = {.samples = r->d->samples,
+                                  .nsamples = k.ns,
+                                  .name = empty_str,
+                                  .index = r->series - 1,
+                                  .ref = e->ref};
+    c->hit = e;
+    int rc = h->series(h->ctx, &s);
+    c->hit = NULL;
+    if (rc == DW_EXPO_RW_STALE) { /* forget it; the caller decodes the labels */
+        e->ref = 0;
+        r->samples = samples_before;
+        r->st->exemplars = ex;
+        r->st->histograms = hi;
+        return 1;
+    }
+    if (rc != 0) {
+        fail(r, DW_EXPO_RW_EABORTED, end, "stopped by the receiver (code %d)", rc);
+        r->err->handler_rc = rc;
+        return -1;
+    }
+    return 0;
+}
+
 /* ---- pass 1: checking ---- */
 
 /*
@@ -634,6 +992,13 @@ static int check_series(struct rw *r, const uint8_t *p, const uint8_t *end,
     struct check c = {.sorted = true};
     struct collect k = {.sorted = true};
     struct dw_expo_rw_sample ignored;
+    struct rw_cache *cache = &r->d->cache;
+    cache->raw = NULL;
+    if (h && cache->max_bytes) {
+        int rc = cached_series(r, p, end, h);
+        if (rc <= 0)
+            return rc;
+    }
     size_t samples_before = r->samples;
     while (p < end) {
         const uint8_t *at = p, *sub_end = NULL;
@@ -647,6 +1012,8 @@ static int check_series(struct rw *r, const uint8_t *p, const uint8_t *end,
             if (get_sub(r, at, &p, end, wt, &sub_end, "TimeSeries.labels") ||
                 read_label(r, p, sub_end, &l) || check_label(r, at, &c, &l))
                 return -1;
+            if (cache->raw && at >= cache->raw + cache->raw_len)
+                cache->raw = NULL; /* labels beyond the opening run: not cacheable */
             if (h)
                 collect_label(r->d, &k, &l);
             break;
@@ -735,6 +1102,8 @@ static int walk(struct rw *r, const uint8_t *p, const uint8_t *end,
                 return fail(r, DW_EXPO_RW_ELIMIT, at,
                             "more than %zu series, over the limit max_series=%zu", r->o.max_series,
                             r->o.max_series);
+            if (h && !r->deliver && r->d->cache.max_bytes)
+                look_ahead(r, p, end);
             int rc = r->deliver ? deliver_series(r, p, sub_end, h) : check_series(r, p, sub_end, h);
             if (rc != 0)
                 return -1;
@@ -779,8 +1148,13 @@ static int run(struct dw_expo_rw_decoder *d, const struct dw_expo_rw_opts *opts,
 {
     struct rw r = {.d = d, .base = (const uint8_t *)d->buf, .st = st, .err = err};
     resolve_opts(&r.o, opts);
+    d->cache.raw = NULL;
+    d->cache.cur_len = SIZE_MAX;
+    if (d->cache.max_bytes)
+        cache_check_limits(&d->cache, &r.o);
     st->decoded_len = len;
     const uint8_t *p = r.base, *end = r.base + len;
+    r.ahead_pos = p;
     bool deliver = h && h->series;
     int rc = walk(&r, p, end, deliver && r.o.single_pass ? h : NULL);
     st->samples = r.samples;
@@ -809,6 +1183,7 @@ static void reserve(struct dw_expo_rw_decoder *d, size_t n)
 
 static void decoder_release(struct dw_expo_rw_decoder *d)
 {
+    cache_release(&d->cache);
     free(d->buf);
     free(d->labels);
     free(d->samples);

@@ -31,6 +31,8 @@
 #include "tsdb/tsdb.h"
 
 #define MAX_LABELS 128 /* per series; the decoders enforce their own, lower limit */
+/* Label bytes the remote-write series cache keeps per thread (about 190 bytes a series). */
+#define RW_CACHE_BYTES (32u << 20)
 
 struct writer_state {
     struct dw_expo_rw_decoder *rw;
@@ -64,6 +66,7 @@ static struct writer_state *thread_state(struct dw_tsdb *db)
     if (!st) {
         st = dw_calloc(1, sizeof *st);
         st->rw = dw_expo_rw_decoder_new();
+        dw_expo_rw_decoder_cache(st->rw, RW_CACHE_BYTES);
         st->parser = dw_expo_parser_new();
         pthread_setspecific(state_key, st);
     }
@@ -71,6 +74,7 @@ static struct writer_state *thread_state(struct dw_tsdb *db)
         dw_tsdb_appender_free(&st->app);
         st->app = dw_tsdb_appender_new(db);
         st->db = db;
+        dw_expo_rw_decoder_cache(st->rw, RW_CACHE_BYTES); /* its refs were the other db's */
     }
     return st;
 }
@@ -129,12 +133,41 @@ static void commit_and_answer(struct writer_state *st, struct dw_http_response *
 
 struct rw_ctx {
     struct dw_tsdb_appender *app;
+    struct dw_expo_rw_decoder *rw;
     bool too_many_labels;
 };
+
+/* The rest of a series' samples, by reference. */
+static int rw_more(struct rw_ctx *c, const struct dw_expo_rw_series *s, uint64_t ref)
+{
+    for (size_t i = 1; i < s->nsamples; i++)
+        if (dw_tsdb_appender_add_ref(c->app, ref, s->samples[i].timestamp_ms,
+                                     s->samples[i].value) < 0)
+            return 1;
+    return 0;
+}
+
+/*
+ * A series the decoder's cache knows (same label bytes as one stored
+ * before): one add by its reference. A reference the head no longer knows
+ * (the series was garbage-collected) sends the decoder back to the labels.
+ */
+static int rw_series_by_ref(struct rw_ctx *c, const struct dw_expo_rw_series *s)
+{
+    int rc = dw_tsdb_appender_add_ref(c->app, s->ref, s->samples[0].timestamp_ms,
+                                      s->samples[0].value);
+    if (rc == DW_TSDB_EINVAL)
+        return DW_EXPO_RW_STALE; /* nothing was added */
+    if (rc < 0)
+        return 1;
+    return rw_more(c, s, s->ref);
+}
 
 static int rw_series(void *ctx, const struct dw_expo_rw_series *s)
 {
     struct rw_ctx *c = ctx;
+    if (s->ref)
+        return rw_series_by_ref(c, s);
     struct dw_label labels[MAX_LABELS];
     if (s->nlabels > MAX_LABELS) {
         c->too_many_labels = true;
@@ -149,11 +182,9 @@ static int rw_series(void *ctx, const struct dw_expo_rw_series *s)
     if (dw_tsdb_appender_add(c->app, labels, s->nlabels, s->samples[0].timestamp_ms,
                              s->samples[0].value, &ref) < 0)
         return 1; /* the appender is poisoned: commit rejects the request and says why */
-    for (size_t i = 1; i < s->nsamples; i++)
-        if (dw_tsdb_appender_add_ref(c->app, ref, s->samples[i].timestamp_ms, s->samples[i].value) <
-            0)
-            return 1;
-    return 0;
+    if (dw_tsdb_ref_is_lasting(ref))
+        dw_expo_rw_remember(c->rw, ref);
+    return rw_more(c, s, ref);
 }
 
 void dw_api_write(struct dw_http_request *req, struct dw_http_response *resp,
@@ -177,7 +208,7 @@ void dw_api_write(struct dw_http_request *req, struct dw_http_response *resp,
     /* One pass is safe: the appender applies nothing before commit, and a
        decoding error rolls it back, so a bad request still changes nothing. */
     opts.single_pass = true;
-    struct rw_ctx ctx = {.app = st->app};
+    struct rw_ctx ctx = {.app = st->app, .rw = st->rw};
     struct dw_expo_rw_handler h = {.series = rw_series, .ctx = &ctx};
     struct dw_expo_rw_error err;
     if (dw_expo_rw_decode(st->rw, &opts, body, len, &h, NULL, &err) < 0 &&

@@ -64,6 +64,7 @@
 #define HOUR_MS INT64_C(3600000)
 #define DAY_MS (24 * HOUR_MS)
 #define CKPT_BATCH 1024 /* series per checkpoint round */
+#define PREFETCH_AHEAD 8 /* samples: series prefetched this far ahead, chunks half as far */
 
 struct dw_head *dw_tsdb_head_of(struct dw_tsdb *db)
 {
@@ -174,6 +175,8 @@ struct replay {
     int64_t min_t; /* samples before it are in blocks already */
     uint64_t unknown, bad_series, samples, in_blocks;
     struct dw_append_acc acc;
+    struct dw_series **ser; /* the series of each sample of a record (NULL: skipped) */
+    size_t sercap;
 };
 
 static int replay_series(void *ctx, const struct dw_tsdb_wal_series *ss, size_t n)
@@ -216,20 +219,48 @@ static int replay_samples(void *ctx, const struct dw_tsdb_wal_sample *ss, size_t
     struct replay *r = ctx;
     struct dw_head *h = r->db->head;
     dw_append_acc_init(&r->acc);
+    /* Consecutive samples belong to different series, each a cache miss: the
+       series are resolved first (each prefetched), then appended while the
+       chunks of the ones a few samples ahead are being fetched. */
+    if (n > r->sercap)
+        r->ser = dw_grow(r->ser, &r->sercap, n, sizeof *r->ser);
+    bool aliased = r->aliases.n > 0;
     for (size_t i = 0; i < n; i++) {
         uint32_t id;
+        r->ser[i] = NULL;
         if (ss[i].t < r->min_t) {
             r->in_blocks++;
             continue;
         }
-        if (!alias_get(&r->aliases, ss[i].ref, &id))
+        if (!aliased || !alias_get(&r->aliases, ss[i].ref, &id))
             id = ss[i].ref < UINT32_MAX ? (uint32_t)ss[i].ref : 0;
         struct dw_series *s = id ? dw_head_series(h, id) : NULL;
         if (!s) {
             r->unknown++;
             continue;
         }
-        dw_head_append(h, s, ss[i].t, ss[i].v, r->enc, &r->scratch, &r->acc);
+        __builtin_prefetch(s, 1);
+        r->ser[i] = s;
+    }
+    for (size_t i = 0; i < n; i++) {
+        /* Chunks of the series eight ahead, the end of their bytes (where the
+           next sample goes) four ahead. Replay is the head's only writer, so
+           reading a chunk without the series lock is safe here. */
+        struct dw_series *sa = i + PREFETCH_AHEAD < n ? r->ser[i + PREFETCH_AHEAD] : NULL;
+        if (sa) {
+            const char *c = (const char *)atomic_load_explicit(&sa->head, memory_order_relaxed);
+            __builtin_prefetch(c, 1);
+            __builtin_prefetch(c + 64, 1);
+        }
+        sa = i + PREFETCH_AHEAD / 2 < n ? r->ser[i + PREFETCH_AHEAD / 2] : NULL;
+        struct dw_tsdb_chunk *ca = sa ? atomic_load_explicit(&sa->head, memory_order_relaxed) : NULL;
+        if (ca) {
+            size_t len;
+            const uint8_t *b = dw_tsdb_chunk_bytes(ca, &len);
+            __builtin_prefetch(b + len, 1);
+        }
+        if (r->ser[i])
+            dw_head_append(h, r->ser[i], ss[i].t, ss[i].v, r->enc, &r->scratch, &r->acc);
     }
     r->samples += n;
     dw_head_acc_publish(h, &r->acc);
@@ -299,6 +330,7 @@ static int replay_wal(struct dw_tsdb *db, int64_t min_t, char **err)
     free(r.aliases.keys);
     free(r.aliases.ids);
     free(r.lab);
+    free(r.ser);
     if (rc)
         *err = dw_asprintf("cannot open the WAL in %s: %s", db->wal_dir, dw_tsdb_strerror(rc));
     return rc;
@@ -981,8 +1013,6 @@ static int log_series(struct dw_tsdb_appender *a)
     return rc;
 }
 
-#define PREFETCH_AHEAD 8
-
 /* Pre-checks every sample and logs those that may be stored as one batch. */
 static int log_samples(struct dw_tsdb_appender *a)
 {
@@ -990,11 +1020,12 @@ static int log_samples(struct dw_tsdb_appender *a)
     if (a->n > a->wscap)
         a->ws = dw_grow(a->ws, &a->wscap, a->n, sizeof *a->ws);
     size_t k = 0;
+    int64_t now = dw_now_ms(); /* store_samples reads it later: its bound is no stricter */
     for (size_t i = 0; i < a->n; i++) {
         if (i + PREFETCH_AHEAD < a->n)
             __builtin_prefetch(a->p[i + PREFETCH_AHEAD].s);
         struct pend *p = &a->p[i];
-        p->status = (uint8_t)dw_head_precheck(h, p->s, p->t, p->v);
+        p->status = (uint8_t)dw_head_precheck(h, p->s, p->t, p->v, now);
         if (p->status == DW_APPEND_OK)
             a->ws[k++] = (struct dw_tsdb_wal_sample){p->s->id, p->t, p->v};
     }

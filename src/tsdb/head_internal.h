@@ -364,7 +364,8 @@ void dw_head_series_labels(struct dw_head *h, const struct dw_series *s, struct 
 int64_t dw_head_min_valid(struct dw_head *h);
 /** Status a sample will get, decided before logging it: lock-free unless the sample is older than
  * the series' last one (then the stored sample decides between redundant and out of order). */
-enum dw_append_status dw_head_precheck(struct dw_head *h, struct dw_series *s, int64_t t, double v);
+enum dw_append_status dw_head_precheck(struct dw_head *h, struct dw_series *s, int64_t t, double v,
+                                       int64_t now_ms);
 /*
  * What a batch of appends changed, added to the head's shared counters once
  * per commit (dw_head_acc_publish) instead of once per sample: per-sample
@@ -376,6 +377,7 @@ struct dw_append_acc {
     int64_t chunks;   /* change of the chunk count */
     int64_t mint, maxt;
     uint64_t status[5]; /* per enum dw_append_status */
+    int64_t now_ms;     /* the clock for the max_future_ms bound, read once by _init */
 };
 
 void dw_append_acc_init(struct dw_append_acc *acc);

@@ -581,6 +581,16 @@ int dw_tsdb_appender_add(struct dw_tsdb_appender *a, const struct dw_label *labe
  */
 int dw_tsdb_appender_add_ref(struct dw_tsdb_appender *a, uint64_t ref, int64_t t, double v);
 /**
+ * Whether a reference from dw_tsdb_appender_add() names a series that
+ * exists (it stays valid across requests until the series is
+ * garbage-collected: then add_ref answers DW_TSDB_EINVAL), as opposed to a
+ * provisional one, valid only until the appender's next commit or rollback.
+ */
+static inline bool dw_tsdb_ref_is_lasting(uint64_t ref)
+{
+    return ref != 0 && !(ref >> 63);
+}
+/**
  * Applies the collected samples. First the limits: when the request was
  * poisoned or its new series would exceed max_series, nothing is applied
  * and *err (caller frees; err may be NULL) names the limit and the numbers.

@@ -822,6 +822,216 @@ TEST(single_pass_delivers_until_the_error)
     dw_buf_release(&one.out);
 }
 
+/* ---- the series cache ---- */
+
+/* A caller of the cache: remembers 1000 + index, answers STALE for refs in stale_from.. */
+struct cached {
+    struct dw_expo_rw_decoder *d;
+    size_t by_ref, by_labels;
+    uint64_t refs[16];      /* ref each delivered series came with (0: by labels) */
+    uint64_t stale_from;    /* refs >= this are stale (0: none) */
+    int64_t ts[16];         /* first sample's timestamp */
+    char names[16][32];     /* value of job, by labels */
+    bool remember;
+};
+
+static int on_cached(void *ctx, const struct dw_expo_rw_series *s)
+{
+    struct cached *c = ctx;
+    if (s->ref && c->stale_from && s->ref >= c->stale_from)
+        return DW_EXPO_RW_STALE;
+    size_t i = s->index < 16 ? s->index : 15; /* series 15 and later share the last slot */
+    if (s->index <= 15) {
+        c->refs[i] = s->ref;
+        c->ts[i] = s->samples[0].timestamp_ms;
+    }
+    if (s->ref) {
+        c->by_ref++;
+        if (s->labels || s->nlabels)
+            return 7;
+        return 0;
+    }
+    c->by_labels++;
+    for (size_t k = 0; k < s->nlabels && s->index <= 15; k++)
+        if (strcmp(s->labels[k].name.ptr, "job") == 0)
+            snprintf(c->names[i], sizeof c->names[i], "%s", s->labels[k].value.ptr);
+    if (c->remember)
+        dw_expo_rw_remember(c->d, 1000 + s->index + (c->stale_from ? 100 : 0));
+    return 0;
+}
+
+/* A request of n series {__name__="m", job=<job>i} with one sample at ts. */
+static void cache_req(struct dw_buf *req, const char *job, size_t n, int64_t ts)
+{
+    struct dw_buf ser;
+    dw_buf_init(&ser, 0);
+    dw_buf_clear(req);
+    for (size_t i = 0; i < n; i++) {
+        char v[32];
+        snprintf(v, sizeof v, "%s%zu", job, i);
+        pb_label(&ser, "__name__", "m");
+        pb_label(&ser, "job", v);
+        pb_sample(&ser, (double)i, ts);
+        pb_sub(req, 1, &ser);
+    }
+    dw_buf_release(&ser);
+}
+
+static int cache_decode(struct cached *c, const struct dw_expo_rw_opts *o, const struct dw_buf *req,
+                        struct dw_expo_rw_error *e)
+{
+    c->by_ref = c->by_labels = 0;
+    memset(c->refs, 0, sizeof c->refs);
+    memset(c->names, 0, sizeof c->names);
+    struct dw_expo_rw_handler h = {on_cached, c};
+    return dw_expo_rw_decode_raw(c->d, o, req->data, req->len, &h, NULL, e);
+}
+
+TEST(series_cache_hit_and_miss)
+{
+    struct cached c = {.d = dw_expo_rw_decoder_new(), .remember = true};
+    dw_expo_rw_decoder_cache(c.d, 1 << 20);
+    struct dw_expo_rw_opts o = {.single_pass = true};
+    struct dw_expo_rw_error e;
+    struct dw_buf req;
+    dw_buf_init(&req, 0);
+    cache_req(&req, "a", 3, 1000);
+    ASSERT_EQ_INT(cache_decode(&c, &o, &req, &e), 0);
+    ASSERT_EQ_UINT(c.by_labels, 3); /* miss: decoded, remembered */
+    ASSERT_EQ_STR(c.names[2], "a2");
+    cache_req(&req, "a", 3, 2000);
+    ASSERT_EQ_INT(cache_decode(&c, &o, &req, &e), 0);
+    ASSERT_EQ_UINT(c.by_ref, 3); /* hit: the same bytes come by ref, samples still read */
+    ASSERT_EQ_UINT(c.refs[0], 1000);
+    ASSERT_EQ_UINT(c.refs[2], 1002);
+    ASSERT_EQ_INT(c.ts[2], 2000);
+    /* Same length, one byte different: confirmed by the bytes, so a miss. */
+    cache_req(&req, "b", 3, 3000);
+    ASSERT_EQ_INT(cache_decode(&c, &o, &req, &e), 0);
+    ASSERT_EQ_UINT(c.by_ref, 0);
+    ASSERT_EQ_STR(c.names[1], "b1");
+    /* Two passes never use it. */
+    o.single_pass = false;
+    ASSERT_EQ_INT(cache_decode(&c, &o, &req, &e), 0);
+    ASSERT_EQ_UINT(c.by_labels, 3);
+    o.single_pass = true;
+    /* Other label limits empty it: the entries passed the old ones. */
+    o.max_label_value_len = 100;
+    ASSERT_EQ_INT(cache_decode(&c, &o, &req, &e), 0);
+    ASSERT_EQ_UINT(c.by_labels, 3);
+    ASSERT_EQ_INT(cache_decode(&c, &o, &req, &e), 0);
+    ASSERT_EQ_UINT(c.by_ref, 3);
+    /* A hit still counts against max_samples, and the error is the uncached one. */
+    o.max_samples = 2;
+    ASSERT_EQ_INT(cache_decode(&c, &o, &req, &e), -1);
+    ASSERT_EQ_INT(e.code, DW_EXPO_RW_ELIMIT);
+    ASSERT_CONTAINS(e.msg, "max_samples=2");
+    dw_expo_rw_decoder_free(&c.d);
+    dw_buf_release(&req);
+}
+
+TEST(series_cache_stale_ref_falls_back_to_labels)
+{
+    struct cached c = {.d = dw_expo_rw_decoder_new(), .remember = true};
+    dw_expo_rw_decoder_cache(c.d, 1 << 20);
+    struct dw_expo_rw_opts o = {.single_pass = true};
+    struct dw_expo_rw_error e;
+    struct dw_buf req;
+    dw_buf_init(&req, 0);
+    cache_req(&req, "a", 2, 1000);
+    ASSERT_EQ_INT(cache_decode(&c, &o, &req, &e), 0);
+    c.stale_from = 1001; /* the second series died: its ref is refused */
+    ASSERT_EQ_INT(cache_decode(&c, &o, &req, &e), 0);
+    ASSERT_EQ_UINT(c.by_ref, 1);
+    ASSERT_EQ_UINT(c.by_labels, 1);
+    ASSERT_EQ_STR(c.names[1], "a1");
+    ASSERT_EQ_INT(c.ts[1], 1000);
+    /* ...and its new ref (1101) was remembered in place of the old one. */
+    c.stale_from = 5000;
+    ASSERT_EQ_INT(cache_decode(&c, &o, &req, &e), 0);
+    ASSERT_EQ_UINT(c.by_ref, 2);
+    ASSERT_EQ_UINT(c.refs[1], 1101);
+    dw_expo_rw_decoder_free(&c.d);
+    dw_buf_release(&req);
+}
+
+TEST(series_cache_only_whole_label_runs)
+{
+    struct cached c = {.d = dw_expo_rw_decoder_new(), .remember = true};
+    dw_expo_rw_decoder_cache(c.d, 1 << 20);
+    struct dw_expo_rw_opts o = {.single_pass = true};
+    struct dw_expo_rw_error e;
+    struct dw_buf req, ser;
+    dw_buf_init(&req, 0);
+    dw_buf_init(&ser, 0);
+    /* A label after the sample: the opening run is not the whole label set. */
+    pb_label(&ser, "__name__", "m");
+    pb_sample(&ser, 1, 1000);
+    pb_label(&ser, "job", "x");
+    pb_sub(&req, 1, &ser);
+    ASSERT_EQ_INT(cache_decode(&c, &o, &req, &e), 0);
+    ASSERT_EQ_INT(cache_decode(&c, &o, &req, &e), 0);
+    ASSERT_EQ_UINT(c.by_labels, 1);
+    ASSERT_EQ_STR(c.names[0], "x");
+    /* Same opening run, other trailing label: also no hit (nothing was cached for it). */
+    dw_buf_clear(&req);
+    pb_label(&ser, "__name__", "m");
+    pb_sample(&ser, 1, 1000);
+    pb_label(&ser, "job", "y");
+    pb_sub(&req, 1, &ser);
+    ASSERT_EQ_INT(cache_decode(&c, &o, &req, &e), 0);
+    ASSERT_EQ_UINT(c.by_labels, 1);
+    ASSERT_EQ_STR(c.names[0], "y");
+    /* An invalid series is never cached: it fails every time. */
+    dw_buf_clear(&req);
+    pb_label(&ser, "__name__", "m");
+    pb_label(&ser, "bad-name", "x");
+    pb_sample(&ser, 1, 1);
+    pb_sub(&req, 1, &ser);
+    for (int i = 0; i < 2; i++) {
+        ASSERT_EQ_INT(cache_decode(&c, &o, &req, &e), -1);
+        ASSERT_CONTAINS(e.msg, "invalid label name");
+    }
+    dw_expo_rw_decoder_free(&c.d);
+    dw_buf_release(&req);
+    dw_buf_release(&ser);
+}
+
+TEST(series_cache_many_series_and_small_limit)
+{
+    /* 5000 series: the table grows; then a cache too small for them all starts over. */
+    for (int round = 0; round < 2; round++) {
+        struct dw_expo_rw_decoder *d = dw_expo_rw_decoder_new();
+        dw_expo_rw_decoder_cache(d, round == 0 ? (8u << 20) : 4096);
+        struct dw_expo_rw_opts o = {.single_pass = true};
+        struct dw_expo_rw_error e;
+        struct dw_buf req;
+        dw_buf_init(&req, 0);
+        cache_req(&req, "host", 5000, 1000);
+        struct got g1, g2;
+        got_init(&g1);
+        got_init(&g2);
+        struct dw_expo_rw_handler h = {on_series, &g1};
+        ASSERT_EQ_INT(dw_expo_rw_decode_raw(d, &o, req.data, req.len, &h, NULL, &e), 0);
+        ASSERT_EQ_UINT(g1.series, 5000); /* on_series remembers nothing: all by labels */
+        struct cached c = {.d = d, .remember = true};
+        ASSERT_EQ_INT(cache_decode(&c, &o, &req, &e), 0);
+        ASSERT_EQ_UINT(c.by_labels, 5000);
+        ASSERT_EQ_INT(cache_decode(&c, &o, &req, &e), 0);
+        if (round == 0) {
+            ASSERT_EQ_UINT(c.by_ref, 5000);
+            ASSERT_EQ_UINT(c.refs[15], 1015);
+        } else {
+            ASSERT_TRUE(c.by_ref < 5000);
+            ASSERT_EQ_UINT(c.by_ref + c.by_labels, 5000);
+        }
+        dw_buf_release(&g1.out);
+        dw_buf_release(&g2.out);
+        dw_buf_release(&req);
+        dw_expo_rw_decoder_free(&d);
+    }
+}
+
 /* ---- snappy ---- */
 
 TEST(bad_snappy)
