@@ -119,9 +119,13 @@ static void commit_and_answer(struct writer_state *st, struct dw_http_response *
             dw_http_resp_error(resp, 400, "bad_data",
                                "%zu of %zu samples refused: %zu out of order, %zu duplicate "
                                "timestamps with another value, %zu out of bounds (too old or "
-                               "too far in the future); the others were stored",
+                               "too far in the future); the others were stored%s",
                                refused, refused + res.appended + res.redundant, res.out_of_order,
-                               res.duplicate, res.out_of_bounds);
+                               res.duplicate, res.out_of_bounds,
+                               res.out_of_bounds ? ". Samples older than the head's window (1 h "
+                                                   "before its newest sample) are backfilled "
+                                                   "offline with `dojowatch import`"
+                                                 : "");
         } else {
             dw_http_resp_status(resp, 204);
         }
@@ -141,8 +145,8 @@ struct rw_ctx {
 static int rw_more(struct rw_ctx *c, const struct dw_expo_rw_series *s, uint64_t ref)
 {
     for (size_t i = 1; i < s->nsamples; i++)
-        if (dw_tsdb_appender_add_ref(c->app, ref, s->samples[i].timestamp_ms,
-                                     s->samples[i].value) < 0)
+        if (dw_tsdb_appender_add_ref(c->app, ref, s->samples[i].timestamp_ms, s->samples[i].value) <
+            0)
             return 1;
     return 0;
 }
@@ -154,8 +158,8 @@ static int rw_more(struct rw_ctx *c, const struct dw_expo_rw_series *s, uint64_t
  */
 static int rw_series_by_ref(struct rw_ctx *c, const struct dw_expo_rw_series *s)
 {
-    int rc = dw_tsdb_appender_add_ref(c->app, s->ref, s->samples[0].timestamp_ms,
-                                      s->samples[0].value);
+    int rc =
+        dw_tsdb_appender_add_ref(c->app, s->ref, s->samples[0].timestamp_ms, s->samples[0].value);
     if (rc == DW_TSDB_EINVAL)
         return DW_EXPO_RW_STALE; /* nothing was added */
     if (rc < 0)

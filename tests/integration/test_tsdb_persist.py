@@ -141,4 +141,42 @@ def head_is_cut_into_a_block_and_survives_restarts():
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+@test
+def series_dropped_from_the_head_can_come_back():
+    """A series that stopped is dropped from the head once its samples are in a
+    block; the remote-write threads' series cache still knows its old ref, so
+    sending it again must fall back to its labels and store the sample."""
+    d = Daemon(args=["--test-clock=" + START]).start()
+    try:
+        def send(series):
+            r = d.post("/api/v1/write", token="responder", headers=rwproto.HEADERS,
+                       data=rwproto.body(series))
+            assert r.status == 204, (r.status, r.text)
+
+        gone = {"__name__": "comeback_test", "who": "gone"}
+        stays = {"__name__": "comeback_test", "who": "stays"}
+        now = T0
+        for _ in range(13):  # 3 h 15 min; "gone" only during the first hour
+            batch = [(stays, [(now, 1.0)])]
+            if now < T0 + 60 * MIN:
+                batch.append((gone, [(now, 2.0)]))
+            for _ in range(4):  # several requests, so both HTTP threads cache both series
+                send(batch)
+            advance(d, "15m")
+            now += 15 * MIN
+        advance(d, "1m")
+        now += MIN
+        wait_published(d, "dojowatch_tsdb_blocks", 1, {"resolution": "raw"}, "a block cut")
+        wait_published(d, "dojowatch_tsdb_head_series", 1, what="the stopped series dropped")
+        for k in range(4):
+            send([(gone, [(now + k * 1000, 3.0 + k)])])
+        got = query(d, 'comeback_test{who="gone"}', now + 3000)
+        assert list(got.values()) == [6.0], got
+        advance(d, "1m")  # the tsdb thread publishes the head's size again
+        wait_published(d, "dojowatch_tsdb_head_series", 2, what="the series back in the head")
+    finally:
+        d.stop(sig=signal.SIGKILL)
+        shutil.rmtree(d.tmp, ignore_errors=True)
+
+
 run()
