@@ -722,9 +722,19 @@ int ev_call(struct evq *q, const struct dw_promql_node *n, const struct grid *g,
     const struct dw_promql_call *c = &n->u.call;
     const struct dw_promql_func *f = c->func;
     memset(out, 0, sizeof *out);
-    if (f->native_histogram)
-        return ev_fail(q, DW_PROMQL_EEXEC,
-                       "%s() is not supported: dojowatch stores no native histograms", f->name);
+    if (f->native_histogram) {
+        /* Only native histogram samples pass these functions; dojowatch stores
+           floats only, so like Prometheus on float data the result is empty.
+           The arguments are still evaluated, for their errors and limits. */
+        for (size_t i = 0; i < c->nargs; i++) {
+            struct val a;
+            if (ev_eval(q, c->args[i], g, &a) < 0)
+                return -1;
+            val_release(q, &a);
+        }
+        out->type = DW_PROMQL_TYPE_VECTOR;
+        return 0;
+    }
     for (size_t i = 0; i < c->nargs; i++)
         if (c->args[i]->type == DW_PROMQL_TYPE_MATRIX)
             return ev_rollup(q, n, g, out);
