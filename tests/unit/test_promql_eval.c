@@ -788,11 +788,16 @@ TEST(topk_sort_and_count_values_order)
     dw_promql_memstorage_free(&m);
 }
 
-TEST(native_histogram_functions_are_not_supported)
+TEST(native_histogram_functions_drop_float_samples)
 {
-    char *err = q_err(NULL, "histogram_count(vector(1))", 0, NULL, DW_PROMQL_EEXEC);
-    ASSERT_CONTAINS(err, "histogram_count() is not supported");
-    free(err);
+    /* Like Prometheus on float data: nothing passes, the result is empty. */
+    static const char *const qs[] = {"histogram_count(vector(1))", "histogram_sum(vector(2))",
+                                     "histogram_fraction(0, 1, vector(3))"};
+    for (size_t i = 0; i < DW_ARRAY_LEN(qs); i++) {
+        char *s = q_json(NULL, qs[i], 0);
+        ASSERT_EQ_STR(s, "{\"resultType\":\"vector\",\"result\":[]}");
+        free(s);
+    }
 }
 
 TEST(holt_winters_factors_checked)
