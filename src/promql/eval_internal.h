@@ -322,6 +322,30 @@ struct samples {
 typedef int (*ev_series_fn)(struct evq *q, void *ctx, const struct lset *ls,
                             const struct samples *s);
 
+/**
+ * Keeps the samples of t/v[0..n) a selection may use: in [mint, maxt], in
+ * strictly increasing time, NaNs canonicalised, staleness markers kept or
+ * dropped; returns the new count. Pure (any thread).
+ */
+size_t ev_samples_clean(int64_t *t, double *v, size_t n, int64_t mint, int64_t maxt,
+                        bool keep_stale);
+
+/* eval_prefetch.c: series read ahead on a worker thread. */
+struct ev_prefetch;
+/**
+ * Hands the series set to an idle worker, which reads the series and their
+ * samples in [mint, maxt] (cleaned by ev_samples_clean) ahead of the caller.
+ * NULL when no worker is idle: read in this thread. Until ev_prefetch_end()
+ * the caller must not touch ss.
+ */
+struct ev_prefetch *ev_prefetch_start(struct evq *q, struct dw_promql_series_set *ss, int64_t mint,
+                                      int64_t maxt, bool keep_stale);
+/** The next series: its labels and samples, valid until the next call; false at the end. */
+bool ev_prefetch_next(struct ev_prefetch *p, const struct dw_label **labels, size_t *nlabels,
+                      struct samples *s);
+/** Stops the worker, waits for it and frees *pp; -1 (error set) when a series was too big. */
+int ev_prefetch_end(struct evq *q, struct ev_prefetch **pp);
+
 int ev_vector_selector(struct evq *q, const struct dw_promql_node *n, const struct grid *g,
                        bool timestamps, struct val *out);
 /**

@@ -51,6 +51,9 @@ struct rollup {
     size_t precap;
     bool no_resets; /* the whole series never decreases: no window needs a correction */
     struct xcache x;
+    struct dd *reg; /* deriv/predict_linear: prefix sums, 4 per sample (see reg_prefix) */
+    size_t regcap;
+    bool reg_ok;      /* the prefix sums of this series can be used */
     ev_dense_fn sink; /* streaming: hand each series over instead of building out */
     void *sink_ctx;
     struct hindex seen; /* streaming: output label sets so far, to refuse duplicates */
@@ -187,6 +190,149 @@ static void linear_regression(const struct samples *s, size_t i0, size_t i1, int
     *intercept = sy / n - *slope * sx / n;
 }
 
+/*
+ * Sliding regression. Refitting a 1 h window at every step costs O(window)
+ * per step; instead, per series, prefix sums of x, x^2, y and x*y are kept in
+ * double-double arithmetic (about 106 bits) with x = t - t[0] in exact
+ * integer milliseconds, so a window's sums are two subtractions and come out
+ * practically exact (the products x*y are exact through fma). Slope and
+ * intercept are then formed from those sums in double-double too, which is
+ * at least as accurate as Prometheus's Kahan sums (results agree within an
+ * ulp or a few unless the regression itself is ill-conditioned). A window
+ * whose values are all equal is detected with prefix counts of changes and
+ * answered exactly like Prometheus. Series holding NaN or infinities, or
+ * spanning more than 2^40 ms, and evaluations whose windows overlap too
+ * little to gain much (reg_shares_enough: instant queries, few steps) use the
+ * direct fit above.
+ */
+struct dd {
+    double hi, lo;
+};
+
+static inline struct dd dd_two_sum(double a, double b)
+{
+    double s = a + b, bb = s - a;
+    return (struct dd){s, (a - (s - bb)) + (b - bb)};
+}
+
+static inline struct dd dd_norm(double s, double e)
+{
+    double h = s + e;
+    return (struct dd){h, e - (h - s)};
+}
+
+static inline struct dd dd_add(struct dd x, struct dd y)
+{
+    struct dd s = dd_two_sum(x.hi, y.hi), t = dd_two_sum(x.lo, y.lo);
+    s.lo += t.hi;
+    s = dd_norm(s.hi, s.lo);
+    s.lo += t.lo;
+    return dd_norm(s.hi, s.lo);
+}
+
+static inline struct dd dd_neg(struct dd x)
+{
+    return (struct dd){-x.hi, -x.lo};
+}
+
+static inline struct dd dd_mul(struct dd x, struct dd y)
+{
+    double p = x.hi * y.hi, e = fma(x.hi, y.hi, -p);
+    e += x.hi * y.lo + x.lo * y.hi;
+    return dd_norm(p, e);
+}
+
+static inline struct dd dd_of_i64(int64_t v)
+{
+    double hi = (double)v;
+    return (struct dd){hi, (double)(v - (int64_t)hi)};
+}
+
+static inline struct dd dd_prod(double a, double b)
+{
+    double p = a * b;
+    return (struct dd){p, fma(a, b, -p)};
+}
+
+#define REG_MAX_SPAN ((int64_t)1 << 40)
+/*
+ * Refitting every window reads about n * range / interval samples, the prefix
+ * sums (n * step + range) / interval: slide only when that saves at least
+ * REG_MIN_GAIN times the work. Instant queries and short range queries thus
+ * refit directly, bit-identical to Prometheus.
+ */
+#define REG_MIN_GAIN 8
+
+static bool reg_shares_enough(const struct rollup *r)
+{
+    double n = (double)r->g->n, range = (double)r->w.range, step = (double)r->g->step;
+    return !r->w.has_at && n * range >= REG_MIN_GAIN * (n * step + range);
+}
+
+/* Prefix sums for the series; false when the direct fit must be used. */
+static bool reg_prefix(struct evq *q, struct rollup *r, const struct samples *s)
+{
+    if (s->n < 2 || s->t[s->n - 1] - s->t[0] > REG_MAX_SPAN)
+        return false;
+    for (size_t i = 0; i < s->n; i++)
+        if (!isfinite(s->v[i]))
+            return false;
+    size_t need = 4 * (s->n + 1);
+    if (need > r->regcap) {
+        r->regcap = need;
+        r->reg = ev_realloc(q, r->reg, need * sizeof *r->reg);
+        if (!r->reg) {
+            r->regcap = 0;
+            return false;
+        }
+    }
+    /* reg[4i..4i+3]: sums of x, x^2, y, x*y over samples [0, i). */
+    struct dd *p = r->reg, z = {0, 0};
+    p[0] = p[1] = p[2] = p[3] = z;
+    int64_t t0 = s->t[0];
+    for (size_t i = 0; i < s->n; i++, p += 4) {
+        double x = (double)(s->t[i] - t0), y = s->v[i];
+        p[4] = dd_add(p[0], (struct dd){x, 0});
+        p[5] = dd_add(p[1], dd_prod(x, x));
+        p[6] = dd_add(p[2], (struct dd){y, 0});
+        p[7] = dd_add(p[3], dd_prod(x, y));
+    }
+    /* prefix counts of changes (values are finite here) for the constant case */
+    if (s->n > r->precap) {
+        r->precap = s->n;
+        r->pre = ev_realloc(q, r->pre, s->n * sizeof *r->pre);
+    }
+    r->pre[0] = 0;
+    for (size_t i = 1; i < s->n; i++)
+        r->pre[i] = r->pre[i - 1] + (s->v[i] != s->v[i - 1]);
+    return true;
+}
+
+/* The regression of samples [i0, i1) from the prefix sums, intercept at time icept. */
+static void reg_window(const struct rollup *r, const struct samples *s, size_t i0, size_t i1,
+                       int64_t icept, double *slope, double *intercept)
+{
+    if (r->pre[i1 - 1] == r->pre[i0]) {
+        *slope = 0;
+        *intercept = s->v[i0];
+        return;
+    }
+    const struct dd *a = r->reg + 4 * i0, *b = r->reg + 4 * i1;
+    struct dd sx = dd_add(b[0], dd_neg(a[0])), sx2 = dd_add(b[1], dd_neg(a[1]));
+    struct dd sy = dd_add(b[2], dd_neg(a[2])), sxy = dd_add(b[3], dd_neg(a[3]));
+    double nn = (double)(i1 - i0);
+    struct dd n = {nn, 0};
+    /* n * sum(xy) - sum(x) sum(y), n * sum(x^2) - sum(x)^2; x in ms */
+    struct dd cov = dd_add(dd_mul(n, sxy), dd_neg(dd_mul(sx, sy)));
+    struct dd var = dd_add(dd_mul(n, sx2), dd_neg(dd_mul(sx, sx)));
+    double k = (cov.hi + cov.lo) / (var.hi + var.lo) * 1e3; /* per second */
+    /* mean of x in seconds relative to icept: (sum(x) + n (t0 - icept)) / n / 1000 */
+    struct dd mx = dd_add(sx, dd_mul(n, dd_of_i64(s->t[0] - icept)));
+    double mean_x = (mx.hi + mx.lo) / nn / 1e3, mean_y = (sy.hi + sy.lo) / nn;
+    *slope = k;
+    *intercept = mean_y - k * mean_x;
+}
+
 static int holt_winters(struct evq *q, const struct rollup *r, const struct samples *s, size_t i0,
                         size_t i1, int32_t k, double *out)
 {
@@ -309,7 +455,10 @@ static int apply(struct evq *q, struct rollup *r, const struct samples *s, size_
             *out = ev_absent();
             break;
         }
-        linear_regression(s, i0, i1, s->t[i0], &slope, &icept);
+        if (r->reg_ok)
+            reg_window(r, s, i0, i1, s->t[i0], &slope, &icept);
+        else
+            linear_regression(s, i0, i1, s->t[i0], &slope, &icept);
         *out = slope;
         break;
     case DW_PROMQL_FN_PREDICT_LINEAR:
@@ -317,7 +466,10 @@ static int apply(struct evq *q, struct rollup *r, const struct samples *s, size_
             *out = ev_absent();
             break;
         }
-        linear_regression(s, i0, i1, grid_t(r->g, k), &slope, &icept);
+        if (r->reg_ok)
+            reg_window(r, s, i0, i1, grid_t(r->g, k), &slope, &icept);
+        else
+            linear_regression(s, i0, i1, grid_t(r->g, k), &slope, &icept);
         *out = slope * r->p1[k] + icept;
         break;
     case DW_PROMQL_FN_HOLT_WINTERS: return holt_winters(q, r, s, i0, i1, k, out);
@@ -416,6 +568,8 @@ static int rollup_series(struct evq *q, void *ctx, const struct lset *ls, const 
         prefix_counts(q, r, s, false);
     else if (r->fid == DW_PROMQL_FN_CHANGES)
         prefix_counts(q, r, s, true);
+    else if (r->fid == DW_PROMQL_FN_DERIV || r->fid == DW_PROMQL_FN_PREDICT_LINEAR)
+        r->reg_ok = reg_shares_enough(r) && reg_prefix(q, r, s);
     double *dense = ev_scratch(q, g->n);
     if (!dense || compute_steps(q, r, s, dense) < 0)
         return -1;
@@ -506,6 +660,7 @@ static int rollup_run(struct evq *q, const struct dw_promql_node *call, const st
         return -1;
     ev_free(q, r.qbuf);
     ev_free(q, r.pre);
+    ev_free(q, r.reg);
     ev_free(q, r.any);
     if (r.seen.cap)
         hx_release(q, &r.seen);

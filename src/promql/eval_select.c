@@ -24,7 +24,8 @@
  * to that resolution so every step still finds its sample.
  *
  * Loaded samples count against max_samples while a series is processed.
- * Runs on the query's thread.
+ * Runs on the query's thread, except that the rest of a big selection of a
+ * range query is read ahead by a worker (struct reader, eval_prefetch.c).
  */
 #include <stdlib.h>
 
@@ -92,13 +93,6 @@ static int finish_select(struct evq *q, struct dw_promql_series_set *ss, int rc)
     return rc;
 }
 
-static const struct lset *set_labels(struct evq *q, struct dw_promql_series_set *ss)
-{
-    size_t n = 0;
-    const struct dw_label *l = ss->ops->labels(ss, &n);
-    return ls_copy(q, l, n);
-}
-
 /* ---- reading one series ---- */
 
 static void samples_reserve(struct evq *q, struct samples *s, size_t need)
@@ -151,28 +145,97 @@ static void read_series(struct evq *q, struct dw_promql_series_set *ss, int64_t 
              ok = ss->ops->sample_next(ss, &t, &v))
             samples_push(q, s, t, v);
     }
+    s->n = ev_samples_clean(s->t, s->v, s->n, mint, maxt, keep_stale);
+}
+
+size_t ev_samples_clean(int64_t *t, double *v, size_t n, int64_t mint, int64_t maxt,
+                        bool keep_stale)
+{
     /* Storages may hand out more than asked, out of order, or markers: check all
      * in one branch-light pass and filter only when something is off. */
-    bool clean = s->n == 0 || (s->t[0] >= mint && s->t[s->n - 1] <= maxt);
-    for (size_t i = 1; i < s->n; i++)
-        clean &= s->t[i] > s->t[i - 1];
-    for (size_t i = 0; i < s->n; i++)
-        clean &= !isnan(s->v[i]);
+    bool clean = n == 0 || (t[0] >= mint && t[n - 1] <= maxt);
+    for (size_t i = 1; i < n; i++)
+        clean &= t[i] > t[i - 1];
+    for (size_t i = 0; i < n; i++)
+        clean &= !isnan(v[i]);
     if (clean)
-        return;
+        return n;
     size_t k = 0;
-    for (size_t i = 0; i < s->n; i++) {
-        int64_t t = s->t[i];
-        double v = s->v[i];
-        if (t < mint || t > maxt || (k > 0 && t <= s->t[k - 1]))
+    for (size_t i = 0; i < n; i++) {
+        int64_t ti = t[i];
+        double vi = v[i];
+        if (ti < mint || ti > maxt || (k > 0 && ti <= t[k - 1]))
             continue;
-        if (ev_is_stale(v) && !keep_stale)
+        if (ev_is_stale(vi) && !keep_stale)
             continue;
-        s->t[k] = t;
-        s->v[k] = ev_is_stale(v) ? v : ev_canon(v);
+        t[k] = ti;
+        v[k] = ev_is_stale(vi) ? vi : ev_canon(vi);
         k++;
     }
-    s->n = k;
+    return k;
+}
+
+/*
+ * A selection's series, read in this thread at first; once a range query's
+ * selection has shown it is big (PREFETCH_AFTER samples), the rest is read
+ * ahead by a worker (eval_prefetch.c) while this thread computes. Small
+ * selections and instant queries, where there is little to overlap, never
+ * pay for the hand-over.
+ */
+#define PREFETCH_MIN_STEPS 16
+#define PREFETCH_AFTER 32768
+
+struct reader {
+    struct dw_promql_series_set *ss;
+    struct ev_prefetch *pf;
+    int64_t mint, maxt;
+    bool keep_stale, may_prefetch;
+    size_t read_here; /* samples read in this thread so far */
+    struct samples own, got;
+    const struct dw_label *l; /* the current series' labels */
+    size_t nl;
+};
+
+static void reader_init(struct reader *r, struct dw_promql_series_set *ss, const struct grid *g,
+                        int64_t mint, int64_t maxt, bool keep_stale)
+{
+    memset(r, 0, sizeof *r);
+    r->ss = ss;
+    r->mint = mint;
+    r->maxt = maxt;
+    r->keep_stale = keep_stale;
+    r->may_prefetch = g->n >= PREFETCH_MIN_STEPS;
+}
+
+/* The next series into *s (valid until the next call); false at the end. */
+static bool reader_next(struct evq *q, struct reader *r, const struct samples **s)
+{
+    if (!r->ss)
+        return false;
+    if (!r->pf && r->may_prefetch && r->read_here >= PREFETCH_AFTER) {
+        r->may_prefetch = false;
+        r->pf = ev_prefetch_start(q, r->ss, r->mint, r->maxt, r->keep_stale);
+    }
+    if (r->pf) {
+        *s = &r->got;
+        return ev_prefetch_next(r->pf, &r->l, &r->nl, &r->got);
+    }
+    if (!r->ss->ops->next(r->ss))
+        return false;
+    read_series(q, r->ss, r->mint, r->maxt, r->keep_stale, &r->own);
+    r->read_here += r->own.n;
+    r->l = r->ss->ops->labels(r->ss, &r->nl);
+    *s = &r->own;
+    return true;
+}
+
+/* Stops the worker, closes the set; returns rc or the first error. */
+static int reader_end(struct evq *q, struct reader *r, int rc)
+{
+    if (ev_prefetch_end(q, &r->pf) < 0 && rc == 0)
+        rc = -1;
+    samples_release(q, &r->own);
+    return finish_select(q, r->ss, rc);
 }
 
 /* ---- instant-vector selectors ---- */
@@ -216,30 +279,26 @@ int ev_vector_selector(struct evq *q, const struct dw_promql_node *n, const stru
     struct dw_promql_series_set *ss;
     if (do_select(q, vs, &h, &ss) < 0)
         return -1;
-    struct samples smp = {0};
+    struct reader rd;
+    reader_init(&rd, ss, g, h.start_ms, h.end_ms, true);
+    const struct samples *cur;
     int rc = 0;
-    while (ss && rc == 0 && ss->ops->next(ss)) {
+    while (rc == 0 && reader_next(q, &rd, &cur)) {
         double *dense = ev_scratch(q, g->n);
-        if (ev_check(q) < 0 || !dense) {
+        if (ev_check(q) < 0 || !dense || ev_count(q, cur->n) < 0) {
             rc = -1;
             break;
         }
-        read_series(q, ss, h.start_ms, h.end_ms, true, &smp);
-        if (ev_count(q, smp.n) < 0) {
-            rc = -1;
-            break;
-        }
-        walk_steps(&smp, &w, g, lookback, timestamps, dense);
-        ev_uncount(q, smp.n);
+        walk_steps(cur, &w, g, lookback, timestamps, dense);
+        ev_uncount(q, cur->n);
         struct ser *s = vec_push(q, &out->vec);
         rc = ser_from_dense(q, s, dense, g->n);
         if (s->v)
-            s->ls = set_labels(q, ss);
+            s->ls = ls_copy(q, rd.l, rd.nl);
         else
             out->vec.n--;
     }
-    samples_release(q, &smp);
-    return finish_select(q, ss, rc);
+    return reader_end(q, &rd, rc);
 }
 
 /* ---- range arguments ---- */
@@ -271,17 +330,15 @@ static int range_selector(struct evq *q, const struct dw_promql_node *arg, const
     struct dw_promql_series_set *ss;
     if (do_select(q, vs, &h, &ss) < 0)
         return -1;
-    struct samples s = {0};
+    struct reader rd;
+    reader_init(&rd, ss, g, mint, maxt, false);
+    const struct samples *s;
     int rc = 0;
-    while (ss && rc == 0 && ss->ops->next(ss)) {
-        if ((rc = ev_check(q)) < 0)
-            break;
-        read_series(q, ss, mint, maxt, false, &s);
-        if (s.n)
-            rc = deliver(q, fn, ctx, set_labels(q, ss), &s);
+    while (rc == 0 && reader_next(q, &rd, &s)) {
+        if ((rc = ev_check(q)) == 0 && s->n)
+            rc = deliver(q, fn, ctx, ls_copy(q, rd.l, rd.nl), s);
     }
-    samples_release(q, &s);
-    return finish_select(q, ss, rc);
+    return reader_end(q, &rd, rc);
 }
 
 /* The first multiple of step at or after x (Prometheus aligns subquery steps to the epoch). */

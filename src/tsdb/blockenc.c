@@ -26,9 +26,11 @@
  *
  * Many chunks are then stored together in zstd-compressed pages (page.c).
  *
- * Decoding streams the packed integers straight into the caller's arrays
- * (no intermediate copies). Every count, width and offset read back is
- * checked against the bytes present.
+ * Decoding unpacks the integers in bulk (timestamps straight into the
+ * caller's array, value deltas through a small stack buffer), keeping the bit
+ * position in registers; the checked one-at-a-time reader takes over near the
+ * end of a stream and wherever a code is unusual. Every count, width and
+ * offset read back is checked against the bytes present.
  *
  * Threads: an encoder context belongs to one thread; decoding is reentrant.
  */
@@ -51,12 +53,12 @@ struct rice_part {
 };
 
 struct dw_tsdb_blockenc {
-    int64_t *a;      /* scratch streams, cap entries each */
+    int64_t *a; /* scratch streams, cap entries each */
     int64_t *b;
-    int64_t *m;      /* mantissas */
-    int64_t *s;      /* sorting and selection scratch */
+    int64_t *m; /* mantissas */
+    int64_t *s; /* sorting and selection scratch */
     struct rice_part *parts;
-    uint8_t *exc;    /* 1 where a value is a decimal exception */
+    uint8_t *exc; /* 1 where a value is a decimal exception */
     size_t cap;
     struct dw_tsdb_bw bw; /* packing scratch */
     struct dw_buf alt;    /* the alternative value encoding being compared */
@@ -499,6 +501,102 @@ static int64_t ints_next(struct ints_rd *ir)
     return (int64_t)((uint64_t)ir->base + d);
 }
 
+/*
+ * Bulk decoding: the same streams as ints_next(), many values per call with
+ * the bit position kept in a register. FOR runs between exceptions unpack
+ * with one 64-bit load per value while 8 bytes are left in the stream; Rice
+ * codes find their unary part with one count of leading ones. Anything near
+ * the end of the stream, wide or malformed takes ints_next()'s checked path,
+ * so the result and the errors are the same.
+ */
+static void rice_bulk(struct ints_rd *ir, int64_t *out, size_t n)
+{
+    struct dw_tsdb_br *b = &ir->bits;
+    size_t k = 0;
+    while (k < n) {
+        if (ir->i % RICE_PART == 0 || b->bad || ir->side.bad) {
+            out[k++] = ints_next(ir); /* reads the partition header */
+            continue;
+        }
+        /* The rest of this partition with the reader's state in registers. */
+        size_t run = RICE_PART - ir->i % RICE_PART;
+        if (run > n - k)
+            run = n - k;
+        const uint8_t *data = b->data;
+        size_t pos = b->pos, len = b->len, limit = b->limit, j = 0;
+        unsigned w = ir->w;
+        uint64_t base = (uint64_t)ir->base;
+        for (; j < run; j++) {
+            if ((pos >> 3) + 8 > len)
+                break;
+            uint64_t pk = dw_tsdb_load_be64(data + (pos >> 3)) << (pos & 7);
+            unsigned q = ~pk ? (unsigned)__builtin_clzll(~pk) : 64;
+            unsigned used = q + 1 + w;
+            if (q >= RICE_QMAX || used > 57 || used > limit - pos)
+                break;
+            /* the w bits after the terminating zero; none when w == 0 */
+            uint64_t low = ((pk << q << 1) >> (63 - w)) >> 1;
+            pos += used;
+            out[k + j] = (int64_t)(base + (uint64_t)dw_tsdb_unzigzag((uint64_t)q << w | low));
+        }
+        b->pos = pos;
+        ir->i += j;
+        k += j;
+        if (j < run)
+            out[k++] = ints_next(ir); /* the checked path for this one */
+    }
+}
+
+static void for_bulk(struct ints_rd *ir, int64_t *out, size_t n)
+{
+    struct dw_tsdb_br *b = &ir->bits;
+    size_t k = 0;
+    unsigned w = ir->w;
+    while (k < n) {
+        size_t run = n - k;
+        if (ir->next_exc != SIZE_MAX && ir->next_exc - ir->i < run)
+            run = ir->next_exc - ir->i;
+        size_t fast = 0;
+        if (!b->bad && !ir->side.bad && w <= 56) {
+            if (w == 0) {
+                fast = run;
+            } else if (b->len * 8 >= b->pos + 64) {
+                fast = (b->len * 8 - 64 - b->pos) / w;
+                if (fast > run)
+                    fast = run;
+            }
+        }
+        uint64_t base = (uint64_t)ir->base;
+        if (w == 0) {
+            for (size_t j = 0; j < fast; j++)
+                out[k + j] = (int64_t)base;
+        } else {
+            const uint8_t *data = b->data;
+            size_t pos = b->pos;
+            unsigned sh = 64 - w;
+            for (size_t j = 0; j < fast; j++, pos += w) {
+                uint64_t word = dw_tsdb_load_be64(data + (pos >> 3));
+                out[k + j] = (int64_t)(base + ((word << (pos & 7)) >> sh));
+            }
+            b->pos = pos;
+        }
+        ir->i += fast;
+        k += fast;
+        if (k < n && (fast < run || ir->i == ir->next_exc))
+            out[k++] = ints_next(ir);
+    }
+}
+
+static void ints_bulk(struct ints_rd *ir, int64_t *out, size_t n)
+{
+    if (ir->rice)
+        rice_bulk(ir, out, n);
+    else
+        for_bulk(ir, out, n);
+    if (ir->bits.bad || ir->side.bad)
+        ir->bad = true;
+}
+
 /* ---- predictors ---- */
 
 /*
@@ -566,8 +664,21 @@ static void put_timestamps(struct dw_tsdb_blockenc *enc, const int64_t *t, size_
 /* ---- values ---- */
 
 static const int64_t ipow10[DW_TSDB_DEC_MAX_EXP + 1] = {
-    1, 10, 100, 1000, 10000, 100000, 1000000, 10000000, 100000000, 1000000000,
-    10000000000, 100000000000, 1000000000000, 10000000000000, 100000000000000,
+    1,
+    10,
+    100,
+    1000,
+    10000,
+    100000,
+    1000000,
+    10000000,
+    100000000,
+    1000000000,
+    10000000000,
+    100000000000,
+    1000000000000,
+    10000000000000,
+    100000000000000,
     1000000000000000,
 };
 
@@ -629,8 +740,8 @@ static size_t split_decimals(struct dw_tsdb_blockenc *enc, const double *v, size
     return have_fill ? nexc : n;
 }
 
-static void put_decimal(struct dw_tsdb_blockenc *enc, const double *v, size_t n, int e,
-                        size_t nexc, struct dw_buf *out)
+static void put_decimal(struct dw_tsdb_blockenc *enc, const double *v, size_t n, int e, size_t nexc,
+                        struct dw_buf *out)
 {
     const int64_t *m = enc->m;
     uint8_t hdr[2] = {V_DECIMAL, (uint8_t)e};
@@ -767,8 +878,9 @@ static int get_timestamps(struct dw_tsdb_rd *r, int64_t *t, size_t n)
         struct ints_rd ir;
         if (!ints_open(&ir, r, n - 2))
             return DW_TSDB_ECORRUPT;
+        ints_bulk(&ir, t + 2, n - 2);
         for (size_t i = 2; i < n; i++) {
-            step += (uint64_t)ints_next(&ir);
+            step += (uint64_t)t[i];
             t[i] = (int64_t)((uint64_t)t[i - 1] + step);
         }
         if (ir.bad)
@@ -794,11 +906,23 @@ static bool pred_open(struct pred_rd *pr, struct dw_tsdb_rd *r, size_t n)
     return !r->bad && pr->pred <= PRED_DOD && ints_open(&pr->ir, r, n);
 }
 
-static int64_t pred_next(struct pred_rd *pr)
+#define PRED_BATCH 256
+
+/* The next n deltas of a predicted stream into out. */
+static void pred_bulk(struct pred_rd *pr, int64_t *out, size_t n)
 {
-    int64_t x = ints_next(&pr->ir);
-    pr->d = pr->pred == PRED_DELTA ? x : (int64_t)((uint64_t)pr->d + (uint64_t)x);
-    return pr->d;
+    ints_bulk(&pr->ir, out, n);
+    if (pr->pred == PRED_DELTA) {
+        if (n)
+            pr->d = out[n - 1];
+        return;
+    }
+    uint64_t d = (uint64_t)pr->d;
+    for (size_t i = 0; i < n; i++) {
+        d += (uint64_t)out[i];
+        out[i] = (int64_t)d;
+    }
+    pr->d = (int64_t)d;
 }
 
 static int get_decimal(struct dw_tsdb_rd *r, double *v, size_t n)
@@ -822,9 +946,32 @@ static int get_decimal(struct dw_tsdb_rd *r, double *v, size_t n)
         next = (size_t)p;
     }
     double p10 = dw_tsdb_pow10(e);
+    int64_t buf[PRED_BATCH];
+    size_t bi = 0, bn = 0;
     for (size_t i = 0; i < n; i++) {
-        if (i > 0)
-            m = (int64_t)((uint64_t)m + (uint64_t)pred_next(&pr) * g);
+        if (i > 0) {
+            if (bi == bn) {
+                bn = n - i < PRED_BATCH ? n - i : PRED_BATCH;
+                pred_bulk(&pr, buf, bn);
+                bi = 0;
+            }
+            m = (int64_t)((uint64_t)m + (uint64_t)buf[bi++] * g);
+        }
+        if (next == SIZE_MAX) {
+            /* no exception left: the rest of this batch in one tight loop */
+            v[i] = (double)m / p10;
+            if (e == 0) { /* integers: dividing by 1 changes nothing */
+                while (bi < bn) {
+                    m = (int64_t)((uint64_t)m + (uint64_t)buf[bi++] * g);
+                    v[++i] = (double)m;
+                }
+            }
+            while (bi < bn) {
+                m = (int64_t)((uint64_t)m + (uint64_t)buf[bi++] * g);
+                v[++i] = (double)m / p10;
+            }
+            continue;
+        }
         if (i != next) {
             v[i] = (double)m / p10;
             continue;
@@ -850,9 +997,14 @@ static int get_float(struct dw_tsdb_rd *r, double *v, size_t n)
         return DW_TSDB_ECORRUPT;
     int64_t o = ordered(bits);
     v[0] = dw_tsdb_u2f(bits);
-    for (size_t i = 1; i < n; i++) {
-        o = (int64_t)((uint64_t)o + (uint64_t)pred_next(&pr));
-        v[i] = dw_tsdb_u2f((uint64_t)ordered((uint64_t)o));
+    int64_t buf[PRED_BATCH];
+    for (size_t i = 1; i < n;) {
+        size_t bn = n - i < PRED_BATCH ? n - i : PRED_BATCH;
+        pred_bulk(&pr, buf, bn);
+        for (size_t j = 0; j < bn; j++, i++) {
+            o = (int64_t)((uint64_t)o + (uint64_t)buf[j]);
+            v[i] = dw_tsdb_u2f((uint64_t)ordered((uint64_t)o));
+        }
     }
     return pr.ir.bad ? DW_TSDB_ECORRUPT : 0;
 }

@@ -205,6 +205,23 @@ static bool iter_step(struct dw_tsdb_iter *it, int64_t *t, double *v)
 {
     if (it->ended || it->err)
         return false;
+    if (it->nsubs == 1) {
+        /* One source (the common case of a range inside one block): no merge. */
+        struct sub *s = &it->subs[0];
+        if ((s->i >= s->n && !sub_fill(it, s)) || s->t[s->i] > it->maxt || it->err) {
+            it->ended = true;
+            it->has_cur = false;
+            return false;
+        }
+        it->cur_t = s->t[s->i];
+        it->cur_v = s->v[s->i];
+        s->i++;
+        s->floor = it->cur_t + 1;
+        it->has_cur = true;
+        *t = it->cur_t;
+        *v = it->cur_v;
+        return true;
+    }
     int64_t best = INT64_MAX;
     struct sub *win = NULL;
     for (size_t i = 0; i < it->nsubs; i++) {

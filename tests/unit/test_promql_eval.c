@@ -1080,6 +1080,116 @@ static int check_step(const struct dw_promql_result *rg, const struct dw_promql_
     return 0;
 }
 
+/* Big selections of range queries are read ahead by a worker thread (eval_prefetch.c). */
+static struct dw_promql_memstorage *big_storage(size_t huge)
+{
+    struct dw_promql_memstorage *m = mem();
+    char inst[16];
+    for (int s = 0; s < 160; s++) {
+        snprintf(inst, sizeof inst, "i%03d", s);
+        struct dw_label l[] = {{"__name__", "c"}, {"inst", inst}, {"job", s % 3 ? "a" : "b"}};
+        double v = 0;
+        for (int64_t t = 0; t <= 3600000; t += 5000) {
+            v += (double)(int)(rnd() * 50);
+            dw_promql_memstorage_add(m, l, 3, t, rnd() < 0.01 ? (double)NAN : v);
+        }
+    }
+    /* "d" repeats the labels of the first "c" series: sum(rate({__name__=~"c|d"}[1m]))
+     * fails on the first of them, long after reading went to the worker */
+    for (int s = 0; s < 40; s++) {
+        snprintf(inst, sizeof inst, "i%03d", s);
+        struct dw_label l[] = {{"__name__", "d"}, {"inst", inst}, {"job", s % 3 ? "a" : "b"}};
+        for (int64_t t = 0; t <= 3600000; t += 5000)
+            dw_promql_memstorage_add(m, l, 3, t, (double)t);
+    }
+    /* the last "c" series in label order, optionally with many samples */
+    struct dw_label l[] = {{"__name__", "c"}, {"inst", "z"}, {"job", "a"}};
+    for (size_t i = 0; i < (huge ? huge : 100); i++)
+        dw_promql_memstorage_add(m, l, 3, (int64_t)i * 3600000 / (int64_t)(huge ? huge : 100), 1);
+    return m;
+}
+
+TEST(read_ahead_gives_the_same_answers_and_keeps_the_limits)
+{
+    struct dw_promql_memstorage *m = big_storage(0);
+    static const char *queries[] = {"sum by (job) (rate(c[1m]))", "c", "max_over_time(c[2m])",
+                                    "count(c > 1000)"};
+    for (size_t i = 0; i < sizeof queries / sizeof *queries; i++) {
+        struct dw_promql_result *rg = NULL;
+        char *err = NULL;
+        ASSERT_EQ_INT(range(m, queries[i], 0, 3600000, 60000, NULL, &rg, &err), 0);
+        for (int64_t t = 0; t <= 3600000; t += 540000) {
+            struct dw_promql_result *in = NULL;
+            ASSERT_EQ_INT(instant(m, queries[i], t, NULL, &in, &err), 0);
+            ASSERT_EQ_INT(check_step(rg, in, t, queries[i]), 0);
+            dw_promql_result_free(&in);
+        }
+        dw_promql_result_free(&rg);
+    }
+    /* cancellation while the worker reads; the next query still works */
+    atomic_bool cancel = true;
+    struct dw_promql_eval_opts o = {.cancel = &cancel};
+    struct dw_promql_result *r = NULL;
+    char *err = NULL;
+    ASSERT_EQ_INT(range(m, "rate(c[1m])", 0, 3600000, 60000, &o, &r, &err), DW_PROMQL_ECANCELED);
+    free(err);
+    /* an error on the query's side while the worker is still reading */
+    ASSERT_EQ_INT(range(m, "sum(rate({__name__=~\"c|d\"}[1m]))", 0, 3600000, 60000, NULL, &r, &err),
+                  DW_PROMQL_EEXEC);
+    ASSERT_CONTAINS(err, "same labelset");
+    free(err);
+    ASSERT_EQ_INT(range(m, "rate(c[1m])", 0, 3600000, 60000, NULL, &r, &err), 0);
+    ASSERT_EQ_UINT(r->nseries, 161);
+    dw_promql_result_free(&r);
+    dw_promql_memstorage_free(&m);
+    /* a series over the limit found by the worker fails the query like in-thread reading */
+    m = big_storage(20000);
+    o = (struct dw_promql_eval_opts){.max_samples = 10000};
+    ASSERT_EQ_INT(range(m, "rate(c[1m])", 0, 3600000, 60000, &o, &r, &err), DW_PROMQL_ETOOMANY);
+    ASSERT_CONTAINS(err, "too many samples");
+    free(err);
+    dw_promql_memstorage_free(&m);
+}
+
+/* Range queries of deriv/predict_linear slide prefix sums; instant queries refit directly. */
+TEST(sliding_regression_matches_the_direct_fit)
+{
+    struct dw_promql_memstorage *m = mem();
+    /* A large steep gauge (free bytes), a noisy flat one, one with constant runs. The
+     * direct fit loses digits when the values are large next to their trend (Prometheus
+     * does too), so the flatter ones stay small enough for a 1e-9 comparison. */
+    for (int s = 0; s < 3; s++) {
+        struct dw_label l[] = {{"__name__", "free"}, {"dev", s == 0 ? "a" : s == 1 ? "b" : "c"}};
+        double v = s == 0 ? 4.2e11 : s == 1 ? 1e3 : 1e6;
+        for (int64_t t = 0; t < 7200000; t += 15000) {
+            double x = rnd();
+            if (s == 0)
+                v -= 1e6 * x;
+            else if (s == 1)
+                v += (x - 0.5) * 3.0;
+            else if (x < 0.2)
+                v += 4096; /* mostly constant: many windows take the constant answer */
+            dw_promql_memstorage_add(m, l, 2, t, v);
+        }
+    }
+    static const char *queries[] = {"predict_linear(free[1h], 14400)", "deriv(free[10m])",
+                                    "predict_linear(free[3m], -60)"};
+    for (size_t i = 0; i < sizeof queries / sizeof *queries; i++) {
+        struct dw_promql_result *rg = NULL;
+        char *err = NULL;
+        ASSERT_EQ_INT(range(m, queries[i], 0, 7200000, 15000, NULL, &rg, &err), 0);
+        ASSERT_EQ_INT((int)rg->nseries, 3);
+        for (int64_t t = 600000; t <= 7200000; t += 435000) {
+            struct dw_promql_result *in = NULL;
+            ASSERT_EQ_INT(instant(m, queries[i], t, NULL, &in, &err), 0);
+            ASSERT_EQ_INT(check_step(rg, in, t, queries[i]), 0);
+            dw_promql_result_free(&in);
+        }
+        dw_promql_result_free(&rg);
+    }
+    dw_promql_memstorage_free(&m);
+}
+
 TEST(range_results_equal_instant_results_at_every_step)
 {
     struct dw_promql_memstorage *m = mem();
