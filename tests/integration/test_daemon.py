@@ -259,7 +259,7 @@ def request_limits_hold():
 
 @test
 def every_command_has_help():
-    for cmd in ("serve", "check-config", "version", "help"):
+    for cmd in ("serve", "check-config", "import", "query", "query-range", "version", "help"):
         rc, out, err = cli(cmd, "--help")
         assert rc == 0 and out.startswith("usage: dojowatch " + cmd), (cmd, rc, out, err)
     rc, out, err = cli("no-such-command")
