@@ -9,6 +9,9 @@ TSANBUILD  := build/tsan
 CONFIG     ?= examples/dojopool.yaml
 DATA       ?= ./data
 LISTEN     ?=
+# The shared data folder the tests read in place (scripts/find-shared.sh).
+SHARED     := $(shell scripts/find-shared.sh)
+SHAREDOPT  := $(if $(SHARED),-Dshared_dir=$(SHARED),)
 
 .PHONY: all run build test unit integration tsan fuzz clean deps test-deps format bench-ingest bench-query
 
@@ -30,7 +33,7 @@ run: build
 	@scripts/run.sh $(RELEASE)/src/cli/dojowatch $(CONFIG) $(DATA) $(LISTEN)
 
 $(TESTBUILD)/build.ninja:
-	$(MESON) setup $(TESTBUILD) --buildtype=debug -Dwerror=true \
+	$(MESON) setup $(TESTBUILD) --buildtype=debug -Dwerror=true $(SHAREDOPT) \
 		-Db_sanitize=address,undefined -Dc_args=-fno-sanitize-recover=all >/dev/null
 	ln -sf $(TESTBUILD)/compile_commands.json compile_commands.json
 
@@ -44,7 +47,7 @@ unit integration: test-deps $(TESTBUILD)/build.ninja
 	@scripts/run-tests.sh $(TESTBUILD) $@
 
 $(TSANBUILD)/build.ninja:
-	$(MESON) setup $(TSANBUILD) --buildtype=debug -Db_sanitize=thread >/dev/null
+	$(MESON) setup $(TSANBUILD) --buildtype=debug -Db_sanitize=thread $(SHAREDOPT) >/dev/null
 
 # The threaded parts under ThreadSanitizer.
 tsan: deps $(TSANBUILD)/build.ninja

@@ -13,7 +13,8 @@ if ! command -v clang >/dev/null 2>&1; then
     exit 0
 fi
 if [ ! -f "$dir/build.ninja" ]; then
-    CC=clang meson setup "$dir" --buildtype=debug -Dfuzz=true \
+    shared=$(scripts/find-shared.sh)
+    CC=clang meson setup "$dir" --buildtype=debug -Dfuzz=true ${shared:+-Dshared_dir="$shared"} \
         -Db_sanitize=address,undefined -Db_lundef=false >/dev/null || exit 1
 fi
 ninja -C "$dir" >"$dir/ninja.out" 2>&1 || { cat "$dir/ninja.out"; exit 1; }

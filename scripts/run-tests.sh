@@ -23,7 +23,9 @@ logs="$builddir/meson-logs/testlog.txt"
 # maintenance in the tsdb, and the HTTP server's polling threads.
 if [ -z "$suite" ] && [ "${DW_SKIP_TSAN:-}" != 1 ]; then
     tsan=build/tsan
-    [ -f "$tsan/build.ninja" ] || meson setup "$tsan" --buildtype=debug -Db_sanitize=thread >/dev/null
+    shared=$(scripts/find-shared.sh)
+    [ -f "$tsan/build.ninja" ] || meson setup "$tsan" --buildtype=debug -Db_sanitize=thread \
+        ${shared:+-Dshared_dir="$shared"} >/dev/null
     if ninja -C "$tsan" src/tsdb/test_tsdb_head src/tsdb/test_tsdb_db src/http/test_http >"$tsan/ninja.out" 2>&1; then
         TSAN_OPTIONS="${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1}" \
             meson test -C "$tsan" --no-rebuild --print-errorlogs --num-processes 2 \

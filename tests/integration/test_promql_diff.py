@@ -31,7 +31,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from dwtest import BINARY, EXAMPLE, ROOT, TOKENS, Daemon, env_with_tokens, run, test
 
-SHARED = os.path.join(os.path.dirname(ROOT), "shared")
+SHARED = os.environ.get("DW_SHARED_DIR") or os.path.join(os.path.dirname(ROOT), "shared")
 GEN = os.path.join(SHARED, "bench", "gen_dataset.py")
 CORPUS = os.path.join(ROOT, "tests", "promql-diff", "queries.txt")
 
