@@ -572,6 +572,10 @@ static void print_urls(const struct daemon *d, int port)
     printf("  ready    %s/-/ready\n", base);
     printf("  metrics  %s/metrics\n", base);
     printf("  plan     %s/api/plan   (Authorization: Bearer <token>)\n", base);
+    printf(
+        "  query    %s/api/v1/query?query=up (viewer; Grafana: a Prometheus data source at %s)\n",
+        base, base);
+    printf("  write    POST %s/api/v1/write (responder; Prometheus remote_write)\n", base);
     printf("  reload   POST %s/-/reload (admin) or SIGHUP\n", base);
     printf("Ctrl-C stops it.\n");
     fflush(stdout);
