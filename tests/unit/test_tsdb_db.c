@@ -25,6 +25,7 @@
 #include "core/core.h"
 #include "harness.h"
 #include "testutil.h"
+#include "testutil_tsdb.h"
 #include "tsdb/block_internal.h"
 #include "tsdb/tsdb.h"
 
@@ -40,30 +41,6 @@ static void setup(int64_t now)
 {
     dw_clock_set_manual(now);
     dw_log_set_level(DW_LOG_WARN);
-}
-
-static void opts_default(struct dw_tsdb_options *o, const char *dir)
-{
-    dw_tsdb_options_init(o);
-    o->dir = dir;
-    o->wal.fsync = DW_TSDB_FSYNC_NEVER;
-    o->wal.no_thread = true;
-}
-
-static struct dw_tsdb *open_opts(const struct dw_tsdb_options *o)
-{
-    char *err = NULL;
-    struct dw_tsdb *db = dw_tsdb_open(o, &err);
-    if (!db)
-        DW_FAIL_("dw_tsdb_open: %s", err ? err : "?");
-    return db;
-}
-
-static struct dw_tsdb *open_db(const char *dir)
-{
-    struct dw_tsdb_options o;
-    opts_default(&o, dir);
-    return open_opts(&o);
 }
 
 static double val(int series, int64_t t)
@@ -505,7 +482,7 @@ TEST(deferred_load_refuses_until_loaded)
     struct dw_tsdb_options o;
     opts_default(&o, dir);
     o.defer_load = true;
-    db = open_opts(&o);
+    db = open_db_opts(&o);
     ASSERT_FALSE(dw_tsdb_is_loaded(db));
     /* A second process cannot take the directory even before the load. */
     char *err = NULL;
@@ -552,7 +529,7 @@ TEST(retention_removes_whole_blocks_at_90_days)
     struct dw_tsdb_options o;
     opts_default(&o, dir);
     o.maint_interval_ms = 1; /* every call looks at the blocks */
-    struct dw_tsdb *db = open_opts(&o);
+    struct dw_tsdb *db = open_db_opts(&o);
     put_range(db, 2, T0, T0 + 8 * H, STEP);
     ASSERT_EQ_INT(dw_tsdb_flush_head(db, NULL, NULL), 0); /* 2 h blocks up to 8 h */
     ASSERT_EQ_UINT(stats(db).blocks_raw, 4);
@@ -592,7 +569,7 @@ TEST(retention_removes_whole_blocks_at_90_days)
     free(all);
     /* After a restart the same. */
     ASSERT_EQ_INT(dw_tsdb_close(&db), 0);
-    db = open_opts(&o);
+    db = open_db_opts(&o);
     all = dump(db, INT64_MIN, INT64_MAX, &n);
     ASSERT_EQ_UINT(n, 2 * 240);
     free(all);
@@ -844,7 +821,7 @@ TEST(appenders_queries_and_maintenance_in_parallel)
     o.block_range_ms = CC_RANGE;
     o.max_future_ms = -1;
     o.maint_interval_ms = 1;
-    struct cc c = {.db = open_opts(&o)};
+    struct cc c = {.db = open_db_opts(&o)};
     for (int w = 0; w < CC_WRITERS; w++)
         atomic_init(&c.done[w], T0 - CC_STEP);
     pthread_t wt[CC_WRITERS], rt[2], mt;
@@ -876,7 +853,7 @@ TEST(appenders_queries_and_maintenance_in_parallel)
     char *all = dump(c.db, INT64_MIN, INT64_MAX, &n);
     ASSERT_EQ_UINT(n, (size_t)CC_WRITERS * CC_SERIES * CC_SAMPLES);
     ASSERT_EQ_INT(dw_tsdb_close(&c.db), 0);
-    c.db = open_opts(&o);
+    c.db = open_db_opts(&o);
     char *again = dump(c.db, INT64_MIN, INT64_MAX, &n);
     ASSERT_EQ_STR(again, all);
     free(again);

@@ -25,6 +25,7 @@
 #include "core/core.h"
 #include "harness.h"
 #include "testutil.h"
+#include "testutil_tsdb.h"
 #include "tsdb/head_internal.h"
 #include "tsdb/tsdb.h"
 
@@ -38,30 +39,6 @@ static void setup(void)
 {
     dw_clock_set_manual(T0);
     dw_log_set_level(DW_LOG_WARN);
-}
-
-static void opts_default(struct dw_tsdb_options *o, const char *dir)
-{
-    dw_tsdb_options_init(o);
-    o->dir = dir;
-    o->wal.fsync = DW_TSDB_FSYNC_NEVER;
-    o->wal.no_thread = true;
-}
-
-static struct dw_tsdb *open_db_opts(const struct dw_tsdb_options *o)
-{
-    char *err = NULL;
-    struct dw_tsdb *db = dw_tsdb_open(o, &err);
-    if (!db)
-        DW_FAIL_("dw_tsdb_open: %s", err ? err : "?");
-    return db;
-}
-
-static struct dw_tsdb *open_db(const char *dir)
-{
-    struct dw_tsdb_options o;
-    opts_default(&o, dir);
-    return open_db_opts(&o);
 }
 
 /*
