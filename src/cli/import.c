@@ -58,6 +58,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cli/cli.h"
 #include "cli/import.h"
 #include "core/core.h"
 #include "expo/expo.h"
@@ -260,14 +261,6 @@ static void progress_clear(struct import_run *r)
 /* ---- options ---- */
 
 /* Returns -1 to go on, or the exit status (0 after --help, 2 on bad usage). */
-static int usage_error(const char *fmt, const char *arg)
-{
-    fputs("dojowatch import: ", stderr);
-    fprintf(stderr, fmt, arg);
-    fputs("\nrun 'dojowatch import --help' for usage\n", stderr);
-    return 2;
-}
-
 static int parse_args(struct import_run *r, int argc, char **argv)
 {
     static const struct option longopts[] = {
@@ -296,17 +289,19 @@ static int parse_args(struct import_run *r, int argc, char **argv)
             else if (strcmp(optarg, "text") == 0)
                 r->format = DW_EXPO_TEXT;
             else
-                return usage_error("unknown --format '%s' (auto, openmetrics, text)", optarg);
+                return dw_cli_usage_error(
+                    "import", "unknown --format '%s' (auto, openmetrics, text)", optarg);
             break;
         case 'B':
             if (dw_parse_int64(optarg, &r->max_buffered) < 0 || r->max_buffered <= 0)
-                return usage_error("--max-buffered-samples needs a positive number, got '%s'",
-                                   optarg);
+                return dw_cli_usage_error(
+                    "import", "--max-buffered-samples needs a positive number, got '%s'", optarg);
             break;
         case 'L': {
             int level = dw_log_parse_level(optarg);
             if (level < 0)
-                return usage_error("unknown log level '%s' (debug, info, warn, error)", optarg);
+                return dw_cli_usage_error(
+                    "import", "unknown log level '%s' (debug, info, warn, error)", optarg);
             dw_log_set_level((enum dw_log_level)level);
             break;
         }
@@ -314,19 +309,22 @@ static int parse_args(struct import_run *r, int argc, char **argv)
             if (strcmp(optarg, "json") == 0)
                 r->json = true;
             else if (strcmp(optarg, "text") != 0)
-                return usage_error("unknown output format '%s' (text, json)", optarg);
+                return dw_cli_usage_error("import", "unknown output format '%s' (text, json)",
+                                          optarg);
             break;
         case 'h': fputs(dw_cli_import_usage, stdout); return 0;
-        default: return usage_error("%s", "bad option");
+        default: return dw_cli_usage_error("import", "%s", "bad option");
         }
     }
     if (r->retention_opt) {
         if (dw_parse_duration(r->retention_opt, &r->retention_ms) < 0 || r->retention_ms <= 0)
-            return usage_error("--retention needs a duration like 90d or 100y, got '%s'",
-                               r->retention_opt);
+            return dw_cli_usage_error("import",
+                                      "--retention needs a duration like 90d or 100y, got '%s'",
+                                      r->retention_opt);
     }
     if (optind >= argc)
-        return usage_error("%s", "which files? e.g. dojowatch import --data ./data metrics.om");
+        return dw_cli_usage_error("import", "%s",
+                                  "which files? e.g. dojowatch import --data ./data metrics.om");
     return -1;
 }
 
@@ -361,7 +359,8 @@ static int resolve_settings(struct import_run *r)
         r->data_dir = dw_strdup(data);
     dw_config_unref(&cfg);
     if (!r->data_dir)
-        return usage_error("%s", "--data DIR is required (or --config with server.data_dir)");
+        return dw_cli_usage_error("import", "%s",
+                                  "--data DIR is required (or --config with server.data_dir)");
     r->tsdb_dir = dw_asprintf("%s/tsdb", r->data_dir);
     r->blocks_dir = dw_asprintf("%s/tsdb/blocks", r->data_dir);
     r->lock_path = dw_asprintf("%s/LOCK", r->data_dir);

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cli/cli.h"
 #include "cli/import.h"
 #include "cli/query.h"
 #include "daemon/daemon.h"
@@ -40,7 +41,7 @@ static int parse_output(const char *s, enum output *out)
     return 0;
 }
 
-static int usage_error(const char *cmd, const char *fmt, const char *arg)
+int dw_cli_usage_error(const char *cmd, const char *fmt, const char *arg)
 {
     fprintf(stderr, "dojowatch %s: ", cmd);
     fprintf(stderr, fmt, arg);
@@ -69,10 +70,10 @@ static int output_opts(const char *cmd, int argc, char **argv, enum output *out)
         switch (c) {
         case 'o':
             if (parse_output(optarg, out) < 0)
-                return usage_error(cmd, "unknown output format '%s' (text, json)", optarg);
+                return dw_cli_usage_error(cmd, "unknown output format '%s' (text, json)", optarg);
             break;
         case 'h': print_help(cmd); return 0;
-        default: return usage_error(cmd, "%s", "bad option");
+        default: return dw_cli_usage_error(cmd, "%s", "bad option");
         }
     }
     return -1;
@@ -102,31 +103,31 @@ static int cmd_serve(int argc, char **argv)
         case 'L': {
             int level = dw_log_parse_level(optarg);
             if (level < 0)
-                return usage_error("serve", "unknown log level '%s' (debug, info, warn, error)",
-                                   optarg);
+                return dw_cli_usage_error(
+                    "serve", "unknown log level '%s' (debug, info, warn, error)", optarg);
             dw_log_set_level((enum dw_log_level)level);
             break;
         }
         case 'R':
             if (dw_parse_duration(optarg, &opts.retention_ms) < 0 || opts.retention_ms <= 0)
-                return usage_error("serve",
-                                   "--retention needs a duration like 90d or 100y, got '%s'",
-                                   optarg);
+                return dw_cli_usage_error(
+                    "serve", "--retention needs a duration like 90d or 100y, got '%s'", optarg);
             break;
         case 'T':
             opts.test_clock = true;
             if (optarg && dw_parse_rfc3339(optarg, &opts.test_clock_start_ms) < 0)
-                return usage_error("serve", "--test-clock needs an RFC 3339 time, got '%s'",
-                                   optarg);
+                return dw_cli_usage_error("serve", "--test-clock needs an RFC 3339 time, got '%s'",
+                                          optarg);
             break;
         case 'h': print_help("serve"); return 0;
-        default: return usage_error("serve", "%s", "bad option");
+        default: return dw_cli_usage_error("serve", "%s", "bad option");
         }
     }
     if (optind < argc)
-        return usage_error("serve", "unexpected argument '%s'", argv[optind]);
+        return dw_cli_usage_error("serve", "unexpected argument '%s'", argv[optind]);
     if (!opts.config_path)
-        return usage_error("serve", "%s", "--config FILE is required (try examples/dojopool.yaml)");
+        return dw_cli_usage_error("serve", "%s",
+                                  "--config FILE is required (try examples/dojopool.yaml)");
     return dw_daemon_run(&opts);
 }
 
@@ -185,7 +186,7 @@ static int cmd_check_config(int argc, char **argv)
     if (rc >= 0)
         return rc;
     if (optind >= argc)
-        return usage_error("check-config", "%s", "which file? e.g. examples/dojopool.yaml");
+        return dw_cli_usage_error("check-config", "%s", "which file? e.g. examples/dojopool.yaml");
     int status = 0;
     json_t *results = json_array();
     for (int i = optind; i < argc; i++)
@@ -284,7 +285,7 @@ static int cmd_help(int argc, char **argv)
     if (argc > 1) {
         const struct command *cmd = find_command(argv[1]);
         if (!cmd)
-            return usage_error("help", "unknown command '%s'", argv[1]);
+            return dw_cli_usage_error("help", "unknown command '%s'", argv[1]);
         fputs(cmd->usage, stdout);
         return 0;
     }

@@ -26,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli/cli.h"
 #include "cli/query.h"
 #include "core/core.h"
 #include "http/http.h"
@@ -87,14 +88,6 @@ struct query_args {
 
 /* ---- flags ---- */
 
-static int usage_error(const char *cmd, const char *fmt, const char *arg)
-{
-    fprintf(stderr, "dojowatch %s: ", cmd);
-    fprintf(stderr, fmt, arg);
-    fprintf(stderr, "\nrun 'dojowatch %s --help' for usage\n", cmd);
-    return 2;
-}
-
 /*
  * Checks a time flag and copies it to out: "now" and "now-<duration>"
  * become Unix seconds; anything else must be what the API accepts and is
@@ -128,12 +121,13 @@ enum { OPT_TIME = 256, OPT_START, OPT_END, OPT_STEP, OPT_TIMEOUT };
 
 static int bad_time(const char *cmd, const char *arg)
 {
-    return usage_error(cmd, "'%s' is not a time: RFC 3339, Unix seconds, now or now-1h", arg);
+    return dw_cli_usage_error(cmd, "'%s' is not a time: RFC 3339, Unix seconds, now or now-1h",
+                              arg);
 }
 
 static int bad_duration(const char *cmd, const char *arg)
 {
-    return usage_error(cmd, "'%s' is not a positive duration like 15s, 1m30s or 0.5", arg);
+    return dw_cli_usage_error(cmd, "'%s' is not a positive duration like 15s, 1m30s or 0.5", arg);
 }
 
 /* One option; returns -1 to go on, or the exit status. */
@@ -143,9 +137,10 @@ static int one_flag(int c, bool range, struct query_args *a, int64_t *timeout_ms
     int64_t ms, ns;
     bool for_range = c == OPT_START || c == OPT_END || c == OPT_STEP;
     if ((c == OPT_TIME && range) || (for_range && !range))
-        return usage_error(cmd, "%s",
-                           range ? "--time is for 'dojowatch query'; use --start and --end"
-                                 : "--start, --end and --step are for 'dojowatch query-range'");
+        return dw_cli_usage_error(
+            cmd, "%s",
+            range ? "--time is for 'dojowatch query'; use --start and --end"
+                  : "--start, --end and --step are for 'dojowatch query-range'");
     switch (c) {
     case 's': a->server = optarg; return -1;
     case 't': a->token = optarg; return -1;
@@ -169,10 +164,10 @@ static int one_flag(int c, bool range, struct query_args *a, int64_t *timeout_ms
         else if (strcmp(optarg, "table") == 0 || strcmp(optarg, "text") == 0)
             a->json = false;
         else
-            return usage_error(cmd, "unknown output format '%s' (table, json)", optarg);
+            return dw_cli_usage_error(cmd, "unknown output format '%s' (table, json)", optarg);
         return -1;
     case 'h': fputs(range ? dw_cli_query_range_usage : dw_cli_query_usage, stdout); return 0;
-    default: return usage_error(cmd, "%s", "bad option");
+    default: return dw_cli_usage_error(cmd, "%s", "bad option");
     }
 }
 
@@ -198,10 +193,10 @@ static int parse_flags(int argc, char **argv, bool range, struct query_args *a, 
             return rc;
     }
     if (optind >= argc)
-        return usage_error(a->cmd, "%s", "which expression? e.g. 'up'");
+        return dw_cli_usage_error(a->cmd, "%s", "which expression? e.g. 'up'");
     if (optind + 1 < argc)
-        return usage_error(a->cmd, "one expression only (quote it), got '%s' too",
-                           argv[optind + 1]);
+        return dw_cli_usage_error(a->cmd, "one expression only (quote it), got '%s' too",
+                                  argv[optind + 1]);
     a->expr = argv[optind];
     return -1;
 }
@@ -210,14 +205,14 @@ static int parse_flags(int argc, char **argv, bool range, struct query_args *a, 
 static int range_defaults(struct query_args *a)
 {
     if (!*a->start)
-        return usage_error(a->cmd, "%s", "--start is required (e.g. --start now-1h)");
+        return dw_cli_usage_error(a->cmd, "%s", "--start is required (e.g. --start now-1h)");
     int64_t start, end;
     if (!*a->end)
         time_flag("now", a->end, sizeof a->end, &end);
     if (dw_http_parse_time(a->start, &start) < 0 || dw_http_parse_time(a->end, &end) < 0)
-        return usage_error(a->cmd, "%s", "bad --start or --end");
+        return dw_cli_usage_error(a->cmd, "%s", "bad --start or --end");
     if (end < start)
-        return usage_error(a->cmd, "--end (%s) is before --start", a->end);
+        return dw_cli_usage_error(a->cmd, "--end (%s) is before --start", a->end);
     if (!*a->step) {
         double seconds = floor((double)(end - start) / 1000.0 / 250.0);
         snprintf(a->step, sizeof a->step, "%.0f", seconds < 1 ? 1.0 : seconds);
