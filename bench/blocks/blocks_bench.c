@@ -24,6 +24,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "../lib/map_file.h"
 #include "core/core.h"
 #include "expo/expo.h"
 #include "tsdb/block_internal.h"
@@ -132,18 +133,10 @@ static int on_sample(void *ctx, const struct dw_expo_sample *x)
 
 static int load(struct dataset *ds, const char *path)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    struct stat st;
-    if (fd < 0 || fstat(fd, &st) < 0) {
-        perror(path);
+    size_t size;
+    const char *p = bench_map_file(path, &size);
+    if (!p)
         return -1;
-    }
-    const char *p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
-    close(fd);
-    if (p == MAP_FAILED) {
-        perror("mmap");
-        return -1;
-    }
     ds->mint = INT64_MAX;
     ds->maxt = INT64_MIN;
     dw_buf_init(&ds->key, 0);
@@ -154,8 +147,8 @@ static int load(struct dataset *ds, const char *path)
     o.max_samples = SIZE_MAX;
     struct dw_expo_handler h = {.sample = on_sample, .ctx = ds};
     struct dw_expo_error err;
-    int rc = dw_expo_parse(NULL, &o, p, (size_t)st.st_size, &h, &err);
-    munmap((void *)p, (size_t)st.st_size);
+    int rc = dw_expo_parse(NULL, &o, p, (size_t)size, &h, &err);
+    munmap((void *)p, (size_t)size);
     if (rc) {
         fprintf(stderr, "%s: %s\n", path, err.msg);
         return -1;

@@ -25,6 +25,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "../lib/map_file.h"
 #include "core/core.h"
 #include "tsdb/tsdb.h"
 
@@ -180,19 +181,11 @@ static int parse_line(struct dataset *ds, const char *line, size_t len)
 
 static int load(struct dataset *ds, const char *path)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    struct stat st;
-    if (fd < 0 || fstat(fd, &st) < 0) {
-        perror(path);
+    size_t size;
+    const char *p = bench_map_file(path, &size);
+    if (!p)
         return -1;
-    }
-    const char *p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
-    close(fd);
-    if (p == MAP_FAILED) {
-        perror("mmap");
-        return -1;
-    }
-    const char *end = p + st.st_size, *line = p;
+    const char *end = p + size, *line = p;
     size_t lineno = 0;
     while (line < end) {
         const char *nl = memchr(line, '\n', (size_t)(end - line));
@@ -204,7 +197,7 @@ static int load(struct dataset *ds, const char *path)
         }
         line += len + 1;
     }
-    munmap((void *)p, (size_t)st.st_size);
+    munmap((void *)p, (size_t)size);
     return 0;
 }
 

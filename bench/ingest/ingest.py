@@ -63,6 +63,7 @@ sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "lib"))
 import benchlib as bl  # noqa: E402
+import peers  # noqa: E402
 from peers import (DEFAULT_DW_BIN, DW_STATE_FILES, EXAMPLE_CONFIG, GEN, LABELS, PY,  # noqa: E402,F401
                    SYSTEMS, Dojowatch, check_inputs, generate_dataset, prometheus_server,
                    promtool_backfill, replace_top_level_block, vm_compact, vm_server,
@@ -525,23 +526,9 @@ def parse_args(argv):
     ap.add_argument("--big-repeat", type=int, default=1, help="repetitions of the --big case")
     ap.add_argument("--hosts", type=int, help="override the main case's hosts")
     ap.add_argument("--duration", type=int, help="override the main case's seconds of data")
-    ap.add_argument("--systems", default=",".join(SYSTEMS),
-                    help="comma-separated subset of: " + ", ".join(SYSTEMS))
-    ap.add_argument("--dojowatch", default=os.environ.get("DOJOWATCH_BIN", str(DEFAULT_DW_BIN)),
-                    help="dojowatch binary (default build/release/src/cli/dojowatch)")
-    ap.add_argument("--no-build", action="store_true",
-                    help="do not run `make build` when the dojowatch binary is missing")
-    ap.add_argument("--workdir", help="parent of the temporary directory (default $TMPDIR)")
-    ap.add_argument("--keep", action="store_true", help="keep the temporary directory")
-    ap.add_argument("--out", help="results JSON (default build/bench/ingest-<UTC time>.json)")
-    ap.add_argument("--markdown", action="store_true",
-                    help="also print the tables as markdown (for docs/BENCHMARKS.md)")
+    peers.add_run_args(ap, "ingest")
     a = ap.parse_args(argv)
-    a.systems = [s.strip() for s in a.systems.split(",") if s.strip()]
-    bad = [s for s in a.systems if s not in SYSTEMS]
-    if bad or not a.systems:
-        ap.error("--systems: unknown %s (choose from %s)" % (", ".join(bad), ", ".join(SYSTEMS)))
-    a.systems = [s for s in SYSTEMS if s in a.systems]  # fixed order
+    peers.parse_systems(ap, a)
     return a
 
 

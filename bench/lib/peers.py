@@ -35,6 +35,30 @@ GEN = bl.SHARED / "bench" / "gen_dataset.py"
 EXAMPLE_CONFIG = bl.REPO / "examples" / "dojopool.yaml"
 DEFAULT_DW_BIN = bl.REPO / "build" / "release" / "src" / "cli" / "dojowatch"
 SYSTEMS = ("dojowatch", "prometheus", "victoriametrics")
+
+
+def add_run_args(ap, bench):
+    """The options every side-by-side benchmark takes (systems, binary, work dir, output)."""
+    ap.add_argument("--systems", default=",".join(SYSTEMS),
+                    help="comma-separated subset of: " + ", ".join(SYSTEMS))
+    ap.add_argument("--dojowatch", default=os.environ.get("DOJOWATCH_BIN", str(DEFAULT_DW_BIN)),
+                    help="dojowatch binary (default build/release/src/cli/dojowatch)")
+    ap.add_argument("--no-build", action="store_true",
+                    help="do not run `make build` when the dojowatch binary is missing")
+    ap.add_argument("--workdir", help="parent of the temporary directory (default $TMPDIR)")
+    ap.add_argument("--keep", action="store_true", help="keep the temporary directory")
+    ap.add_argument("--out", help="results JSON (default build/bench/%s-<UTC time>.json)" % bench)
+    ap.add_argument("--markdown", action="store_true",
+                    help="also print the tables as markdown (for docs/BENCHMARKS.md)")
+
+
+def parse_systems(ap, a):
+    """Turns a.systems into a list in the fixed order, or exits with the usage error."""
+    a.systems = [s.strip() for s in a.systems.split(",") if s.strip()]
+    bad = [s for s in a.systems if s not in SYSTEMS]
+    if bad or not a.systems:
+        ap.error("--systems: unknown %s (choose from %s)" % (", ".join(bad), ", ".join(SYSTEMS)))
+    a.systems = [s for s in SYSTEMS if s in a.systems]
 LABELS = {"dojowatch": "dojowatch", "prometheus": "Prometheus 2.42",
           "victoriametrics": "VictoriaMetrics 1.79"}
 TOOLS = {"prometheus": ["prometheus", "promtool"], "victoriametrics": ["victoria-metrics"]}

@@ -322,25 +322,9 @@ def parse_args(argv):
     ap.add_argument("--vm-cache", action="store_true",
                     help="leave VictoriaMetrics' rollup result cache on (repeated range queries "
                          "are then partly answered from memory; default off)")
-    ap.add_argument("--systems", default=",".join(peers.SYSTEMS),
-                    help="comma-separated subset of: " + ", ".join(peers.SYSTEMS))
-    ap.add_argument("--dojowatch", default=os.environ.get("DOJOWATCH_BIN",
-                                                          str(peers.DEFAULT_DW_BIN)),
-                    help="dojowatch binary (default build/release/src/cli/dojowatch)")
-    ap.add_argument("--no-build", action="store_true",
-                    help="do not run `make build` when the dojowatch binary is missing")
-    ap.add_argument("--workdir", help="parent of the temporary directory (default $TMPDIR)")
-    ap.add_argument("--keep", action="store_true", help="keep the temporary directory")
-    ap.add_argument("--out", help="results JSON (default build/bench/query-<UTC time>.json)")
-    ap.add_argument("--markdown", action="store_true",
-                    help="also print the tables as markdown (for docs/BENCHMARKS.md)")
+    peers.add_run_args(ap, "query")
     a = ap.parse_args(argv)
-    a.systems = [s.strip() for s in a.systems.split(",") if s.strip()]
-    bad = [s for s in a.systems if s not in peers.SYSTEMS]
-    if bad or not a.systems:
-        ap.error("--systems: unknown %s (choose from %s)" % (", ".join(bad),
-                                                           ", ".join(peers.SYSTEMS)))
-    a.systems = [s for s in peers.SYSTEMS if s in a.systems]
+    peers.parse_systems(ap, a)
     return a
 
 
