@@ -13,8 +13,11 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "cli/host.h"
 #include "cli/import.h"
+#include "cli/probe.h"
 #include "cli/query.h"
+#include "collect/collect.h"
 #include "daemon/daemon.h"
 #include "plan/plan.h"
 
@@ -151,7 +154,7 @@ static int check_one(const char *path, enum output out, json_t *results)
     struct dw_buf summary;
     dw_diags_init(&diags);
     dw_buf_init(&summary, 0);
-    int rc = dw_config_check_file(path, &diags, &summary);
+    int rc = dw_config_check_file(path, &diags, &summary, dw_collect_check_config);
     if (out == OUT_JSON) {
         json_t *errors = json_array(), *warnings = json_array();
         diags_json(&diags, errors, warnings);
@@ -241,7 +244,8 @@ static const struct command commands[] = {
      "usage: dojowatch check-config [-o text|json] FILE...\n"
      "\n"
      "Validates each FILE like serve would load it: YAML syntax, unknown keys, types,\n"
-     "durations, phases without gaps or overlaps, references to people, teams and channels.\n"
+     "durations, phases without gaps or overlaps, references to people, teams and channels,\n"
+     "and the scrape and probes sections (regexes, JSON paths, relabeling).\n"
      "Errors are printed as file:line:col: key: message. Exit status 2 when any file is\n"
      "invalid.\n"
      "\n"
@@ -253,6 +257,8 @@ static const struct command commands[] = {
     {"query", "evaluate a PromQL expression on a running daemon", dw_cli_query_usage, dw_cli_query},
     {"query-range", "evaluate a PromQL expression over a time range", dw_cli_query_range_usage,
      dw_cli_query_range},
+    {"probe", "run one synthetic probe once and show the result", dw_cli_probe_usage, dw_cli_probe},
+    {"host-metrics", "print the built-in host collector's metrics", dw_cli_host_usage, dw_cli_host},
     {"version", "print the version", "usage: dojowatch version [-o text|json]\n", cmd_version},
     {"help", "help on a command", "usage: dojowatch help [COMMAND]\n", cmd_help},
 };

@@ -46,6 +46,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "collect/collect.h"
 #include "daemon/daemon.h"
 #include "http/http.h"
 #include "plan/plan.h"
@@ -64,6 +65,7 @@ struct daemon {
     int lock_fd;
     struct dw_store *store;
     struct dw_tsdb *tsdb;
+    struct dw_collector *collector;
     struct dw_http_server *http;
     struct dw_http_app app;
     atomic_bool ready;
@@ -300,6 +302,8 @@ static int reload(void *ctx, char **err)
     dw_diags_init(&diags);
     pthread_mutex_lock(&d->reload_lock);
     struct dw_config *next = dw_config_load_file(d->opts->config_path, &diags);
+    if (next && d->collector && dw_collector_apply(d->collector, next, &diags) != 0)
+        dw_config_unref(&next); /* scrape or probes invalid: the old sections keep running */
     if (!next) {
         log_diags(&diags, DW_LOG_ERROR);
         char *text = diags_text(&diags, 20);
@@ -655,6 +659,16 @@ int dw_daemon_run(const struct dw_daemon_options *opts)
         goto out_store;
     }
 
+    d.collector = dw_collector_new(d.tsdb);
+    dw_diags_init(&diags);
+    size_t cerr = dw_collector_apply(d.collector, d.cfg, &diags);
+    log_diags(&diags, DW_LOG_ERROR);
+    dw_diags_release(&diags);
+    if (cerr) {
+        status = 2;
+        goto out_store;
+    }
+
     d.app = (struct dw_http_app){
         .ctx = &d,
         .config_get = config_get,
@@ -663,6 +677,7 @@ int dw_daemon_run(const struct dw_daemon_options *opts)
         .authenticate = authenticate,
         .store = d.store,
         .tsdb = d.tsdb,
+        .collector = d.collector,
         .started_at_ms = dw_now_ms(),
         .test_clock = opts->test_clock,
     };
@@ -681,7 +696,7 @@ int dw_daemon_run(const struct dw_daemon_options *opts)
         goto out_threads;
     }
     publish_tsdb_metrics(d.tsdb);
-    if (start_threads(&d) < 0)
+    if (start_threads(&d) < 0 || dw_collector_start(d.collector) < 0)
         goto out_threads;
 
     atomic_store(&d.ready, true);
@@ -697,9 +712,11 @@ int dw_daemon_run(const struct dw_daemon_options *opts)
     status = 0;
 
 out_threads:
+    dw_collector_stop(d.collector);
     stop_threads(&d);
     dw_http_stop(&d.http);
 out_store:
+    dw_collector_free(&d.collector);
     close_tsdb(&d);
     dw_store_close(&d.store);
 out_lock:

@@ -18,6 +18,8 @@
 #include "store/store.h"
 #include "tsdb/tsdb.h"
 
+struct dw_collector; /* collect/collect.h */
+
 struct dw_http_server;
 struct dw_http_request;
 struct dw_http_response;
@@ -40,6 +42,7 @@ struct dw_http_app {
     enum dw_role (*authenticate)(void *ctx, const char *token, const char **name);
     struct dw_store *store;
     struct dw_tsdb *tsdb; /* NULL: ingestion and queries answer 503 */
+    struct dw_collector *collector; /* NULL: /api/v1/targets and /api/v1/probes answer 503 */
     int64_t started_at_ms;
     bool test_clock; /* expose POST /-/test/clock (serve --test-clock) */
 };

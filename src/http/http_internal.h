@@ -161,6 +161,10 @@ void dw_api_label_values(struct dw_http_request *req, struct dw_http_response *r
                          const struct dw_http_app *app);
 void dw_api_metadata(struct dw_http_request *req, struct dw_http_response *resp,
                      const struct dw_http_app *app);
+void dw_api_targets(struct dw_http_request *req, struct dw_http_response *resp,
+                    const struct dw_http_app *app);
+void dw_api_probes(struct dw_http_request *req, struct dw_http_response *resp,
+                   const struct dw_http_app *app);
 void dw_api_buildinfo(struct dw_http_request *req, struct dw_http_response *resp,
                       const struct dw_http_app *app);
 void dw_api_runtimeinfo(struct dw_http_request *req, struct dw_http_response *resp,

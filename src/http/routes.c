@@ -166,6 +166,10 @@ static const struct dw_http_route routes[] = {
      "/api/v1/label/{name}/values", false},
     {"GET", "/api/v1/metadata", dw_api_metadata, DW_ROLE_VIEWER, DW_BODY_NONE, "/api/v1/metadata",
      false},
+    /* Collection (api_collect.c). */
+    {"GET", "/api/v1/targets", dw_api_targets, DW_ROLE_VIEWER, DW_BODY_NONE, "/api/v1/targets",
+     false},
+    {"GET", "/api/v1/probes", dw_api_probes, DW_ROLE_VIEWER, DW_BODY_NONE, "/api/v1/probes", false},
     {"GET", "/api/v1/status/buildinfo", dw_api_buildinfo, DW_ROLE_VIEWER, DW_BODY_NONE,
      "/api/v1/status/buildinfo", false},
     {"GET", "/api/v1/status/runtimeinfo", dw_api_runtimeinfo, DW_ROLE_VIEWER, DW_BODY_NONE,

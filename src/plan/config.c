@@ -453,11 +453,16 @@ static void summarise(const struct dw_config *cfg, struct dw_buf *out)
     dw_buf_printf(out, "%s\nsha256: %s\n", any ? "" : " none", cfg->hash);
 }
 
-int dw_config_check_file(const char *path, struct dw_diags *diags, struct dw_buf *summary)
+int dw_config_check_file(const char *path, struct dw_diags *diags, struct dw_buf *summary,
+                         dw_config_section_check_fn sections)
 {
     struct dw_config *cfg = dw_config_load_file(path, diags);
     if (!cfg)
         return -1;
+    if (sections && sections(cfg, diags) != 0) {
+        dw_config_unref(&cfg);
+        return -1;
+    }
     if (summary)
         summarise(cfg, summary);
     dw_config_unref(&cfg);

@@ -249,11 +249,17 @@ enum dw_role dw_role_parse(const char *s);
 enum dw_role dw_config_token_role(const struct dw_config *cfg, const char *token,
                                   const char **out_name);
 
+/** Validates the sections a later module owns (collect's scrape and probes...);
+ *  returns the number of errors added to diags. */
+typedef size_t (*dw_config_section_check_fn)(const struct dw_config *cfg, struct dw_diags *diags);
+
 /** Loads, validates and summarises a file for `dojowatch check-config`.
  * Every problem goes to diags (errors and "warning: " items); summary gets a
- * few human lines (service, launch, phases, tokens...). Returns 0 when there
- * are no errors, -1 otherwise. summary may be NULL. */
-int dw_config_check_file(const char *path, struct dw_diags *diags, struct dw_buf *summary);
+ * few human lines (service, launch, phases, tokens...). `sections` (may be
+ * NULL) validates the module-owned sections of a file that loaded. Returns 0
+ * when there are no errors, -1 otherwise. summary may be NULL. */
+int dw_config_check_file(const char *path, struct dw_diags *diags, struct dw_buf *summary,
+                         dw_config_section_check_fn sections);
 
 /* ---- the schema walker: declarative decoding of YAML into C structs ----
  *

@@ -846,6 +846,8 @@ static void decode_list(struct dw_schema_ctx *ctx, const struct dw_schema_field 
     *count = len;
 }
 
+static void decode_yaml(struct dw_schema_ctx *ctx, struct fy_node *n, void *dst);
+
 static void decode_map(struct dw_schema_ctx *ctx, const struct dw_schema_field *f,
                        struct fy_node *n, char *base)
 {
@@ -880,6 +882,8 @@ static void decode_map(struct dw_schema_ctx *ctx, const struct dw_schema_field *
         set_pos(ctx, fy_node_pair_value(p), kline, kcol);
         if (f->elem == DW_SCHEMA_OBJECT)
             decode_object(ctx, fy_node_pair_value(p), f->sub, elem);
+        else if (f->elem == DW_SCHEMA_YAML)
+            decode_yaml(ctx, fy_node_pair_value(p), elem + ef.offset);
         else
             decode_scalar(ctx, &ef, fy_node_pair_value(p), elem + ef.offset);
         path_pop(ctx, saved);

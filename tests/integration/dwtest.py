@@ -58,6 +58,9 @@ def env_with_tokens(extra=None):
     env["DOJOWATCH_RESPONDER_TOKEN"] = TOKENS["responder"]
     env["DOJOWATCH_VIEWER_TOKEN"] = TOKENS["viewer"]
     # Sanitizer reports must fail the test, not scroll by.
+    # The example's probes aim at DojoPool; in tests they hit a closed local port.
+    for var in ("DOJOPOOL_HOST", "DOJOPOOL_CDN_HOST", "DOJOPOOL_DB", "DOJOWATCH_LISTEN"):
+        env.setdefault(var, "127.0.0.1:9")
     env.setdefault("ASAN_OPTIONS", "detect_leaks=1:halt_on_error=1")
     env.setdefault("UBSAN_OPTIONS", "halt_on_error=1:print_stacktrace=1")
     if extra:

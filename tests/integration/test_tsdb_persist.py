@@ -13,7 +13,11 @@ import time
 import urllib.parse
 
 import rwproto
+from collectcfg import config_with
 from dwtest import Daemon, metric_value, run, test, wait_until
+
+# The example plan without collection: these tests count every sample stored.
+QUIET = config_with("scrape: {host: {enabled: false}}\nprobes: {checks: []}\n")
 
 START = "2026-12-01T08:00:00Z"  # a multiple of the 2 h block range
 T0 = calendar.timegm(time.strptime(START, "%Y-%m-%dT%H:%M:%SZ")) * 1000
@@ -80,7 +84,7 @@ def head_is_cut_into_a_block_and_survives_restarts():
     started = []
 
     def daemon(at):
-        started.append(Daemon(data=data, args=["--test-clock=" + at]).start())
+        started.append(Daemon(config=QUIET, data=data, args=["--test-clock=" + at]).start())
         return started[-1]
 
     d = daemon(START)
@@ -146,7 +150,7 @@ def series_dropped_from_the_head_can_come_back():
     """A series that stopped is dropped from the head once its samples are in a
     block; the remote-write threads' series cache still knows its old ref, so
     sending it again must fall back to its labels and store the sample."""
-    d = Daemon(args=["--test-clock=" + START]).start()
+    d = Daemon(config=QUIET, args=["--test-clock=" + START]).start()
     try:
         def send(series):
             r = d.post("/api/v1/write", token="responder", headers=rwproto.HEADERS,
