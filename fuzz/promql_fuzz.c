@@ -134,25 +134,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 }
 
 #ifdef DW_FUZZ_REPLAY
-static int replay_file(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        perror(path);
-        return -1;
-    }
-    struct dw_buf b;
-    dw_buf_init(&b, 1u << 20);
-    char chunk[4096];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
-        dw_buf_append(&b, chunk, n);
-    fclose(f);
-    LLVMFuzzerTestOneInput((const uint8_t *)(b.data ? b.data : ""), b.len);
-    dw_buf_release(&b);
-    return 0;
-}
-
 /* Each "eval[_ordered|_fail] instant at <t> <expr>" line of a .test file. */
 static int replay_test_file(const char *path, size_t *count)
 {
@@ -184,51 +165,14 @@ static int replay_test_file(const char *path, size_t *count)
     return 0;
 }
 
-static int replay(const char *path, size_t *count)
+/* .test files feed their expressions; anything else is one input. */
+static int replay_special(const char *path, size_t *count)
 {
-    struct stat st;
-    if (stat(path, &st) != 0) {
-        perror(path);
-        return -1;
-    }
-    if (!S_ISDIR(st.st_mode)) {
-        size_t len = strlen(path);
-        if (len > 5 && strcmp(path + len - 5, ".test") == 0)
-            return replay_test_file(path, count);
-        (*count)++;
-        return replay_file(path);
-    }
-    DIR *d = opendir(path);
-    if (!d) {
-        perror(path);
-        return -1;
-    }
-    int rc = 0;
-    struct dirent *de;
-    while ((de = readdir(d)) != NULL) {
-        if (de->d_name[0] == '.')
-            continue;
-        char full[4096];
-        snprintf(full, sizeof full, "%s/%s", path, de->d_name);
-        if (replay(full, count) != 0)
-            rc = -1;
-    }
-    closedir(d);
-    return rc;
+    size_t len = strlen(path);
+    if (len > 5 && strcmp(path + len - 5, ".test") == 0)
+        return replay_test_file(path, count);
+    return -2;
 }
-
-/* Prints the harness's closing line so scripts/test-summary.sh counts it. */
-int main(int argc, char **argv)
-{
-    size_t count = 0;
-    int failed = 0;
-    for (int i = 1; i < argc; i++)
-        if (replay(argv[i], &count) != 0)
-            failed++;
-    if (count == 0)
-        failed++;
-    const char *name = strrchr(argv[0], '/');
-    printf("%s: %zu passed, %d failed\n", name ? name + 1 : argv[0], count, failed);
-    return failed ? 1 : 0;
-}
+#define DW_REPLAY_SPECIAL replay_special
+#include "replay.h"
 #endif

@@ -19,6 +19,19 @@
 #include "core/core.h"
 #include "harness.h"
 
+/* Every diagnostic as "file:line:col: key: message" lines (heap, never NULL). */
+static inline char *diags_text(const struct dw_diags *d)
+{
+    struct dw_buf b;
+    dw_buf_init(&b, 0);
+    dw_buf_puts(&b, "");
+    for (size_t i = 0; i < d->n; i++) {
+        dw_diag_format(&d->items[i], &b);
+        dw_buf_putc(&b, '\n');
+    }
+    return dw_buf_steal(&b);
+}
+
 static uint64_t rng_state = 0x9E3779B97F4A7C15ULL;
 
 static inline void rng_seed(uint64_t s)

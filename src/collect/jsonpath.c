@@ -638,3 +638,27 @@ bool dw_jsonpath_check(const struct dw_jsonpath *p, const json_t *doc, char *why
                                 : " (not comparable)");
     return false;
 }
+
+bool dw_jsonpath_is_path(const struct dw_jsonpath *p)
+{
+    return p->op == OP_EXISTS;
+}
+
+char *dw_jsonpath_get(const struct dw_jsonpath *p, const json_t *doc)
+{
+    const json_t *v = resolve(p, doc, NULL, 0);
+    if (!v || json_is_null(v))
+        return NULL;
+    if (json_is_string(v))
+        return dw_strndup(json_string_value(v), json_string_length(v));
+    if (json_is_integer(v))
+        return dw_asprintf("%lld", (long long)json_integer_value(v));
+    if (json_is_real(v))
+        return dw_asprintf("%.17g", json_real_value(v));
+    if (json_is_boolean(v))
+        return dw_strdup(json_is_true(v) ? "true" : "false");
+    char *dump = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+    char *out = dw_strdup(dump ? dump : "");
+    free(dump);
+    return out;
+}

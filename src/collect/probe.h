@@ -68,12 +68,12 @@ struct dw_probe_status {
 };
 
 /** A compiled JSON path without operator, for extracting a value ($.a.b[0]). */
-struct dw_probe_jpath;
+struct dw_jsonpath;
 
 /** How a journey step extracts a variable: a JSON path or a regex's group 1. */
 struct dw_probe_extract_how {
     char *src;                   /* as written: "$.token" or "regex:..." */
-    struct dw_probe_jpath *path; /* one of path and re */
+    struct dw_jsonpath *path; /* one of path and re */
     pcre2_code *re;
 };
 struct dw_probe_extract {
@@ -315,12 +315,6 @@ void dw_probe_tcp_start(struct dw_probe_run *run);
 void dw_probe_ws_start(struct dw_probe_run *run);
 void dw_probe_dns_start(struct dw_probe_run *run);
 
-/* Journey helpers shared by probe_config.c and probe_http.c. */
-struct dw_probe_jpath *dw_probe_jpath_compile(const char *src, char *msg, size_t msgcap);
-void dw_probe_jpath_free(struct dw_probe_jpath **p);
-/** The value at the path as text (strings as they are, numbers and booleans
- *  printed, objects/arrays as compact JSON); NULL when missing or null. Heap. */
-char *dw_probe_jpath_get(const struct dw_probe_jpath *p, const void *json_doc);
 /** Renders a template with the journey's variable values (NULL values render empty). */
 char *dw_probe_tmpl_render(const struct dw_probe_tmpl *t, char *const *values);
 

@@ -253,9 +253,11 @@ static bool decode_extract(struct dw_schema_ctx *ctx, const char *s, void *dst)
         else if (groups < 1)
             dw_schema_error(ctx, "the regex needs a capture group: the value is group 1");
     } else if (s[0] == '$') {
-        h->path = dw_probe_jpath_compile(s, msg, sizeof msg);
+        h->path = dw_jsonpath_compile(s, msg, sizeof msg);
         if (!h->path)
             dw_schema_error(ctx, "invalid JSON path: %s", msg);
+        else if (!dw_jsonpath_is_path(h->path))
+            dw_schema_error(ctx, "extract takes a bare path like $.token, not an assertion");
     } else {
         return false;
     }
@@ -267,7 +269,7 @@ static void release_extract(void *dst)
 {
     struct dw_probe_extract_how *h = dst;
     free(h->src);
-    dw_probe_jpath_free(&h->path);
+    dw_jsonpath_free(&h->path);
     pcre2_code_free(h->re);
     *h = (struct dw_probe_extract_how){0};
 }

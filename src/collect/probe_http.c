@@ -475,108 +475,6 @@ void dw_probe_http_start(struct dw_probe_run *run)
 
 /* ---- JSON paths for extraction: $, .key, ['key'], ["key"], [index] ---- */
 
-struct jseg {
-    char *key; /* NULL for an index */
-    size_t index;
-};
-
-struct dw_probe_jpath {
-    struct jseg *segs;
-    size_t n;
-};
-
-void dw_probe_jpath_free(struct dw_probe_jpath **pp)
-{
-    struct dw_probe_jpath *p = *pp;
-    if (!p)
-        return;
-    for (size_t i = 0; i < p->n; i++)
-        free(p->segs[i].key);
-    free(p->segs);
-    free(p);
-    *pp = NULL;
-}
-
-static void jpath_push(struct dw_probe_jpath *p, char *key, size_t index)
-{
-    p->segs = dw_realloc(p->segs, (p->n + 1) * sizeof *p->segs);
-    p->segs[p->n++] = (struct jseg){key, index};
-}
-
-/* One [..] selector at s; returns the length consumed or 0 on a syntax error. */
-static size_t jpath_bracket(struct dw_probe_jpath *p, const char *s)
-{
-    if (s[1] == '\'' || s[1] == '"') {
-        const char *end = strchr(s + 2, s[1]);
-        if (!end || end[1] != ']')
-            return 0;
-        jpath_push(p, dw_strndup(s + 2, (size_t)(end - s - 2)), 0);
-        return (size_t)(end - s) + 2;
-    }
-    size_t len = strspn(s + 1, "0123456789");
-    if (len == 0 || len > 9 || s[1 + len] != ']')
-        return 0;
-    char digits[10];
-    memcpy(digits, s + 1, len);
-    digits[len] = '\0';
-    int64_t v = 0;
-    dw_parse_int64(digits, &v);
-    jpath_push(p, NULL, (size_t)v);
-    return len + 2;
-}
-
-struct dw_probe_jpath *dw_probe_jpath_compile(const char *src, char *msg, size_t msgcap)
-{
-    struct dw_probe_jpath *p = dw_calloc(1, sizeof *p);
-    const char *s = src;
-    if (*s != '$')
-        goto bad;
-    s++;
-    while (*s) {
-        size_t used = 0;
-        if (*s == '.') {
-            used =
-                strspn(s + 1, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-");
-            if (used)
-                jpath_push(p, dw_strndup(s + 1, used), 0);
-            used = used ? used + 1 : 0;
-        } else if (*s == '[') {
-            used = jpath_bracket(p, s);
-        }
-        if (!used)
-            goto bad;
-        s += used;
-    }
-    return p;
-bad:
-    snprintf(msg, msgcap, "column %zu: expected $ then .key, ['key'] or [index]",
-             (size_t)(s - src) + 1);
-    dw_probe_jpath_free(&p);
-    return NULL;
-}
-
-char *dw_probe_jpath_get(const struct dw_probe_jpath *p, const void *json_doc)
-{
-    const json_t *v = json_doc;
-    for (size_t i = 0; v && i < p->n; i++)
-        v = p->segs[i].key ? json_object_get(v, p->segs[i].key)
-                           : json_array_get(v, p->segs[i].index);
-    if (!v || json_is_null(v))
-        return NULL;
-    if (json_is_string(v))
-        return dw_strndup(json_string_value(v), json_string_length(v));
-    if (json_is_integer(v))
-        return dw_asprintf("%lld", (long long)json_integer_value(v));
-    if (json_is_real(v))
-        return dw_asprintf("%.17g", json_real_value(v));
-    if (json_is_boolean(v))
-        return dw_strdup(json_is_true(v) ? "true" : "false");
-    char *dump = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
-    char *out = dw_strdup(dump ? dump : "");
-    free(dump);
-    return out;
-}
-
 char *dw_probe_tmpl_render(const struct dw_probe_tmpl *t, char *const *values)
 {
     struct dw_buf b;
@@ -735,7 +633,7 @@ static bool step_extract(struct dw_probe_run *run, const struct dw_probe_step *s
             if (!*doc)
                 *doc = json_loadb(r->resp.data ? r->resp.data : "", r->resp.len,
                                   JSON_DECODE_ANY | JSON_ALLOW_NUL, &err);
-            val = *doc ? dw_probe_jpath_get(x->how.path, *doc) : NULL;
+            val = *doc ? dw_jsonpath_get(x->how.path, *doc) : NULL;
         }
         if (!val) {
             dw_probe_fail(run, "extract_failed", "step %s: %s: %s found nothing", s->name, x->name,

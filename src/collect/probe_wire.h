@@ -94,6 +94,13 @@ void dw_jsonpath_free(struct dw_jsonpath **p);
  *  false/null. On false, why (if not NULL) says: "$.status is \"degraded\", expected == \"ok\"". */
 bool dw_jsonpath_check(const struct dw_jsonpath *p, const json_t *doc, char *why, size_t whycap);
 
+/** True when the compiled text is a bare path (no operator), usable with dw_jsonpath_get. */
+bool dw_jsonpath_is_path(const struct dw_jsonpath *p);
+/** The value at the path as text (strings raw, numbers and booleans as JSON
+ *  writes them, objects and arrays as compact JSON); NULL when missing or null.
+ *  Heap, caller frees. The operator part of an assertion is ignored. */
+char *dw_jsonpath_get(const struct dw_jsonpath *p, const json_t *doc);
+
 /* ---- CDN cache headers ---- */
 
 enum dw_cdn_cache { DW_CDN_UNKNOWN = 0, DW_CDN_HIT, DW_CDN_MISS };

@@ -29,6 +29,7 @@ _Static_assert(sizeof(struct dw_plan_channel) == sizeof(struct dw_schema_pair) &
 /* clang-format off */
 const char *const dw_plan_section_names[PLAN_SEC_COUNT] = {
     "scrape", "probes", "rules", "notify", "oncall", "status", "dashboards", "incidents",
+    "alerting",
 };
 /* clang-format on */
 
@@ -532,6 +533,7 @@ enum {
     PLAN_SEC_status = PLAN_SEC_STATUS,
     PLAN_SEC_dashboards = PLAN_SEC_DASHBOARDS,
     PLAN_SEC_incidents = PLAN_SEC_INCIDENTS,
+    PLAN_SEC_alerting = PLAN_SEC_ALERTING,
 };
 
 #define OBJECTIVES(key, member, count, schema)                                                     \
@@ -583,6 +585,7 @@ static const struct dw_schema_field root_fields[] = {
     SECTION(status),
     SECTION(dashboards),
     SECTION(incidents),
+    SECTION(alerting),
 };
 /* clang-format on */
 

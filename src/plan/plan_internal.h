@@ -23,6 +23,7 @@ enum plan_section {
     PLAN_SEC_STATUS,
     PLAN_SEC_DASHBOARDS,
     PLAN_SEC_INCIDENTS,
+    PLAN_SEC_ALERTING,
     PLAN_SEC_COUNT
 };
 extern const char *const dw_plan_section_names[PLAN_SEC_COUNT];

@@ -5,7 +5,7 @@ import os
 import socket
 import tempfile
 
-from dwtest import EXAMPLE
+from dwtest import EXAMPLE, free_port  # noqa: F401 (re-exported)
 
 
 def config_with(sections, tmpdir=None):
@@ -26,9 +26,4 @@ def config_with(sections, tmpdir=None):
     return path
 
 
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
+

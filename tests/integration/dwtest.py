@@ -10,6 +10,7 @@ import os
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -213,6 +214,13 @@ class Daemon:
             assert rc == 0, "daemon exited with %s on SIGTERM:\n%s" % (rc, self.logs()[-4000:])
             assert "ERROR: AddressSanitizer" not in self.logs(), self.logs()[-4000:]
             assert "runtime error:" not in self.logs(), self.logs()[-4000:]
+
+
+def free_port():
+    """A TCP port on 127.0.0.1 that was free a moment ago."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 def wait_until(pred, timeout=5.0, interval=0.02, what="condition"):

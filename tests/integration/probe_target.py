@@ -62,6 +62,8 @@ import threading
 import time
 import urllib.parse
 
+from dwtest import free_port
+
 WS_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 CSRF = "csrf-5f2b9c"
 SESSION = "sess-81d3aa"
@@ -449,13 +451,6 @@ def make_cert(tmp, days):
                    check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     return cert, key
 
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def serve(server):

@@ -15,7 +15,7 @@ import tempfile
 import time
 import urllib.request
 
-from dwtest import cli, run, test
+from dwtest import cli, run, test, free_port
 
 NODE_EXPORTER = os.environ.get("NODE_EXPORTER_BIN", "/usr/bin/prometheus-node-exporter")
 
@@ -127,13 +127,6 @@ def have_node_exporter(name):
     print("  note: %s is not installed; %s checks nothing" % (NODE_EXPORTER, name), flush=True)
     return False
 
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 class NodeExporter:

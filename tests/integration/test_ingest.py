@@ -8,7 +8,7 @@ import tempfile
 import time
 
 import rwproto
-from dwtest import TOKENS, Daemon, metric_value, run, test, wait_until
+from dwtest import TOKENS, Daemon, metric_value, run, test, wait_until, free_port
 
 
 def stored(d, path):
@@ -166,13 +166,6 @@ def storage_limits_refuse_the_request_whole():
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 @test

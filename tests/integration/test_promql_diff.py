@@ -29,7 +29,7 @@ import urllib.parse
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 
-from dwtest import BINARY, EXAMPLE, ROOT, TOKENS, Daemon, env_with_tokens, run, test
+from dwtest import BINARY, EXAMPLE, ROOT, TOKENS, Daemon, env_with_tokens, run, test, free_port
 
 SHARED = os.environ.get("DW_SHARED_DIR") or os.path.join(os.path.dirname(ROOT), "shared")
 GEN = os.path.join(SHARED, "bench", "gen_dataset.py")
@@ -118,11 +118,6 @@ def plan_expressions():
             out.append(v)
     return out
 
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def run_logged(argv, log, timeout=300, env=None):

@@ -20,7 +20,7 @@ import threading
 import time
 import urllib.parse
 
-from dwtest import EXAMPLE, TOKENS, Daemon, cli, env_with_tokens, metric_value, run, test, wait_until
+from dwtest import EXAMPLE, TOKENS, Daemon, cli, env_with_tokens, metric_value, run, test, wait_until, free_port
 
 T0 = 1700000000  # first sample (2023-11-14T22:13:20Z); one every 15 s for an hour
 T = T0 + 3600    # the last sample
@@ -75,13 +75,6 @@ def daemon():
         assert r.status == 204, (r.status, r.text)
     return _shared["d"]
 
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def prometheus():

@@ -179,19 +179,14 @@ TEST(scrape_config_errors_have_positions)
                        "    relabel_configs: [{action: keep, regex: '(', source_labels: [a]}]\n"
                        "    metrics_pth: /m\n";
     ASSERT_TRUE(decode_scrape(yaml, &d, &sc) >= 4);
-    struct dw_buf b;
-    dw_buf_init(&b, 0);
-    for (size_t i = 0; i < d.n; i++) {
-        dw_diag_format(&d.items[i], &b);
-        dw_buf_putc(&b, '\n');
-    }
-    ASSERT_CONTAINS(b.data, "scrape.yaml:4:"); /* timeout > interval */
-    ASSERT_CONTAINS(b.data, "longer than scrape_interval");
-    ASSERT_CONTAINS(b.data, "scrape.yaml:5:"); /* a scheme in a target */
-    ASSERT_CONTAINS(b.data, "scrape.yaml:6:"); /* bad regex */
-    ASSERT_CONTAINS(b.data, "scrape.yaml:7:"); /* unknown key */
-    ASSERT_CONTAINS(b.data, "metrics_path");   /* did you mean */
-    dw_buf_release(&b);
+    char *text = diags_text(&d);
+    ASSERT_CONTAINS(text, "scrape.yaml:4:"); /* timeout > interval */
+    ASSERT_CONTAINS(text, "longer than scrape_interval");
+    ASSERT_CONTAINS(text, "scrape.yaml:5:"); /* a scheme in a target */
+    ASSERT_CONTAINS(text, "scrape.yaml:6:"); /* bad regex */
+    ASSERT_CONTAINS(text, "scrape.yaml:7:"); /* unknown key */
+    ASSERT_CONTAINS(text, "metrics_path");   /* did you mean */
+    free(text);
     dw_scrape_cfg_release(&sc);
     dw_diags_release(&d);
 }
@@ -292,12 +287,10 @@ static struct dw_config *config_with(const char *sections)
     struct dw_diags d;
     dw_diags_init(&d);
     struct dw_config *cfg = dw_config_load_string("test.yaml", b.data, b.len, &d);
-    for (size_t i = 0; !cfg && i < d.n; i++) {
-        struct dw_buf e;
-        dw_buf_init(&e, 0);
-        dw_diag_format(&d.items[i], &e);
-        fprintf(stderr, "%s\n", e.data);
-        dw_buf_release(&e);
+    if (!cfg) {
+        char *text = diags_text(&d);
+        fprintf(stderr, "%s", text);
+        free(text);
     }
     dw_diags_release(&d);
     dw_buf_release(&b);

@@ -32,18 +32,6 @@ static size_t decode(const char *yaml, struct dw_probes_cfg *pc, struct dw_diags
     return dw_schema_decode_string("p.yaml", yaml, strlen(yaml), &dw_probes_schema, pc, NULL, d);
 }
 
-static char *diags_text(const struct dw_diags *d)
-{
-    struct dw_buf b;
-    dw_buf_init(&b, 0);
-    dw_buf_puts(&b, "");
-    for (size_t i = 0; i < d->n; i++) {
-        dw_diag_format(&d->items[i], &b);
-        dw_buf_putc(&b, '\n');
-    }
-    return dw_buf_steal(&b);
-}
-
 /* Asserts a diagnostic at pos ("p.yaml:5:5") whose text contains msg. */
 static void expect_err(const char *yaml, const char *pos, const char *msg)
 {
@@ -434,13 +422,13 @@ TEST(cert_dates_and_tls_labels)
 static char *jget(const char *path, const char *doc_text)
 {
     char msg[128] = "";
-    struct dw_probe_jpath *p = dw_probe_jpath_compile(path, msg, sizeof msg);
+    struct dw_jsonpath *p = dw_jsonpath_compile(path, msg, sizeof msg);
     if (!p)
         DW_FAIL_("%s: %s", path, msg);
     json_t *doc = json_loads(doc_text, JSON_DECODE_ANY, NULL);
-    char *v = dw_probe_jpath_get(p, doc);
+    char *v = dw_jsonpath_get(p, doc);
     json_decref(doc);
-    dw_probe_jpath_free(&p);
+    dw_jsonpath_free(&p);
     return v;
 }
 
@@ -459,7 +447,7 @@ TEST(json_path_extraction)
     free(v);
     ASSERT_EQ_STR(v = jget("$.items[1].id", doc), "8");
     free(v);
-    ASSERT_EQ_STR(v = jget("$['a b'].c", doc), "[1,2]");
+    ASSERT_EQ_STR(v = jget("$[\"a b\"].c", doc), "[1,2]");
     free(v);
     ASSERT_EQ_STR(v = jget("$[\"items\"][0]", doc), "{\"id\":7}");
     free(v);
@@ -467,13 +455,13 @@ TEST(json_path_extraction)
     ASSERT_NULL(jget("$.missing", doc));
     ASSERT_NULL(jget("$.items[5]", doc));
     char msg[128];
-    struct dw_probe_jpath *p = dw_probe_jpath_compile("token", msg, sizeof msg);
+    struct dw_jsonpath *p = dw_jsonpath_compile("token", msg, sizeof msg);
     ASSERT_NULL(p);
     ASSERT_CONTAINS(msg, "column 1");
-    p = dw_probe_jpath_compile("$.a.", msg, sizeof msg);
+    p = dw_jsonpath_compile("$.a.", msg, sizeof msg);
     ASSERT_NULL(p);
-    ASSERT_CONTAINS(msg, "column 4");
-    p = dw_probe_jpath_compile("$.a['x]", msg, sizeof msg);
+    ASSERT_CONTAINS(msg, "column 5");
+    p = dw_jsonpath_compile("$.a[\"x]", msg, sizeof msg);
     ASSERT_NULL(p);
 }
 

@@ -38,18 +38,6 @@ static const struct dw_schema_field doc_fields[] = {
 static const struct dw_schema doc_schema = {doc_fields, 1, false, NULL};
 
 /* All diagnostics, one "file:line:col: key: msg" per line. */
-static char *diags_text(const struct dw_diags *d)
-{
-    struct dw_buf b;
-    dw_buf_init(&b, 0);
-    dw_buf_puts(&b, "");
-    for (size_t i = 0; i < d->n; i++) {
-        dw_diag_format(&d->items[i], &b);
-        dw_buf_putc(&b, '\n');
-    }
-    return dw_buf_steal(&b);
-}
-
 /* Decodes rules that must be valid. */
 static void decode_ok(const char *yaml, struct test_doc *doc)
 {

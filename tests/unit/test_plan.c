@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "testutil.h"
 #include "plan/plan.h"
 
 #ifndef DW_SOURCE_ROOT
@@ -28,18 +29,6 @@
 /* ---- helpers ---- */
 
 /* All diagnostics, one formatted line each. Caller frees. */
-static char *diags_text(const struct dw_diags *d)
-{
-    struct dw_buf b;
-    dw_buf_init(&b, 0);
-    dw_buf_puts(&b, "");
-    for (size_t i = 0; i < d->n; i++) {
-        dw_diag_format(&d->items[i], &b);
-        dw_buf_putc(&b, '\n');
-    }
-    return dw_buf_steal(&b);
-}
-
 static struct dw_config *load_example(struct dw_diags *d)
 {
     dw_diags_init(d);
