@@ -52,17 +52,6 @@
 
 enum check_kind { CHECK_SCRAPE, CHECK_HOST, CHECK_PROBE };
 
-/* The series a check wrote in its last run, for staleness markers. */
-struct sentry {
-    uint64_t hash;
-    struct dw_label *labels; /* one allocation with the strings */
-    size_t n;
-};
-struct sset {
-    struct sentry *e;
-    size_t n, cap; /* open addressing, cap a power of two, hash 0 = empty */
-};
-
 struct generation {
     struct dw_config *cfg;
     struct scrape_cfg sc;
@@ -89,7 +78,7 @@ struct check {
     int64_t run_mono_ns;
     struct scrape_run *srun;
     struct dw_probe_run *prun;
-    struct sset prev;
+    struct dw_lsset prev;
     /* status (guarded by lock for readers) */
     int health; /* -1 unknown, 0 down, 1 up */
     char error[DW_PROBE_DETAIL_LEN];
@@ -168,85 +157,6 @@ int64_t dw_collect_plan_next(const struct dw_config *cfg, int cls, int64_t t)
     return INT64_MAX;
 }
 
-/* ---- the series memory of a check ---- */
-
-static uint64_t labels_hash(const struct dw_label *l, size_t n)
-{
-    uint64_t h = dw_tsdb_labels_hash(l, n);
-    return h ? h : 1;
-}
-
-static void sset_release(struct sset *s)
-{
-    for (size_t i = 0; i < s->cap; i++)
-        free(s->e[i].labels);
-    free(s->e);
-    *s = (struct sset){0};
-}
-
-static struct sentry *sset_slot(struct sset *s, uint64_t h, const struct dw_label *l, size_t n)
-{
-    size_t mask = s->cap - 1;
-    for (size_t i = h & mask;; i = (i + 1) & mask) {
-        struct sentry *e = &s->e[i];
-        if (!e->hash || (e->hash == h && dw_tsdb_labels_cmp(e->labels, e->n, l, n) == 0))
-            return e;
-    }
-}
-
-static void sset_put_entry(struct sset *s, struct sentry ent);
-
-static void sset_grow(struct sset *s)
-{
-    struct sset old = *s;
-    s->cap = old.cap ? old.cap * 2 : 64;
-    s->e = dw_calloc(s->cap, sizeof *s->e);
-    s->n = 0;
-    for (size_t i = 0; i < old.cap; i++)
-        if (old.e[i].hash)
-            sset_put_entry(s, old.e[i]);
-    free(old.e);
-}
-
-static void sset_put_entry(struct sset *s, struct sentry ent)
-{
-    if ((s->n + 1) * 4 > s->cap * 3)
-        sset_grow(s);
-    struct sentry *e = sset_slot(s, ent.hash, ent.labels, ent.n);
-    if (e->hash) {
-        free(ent.labels);
-        return;
-    }
-    *e = ent;
-    s->n++;
-}
-
-/* Copies sorted labels into one allocation. */
-static struct sentry sentry_make(const struct dw_label *l, size_t n, uint64_t h)
-{
-    size_t bytes = n * sizeof *l;
-    for (size_t i = 0; i < n; i++)
-        bytes += strlen(l[i].name) + strlen(l[i].value) + 2;
-    struct dw_label *c = dw_malloc(bytes ? bytes : 1);
-    char *p = (char *)(c + n);
-    for (size_t i = 0; i < n; i++) {
-        size_t a = strlen(l[i].name) + 1, b = strlen(l[i].value) + 1;
-        memcpy(p, l[i].name, a);
-        c[i].name = p;
-        memcpy(p + a, l[i].value, b);
-        c[i].value = p + a;
-        p += a + b;
-    }
-    return (struct sentry){.hash = h, .labels = c, .n = n};
-}
-
-static bool sset_has(const struct sset *s, uint64_t h, const struct dw_label *l, size_t n)
-{
-    if (!s->cap)
-        return false;
-    return sset_slot((struct sset *)s, h, l, n)->hash != 0;
-}
-
 /* ---- writing a run's samples ---- */
 
 /* One run's write: the labels scratch and the new series memory. */
@@ -254,7 +164,7 @@ struct writer {
     struct dw_collector *c;
     struct check *ck;
     int64_t ts;
-    struct sset next;
+    struct dw_lsset next;
     struct dw_label *lb;
     size_t lcap;
     size_t written, failed;
@@ -273,11 +183,8 @@ static void writer_add(struct writer *w, struct dw_label *lb, size_t n, int64_t 
         return;
     }
     w->written++;
-    if (track) {
-        uint64_t h = labels_hash(lb, n);
-        if (!sset_has(&w->next, h, lb, n))
-            sset_put_entry(&w->next, sentry_make(lb, n, h));
-    }
+    if (track)
+        dw_lsset_add(&w->next, lb, n);
 }
 
 /* Target labels + own labels; a clash is resolved by honor_labels. */
@@ -317,13 +224,15 @@ static void write_report(struct writer *w, const char *name, double v)
 }
 
 /* Stale markers for what the last run wrote and this one did not. */
-static void write_stale(struct writer *w, const struct sset *prev)
+static void write_stale(struct writer *w, const struct dw_lsset *prev)
 {
-    for (size_t i = 0; i < prev->cap; i++) {
-        const struct sentry *e = &prev->e[i];
-        if (!e->hash || sset_has(&w->next, e->hash, e->labels, e->n))
+    struct dw_lsset_iter it = {0};
+    const struct dw_label *l;
+    size_t n;
+    while ((l = dw_lsset_next(prev, &it, &n))) {
+        if (dw_lsset_has(&w->next, l, n))
             continue;
-        if (dw_tsdb_appender_add(w->c->app, e->labels, e->n, w->ts, dw_tsdb_stale_nan(), NULL))
+        if (dw_tsdb_appender_add(w->c->app, l, n, w->ts, dw_tsdb_stale_nan(), NULL))
             w->failed++;
     }
 }
@@ -341,9 +250,9 @@ static void writer_commit(struct writer *w, struct dw_tsdb_commit_result *res)
 /* Replaces the check's series memory with this run's. */
 static void writer_finish(struct writer *w)
 {
-    sset_release(&w->ck->prev);
+    dw_lsset_release(&w->ck->prev);
     w->ck->prev = w->next;
-    w->next = (struct sset){0};
+    w->next = (struct dw_lsset){0};
     free(w->lb);
 }
 
@@ -456,7 +365,7 @@ static void store_exposition(struct dw_collector *c, struct check *ck,
             else
                 snprintf(error, sizeof error, "%s", err.msg);
             dw_tsdb_appender_rollback(c->app);
-            sset_release(&w.next);
+            dw_lsset_release(&w.next);
             w.written = 0;
         }
         dw_lset_release(&x.ls);
@@ -672,7 +581,7 @@ static void check_free(struct check *ck)
     free(ck->target.url);
     dw_lset_release(&ck->target.labels);
     dw_lset_release(&ck->discovered);
-    sset_release(&ck->prev);
+    dw_lsset_release(&ck->prev);
     free(ck);
 }
 
@@ -940,7 +849,7 @@ static struct check *find_check(struct check **v, size_t n, const char *key)
 static void carry_over(struct check *nw, struct check *old)
 {
     nw->prev = old->prev;
-    old->prev = (struct sset){0};
+    old->prev = (struct dw_lsset){0};
     nw->health = old->health;
     memcpy(nw->error, old->error, sizeof nw->error);
     memcpy(nw->reason, old->reason, sizeof nw->reason);

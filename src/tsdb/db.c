@@ -63,7 +63,7 @@
 #define LOG_COMPONENT "tsdb"
 #define HOUR_MS INT64_C(3600000)
 #define DAY_MS (24 * HOUR_MS)
-#define CKPT_BATCH 1024 /* series per checkpoint round */
+#define CKPT_BATCH 1024  /* series per checkpoint round */
 #define PREFETCH_AHEAD 8 /* samples: series prefetched this far ahead, chunks half as far */
 
 struct dw_head *dw_tsdb_head_of(struct dw_tsdb *db)
@@ -253,7 +253,8 @@ static int replay_samples(void *ctx, const struct dw_tsdb_wal_sample *ss, size_t
             __builtin_prefetch(c + 64, 1);
         }
         sa = i + PREFETCH_AHEAD / 2 < n ? r->ser[i + PREFETCH_AHEAD / 2] : NULL;
-        struct dw_tsdb_chunk *ca = sa ? atomic_load_explicit(&sa->head, memory_order_relaxed) : NULL;
+        struct dw_tsdb_chunk *ca =
+            sa ? atomic_load_explicit(&sa->head, memory_order_relaxed) : NULL;
         if (ca) {
             size_t len;
             const uint8_t *b = dw_tsdb_chunk_bytes(ca, &len);
@@ -1061,6 +1062,56 @@ static void store_samples(struct dw_tsdb_appender *a, struct dw_tsdb_commit_resu
     res->out_of_bounds = acc.status[DW_APPEND_OOB];
 }
 
+void dw_tsdb_set_watch(struct dw_tsdb *db, dw_tsdb_watch_filter filter, dw_tsdb_watch_fn fn,
+                       void *ctx)
+{
+    db->wfilter = filter;
+    db->wctx = ctx;
+    db->wfn = fn;
+}
+
+void dw_tsdb_watch_reset(struct dw_tsdb *db)
+{
+    struct dw_idlist ids = {0};
+    pthread_rwlock_rdlock(&db->gate);
+    dw_head_all_ids(db->head, &ids);
+    for (size_t i = 0; i < ids.n; i++)
+        atomic_fetch_and(&dw_head_series(db->head, ids.ids[i])->flags,
+                         (uint8_t) ~(DW_SERIES_WCHECKED | DW_SERIES_WATCHED));
+    pthread_rwlock_unlock(&db->gate);
+    free(ids.ids);
+}
+
+#define WATCH_MAX_NAMES 64
+
+/* The watched names among the committed samples, handed to the watch. */
+static void notify_watch(struct dw_tsdb_appender *a)
+{
+    struct dw_tsdb *db = a->db;
+    const char *names[WATCH_MAX_NAMES];
+    size_t n = 0;
+    for (size_t i = 0; i < a->n; i++) {
+        struct dw_series *s = a->p[i].s;
+        uint8_t f = atomic_load_explicit(&s->flags, memory_order_relaxed);
+        if (!(f & DW_SERIES_WCHECKED)) {
+            const char *name = dw_head_series_name(db->head, s);
+            bool w = db->wfilter ? db->wfilter(db->wctx, name) : true;
+            f = DW_SERIES_WCHECKED | (w ? DW_SERIES_WATCHED : 0);
+            atomic_fetch_or(&s->flags, f);
+        }
+        if (!(f & DW_SERIES_WATCHED) || a->p[i].status != DW_APPEND_OK)
+            continue;
+        const char *name = dw_head_series_name(db->head, s);
+        size_t k = 0;
+        while (k < n && names[k] != name) /* interned: one pointer per name */
+            k++;
+        if (k == n && n < WATCH_MAX_NAMES)
+            names[n++] = name;
+    }
+    if (n)
+        db->wfn(db->wctx, names, n);
+}
+
 static int fail_commit(struct dw_tsdb_appender *a, int rc, char **err, char *msg)
 {
     if (err)
@@ -1120,8 +1171,11 @@ int dw_tsdb_appender_commit(struct dw_tsdb_appender *a, struct dw_tsdb_commit_re
             if (!a->p[i].s)
                 a->p[i].s = a->news[a->p[i].nidx].s;
     }
-    if ((rc = log_series(a)) == 0 && (rc = log_samples(a)) == 0)
+    if ((rc = log_series(a)) == 0 && (rc = log_samples(a)) == 0) {
         store_samples(a, res);
+        if (db->wfn)
+            notify_watch(a);
+    }
     pthread_rwlock_unlock(&db->gate);
     if (rc) {
         size_t created = res->new_series;

@@ -370,6 +370,19 @@ void dw_head_series_labels(struct dw_head *h, const struct dw_series *s, struct 
     }
 }
 
+const char *dw_head_series_name(struct dw_head *h, const struct dw_series *s)
+{
+    const uint8_t *p = s->labels;
+    for (size_t i = 0; i < s->nlabels; i++) {
+        uint32_t ns, vs;
+        p = dw_series_syms_next(dw_series_syms_next(p, &ns), &vs);
+        const char *name = dw_index_str(&h->ix, ns);
+        if (strcmp(name, DW_TSDB_METRIC_NAME) == 0)
+            return dw_index_str(&h->ix, vs);
+    }
+    return "";
+}
+
 int dw_head_series_cmp(struct dw_head *h, const struct dw_series *a, const struct dw_series *b)
 {
     size_t n = a->nlabels < b->nlabels ? a->nlabels : b->nlabels;

@@ -234,9 +234,11 @@ const struct dw_postings *dw_index_postings(struct dw_index *ix, uint32_t name, 
 /* ---- series and the head (head.c) ---- */
 
 enum {
-    DW_SERIES_LOGGED = 1, /* its definition is in the WAL */
-    DW_SERIES_DEAD = 2,   /* garbage-collected: unlinked, awaiting reclamation */
-    DW_SERIES_LOCK = 4,   /* the series lock */
+    DW_SERIES_LOGGED = 1,   /* its definition is in the WAL */
+    DW_SERIES_DEAD = 2,     /* garbage-collected: unlinked, awaiting reclamation */
+    DW_SERIES_LOCK = 4,     /* the series lock */
+    DW_SERIES_WCHECKED = 8, /* the commit watch's filter has judged its name */
+    DW_SERIES_WATCHED = 16, /* ... and wants to hear of its samples */
 };
 
 /*
@@ -360,6 +362,8 @@ struct dw_series *dw_head_get_or_create(struct dw_head *h, const struct dw_label
                                         uint64_t hash, uint32_t id, bool *created);
 /** Fills out (2 * nlabels entries) with the series' labels as strings. */
 void dw_head_series_labels(struct dw_head *h, const struct dw_series *s, struct dw_label *out);
+/** The metric name of a series (interned, stable while the head lives), or "". */
+const char *dw_head_series_name(struct dw_head *h, const struct dw_series *s);
 /** Smallest timestamp still appendable. */
 int64_t dw_head_min_valid(struct dw_head *h);
 /** Status a sample will get, decided before logging it: lock-free unless the sample is older than
@@ -538,6 +542,10 @@ struct dw_tsdb {
     pthread_rwlock_t gate;           /* commits read, truncation writes */
     pthread_mutex_t trunc_mu;
     _Atomic uint64_t commits, rejected, truncations;
+    /* The commit watch (dw_tsdb_set_watch): set before commits start. */
+    dw_tsdb_watch_filter wfilter;
+    dw_tsdb_watch_fn wfn;
+    void *wctx;
 
     /* The source registry (sources.c), guarded by src_mu. */
     pthread_mutex_t src_mu;

@@ -112,3 +112,92 @@ bool dw_tsdb_metric_name_valid(const char *name)
 {
     return name_chars_valid(name, true);
 }
+
+/* ---- sets of label sets ---- */
+
+struct dw_lsset_entry {
+    uint64_t hash;
+    struct dw_label *labels; /* one allocation with the strings */
+    size_t n;
+};
+
+static uint64_t lsset_hash(const struct dw_label *l, size_t n)
+{
+    uint64_t h = dw_tsdb_labels_hash(l, n);
+    return h ? h : 1;
+}
+
+static struct dw_lsset_entry *lsset_slot(const struct dw_lsset *s, uint64_t h,
+                                         const struct dw_label *l, size_t n)
+{
+    size_t mask = s->cap - 1;
+    for (size_t i = h & mask;; i = (i + 1) & mask) {
+        struct dw_lsset_entry *e = &s->e[i];
+        if (!e->hash || (e->hash == h && dw_tsdb_labels_cmp(e->labels, e->n, l, n) == 0))
+            return e;
+    }
+}
+
+static void lsset_grow(struct dw_lsset *s)
+{
+    struct dw_lsset old = *s;
+    s->cap = old.cap ? old.cap * 2 : 64;
+    s->e = dw_calloc(s->cap, sizeof *s->e);
+    for (size_t i = 0; i < old.cap; i++)
+        if (old.e[i].hash)
+            *lsset_slot(s, old.e[i].hash, old.e[i].labels, old.e[i].n) = old.e[i];
+    free(old.e);
+}
+
+/* Copies labels into one allocation: the array, then the strings. */
+static struct dw_label *lsset_copy(const struct dw_label *l, size_t n)
+{
+    size_t bytes = n * sizeof *l;
+    for (size_t i = 0; i < n; i++)
+        bytes += strlen(l[i].name) + strlen(l[i].value) + 2;
+    struct dw_label *c = dw_malloc(bytes ? bytes : 1);
+    char *p = (char *)(c + n);
+    for (size_t i = 0; i < n; i++) {
+        size_t a = strlen(l[i].name) + 1, b = strlen(l[i].value) + 1;
+        memcpy(p, l[i].name, a);
+        memcpy(p + a, l[i].value, b);
+        c[i] = (struct dw_label){p, p + a};
+        p += a + b;
+    }
+    return c;
+}
+
+void dw_lsset_add(struct dw_lsset *s, const struct dw_label *labels, size_t n)
+{
+    if ((s->n + 1) * 4 > s->cap * 3)
+        lsset_grow(s);
+    uint64_t h = lsset_hash(labels, n);
+    struct dw_lsset_entry *e = lsset_slot(s, h, labels, n);
+    if (e->hash)
+        return;
+    *e = (struct dw_lsset_entry){h, lsset_copy(labels, n), n};
+    s->n++;
+}
+
+bool dw_lsset_has(const struct dw_lsset *s, const struct dw_label *labels, size_t n)
+{
+    return s->cap && lsset_slot(s, lsset_hash(labels, n), labels, n)->hash != 0;
+}
+
+const struct dw_label *dw_lsset_next(const struct dw_lsset *s, struct dw_lsset_iter *it, size_t *n)
+{
+    for (; it->i < s->cap; it->i++)
+        if (s->e[it->i].hash) {
+            *n = s->e[it->i].n;
+            return s->e[it->i++].labels;
+        }
+    return NULL;
+}
+
+void dw_lsset_release(struct dw_lsset *s)
+{
+    for (size_t i = 0; i < s->cap; i++)
+        free(s->e[i].labels);
+    free(s->e);
+    *s = (struct dw_lsset){0};
+}

@@ -430,6 +430,27 @@ bool dw_tsdb_label_name_valid(const char *name);
 /** Prometheus' metric name rule: [a-zA-Z_:][a-zA-Z0-9_:]*. */
 bool dw_tsdb_metric_name_valid(const char *name);
 
+/*
+ * A set of label sets, for writers that must know which series they wrote
+ * last time (staleness markers for what disappeared: scrapes, probes, rule
+ * groups). Each member is copied into one allocation. A zeroed struct is an
+ * empty set; not thread-safe.
+ */
+struct dw_lsset {
+    struct dw_lsset_entry *e; /* open addressing; hash 0 = empty slot */
+    size_t n, cap;
+};
+struct dw_lsset_iter {
+    size_t i;
+};
+/** Adds a sorted label set (a copy) unless present. */
+void dw_lsset_add(struct dw_lsset *s, const struct dw_label *labels, size_t n);
+bool dw_lsset_has(const struct dw_lsset *s, const struct dw_label *labels, size_t n);
+/** Next member (sorted labels, *n of them) or NULL; start with a zeroed iterator. */
+const struct dw_label *dw_lsset_next(const struct dw_lsset *s, struct dw_lsset_iter *it, size_t *n);
+/** Frees every member and empties the set. */
+void dw_lsset_release(struct dw_lsset *s);
+
 enum dw_match_op { DW_MATCH_EQ, DW_MATCH_NEQ, DW_MATCH_RE, DW_MATCH_NRE };
 
 /*
@@ -604,6 +625,21 @@ static inline bool dw_tsdb_ref_is_lasting(uint64_t ref)
  */
 int dw_tsdb_appender_commit(struct dw_tsdb_appender *a, struct dw_tsdb_commit_result *res,
                             char **err);
+/*
+ * The commit watch: after each successful commit, fn gets the distinct
+ * metric names (at most 64 per call) of the committed samples whose name
+ * filter accepts. The filter runs once per series and its answer is cached
+ * in the series until dw_tsdb_watch_reset(). Both run on the committing
+ * thread inside the commit, so they must be quick and must not commit.
+ * Set it before commits start (NULL fn: no watch).
+ */
+typedef bool (*dw_tsdb_watch_filter)(void *ctx, const char *name);
+typedef void (*dw_tsdb_watch_fn)(void *ctx, const char *const *names, size_t n);
+void dw_tsdb_set_watch(struct dw_tsdb *db, dw_tsdb_watch_filter filter, dw_tsdb_watch_fn fn,
+                       void *ctx);
+/** Forgets the filter's cached answers (its criteria changed). */
+void dw_tsdb_watch_reset(struct dw_tsdb *db);
+
 /** Discards the collected samples; the appender stays usable. */
 void dw_tsdb_appender_rollback(struct dw_tsdb_appender *a);
 /** Rolls back anything uncommitted and frees; no-op on NULL. */

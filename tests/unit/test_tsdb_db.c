@@ -863,4 +863,95 @@ TEST(appenders_queries_and_maintenance_in_parallel)
     free(dir);
 }
 
+/* ---- sets of label sets and the commit watch ---- */
+
+TEST(label_set_sets)
+{
+    struct dw_lsset s = {0};
+    char name[32];
+    struct dw_label l[2] = {{"__name__", "up"}, {"job", name}};
+    for (int i = 0; i < 1000; i++) {
+        snprintf(name, sizeof name, "j%d", i);
+        dw_lsset_add(&s, l, 2);
+        dw_lsset_add(&s, l, 2); /* once only */
+    }
+    ASSERT_EQ_UINT(s.n, 1000);
+    snprintf(name, sizeof name, "j%d", 999);
+    ASSERT_TRUE(dw_lsset_has(&s, l, 2));
+    snprintf(name, sizeof name, "j%d", 1000);
+    ASSERT_FALSE(dw_lsset_has(&s, l, 2));
+    ASSERT_FALSE(dw_lsset_has(&s, l, 1));
+    struct dw_lsset_iter it = {0};
+    size_t n, count = 0;
+    const struct dw_label *m;
+    while ((m = dw_lsset_next(&s, &it, &n))) {
+        ASSERT_EQ_UINT(n, 2);
+        ASSERT_EQ_STR(m[0].value, "up");
+        count++;
+    }
+    ASSERT_EQ_UINT(count, 1000);
+    dw_lsset_release(&s);
+    ASSERT_EQ_UINT(s.n, 0);
+    ASSERT_FALSE(dw_lsset_has(&s, l, 2));
+}
+
+struct watch_log {
+    int calls, filtered;
+    char names[8][32];
+    size_t n;
+};
+
+static bool watch_filter(void *ctx, const char *name)
+{
+    struct watch_log *w = ctx;
+    w->filtered++;
+    return strcmp(name, "cpu") == 0 || strcmp(name, "mem") == 0;
+}
+
+static void watch_fn(void *ctx, const char *const *names, size_t n)
+{
+    struct watch_log *w = ctx;
+    w->calls++;
+    w->n = n;
+    for (size_t i = 0; i < n && i < 8; i++)
+        snprintf(w->names[i], sizeof w->names[i], "%s", names[i]);
+}
+
+TEST(commit_watch_reports_watched_names_once_per_commit)
+{
+    char *dir = tmpdir_new();
+    struct dw_tsdb *db = open_db(dir);
+    struct watch_log w = {0};
+    dw_tsdb_set_watch(db, watch_filter, watch_fn, &w);
+    struct dw_tsdb_appender *a = dw_tsdb_appender_new(db);
+    const char *hosts[] = {"a", "b", "c"};
+    for (int t = 1; t <= 2; t++) {
+        for (int i = 0; i < 3; i++) {
+            struct dw_label cpu[2] = {{"__name__", "cpu"}, {"host", hosts[i]}};
+            struct dw_label disk[2] = {{"__name__", "disk"}, {"host", hosts[i]}};
+            ASSERT_EQ_INT(dw_tsdb_appender_add(a, cpu, 2, t * 1000, 1, NULL), 0);
+            ASSERT_EQ_INT(dw_tsdb_appender_add(a, disk, 2, t * 1000, 1, NULL), 0);
+        }
+        ASSERT_EQ_INT(dw_tsdb_appender_commit(a, NULL, NULL), 0);
+    }
+    ASSERT_EQ_INT(w.calls, 2);
+    ASSERT_EQ_UINT(w.n, 1);
+    ASSERT_EQ_STR(w.names[0], "cpu");
+    ASSERT_EQ_INT(w.filtered, 6); /* once per series, not per sample */
+    /* Only unwatched names: no call. */
+    struct dw_label disk[2] = {{"__name__", "disk"}, {"host", "a"}};
+    dw_tsdb_appender_add(a, disk, 2, 3000, 2, NULL);
+    ASSERT_EQ_INT(dw_tsdb_appender_commit(a, NULL, NULL), 0);
+    ASSERT_EQ_INT(w.calls, 2);
+    /* A reset asks the filter again. */
+    dw_tsdb_watch_reset(db);
+    dw_tsdb_appender_add(a, disk, 2, 4000, 2, NULL);
+    ASSERT_EQ_INT(dw_tsdb_appender_commit(a, NULL, NULL), 0);
+    ASSERT_EQ_INT(w.filtered, 7);
+    dw_tsdb_appender_free(&a);
+    dw_tsdb_close(&db);
+    rm_rf(dir);
+    free(dir);
+}
+
 TEST_MAIN()
