@@ -13,7 +13,7 @@ LISTEN     ?=
 SHARED     := $(shell scripts/find-shared.sh)
 SHAREDOPT  := $(if $(SHARED),-Dshared_dir=$(SHARED),)
 
-.PHONY: all run build test unit integration tsan fuzz clean deps test-deps format bench-ingest bench-query
+.PHONY: all run build test unit integration tsan fuzz clean deps test-deps format bench-ingest bench-query bench-probes
 
 all: build
 
@@ -66,6 +66,10 @@ bench-ingest: build
 # Side-by-side query latency (dashboard set, range and instant) against the same peers.
 bench-query: build
 	bench/query/run.sh $(BENCH_ARGS)
+
+# Side-by-side synthetic probes (10,000 HTTP probes a minute) against blackbox_exporter driven by Prometheus.
+bench-probes: build
+	bench/probes/run.sh $(BENCH_ARGS)
 
 format:
 	clang-format -i $$(git ls-files 'src/*.c' 'src/*.h' 'tests/*.c' 'tests/*.h')

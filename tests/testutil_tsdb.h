@@ -34,4 +34,33 @@ static inline struct dw_tsdb *open_db(const char *dir)
     return open_db_opts(&o);
 }
 
+/* Every sample of the series named `name`, as "labels=value@t" lines (STALE for markers). */
+static inline char *tsdb_dump(struct dw_tsdb *db, const char *name)
+{
+    struct dw_tsdb_querier *q = dw_tsdb_querier_new(db, 0, INT64_MAX);
+    struct dw_tsdb_matcher *m = dw_tsdb_matcher_new(DW_MATCH_EQ, "__name__", name, NULL);
+    struct dw_tsdb_series_set *ss = dw_tsdb_select(q, &m, 1);
+    struct dw_buf b;
+    dw_buf_init(&b, 0);
+    while (dw_tsdb_series_set_next(ss)) {
+        size_t n;
+        const struct dw_label *l = dw_tsdb_series_labels(ss, &n);
+        struct dw_tsdb_iter *it = dw_tsdb_series_iter(ss);
+        int64_t t;
+        double v;
+        while (dw_tsdb_iter_next(it, &t, &v)) {
+            dw_tsdb_labels_format(l, n, &b);
+            if (dw_tsdb_is_stale(v))
+                dw_buf_printf(&b, "=STALE@%lld\n", (long long)t);
+            else
+                dw_buf_printf(&b, "=%g@%lld\n", v, (long long)t);
+        }
+    }
+    dw_tsdb_series_set_free(&ss);
+    dw_tsdb_matcher_free(&m);
+    dw_tsdb_querier_free(&q);
+    char *s = dw_buf_steal(&b);
+    return s;
+}
+
 #endif

@@ -14,12 +14,15 @@ DESIGN
       exactly the processes this benchmark started, never anything by name.
     - run_timed(): a child process whose own CPU time is read from wait4()'s
       rusage (for offline tools such as promtool), no /usr/bin/time needed.
-    - proc_cpu_s(), proc_mem(), tree_bytes(): /proc and disk accounting.
+    - proc_cpu_s(), proc_mem(), proc_children(), tree_bytes(): /proc and disk
+      accounting.
     - http(): one request with urllib, returning status and body even on 4xx;
       post_bodies() sends many bodies over one keep-alive connection, and
       text_chunks() cuts a Prometheus text file into bounded bodies.
     - format_table(), ratio(), median(), fmt_num(): the printed figures.
     - machine_info(), deb_version(): what the results were measured on.
+    - end_run(), write_results(): the end of a run (stop everything, remove the
+      temporary directory) and its JSON under build/bench/.
 
   Threads: none; the benchmarks drive servers sequentially so that one
   server's CPU figure is never disturbed by another server we started.
@@ -33,6 +36,7 @@ import http.client as httpclient
 import json
 import os
 import platform
+import shutil
 import signal
 import socket
 import stat
@@ -75,6 +79,22 @@ def proc_mem(pid):
                 key, val = line.split(":", 1)
                 out[key] = int(val.split()[0]) * 1024
     return out
+
+
+def proc_children(pid):
+    """Pids of the live processes whose parent is pid (e.g. a master's workers), sorted."""
+    kids = []
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % d) as f:
+                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue  # gone meanwhile
+        if ppid == pid:
+            kids.append(int(d))
+    return sorted(kids)
 
 
 def tree_bytes(path, exclude=(), allocated=False):
@@ -487,6 +507,25 @@ def last_json_object(path):
             except ValueError:
                 return None
     return None
+
+
+def end_run(work, keep):
+    """The end of a benchmark run (its finally: block): stops every server still running,
+    then removes the temporary directory work, or says where it is kept."""
+    stop_all()
+    if keep:
+        log("kept %s" % work)
+    else:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def write_results(out, bench, result):
+    """Writes result as JSON to out, or to build/bench/BENCH-<UTC time>.json when out is
+    empty; returns the path."""
+    path = Path(out) if out else REPO / "build" / "bench" / time.strftime(
+        bench + "-%Y%m%dT%H%M%SZ.json", time.gmtime())
+    write_json(path, result)
+    return path
 
 
 def write_json(path, obj):

@@ -9,12 +9,14 @@ DESIGN
 
     - generate_dataset(): ../shared/bench/gen_dataset.py into a directory (OpenMetrics for
       promtool and `dojowatch import`, Prometheus text for the HTTP imports).
-    - prometheus_server(), promtool_backfill(): Prometheus without scrape jobs, on a data
-      directory, e.g. the blocks promtool wrote from the OpenMetrics file.
+    - prometheus_server(), promtool_backfill(): Prometheus on a data directory, e.g. the
+      blocks promtool wrote from the OpenMetrics file; without scrape jobs unless the caller
+      gives its own prometheus.yml (bench/probes drives blackbox_exporter with one).
     - vm_server(), vm_compact(): VictoriaMetrics with a 100-year retention (the dataset
       starts in 2023), and its flush-and-merge so its parts are settled.
     - Dojowatch: what the binary can do (subcommands, options), the bench configuration
-      (examples/dojopool.yaml with 100-year retentions), serve and import.
+      (examples/dojopool.yaml with 100-year retentions, and any top-level sections a
+      benchmark replaces, e.g. scrape and probes), serve and import.
 
   Every server is a benchlib.Server, so benchlib.stop_all() ends exactly what was started.
 """
@@ -45,6 +47,11 @@ def add_run_args(ap, bench):
                     help="dojowatch binary (default build/release/src/cli/dojowatch)")
     ap.add_argument("--no-build", action="store_true",
                     help="do not run `make build` when the dojowatch binary is missing")
+    add_output_args(ap, bench)
+
+
+def add_output_args(ap, bench):
+    """The work-dir and output options (--workdir, --keep, --out, --markdown)."""
     ap.add_argument("--workdir", help="parent of the temporary directory (default $TMPDIR)")
     ap.add_argument("--keep", action="store_true", help="keep the temporary directory")
     ap.add_argument("--out", help="results JSON (default build/bench/%s-<UTC time>.json)" % bench)
@@ -130,8 +137,12 @@ def check_inputs(systems, extra=()):
                 sys.exit("%s not found: run the benchmark's run.sh, which installs the peers" % t)
 
 
-def warn_other_peers():
-    """Warns when a Prometheus, VictoriaMetrics or dojowatch that we did not start is running."""
+PEER_COMMS = ("prometheus", "victoria-metric", "victoria-metrics", "dojowatch")
+
+
+def warn_other_peers(extra=()):
+    """Warns when a Prometheus, VictoriaMetrics or dojowatch that we did not start is running
+    (or a process whose /proc/PID/comm is in extra, e.g. a benchmark's other peers)."""
     others = []
     for d in os.listdir("/proc"):
         if not d.isdigit():
@@ -140,7 +151,7 @@ def warn_other_peers():
             comm = Path("/proc", d, "comm").read_text().strip()
         except OSError:
             continue
-        if comm in ("prometheus", "victoria-metric", "victoria-metrics", "dojowatch"):
+        if comm in PEER_COMMS + tuple(extra):
             others.append("%s (pid %s)" % (comm, d))
     if others:
         bl.log("warning: already running, competing for the CPU: " + ", ".join(others))
@@ -149,14 +160,15 @@ def warn_other_peers():
 
 # ---- Prometheus 2.42 ----
 
-def prometheus_server(work, data, name="prometheus", extra_args=()):
-    """Prometheus on data (a fresh or backfilled TSDB directory), no scrape jobs.
+def prometheus_server(work, data, name="prometheus", extra_args=(), config=None):
+    """Prometheus on data (a fresh or backfilled TSDB directory), no scrape jobs unless
+    config (the whole prometheus.yml text) gives some.
 
     Returns (server, base URL). Retention is 100 years so backfilled 2023 blocks stay.
     """
     cfg = Path(work) / (name + ".yml")
-    cfg.write_text("global:\n  scrape_interval: 15s\n  evaluation_interval: 1m\n"
-                   "scrape_configs: []\n")
+    cfg.write_text(config or ("global:\n  scrape_interval: 15s\n  evaluation_interval: 1m\n"
+                              "scrape_configs: []\n"))
     port = bl.free_port()
     srv = bl.Server("prometheus", [
         "prometheus", "--config.file=%s" % cfg, "--storage.tsdb.path=%s" % data,
@@ -244,11 +256,15 @@ class Dojowatch:
         self.env = dict(os.environ, DOJOWATCH_ADMIN_TOKEN=self.token)
         self.auth = {"Authorization": "Bearer " + self.token}
         self.problem = None  # why nothing can be measured, or None
+        self.config_errors = None  # check-config's complaint about the bench config
         self.config = work / "dojowatch-bench.yaml"
         self.serve_args = []
         self.import_args = []
 
-    def prepare(self, build):
+    def prepare(self, build, sections=None):
+        """Builds the binary when missing (if build), writes and checks the bench config
+        (write_config(sections)) and finds the serve/import options; self.problem says
+        why nothing can be measured."""
         if not self.bin.exists() and build and self.bin == DEFAULT_DW_BIN:
             bl.log("dojowatch binary missing: make build")
             r = bl.run_timed(["make", "build"], self.work / "make-build.log", cwd=bl.REPO,
@@ -260,7 +276,9 @@ class Dojowatch:
         if not self.bin.exists():
             self.problem = "not yet (no binary)"
             return
-        self.write_config()
+        self.write_config(sections)
+        if self.problem:
+            return
         if self.supports("serve", "--retention"):
             self.serve_args = ["--retention", "100y"]
         # The dataset is from 2023: without a long retention the import would drop it all.
@@ -275,17 +293,32 @@ class Dojowatch:
                            env=self.env, timeout=30)
         return p.returncode == 0 and (option is None or option in p.stdout)
 
-    def write_config(self):
-        """examples/dojopool.yaml with every retention at 100y (the dataset starts in 2023)."""
-        text = EXAMPLE_CONFIG.read_text()
-        self.config.write_text(replace_top_level_block(text, "retention",
-                                                       ["raw: 100y", "aggregated: 100y"]))
+    def write_config(self, sections=None):
+        """examples/dojopool.yaml with every retention at 100y (the dataset starts in 2023)
+        and each top-level section of `sections` ({key: [lines]}) replaced.
+
+        When check-config rejects it: without sections, examples/dojopool.yaml is used as
+        is; with sections (the benchmark needs them), self.problem says so and
+        self.config_errors holds check-config's output.
+        """
+        text = replace_top_level_block(EXAMPLE_CONFIG.read_text(), "retention",
+                                       ["raw: 100y", "aggregated: 100y"])
+        for key, lines in (sections or {}).items():
+            text = replace_top_level_block(text, key, lines)
+        self.config.write_text(text)
         p = subprocess.run([str(self.bin), "check-config", str(self.config)],
-                           capture_output=True, text=True, env=self.env, timeout=30)
-        if p.returncode != 0:
-            bl.log("bench config rejected, using examples/dojopool.yaml as is:\n" + p.stdout
-                   + p.stderr)
-            shutil.copyfile(EXAMPLE_CONFIG, self.config)
+                           capture_output=True, text=True, env=self.env, timeout=120)
+        if p.returncode == 0:
+            return
+        self.config_errors = p.stdout + p.stderr
+        if sections:
+            self.problem = "config rejected"
+            bl.log("bench config %s (%d bytes) rejected by check-config:\n%s"
+                   % (self.config, len(text.encode()), self.config_errors[:3000]))
+            return
+        bl.log("bench config rejected, using examples/dojopool.yaml as is:\n"
+               + self.config_errors)
+        shutil.copyfile(EXAMPLE_CONFIG, self.config)
 
     def server(self, data, log_path):
         port = bl.free_port()

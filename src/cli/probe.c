@@ -168,6 +168,7 @@ static void run_all(struct cli_run *runs, size_t n, const struct dw_probe_cfg *c
         runs[i].duration_s = (double)(dw_mono_ns() - runs[i].started_ns) / 1e9;
     }
     dw_loop_free(&loop);
+    dw_probe_easy_drain();
 }
 
 /* ---- output ---- */

@@ -34,6 +34,7 @@
  */
 #include <glob.h>
 #include <inttypes.h>
+#include <malloc.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -51,6 +52,53 @@
 #define FILESD_CHECK_MS 1000
 
 enum check_kind { CHECK_SCRAPE, CHECK_HOST, CHECK_PROBE };
+
+/*
+ * The series a check wrote, as (label-set hash, tsdb reference) sorted by
+ * hash: 16 bytes a series instead of a copy of its labels. The next run
+ * writes a known series by reference (no index lookup) and the series that
+ * are gone get their staleness marker by reference too. A reference of 0
+ * means the series was created by that run (its reference was provisional):
+ * then, and only then, a copy of its labels is kept, for the next run to
+ * look it up or mark it stale by labels.
+ */
+struct sref {
+    uint64_t key;
+    uint64_t ref;
+    struct dw_label *labels; /* only when ref is 0 */
+    size_t n;
+};
+struct srefs {
+    struct sref *v;
+    size_t n, cap;
+};
+
+static void srefs_release(struct srefs *s)
+{
+    for (size_t i = 0; i < s->n; i++)
+        free(s->v[i].labels);
+    free(s->v);
+    *s = (struct srefs){0};
+}
+
+static int sref_cmp(const void *a, const void *b)
+{
+    uint64_t x = ((const struct sref *)a)->key, y = ((const struct sref *)b)->key;
+    return x < y ? -1 : x > y;
+}
+
+static const struct sref *srefs_find(const struct srefs *s, uint64_t key)
+{
+    size_t lo = 0, hi = s->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (s->v[mid].key < key)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < s->n && s->v[lo].key == key ? &s->v[lo] : NULL;
+}
 
 struct generation {
     struct dw_config *cfg;
@@ -78,7 +126,7 @@ struct check {
     int64_t run_mono_ns;
     struct scrape_run *srun;
     struct dw_probe_run *prun;
-    struct dw_lsset prev;
+    struct srefs prev; /* the series the last run wrote: keys and tsdb references */
     /* status (guarded by lock for readers) */
     int health; /* -1 unknown, 0 down, 1 up */
     char error[DW_PROBE_DETAIL_LEN];
@@ -164,7 +212,7 @@ struct writer {
     struct dw_collector *c;
     struct check *ck;
     int64_t ts;
-    struct dw_lsset next;
+    struct srefs next;
     struct dw_label *lb;
     size_t lcap;
     size_t written, failed;
@@ -178,13 +226,25 @@ static void writer_add(struct writer *w, struct dw_label *lb, size_t n, int64_t 
                        bool track)
 {
     dw_tsdb_labels_sort(lb, n);
-    if (dw_tsdb_appender_add(w->c->app, lb, n, t, v, NULL) != 0) {
+    uint64_t key = dw_tsdb_labels_hash(lb, n), ref = 0;
+    const struct sref *known = track ? srefs_find(&w->ck->prev, key) : NULL;
+    if (known && dw_tsdb_ref_is_lasting(known->ref) &&
+        dw_tsdb_appender_add_ref(w->c->app, known->ref, t, v) == 0) {
+        ref = known->ref;
+    } else if (dw_tsdb_appender_add(w->c->app, lb, n, t, v, &ref) != 0) {
         w->failed++;
         return;
     }
     w->written++;
-    if (track)
-        dw_lsset_add(&w->next, lb, n);
+    if (!track)
+        return;
+    w->next.v = dw_grow(w->next.v, &w->next.cap, w->next.n + 1, sizeof *w->next.v);
+    struct sref *e = &w->next.v[w->next.n++];
+    *e = (struct sref){key, dw_tsdb_ref_is_lasting(ref) ? ref : 0, NULL, 0};
+    if (!e->ref) {
+        e->labels = dw_tsdb_labels_dup(lb, n);
+        e->n = n;
+    }
 }
 
 /* Target labels + own labels; a clash is resolved by honor_labels. */
@@ -224,15 +284,18 @@ static void write_report(struct writer *w, const char *name, double v)
 }
 
 /* Stale markers for what the last run wrote and this one did not. */
-static void write_stale(struct writer *w, const struct dw_lsset *prev)
+static void write_stale(struct writer *w, const struct srefs *prev)
 {
-    struct dw_lsset_iter it = {0};
-    const struct dw_label *l;
-    size_t n;
-    while ((l = dw_lsset_next(prev, &it, &n))) {
-        if (dw_lsset_has(&w->next, l, n))
-            continue;
-        if (dw_tsdb_appender_add(w->c->app, l, n, w->ts, dw_tsdb_stale_nan(), NULL))
+    if (w->next.n > 1)
+        qsort(w->next.v, w->next.n, sizeof *w->next.v, sref_cmp);
+    for (size_t i = 0; i < prev->n; i++) {
+        const struct sref *e = &prev->v[i];
+        if (srefs_find(&w->next, e->key))
+            continue; /* still there */
+        int rc = e->ref ? dw_tsdb_appender_add_ref(w->c->app, e->ref, w->ts, dw_tsdb_stale_nan())
+                        : dw_tsdb_appender_add(w->c->app, e->labels, e->n, w->ts,
+                                               dw_tsdb_stale_nan(), NULL);
+        if (rc != 0)
             w->failed++;
     }
 }
@@ -250,9 +313,11 @@ static void writer_commit(struct writer *w, struct dw_tsdb_commit_result *res)
 /* Replaces the check's series memory with this run's. */
 static void writer_finish(struct writer *w)
 {
-    dw_lsset_release(&w->ck->prev);
+    if (w->next.n > 1)
+        qsort(w->next.v, w->next.n, sizeof *w->next.v, sref_cmp);
+    srefs_release(&w->ck->prev);
     w->ck->prev = w->next;
-    w->next = (struct dw_lsset){0};
+    w->next = (struct srefs){0};
     free(w->lb);
 }
 
@@ -365,7 +430,7 @@ static void store_exposition(struct dw_collector *c, struct check *ck,
             else
                 snprintf(error, sizeof error, "%s", err.msg);
             dw_tsdb_appender_rollback(c->app);
-            dw_lsset_release(&w.next);
+            srefs_release(&w.next);
             w.written = 0;
         }
         dw_lset_release(&x.ls);
@@ -581,7 +646,7 @@ static void check_free(struct check *ck)
     free(ck->target.url);
     dw_lset_release(&ck->target.labels);
     dw_lset_release(&ck->discovered);
-    dw_lsset_release(&ck->prev);
+    srefs_release(&ck->prev);
     free(ck);
 }
 
@@ -849,7 +914,7 @@ static struct check *find_check(struct check **v, size_t n, const char *key)
 static void carry_over(struct check *nw, struct check *old)
 {
     nw->prev = old->prev;
-    old->prev = (struct dw_lsset){0};
+    old->prev = (struct srefs){0};
     nw->health = old->health;
     memcpy(nw->error, old->error, sizeof nw->error);
     memcpy(nw->reason, old->reason, sizeof nw->reason);
@@ -1015,6 +1080,7 @@ static void take_pending(struct dw_collector *c)
     build_checks(c, &l);
     reconcile(c, &l); /* aborts runs pointing into the old generation */
     gen_free(old);
+    malloc_trim(0); /* decoding a large file leaves tens of MiB free but unreturned */
     pthread_mutex_lock(&c->lock);
     dw_config_unref(&c->status_cfg);
     c->status_cfg = dw_config_ref(g->cfg);
@@ -1059,6 +1125,7 @@ static void *collect_main(void *arg)
     }
     for (size_t i = 0; i < c->nchecks; i++)
         stop_run(c, c->checks[i]);
+    dw_probe_easy_drain();
     dw_tsdb_appender_free(&c->app);
     return NULL;
 }

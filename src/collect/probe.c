@@ -155,6 +155,46 @@ void dw_probe_fail_curl(struct dw_probe_run *run, CURL *e, CURLcode rc, const ch
     dw_probe_fail(run, dw_probe_curl_reason(rc, os_errno), "%s: %s", what, msg);
 }
 
+/* ---- easy handles: reused per thread ---- */
+
+/* A probe a minute per target adds up: 10,000 probes a minute would make and
+ * free 10,000 handles (with their buffers) a minute. Finished handles go to a
+ * small per-thread pool and come back reset (curl_easy_reset keeps the
+ * allocations, forgets every option). */
+#define EASY_POOL_MAX 256
+static _Thread_local CURL *easy_pool[EASY_POOL_MAX];
+static _Thread_local size_t easy_pooled;
+
+CURL *dw_probe_easy_new(void)
+{
+    if (easy_pooled) {
+        CURL *e = easy_pool[--easy_pooled];
+        curl_easy_reset(e);
+        return e;
+    }
+    return curl_easy_init();
+}
+
+void dw_probe_easy_done(CURL *e)
+{
+    if (!e)
+        return;
+    /* curl_easy_reset does not free collected certificate info: such a
+     * handle (an https probe) is not reused. */
+    struct curl_certinfo *ci = NULL;
+    curl_easy_getinfo(e, CURLINFO_CERTINFO, &ci);
+    if (easy_pooled < EASY_POOL_MAX && (!ci || ci->num_of_certs == 0))
+        easy_pool[easy_pooled++] = e;
+    else
+        curl_easy_cleanup(e);
+}
+
+void dw_probe_easy_drain(void)
+{
+    while (easy_pooled)
+        curl_easy_cleanup(easy_pool[--easy_pooled]);
+}
+
 /* ---- curl options every probe sets ---- */
 
 void dw_probe_curl_common(struct dw_probe_run *run, CURL *e, int ip_protocol)

@@ -72,7 +72,7 @@ struct dw_jsonpath;
 
 /** How a journey step extracts a variable: a JSON path or a regex's group 1. */
 struct dw_probe_extract_how {
-    char *src;                   /* as written: "$.token" or "regex:..." */
+    char *src;                /* as written: "$.token" or "regex:..." */
     struct dw_jsonpath *path; /* one of path and re */
     pcre2_code *re;
 };
@@ -309,6 +309,13 @@ void dw_probe_fail_curl(struct dw_probe_run *run, CURL *e, CURLcode rc, const ch
                         const char *what);
 
 /* The kinds. */
+/** An easy handle from this thread's pool of finished ones (reset), or a new one. */
+CURL *dw_probe_easy_new(void);
+/** Gives a handle no longer in any multi back to this thread's pool. */
+void dw_probe_easy_done(CURL *e);
+/** Frees this thread's pooled handles (at the end of a loop thread). */
+void dw_probe_easy_drain(void);
+
 void dw_probe_http_start(struct dw_probe_run *run);
 void dw_probe_journey_start(struct dw_probe_run *run);
 void dw_probe_tcp_start(struct dw_probe_run *run);

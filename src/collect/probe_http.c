@@ -42,8 +42,9 @@
 struct http_req {
     CURL *easy;
     struct curl_slist *headers;
-    char *url;  /* as requested, heap */
-    char *body; /* the request body, heap; NULL for none */
+    bool no_pool; /* a journey step's handle: cookie state that a reset would leak */
+    char *url;    /* as requested, heap */
+    char *body;   /* the request body, heap; NULL for none */
     char what[WHAT_MAX];
     struct dw_buf resp; /* the response body, kept when something reads it */
     bool keep_body;
@@ -89,8 +90,10 @@ static size_t req_header(char *data, size_t size, size_t n, void *arg)
 
 static void req_release(struct http_req *r)
 {
-    if (r->easy)
+    if (r->no_pool && r->easy)
         curl_easy_cleanup(r->easy);
+    else
+        dw_probe_easy_done(r->easy);
     curl_slist_free_all(r->headers);
     free(r->url);
     free(r->body);
@@ -119,7 +122,7 @@ static void req_method(struct http_req *r, const char *method)
 static int req_setup(struct dw_probe_run *run, struct http_req *r, const char *method,
                      const struct dw_probe_http *h)
 {
-    CURL *e = r->easy = curl_easy_init();
+    CURL *e = r->easy = dw_probe_easy_new();
     if (!e)
         return -1;
     snprintf(r->what, sizeof r->what, "%s %s", method, r->url);
@@ -615,6 +618,7 @@ static bool journey_next(struct dw_probe_run *run)
     }
     curl_easy_setopt(r->easy, CURLOPT_SHARE, st->share);
     curl_easy_setopt(r->easy, CURLOPT_COOKIEFILE, ""); /* the cookie engine, in memory */
+    r->no_pool = true;
     return req_launch(run, r, journey_step_done, &st->guard, journey_guard);
 }
 

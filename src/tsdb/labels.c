@@ -150,7 +150,7 @@ static void lsset_grow(struct dw_lsset *s)
 }
 
 /* Copies labels into one allocation: the array, then the strings. */
-static struct dw_label *lsset_copy(const struct dw_label *l, size_t n)
+struct dw_label *dw_tsdb_labels_dup(const struct dw_label *l, size_t n)
 {
     size_t bytes = n * sizeof *l;
     for (size_t i = 0; i < n; i++)
@@ -175,7 +175,7 @@ void dw_lsset_add(struct dw_lsset *s, const struct dw_label *labels, size_t n)
     struct dw_lsset_entry *e = lsset_slot(s, h, labels, n);
     if (e->hash)
         return;
-    *e = (struct dw_lsset_entry){h, lsset_copy(labels, n), n};
+    *e = (struct dw_lsset_entry){h, dw_tsdb_labels_dup(labels, n), n};
     s->n++;
 }
 

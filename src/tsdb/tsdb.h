@@ -423,6 +423,8 @@ int dw_tsdb_labels_cmp(const struct dw_label *a, size_t na, const struct dw_labe
 const char *dw_tsdb_labels_get(const struct dw_label *labels, size_t n, const char *name);
 /** 64-bit hash of a sorted label set (stable across runs). */
 uint64_t dw_tsdb_labels_hash(const struct dw_label *labels, size_t n);
+/** A copy of a label set in one heap allocation (free() it); never NULL. */
+struct dw_label *dw_tsdb_labels_dup(const struct dw_label *labels, size_t n);
 /** Appends {a="b", c="d"} with Prometheus quoting (metric name first, outside braces). */
 void dw_tsdb_labels_format(const struct dw_label *labels, size_t n, struct dw_buf *out);
 /** Prometheus' label name rule: [a-zA-Z_][a-zA-Z0-9_]*. */

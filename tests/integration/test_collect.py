@@ -55,7 +55,7 @@ def wait_port(port, timeout=15):
 
 def query(d, q):
     r = d.get("/api/v1/query?" + urllib.parse.urlencode({"query": q}), token=TOKENS["viewer"])
-    assert r.status == 200, r.text()
+    assert r.status == 200, r.text
     return r.json()["data"]["result"]
 
 
@@ -66,7 +66,7 @@ def value(d, q):
 
 def targets(d, state="active"):
     r = d.get("/api/v1/targets?state=" + state, token=TOKENS["viewer"])
-    assert r.status == 200, r.text()
+    assert r.status == 200, r.text
     return r.json()["data"]
 
 
@@ -288,7 +288,7 @@ def site():
 
 def probes(d):
     r = d.get("/api/v1/probes", token=TOKENS["viewer"])
-    assert r.status == 200, r.text()
+    assert r.status == 200, r.text
     return r.json()["data"]
 
 
@@ -379,7 +379,7 @@ def a_thousand_failing_probes_do_not_starve_a_healthy_one():
 def clock(d, **kw):
     r = d.post("/-/test/clock", token=TOKENS["admin"], data=urllib.parse.urlencode(kw).encode(),
                headers={"Content-Type": "application/x-www-form-urlencoded"})
-    assert r.status == 200, r.text()
+    assert r.status == 200, r.text
 
 
 @test

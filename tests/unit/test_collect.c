@@ -20,12 +20,8 @@
 #include "collect/scrape.h"
 #include "harness.h"
 #include "testutil.h"
+#include "testutil_plan.h"
 #include "testutil_tsdb.h"
-
-#ifndef DW_SOURCE_ROOT
-#define DW_SOURCE_ROOT "."
-#endif
-#define EXAMPLE DW_SOURCE_ROOT "/examples/dojopool.yaml"
 
 #define H (3600 * 1000LL)
 #define M (60 * 1000LL)
@@ -34,10 +30,10 @@ static struct dw_config *example(void)
 {
     struct dw_diags d;
     dw_diags_init(&d);
-    struct dw_config *cfg = dw_config_load_file(EXAMPLE, &d);
+    struct dw_config *cfg = dw_config_load_file(EXAMPLE_CONFIG, &d);
     dw_diags_release(&d);
     if (!cfg)
-        DW_FAIL_("cannot load %s", EXAMPLE);
+        DW_FAIL_("cannot load %s", EXAMPLE_CONFIG);
     return cfg;
 }
 
@@ -266,74 +262,12 @@ static void server_stop(struct server *s)
     pthread_mutex_destroy(&s->lock);
 }
 
-/* The example plan with its scrape/probes sections replaced. */
-static struct dw_config *config_with(const char *sections)
-{
-    FILE *f = fopen(EXAMPLE, "r");
-    if (!f)
-        DW_FAIL_("cannot read %s", EXAMPLE);
-    struct dw_buf b;
-    dw_buf_init(&b, 0);
-    char line[4096];
-    bool skip = false;
-    while (fgets(line, sizeof line, f)) {
-        if (line[0] != ' ' && line[0] != '#' && line[0] != '\n')
-            skip = dw_str_has_prefix(line, "scrape:") || dw_str_has_prefix(line, "probes:");
-        if (!skip)
-            dw_buf_puts(&b, line);
-    }
-    fclose(f);
-    dw_buf_puts(&b, sections);
-    struct dw_diags d;
-    dw_diags_init(&d);
-    struct dw_config *cfg = dw_config_load_string("test.yaml", b.data, b.len, &d);
-    if (!cfg) {
-        char *text = diags_text(&d);
-        fprintf(stderr, "%s", text);
-        free(text);
-    }
-    dw_diags_release(&d);
-    dw_buf_release(&b);
-    if (!cfg)
-        DW_FAIL_("%s", "test config does not load");
-    return cfg;
-}
-
-/* Samples of the series matching name (and job), as "labels=value@t" lines. */
-static char *dump(struct dw_tsdb *db, const char *name)
-{
-    struct dw_tsdb_querier *q = dw_tsdb_querier_new(db, 0, INT64_MAX);
-    struct dw_tsdb_matcher *m = dw_tsdb_matcher_new(DW_MATCH_EQ, "__name__", name, NULL);
-    struct dw_tsdb_series_set *ss = dw_tsdb_select(q, &m, 1);
-    struct dw_buf b;
-    dw_buf_init(&b, 0);
-    while (dw_tsdb_series_set_next(ss)) {
-        size_t n;
-        const struct dw_label *l = dw_tsdb_series_labels(ss, &n);
-        struct dw_tsdb_iter *it = dw_tsdb_series_iter(ss);
-        int64_t t;
-        double v;
-        while (dw_tsdb_iter_next(it, &t, &v)) {
-            dw_tsdb_labels_format(l, n, &b);
-            if (dw_tsdb_is_stale(v))
-                dw_buf_printf(&b, "=STALE@%lld\n", (long long)t);
-            else
-                dw_buf_printf(&b, "=%g@%lld\n", v, (long long)t);
-        }
-    }
-    dw_tsdb_series_set_free(&ss);
-    dw_tsdb_matcher_free(&m);
-    dw_tsdb_querier_free(&q);
-    char *s = dw_buf_steal(&b);
-    return s;
-}
-
 /* Waits until dump(name) contains needle, moving the test clock on by a
  * second every 50 ms of real time so the collector's schedule comes due. */
 static bool wait_for(struct dw_tsdb *db, const char *name, const char *needle)
 {
     for (int i = 0; i < 200; i++) {
-        char *s = dump(db, name);
+        char *s = tsdb_dump(db, name);
         bool ok = strstr(s, needle) != NULL;
         free(s);
         if (ok)
@@ -341,7 +275,7 @@ static bool wait_for(struct dw_tsdb *db, const char *name, const char *needle)
         usleep(50 * 1000);
         dw_clock_advance(1000);
     }
-    char *s = dump(db, name);
+    char *s = tsdb_dump(db, name);
     fprintf(stderr, "%s series now:\n%s\n", name, s);
     free(s);
     return false;
@@ -374,7 +308,7 @@ TEST(scrape_stores_reports_and_marks_stale)
     snprintf(inst, sizeof inst, "instance=\"127.0.0.1:%d\"", srv.port);
     ASSERT_TRUE(wait_for(db, "a_total", "x=\"2\"}=7@"));
     ASSERT_TRUE(wait_for(db, "up", "=1@"));
-    char *s = dump(db, "a_total");
+    char *s = tsdb_dump(db, "a_total");
     ASSERT_CONTAINS(s, "env=\"test\"");
     ASSERT_CONTAINS(s, "job=\"app\"");
     ASSERT_CONTAINS(s, inst);

@@ -1,0 +1,65 @@
+/*
+ * Configurations for tests: the example plan with the sections a test
+ * replaces (any top-level key of `sections`, e.g. scrape, probes, rules)
+ * taken out and the test's own appended.
+ */
+#ifndef DW_TESTUTIL_PLAN_H
+#define DW_TESTUTIL_PLAN_H
+
+#include <stdio.h>
+#include <string.h>
+
+#include "harness.h"
+#include "plan/plan.h"
+#include "testutil.h"
+
+#ifndef DW_SOURCE_ROOT
+#define DW_SOURCE_ROOT "."
+#endif
+#define EXAMPLE_CONFIG DW_SOURCE_ROOT "/examples/dojopool.yaml"
+
+/* True when `line` starts a top-level key that `sections` also has. */
+static inline bool replaced_key(const char *line, const char *sections)
+{
+    size_t k = strcspn(line, ": \n");
+    if (!k || line[k] != ':')
+        return false;
+    for (const char *p = sections; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL)
+        if (strncmp(p, line, k + 1) == 0)
+            return true;
+    return false;
+}
+
+static inline struct dw_config *config_with(const char *sections)
+{
+    FILE *f = fopen(EXAMPLE_CONFIG, "r");
+    if (!f)
+        DW_FAIL_("cannot read %s", EXAMPLE_CONFIG);
+    struct dw_buf b;
+    dw_buf_init(&b, 0);
+    char line[4096];
+    bool skip = false;
+    while (fgets(line, sizeof line, f)) {
+        if (line[0] != ' ' && line[0] != '#' && line[0] != '\n')
+            skip = replaced_key(line, sections);
+        if (!skip)
+            dw_buf_puts(&b, line);
+    }
+    fclose(f);
+    dw_buf_puts(&b, sections);
+    struct dw_diags d;
+    dw_diags_init(&d);
+    struct dw_config *cfg = dw_config_load_string("test.yaml", b.data, b.len, &d);
+    if (!cfg) {
+        char *text = diags_text(&d);
+        fprintf(stderr, "%s", text);
+        free(text);
+    }
+    dw_diags_release(&d);
+    dw_buf_release(&b);
+    if (!cfg)
+        DW_FAIL_("%s", "test config does not load");
+    return cfg;
+}
+
+#endif
