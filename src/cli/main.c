@@ -12,11 +12,13 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cli/alerts.h"
 #include "cli/cli.h"
 #include "cli/host.h"
 #include "cli/import.h"
 #include "cli/probe.h"
 #include "cli/query.h"
+#include "cli/rules.h"
 #include "collect/collect.h"
 #include "daemon/daemon.h"
 #include "plan/plan.h"
@@ -154,7 +156,7 @@ static int check_one(const char *path, enum output out, json_t *results)
     struct dw_buf summary;
     dw_diags_init(&diags);
     dw_buf_init(&summary, 0);
-    int rc = dw_config_check_file(path, &diags, &summary, dw_collect_check_config);
+    int rc = dw_config_check_file(path, &diags, &summary, dw_daemon_check_sections);
     if (out == OUT_JSON) {
         json_t *errors = json_array(), *warnings = json_array();
         diags_json(&diags, errors, warnings);
@@ -257,6 +259,10 @@ static const struct command commands[] = {
     {"query", "evaluate a PromQL expression on a running daemon", dw_cli_query_usage, dw_cli_query},
     {"query-range", "evaluate a PromQL expression over a time range", dw_cli_query_range_usage,
      dw_cli_query_range},
+    {"alerts", "list, acknowledge and silence alerts on a running daemon", dw_cli_alerts_usage,
+     dw_cli_alerts},
+    {"check-rules", "validate Prometheus rule files like promtool", dw_cli_check_rules_usage,
+     dw_cli_check_rules},
     {"probe", "run one synthetic probe once and show the result", dw_cli_probe_usage, dw_cli_probe},
     {"host-metrics", "print the built-in host collector's metrics", dw_cli_host_usage, dw_cli_host},
     {"version", "print the version", "usage: dojowatch version [-o text|json]\n", cmd_version},

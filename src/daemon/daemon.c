@@ -46,10 +46,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "alert/alert.h"
 #include "collect/collect.h"
 #include "daemon/daemon.h"
 #include "http/http.h"
 #include "plan/plan.h"
+#include "rules/rules.h"
 #include "store/store.h"
 #include "tsdb/tsdb.h"
 
@@ -66,6 +68,8 @@ struct daemon {
     struct dw_store *store;
     struct dw_tsdb *tsdb;
     struct dw_collector *collector;
+    struct dw_ruler *ruler;
+    struct dw_alerter *alerter;
     struct dw_http_server *http;
     struct dw_http_app app;
     atomic_bool ready;
@@ -295,6 +299,64 @@ static void publish_plan_metrics(const struct dw_config *cfg, int64_t now)
     dw_metric_set(m_launch, NULL, (double)dw_config_launch_at(cfg) / 1000.0);
 }
 
+size_t dw_daemon_check_sections(const struct dw_config *cfg, struct dw_diags *diags)
+{
+    return dw_collect_check_config(cfg, diags) + dw_rules_check_config(cfg, diags) +
+           dw_alerter_check_config(cfg, diags);
+}
+
+/* Hands a validated configuration to the modules (a file changed between the
+ * check and here is the only way this fails: then the module keeps its old one). */
+static void apply_sections(struct daemon *d, const struct dw_config *cfg, struct dw_diags *diags)
+{
+    if (d->collector)
+        dw_collector_apply(d->collector, cfg, diags);
+    if (d->ruler)
+        dw_ruler_apply(d->ruler, cfg, diags);
+    if (d->alerter)
+        dw_alerter_apply(d->alerter, cfg, diags);
+}
+
+/* The tsdb's commit watch feeds the rule evaluator (threshold rules on arrival). */
+static bool watch_filter(void *ctx, const char *name)
+{
+    return dw_ruler_watches(ctx, name, strlen(name));
+}
+
+/* The evaluator's alerts go to the alerter, as Prometheus sends them to an
+ * Alertmanager: firing ones with endsAt 4 resend periods ahead (so a dead
+ * evaluator's alerts resolve by themselves), resolved ones with their end. */
+static void rule_alerts(void *ctx, const struct dw_rule_alert *a, size_t n, int64_t now_ms)
+{
+    struct dw_alert_in *in = dw_calloc(n ? n : 1, sizeof *in);
+    for (size_t i = 0; i < n; i++) {
+        int state = a[i].state == DW_RULE_ALERT_PENDING  ? DW_ALERT_PENDING
+                    : a[i].state == DW_RULE_ALERT_FIRING ? DW_ALERT_FIRING
+                                                         : DW_ALERT_RESOLVED;
+        in[i] = (struct dw_alert_in){
+            .labels = a[i].labels,
+            .nlabels = a[i].nlabels,
+            .annotations = a[i].annotations,
+            .nannotations = a[i].nannotations,
+            .starts_at_ms = a[i].fired_at_ms ? a[i].fired_at_ms : a[i].active_at_ms,
+            .ends_at_ms = state == DW_ALERT_RESOLVED ? a[i].resolved_at_ms : now_ms + 120000,
+            .generator_url = a[i].generator_url,
+            .state = state,
+        };
+    }
+    char *err = NULL;
+    if (dw_alerter_put(ctx, in, n, now_ms, &err) != 0) {
+        dw_log_kv(DW_LOG_WARN, "rules", "alerts not accepted by the alerter", "error", err, NULL);
+        free(err);
+    }
+    free(in);
+}
+
+static void watch_arrived(void *ctx, const char *const *names, size_t n)
+{
+    dw_ruler_data_arrived(ctx, names, n);
+}
+
 static int reload(void *ctx, char **err)
 {
     struct daemon *d = ctx;
@@ -302,8 +364,10 @@ static int reload(void *ctx, char **err)
     dw_diags_init(&diags);
     pthread_mutex_lock(&d->reload_lock);
     struct dw_config *next = dw_config_load_file(d->opts->config_path, &diags);
-    if (next && d->collector && dw_collector_apply(d->collector, next, &diags) != 0)
-        dw_config_unref(&next); /* scrape or probes invalid: the old sections keep running */
+    if (next && dw_daemon_check_sections(next, &diags) != 0)
+        dw_config_unref(&next); /* a module's section is invalid: the old ones keep running */
+    if (next)
+        apply_sections(d, next, &diags);
     if (!next) {
         log_diags(&diags, DW_LOG_ERROR);
         char *text = diags_text(&diags, 20);
@@ -654,14 +718,27 @@ int dw_daemon_run(const struct dw_daemon_options *opts)
         goto out_store;
     }
     record_config(&d, dw_config_hash(d.cfg), true, NULL);
+    d.alerter = dw_alerter_open(d.store, &err);
+    if (!d.alerter) {
+        dw_log_kv(DW_LOG_ERROR, "alert", "cannot open the alerter", "error", err, NULL);
+        goto out_store;
+    }
     if (open_tsdb(&d, &err) < 0) {
         dw_log_kv(DW_LOG_ERROR, "tsdb", "cannot open the time-series store", "error", err, NULL);
         goto out_store;
     }
 
     d.collector = dw_collector_new(d.tsdb);
+    struct dw_ruler_options ropts = {.db = d.tsdb,
+                                     .alerts = rule_alerts,
+                                     .alerts_ctx = d.alerter,
+                                     .external_url = dw_config_external_url(d.cfg)};
+    d.ruler = dw_ruler_new(&ropts);
+    dw_tsdb_set_watch(d.tsdb, watch_filter, watch_arrived, d.ruler);
     dw_diags_init(&diags);
-    size_t cerr = dw_collector_apply(d.collector, d.cfg, &diags);
+    size_t cerr = dw_daemon_check_sections(d.cfg, &diags);
+    if (!cerr)
+        apply_sections(&d, d.cfg, &diags);
     log_diags(&diags, DW_LOG_ERROR);
     dw_diags_release(&diags);
     if (cerr) {
@@ -678,6 +755,8 @@ int dw_daemon_run(const struct dw_daemon_options *opts)
         .store = d.store,
         .tsdb = d.tsdb,
         .collector = d.collector,
+        .ruler = d.ruler,
+        .alerter = d.alerter,
         .started_at_ms = dw_now_ms(),
         .test_clock = opts->test_clock,
     };
@@ -696,7 +775,8 @@ int dw_daemon_run(const struct dw_daemon_options *opts)
         goto out_threads;
     }
     publish_tsdb_metrics(d.tsdb);
-    if (start_threads(&d) < 0 || dw_collector_start(d.collector) < 0)
+    if (start_threads(&d) < 0 || dw_collector_start(d.collector) < 0 ||
+        dw_ruler_start(d.ruler) < 0 || dw_alerter_start(d.alerter) < 0)
         goto out_threads;
 
     atomic_store(&d.ready, true);
@@ -713,10 +793,17 @@ int dw_daemon_run(const struct dw_daemon_options *opts)
 
 out_threads:
     dw_collector_stop(d.collector);
+    dw_ruler_stop(d.ruler);
+    if (d.alerter)
+        dw_alerter_stop(d.alerter);
     stop_threads(&d);
     dw_http_stop(&d.http);
 out_store:
     dw_collector_free(&d.collector);
+    if (d.tsdb)
+        dw_tsdb_set_watch(d.tsdb, NULL, NULL, NULL);
+    dw_ruler_free(&d.ruler);
+    dw_alerter_close(&d.alerter);
     close_tsdb(&d);
     dw_store_close(&d.store);
 out_lock:

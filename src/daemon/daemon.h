@@ -23,4 +23,12 @@ struct dw_daemon_options {
  */
 int dw_daemon_run(const struct dw_daemon_options *opts);
 
+struct dw_config;
+/**
+ * Validates the sections the modules own (scrape, probes, rules and the rule
+ * files...) the way serve and a reload do; the number of errors added to
+ * diags. `dojowatch check-config` uses it too.
+ */
+size_t dw_daemon_check_sections(const struct dw_config *cfg, struct dw_diags *diags);
+
 #endif

@@ -19,6 +19,8 @@
 #include "tsdb/tsdb.h"
 
 struct dw_collector; /* collect/collect.h */
+struct dw_ruler;     /* rules/rules.h */
+struct dw_alerter;   /* alert/alert.h */
 
 struct dw_http_server;
 struct dw_http_request;
@@ -41,8 +43,10 @@ struct dw_http_app {
      */
     enum dw_role (*authenticate)(void *ctx, const char *token, const char **name);
     struct dw_store *store;
-    struct dw_tsdb *tsdb; /* NULL: ingestion and queries answer 503 */
+    struct dw_tsdb *tsdb;           /* NULL: ingestion and queries answer 503 */
     struct dw_collector *collector; /* NULL: /api/v1/targets and /api/v1/probes answer 503 */
+    struct dw_ruler *ruler;         /* NULL: /api/v1/rules and /api/v1/alerts answer 503 */
+    struct dw_alerter *alerter;     /* NULL: /api/v2/alerts, silences ... answer 503 */
     int64_t started_at_ms;
     bool test_clock; /* expose POST /-/test/clock (serve --test-clock) */
 };

@@ -161,6 +161,10 @@ void dw_api_label_values(struct dw_http_request *req, struct dw_http_response *r
                          const struct dw_http_app *app);
 void dw_api_metadata(struct dw_http_request *req, struct dw_http_response *resp,
                      const struct dw_http_app *app);
+void dw_api_rules(struct dw_http_request *req, struct dw_http_response *resp,
+                  const struct dw_http_app *app);
+void dw_api_alerts(struct dw_http_request *req, struct dw_http_response *resp,
+                   const struct dw_http_app *app);
 void dw_api_targets(struct dw_http_request *req, struct dw_http_response *resp,
                     const struct dw_http_app *app);
 void dw_api_probes(struct dw_http_request *req, struct dw_http_response *resp,
@@ -168,6 +172,34 @@ void dw_api_probes(struct dw_http_request *req, struct dw_http_response *resp,
 void dw_api_buildinfo(struct dw_http_request *req, struct dw_http_response *resp,
                       const struct dw_http_app *app);
 void dw_api_runtimeinfo(struct dw_http_request *req, struct dw_http_response *resp,
+                        const struct dw_http_app *app);
+
+/* ---- the alerter: Alertmanager API v2 and dojowatch's alert endpoints (api_alert.c) ---- */
+void dw_api_am_post_alerts(struct dw_http_request *req, struct dw_http_response *resp,
+                           const struct dw_http_app *app);
+void dw_api_am_get_alerts(struct dw_http_request *req, struct dw_http_response *resp,
+                          const struct dw_http_app *app);
+void dw_api_am_get_groups(struct dw_http_request *req, struct dw_http_response *resp,
+                          const struct dw_http_app *app);
+void dw_api_am_get_silences(struct dw_http_request *req, struct dw_http_response *resp,
+                            const struct dw_http_app *app);
+void dw_api_am_post_silence(struct dw_http_request *req, struct dw_http_response *resp,
+                            const struct dw_http_app *app);
+void dw_api_am_get_silence(struct dw_http_request *req, struct dw_http_response *resp,
+                           const struct dw_http_app *app);
+void dw_api_am_delete_silence(struct dw_http_request *req, struct dw_http_response *resp,
+                              const struct dw_http_app *app);
+void dw_api_am_status(struct dw_http_request *req, struct dw_http_response *resp,
+                      const struct dw_http_app *app);
+void dw_api_am_receivers(struct dw_http_request *req, struct dw_http_response *resp,
+                         const struct dw_http_app *app);
+void dw_api_alert_lifecycle(struct dw_http_request *req, struct dw_http_response *resp,
+                            const struct dw_http_app *app);
+void dw_api_alert_ack(struct dw_http_request *req, struct dw_http_response *resp,
+                      const struct dw_http_app *app);
+void dw_api_alert_false_positive(struct dw_http_request *req, struct dw_http_response *resp,
+                                 const struct dw_http_app *app);
+void dw_api_alert_stats(struct dw_http_request *req, struct dw_http_response *resp,
                         const struct dw_http_app *app);
 
 /* ---- handlers of the plan API, written in api_plan.c ---- */

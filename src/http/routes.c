@@ -166,6 +166,40 @@ static const struct dw_http_route routes[] = {
      "/api/v1/label/{name}/values", false},
     {"GET", "/api/v1/metadata", dw_api_metadata, DW_ROLE_VIEWER, DW_BODY_NONE, "/api/v1/metadata",
      false},
+    /* Rules (api_rules.c). */
+    {"GET", "/api/v1/rules", dw_api_rules, DW_ROLE_VIEWER, DW_BODY_NONE, "/api/v1/rules", false},
+    {"GET", "/api/v1/alerts", dw_api_alerts, DW_ROLE_VIEWER, DW_BODY_NONE, "/api/v1/alerts", false},
+    /*
+     * Alerting (api_alert.c): Alertmanager's API v2 (Prometheus sends alerts
+     * with a responder token in its alertmanager `authorization`), and
+     * dojowatch's lifecycle, acknowledgement and statistics endpoints.
+     */
+    {"POST", "/api/v2/alerts", dw_api_am_post_alerts, DW_ROLE_RESPONDER, DW_BODY_NORMAL,
+     "/api/v2/alerts", false},
+    {"GET", "/api/v2/alerts", dw_api_am_get_alerts, DW_ROLE_VIEWER, DW_BODY_NONE, "/api/v2/alerts",
+     false},
+    {"GET", "/api/v2/alerts/groups", dw_api_am_get_groups, DW_ROLE_VIEWER, DW_BODY_NONE,
+     "/api/v2/alerts/groups", false},
+    {"GET", "/api/v2/silences", dw_api_am_get_silences, DW_ROLE_VIEWER, DW_BODY_NONE,
+     "/api/v2/silences", false},
+    {"POST", "/api/v2/silences", dw_api_am_post_silence, DW_ROLE_RESPONDER, DW_BODY_NORMAL,
+     "/api/v2/silences", false},
+    {"GET", "/api/v2/silence/{id}", dw_api_am_get_silence, DW_ROLE_VIEWER, DW_BODY_NONE,
+     "/api/v2/silence/{id}", false},
+    {"DELETE", "/api/v2/silence/{id}", dw_api_am_delete_silence, DW_ROLE_RESPONDER, DW_BODY_NONE,
+     "/api/v2/silence/{id}", false},
+    {"GET", "/api/v2/status", dw_api_am_status, DW_ROLE_VIEWER, DW_BODY_NONE, "/api/v2/status",
+     false},
+    {"GET", "/api/v2/receivers", dw_api_am_receivers, DW_ROLE_VIEWER, DW_BODY_NONE,
+     "/api/v2/receivers", false},
+    {"GET", "/api/v1/alerts/lifecycle", dw_api_alert_lifecycle, DW_ROLE_VIEWER, DW_BODY_NONE,
+     "/api/v1/alerts/lifecycle", false},
+    {"GET", "/api/v1/alerts/stats", dw_api_alert_stats, DW_ROLE_VIEWER, DW_BODY_NONE,
+     "/api/v1/alerts/stats", false},
+    {"POST", "/api/v1/alerts/{fingerprint}/ack", dw_api_alert_ack, DW_ROLE_RESPONDER,
+     DW_BODY_NORMAL, "/api/v1/alerts/{fingerprint}/ack", false},
+    {"POST", "/api/v1/alerts/{fingerprint}/false-positive", dw_api_alert_false_positive,
+     DW_ROLE_RESPONDER, DW_BODY_NORMAL, "/api/v1/alerts/{fingerprint}/false-positive", false},
     /* Collection (api_collect.c). */
     {"GET", "/api/v1/targets", dw_api_targets, DW_ROLE_VIEWER, DW_BODY_NONE, "/api/v1/targets",
      false},

@@ -317,7 +317,6 @@ static bool admit(struct dw_http_server *srv, struct dw_http_request *req)
 
 /* ---- body and dispatch ---- */
 
-
 static enum MHD_Result receive(struct dw_http_request *req, const char *data, size_t *size)
 {
     size_t n = *size;

@@ -369,7 +369,8 @@ def a_thousand_failing_probes_do_not_starve_a_healthy_one():
             assert slow < 0.5, slow
             fails = [x for x in probes(d) if x["name"].startswith("hole-")]
             assert all(x["reason"] in ("timeout", "") for x in fails), fails[:3]
-            assert max(x["lastDuration"] for x in fails) < 2.6, "bounded by the timeout"
+            worst = max(x["lastDuration"] for x in fails)
+            assert worst < 3.5, "bounded by the 2 s timeout (plus scheduling slack): %s" % worst
     finally:
         hole.close()
         srv.shutdown()

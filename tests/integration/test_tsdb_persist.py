@@ -17,7 +17,7 @@ from collectcfg import config_with
 from dwtest import Daemon, metric_value, run, test, wait_until
 
 # The example plan without collection: these tests count every sample stored.
-QUIET = config_with("scrape: {host: {enabled: false}}\nprobes: {checks: []}\n")
+QUIET = config_with("scrape: {host: {enabled: false}}\nprobes: {checks: []}\nrules: {files: []}\n")
 
 START = "2026-12-01T08:00:00Z"  # a multiple of the 2 h block range
 T0 = calendar.timegm(time.strptime(START, "%Y-%m-%dT%H:%M:%SZ")) * 1000

@@ -9,8 +9,8 @@
 #include <unistd.h>
 
 #include "harness.h"
-#include "testutil.h"
 #include "plan/plan.h"
+#include "testutil.h"
 
 #ifndef DW_SOURCE_ROOT
 #define DW_SOURCE_ROOT "."
@@ -446,8 +446,9 @@ TEST(example_later_sections_kept_as_yaml)
     ASSERT_CONTAINS(oncall, "primary-engineer");
     ASSERT_CONTAINS(dw_config_section_yaml(cfg, "incidents"), "post_incident");
     ASSERT_CONTAINS(dw_config_section_yaml(cfg, "notify"), "stakeholder_updates_every: 1h");
-    ASSERT_NULL(dw_config_section_yaml(cfg, "rules"));  /* a known section, absent */
-    ASSERT_NULL(dw_config_section_yaml(cfg, "people")); /* not a later-issue section */
+    ASSERT_CONTAINS(dw_config_section_yaml(cfg, "rules"), "dojopool.rules.yml");
+    ASSERT_NULL(dw_config_section_yaml(cfg, "dashboards")); /* a known section, absent */
+    ASSERT_NULL(dw_config_section_yaml(cfg, "people"));     /* not a later-issue section */
     dw_diags_release(&d);
     dw_config_unref(&cfg);
 }
@@ -484,7 +485,7 @@ TEST(check_file_summary)
     ASSERT_CONTAINS(s.data, "stabilization [3d, 1w)");
     ASSERT_CONTAINS(s.data, "steady [30d, open)");
     ASSERT_CONTAINS(s.data, "P0 respond 5m resolve 1h");
-    ASSERT_CONTAINS(s.data, "sections: scrape, probes, notify, oncall, incidents");
+    ASSERT_CONTAINS(s.data, "sections: scrape, probes, rules, notify, oncall, incidents, alerting");
     dw_buf_clear(&s);
     dw_diags_release(&d);
     ASSERT_EQ_INT(dw_config_check_file(CONFIGS "/bad/gap.yaml", &d, &s, NULL), -1);
