@@ -260,11 +260,12 @@ def window_figures(det, nginx, system, t0, t1, procs):
 # ---- dojowatch ----
 
 def dojowatch_sections(urls):
-    """The scrape and probes sections of the bench config: N http checks, nothing else."""
+    """The sections of the bench config: N http checks, nothing else (no host
+    collector, no rules: blackbox_exporter does not evaluate the plan's rules either)."""
     checks = ['  - {name: p%05d, kind: http, class: system_health, interval: %ds, '
               'timeout: %ds, target: "%s"}' % (i, INTERVAL_S, TIMEOUT_S, u)
               for i, u in enumerate(urls, 1)]
-    return {"scrape": ["host: {enabled: false}"],
+    return {"scrape": ["host: {enabled: false}"], "rules": ["files: []"],
             "probes": ["defaults: {interval: %ds, timeout: %ds}" % (INTERVAL_S, TIMEOUT_S),
                        "checks:"] + checks}
 

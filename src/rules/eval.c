@@ -182,6 +182,44 @@ static void lb_release(struct lbuild *b)
 
 /* ---- templates ---- */
 
+static size_t result_len(const struct dw_promql_result *res);
+static void result_at(const struct dw_promql_result *res, size_t i, const struct dw_label **l,
+                      size_t *n, double *v);
+
+/* The templates' `query` function: an instant query on the tsdb. */
+static int tmpl_query(void *ctx, const char *expr, int64_t at_ms, struct dw_tmpl_vector *out,
+                      char *err, size_t errcap)
+{
+    struct dw_ruler *r = ctx;
+    struct dw_promql_error perr = {0};
+    struct dw_promql_expr *e = NULL;
+    if (dw_promql_parse(expr, strlen(expr), NULL, &e, &perr) != 0) {
+        snprintf(err, errcap, "%s", perr.msg ? perr.msg : "parse error");
+        dw_promql_error_release(&perr);
+        return -1;
+    }
+    struct dw_promql_result *res = NULL;
+    char *msg = NULL;
+    struct dw_promql_eval_opts o = {.timeout_ms = 10000};
+    int rc = dw_promql_eval_instant(&r->storage, e, at_ms, &o, &res, &msg);
+    dw_promql_free(&e);
+    if (rc != 0) {
+        snprintf(err, errcap, "%s", msg ? msg : "query failed");
+        free(msg);
+        return -1;
+    }
+    for (size_t i = 0; i < result_len(res); i++) {
+        const struct dw_label *l;
+        size_t n;
+        double v;
+        result_at(res, i, &l, &n, &v);
+        if (dw_tmpl_vector_add(out, l, n, v) != 0)
+            break;
+    }
+    dw_promql_result_free(&res);
+    return 0;
+}
+
 static char *expand(struct dw_ruler *r, const struct dw_rule_pair *p, const struct dw_label *labels,
                     size_t n, double value, int64_t now, const char *rule)
 {
@@ -191,7 +229,9 @@ static char *expand(struct dw_ruler *r, const struct dw_rule_pair *p, const stru
                              .nlabels = n,
                              .value = value,
                              .now_ms = now,
-                             .external_url = r->external_url};
+                             .external_url = r->external_url,
+                             .query = tmpl_query,
+                             .query_ctx = r};
     struct dw_buf out;
     dw_buf_init(&out, 0);
     char err[256];

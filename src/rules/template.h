@@ -38,7 +38,7 @@
 #define DW_TMPL_MAX_OUTPUT (64u * 1024)       /* bytes of output */
 #define DW_TMPL_MAX_STEPS 100000u             /* nodes, commands and loop iterations run */
 #define DW_TMPL_MAX_MEMORY (8u * 1024 * 1024) /* bytes of values built while running */
-#define DW_TMPL_MAX_DEPTH 100 /* nested {{template}} calls; nesting of printed values */
+#define DW_TMPL_MAX_DEPTH 100                 /* nesting of {{template}} calls, of printed values */
 /* Limits of compilation. */
 #define DW_TMPL_MAX_TEXT (1024u * 1024) /* bytes of template text */
 #define DW_TMPL_MAX_NESTING 100         /* nested parentheses and control blocks */

@@ -24,6 +24,7 @@ RULES = """groups:
         labels: {priority: P1, plan_check: api-response-time}
         annotations:
           summary: "{{ $labels.job }} answers in {{ $value | humanizeDuration }}"
+          instances: '{{ with query "count(latency_seconds)" }}{{ . | first | value }}{{ end }}'
       - alert: Down
         expr: up_gauge == 0
         labels: {priority: P0}
@@ -72,6 +73,7 @@ def rules_record_alert_and_show_in_the_api():
             a = [x for x in alerts if x["labels"]["alertname"] == "SlowAPI"][0]
             assert a["labels"]["priority"] == "P1" and a["labels"]["job"] == "api", a
             assert a["annotations"]["summary"] == "api answers in 900ms", a
+            assert a["annotations"]["instances"] == "1", a  # the templates' query function
             assert query(d, 'ALERTS{alertname="SlowAPI",alertstate="firing"}'), "ALERTS series"
             assert query(d, 'ALERTS_FOR_STATE{alertname="SlowAPI"}')
             # Handed to the alerter: the Alertmanager API shows it, grouped and routed.
