@@ -20,16 +20,19 @@ fi
 logs="$builddir/meson-logs/testlog.txt"
 # The threaded parts again under ThreadSanitizer (the full suite only; the
 # whole unit suite is `make tsan`): parallel appenders, readers and
-# maintenance in the tsdb, and the HTTP server's polling threads.
+# maintenance in the tsdb, the HTTP server's polling threads, the collector's
+# and the rule evaluator's threads against concurrent writers and readers,
+# and the alerter's flush thread.
 if [ -z "$suite" ] && [ "${DW_SKIP_TSAN:-}" != 1 ]; then
     tsan=build/tsan
     shared=$(scripts/find-shared.sh)
     [ -f "$tsan/build.ninja" ] || meson setup "$tsan" --buildtype=debug -Db_sanitize=thread \
         ${shared:+-Dshared_dir="$shared"} >/dev/null
-    if ninja -C "$tsan" src/tsdb/test_tsdb_head src/tsdb/test_tsdb_db src/http/test_http >"$tsan/ninja.out" 2>&1; then
+    if ninja -C "$tsan" src/tsdb/test_tsdb_head src/tsdb/test_tsdb_db src/http/test_http \
+        src/collect/test_collect src/rules/test_rules src/alert/test_alert >"$tsan/ninja.out" 2>&1; then
         TSAN_OPTIONS="${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1}" \
             meson test -C "$tsan" --no-rebuild --print-errorlogs --num-processes 2 \
-            tsdb_head tsdb_db http >"$tsan/meson-test.out" 2>&1
+            tsdb_head tsdb_db http collect rules alert >"$tsan/meson-test.out" 2>&1
         sed -n 's/^\( *[0-9]*\/[0-9]* \)dojowatch:unit \/ /\1tsan \/ /p' "$tsan/meson-test.out"
         logs="$logs $tsan/meson-logs/testlog.txt"
     else

@@ -731,11 +731,15 @@ static void eval_group(struct dw_ruler *r, struct rgroup *g, int64_t ts, bool ar
     } else {
         dw_lsset_release(&g->prev);
         g->prev = e.next;
-        g->last_eval = ts;
     }
-    g->eval_s = (double)(dw_mono_ns() - t0) / 1e9;
+    double took = (double)(dw_mono_ns() - t0) / 1e9;
+    pthread_mutex_lock(&r->lock); /* read by the API */
+    if (!arrival)
+        g->last_eval = ts;
+    g->eval_s = took;
+    pthread_mutex_unlock(&r->lock);
     dw_metric_add(m_evals, NULL, 1);
-    dw_metric_observe(m_duration, NULL, g->eval_s);
+    dw_metric_observe(m_duration, NULL, took);
 }
 
 /* ---- the schedule ---- */

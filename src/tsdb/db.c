@@ -1065,9 +1065,11 @@ static void store_samples(struct dw_tsdb_appender *a, struct dw_tsdb_commit_resu
 void dw_tsdb_set_watch(struct dw_tsdb *db, dw_tsdb_watch_filter filter, dw_tsdb_watch_fn fn,
                        void *ctx)
 {
+    pthread_rwlock_wrlock(&db->gate); /* commits read the watch under the read lock */
     db->wfilter = filter;
     db->wctx = ctx;
     db->wfn = fn;
+    pthread_rwlock_unlock(&db->gate);
 }
 
 void dw_tsdb_watch_reset(struct dw_tsdb *db)

@@ -633,7 +633,7 @@ int dw_tsdb_appender_commit(struct dw_tsdb_appender *a, struct dw_tsdb_commit_re
  * filter accepts. The filter runs once per series and its answer is cached
  * in the series until dw_tsdb_watch_reset(). Both run on the committing
  * thread inside the commit, so they must be quick and must not commit.
- * Set it before commits start (NULL fn: no watch).
+ * Setting it (NULL fn: no watch) waits for commits in progress.
  */
 typedef bool (*dw_tsdb_watch_filter)(void *ctx, const char *name);
 typedef void (*dw_tsdb_watch_fn)(void *ctx, const char *const *names, size_t n);

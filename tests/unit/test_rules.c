@@ -6,6 +6,7 @@
  */
 #include <math.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,10 +22,10 @@
 
 struct sink {
     pthread_mutex_t mu;
-    int calls;
+    atomic_int calls;
     char last[16384]; /* "alertname state active_at value summary" lines of every call */
     size_t off;
-    int64_t firing_at_mono;
+    _Atomic int64_t firing_at_mono;
 };
 
 static const char *st(enum dw_rule_alert_state s)
@@ -228,7 +229,7 @@ TEST(threshold_rule_fires_on_arrival)
         struct dw_buf mb;
         dw_buf_init(&mb, 0);
         dw_metrics_write(&mb);
-        fprintf(stderr, "calls %d\n%s\n%s\n", k.calls, k.last, mb.data);
+        fprintf(stderr, "calls %d\n%s\n%s\n", atomic_load(&k.calls), k.last, mb.data);
         dw_buf_release(&mb);
     }
     ASSERT_TRUE(k.firing_at_mono != 0);
