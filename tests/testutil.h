@@ -1,6 +1,6 @@
 /*
  * Helpers shared by the unit tests: a seeded random generator (xorshift64*,
- * so failures replay), and temporary directories. Header-only, static
+ * so failures replay), and temporary directories and files. Header-only, static
  * inline, so each test program takes what it uses.
  */
 #ifndef DW_TESTUTIL_H
@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -85,6 +86,25 @@ static inline void rm_rf(const char *dir)
     }
     closedir(d);
     rmdir(dir);
+}
+
+/* Writes n bytes to dir/name; returns the path (freed by the caller). */
+static inline char *write_file_n(const char *dir, const char *name, const void *data, size_t n)
+{
+    char *path = dw_asprintf("%s/%s", dir, name);
+    FILE *f = fopen(path, "wb");
+    if (!f)
+        DW_FAIL_("cannot create %s: %s", path, strerror(errno));
+    if (fwrite(data, 1, n, f) != n)
+        DW_FAIL_("cannot write %s", path);
+    fclose(f);
+    return path;
+}
+
+/* Writes the string text to dir/name; returns the path (freed by the caller). */
+static inline char *write_file(const char *dir, const char *name, const char *text)
+{
+    return write_file_n(dir, name, text, strlen(text));
 }
 
 /* Whether dir/name exists. */

@@ -104,6 +104,22 @@ bool alert_is_firing(const struct alert *al, int64_t now)
     return al->state == DW_ALERT_FIRING && al->ends_at > now;
 }
 
+int alert_cmp(const struct alert *a, const struct alert *b)
+{
+    static const char *const keys[] = {"job", "instance"};
+    for (size_t i = 0; i < DW_ARRAY_LEN(keys); i++) {
+        const char *va = lset_get(&a->labels, keys[i]), *vb = lset_get(&b->labels, keys[i]);
+        if (!va && !vb)
+            continue;
+        if (!va || !vb)
+            return va ? -1 : 1;
+        int c = strcmp(va, vb);
+        if (c)
+            return c;
+    }
+    return dw_tsdb_labels_cmp(a->labels.l, a->labels.n, b->labels.l, b->labels.n);
+}
+
 void alert_free(struct alert *al)
 {
     if (!al)

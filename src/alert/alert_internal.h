@@ -155,11 +155,10 @@ struct civil {
     int yday;    /* 0-based day of the year */
 };
 
-int64_t days_from_civil(int64_t y, int m, int d);
+/** The date of a day number (core's dw_civil_from_days) with weekday and yday. */
 void civil_from_days(int64_t days, struct civil *c);
 /** Broken-down local time of ms in zone z (UTC when z is NULL). */
 void civil_at(const struct tz *z, int64_t ms, struct civil *c);
-int days_in_month(int year, int month);
 
 /* ---- time intervals (timeinterval.c) ---- */
 
@@ -365,6 +364,8 @@ struct dw_alerter {
 /* alert.c */
 struct alert *alert_find(struct dw_alerter *a, uint64_t fp);
 bool alert_is_firing(const struct alert *al, int64_t now);
+/** Alertmanager's AlertSlice order: job, then instance (absent last), then the label sets. */
+int alert_cmp(const struct alert *a, const struct alert *b);
 /** Records a firing<->resolved change for flap detection; returns true when flapping starts. */
 bool alert_flap_change(struct dw_alerter *a, struct alert *al, int64_t at);
 void alert_free(struct alert *al);

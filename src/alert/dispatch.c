@@ -331,22 +331,9 @@ static const char *decide(const struct nflog *e, const struct batch *b, int64_t 
     return e->sent_at < now - repeat ? "repeat" : NULL;
 }
 
-/* Alertmanager's AlertSlice order: job, then instance, then the label sets. */
-static int alert_order(const void *x, const void *y)
+static int item_order(const void *x, const void *y)
 {
-    const struct alert *a = ((const struct item *)x)->al, *b = ((const struct item *)y)->al;
-    static const char *const keys[] = {"job", "instance"};
-    for (size_t i = 0; i < DW_ARRAY_LEN(keys); i++) {
-        const char *va = lset_get(&a->labels, keys[i]), *vb = lset_get(&b->labels, keys[i]);
-        if (!va && !vb)
-            continue;
-        if (!va || !vb)
-            return va ? -1 : 1;
-        int c = strcmp(va, vb);
-        if (c)
-            return c;
-    }
-    return dw_tsdb_labels_cmp(a->labels.l, a->labels.n, b->labels.l, b->labels.n);
+    return alert_cmp(((const struct item *)x)->al, ((const struct item *)y)->al);
 }
 
 /* Pairs every alert of the batch shares (same value), as a JSON object. */
@@ -382,7 +369,7 @@ static json_t *webhook_alert(const struct alert *al, bool resolved)
 static char *payload(const struct dw_alerter *a, const struct group *g, struct batch *b,
                      const char *kind)
 {
-    qsort(b->it, b->n, sizeof *b->it, alert_order);
+    qsort(b->it, b->n, sizeof *b->it, item_order);
     json_t *alerts = json_array();
     for (size_t i = 0; i < b->n; i++)
         json_array_append_new(alerts, webhook_alert(b->it[i].al, b->it[i].resolved));

@@ -177,7 +177,7 @@ static int clamp(int v, int lo, int hi)
 
 static bool mday_ok(const struct tperiod *p, const struct civil *c)
 {
-    int dim = days_in_month(c->year, c->month);
+    int dim = dw_days_in_month(c->year, c->month);
     for (size_t i = 0; i < p->nmdays; i++) {
         int b = p->mdays[i].begin < 0 ? dim + p->mdays[i].begin + 1 : p->mdays[i].begin;
         int e = p->mdays[i].end < 0 ? dim + p->mdays[i].end + 1 : p->mdays[i].end;

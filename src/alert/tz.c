@@ -18,8 +18,7 @@
  * The directory is /usr/share/zoneinfo, or $TZDIR when set. Names are
  * checked so a configuration cannot read files outside that directory.
  *
- * Civil dates use Howard Hinnant's days-from-civil algorithms (proleptic
- * Gregorian, any year).
+ * Civil dates are core's (proleptic Gregorian, any year).
  *
  * Threads: tz_get() takes a mutex; a loaded zone is immutable.
  */
@@ -62,43 +61,14 @@ struct tz {
 
 /* ---- civil dates ---- */
 
-int64_t days_from_civil(int64_t y, int m, int d)
+void civil_from_days(int64_t days, struct civil *c)
 {
-    y -= m <= 2;
-    int64_t era = (y >= 0 ? y : y - 399) / 400;
-    int64_t yoe = y - era * 400;
-    int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + doe - 719468;
-}
-
-static bool is_leap(int64_t y)
-{
-    return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-}
-
-int days_in_month(int year, int month)
-{
-    static const int dm[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    return month == 2 && is_leap(year) ? 29 : dm[month - 1];
-}
-
-void civil_from_days(int64_t z, struct civil *c)
-{
-    int64_t days = z;
-    z += 719468;
-    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-    int64_t doe = z - era * 146097;
-    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    int64_t y = yoe + era * 400;
-    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    int64_t mp = (5 * doy + 2) / 153;
-    c->day = (int)(doy - (153 * mp + 2) / 5 + 1);
-    c->month = (int)(mp < 10 ? mp + 3 : mp - 9);
-    c->year = (int)(y + (c->month <= 2));
+    int64_t y;
+    dw_civil_from_days(days, &y, &c->month, &c->day);
+    c->year = (int)y;
     int64_t wd = (days + 4) % 7; /* 1970-01-01 was a Thursday */
     c->weekday = (int)(wd < 0 ? wd + 7 : wd);
-    c->yday = (int)(days - days_from_civil(c->year, 1, 1));
+    c->yday = (int)(days - dw_days_from_civil(c->year, 1, 1));
 }
 
 static int64_t floor_div(int64_t a, int64_t b)
@@ -253,14 +223,14 @@ static int parse_rule(const char *s, struct tz_rule *r)
 static int64_t rule_day(int64_t y, char kind, int m, int w, int d)
 {
     if (kind == 'J')
-        return days_from_civil(y, 1, 1) + d - 1 + (is_leap(y) && d >= 60);
+        return dw_days_from_civil(y, 1, 1) + d - 1 + (dw_is_leap_year(y) && d >= 60);
     if (kind == 'N')
-        return days_from_civil(y, 1, 1) + d;
-    int64_t first = days_from_civil(y, m, 1);
+        return dw_days_from_civil(y, 1, 1) + d;
+    int64_t first = dw_days_from_civil(y, m, 1);
     struct civil c;
     civil_from_days(first, &c);
     int day = 1 + (d - c.weekday + 7) % 7 + (w - 1) * 7;
-    if (day > days_in_month((int)y, m))
+    if (day > dw_days_in_month(y, m))
         day -= 7;
     return first + day - 1;
 }

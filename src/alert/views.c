@@ -201,19 +201,7 @@ static int group_order(const void *x, const void *y)
 
 static int alert_order(const void *x, const void *y)
 {
-    const struct alert *a = *(struct alert *const *)x, *b = *(struct alert *const *)y;
-    static const char *const keys[] = {"job", "instance"};
-    for (size_t i = 0; i < DW_ARRAY_LEN(keys); i++) {
-        const char *va = lset_get(&a->labels, keys[i]), *vb = lset_get(&b->labels, keys[i]);
-        if (!va && !vb)
-            continue;
-        if (!va || !vb)
-            return va ? -1 : 1;
-        int c = strcmp(va, vb);
-        if (c)
-            return c;
-    }
-    return dw_tsdb_labels_cmp(a->labels.l, a->labels.n, b->labels.l, b->labels.n);
+    return alert_cmp(*(struct alert *const *)x, *(struct alert *const *)y);
 }
 
 static json_t *group_json(const struct dw_alerter *a, const struct group *g, int64_t now,

@@ -13,16 +13,15 @@
  * DESIGN
  * A thin client like `dojowatch query`: flags are checked locally (exit
  * status 2 on a typo; matchers with the alert module's own parser), the
- * request goes to the daemon with libcurl and the bearer token from
- * --token or $DOJOWATCH_TOKEN, and the answer is printed as a table or,
- * with -o json, as the server's JSON. An error answer prints the server's
+ * request goes to the daemon through the CLI's client (client.c) with the
+ * bearer token from --token or $DOJOWATCH_TOKEN, and the answer is printed
+ * as a table or, with -o json, as the server's JSON. An error answer prints the server's
  * reason and exits 1. Alertmanager endpoints answer errors as a JSON
  * string; dojowatch's own endpoints with the {"status":"error"} envelope;
  * both are understood.
  *
  * Threads: one.
  */
-#include <curl/curl.h>
 #include <getopt.h>
 #include <jansson.h>
 #include <stdio.h>
@@ -33,11 +32,9 @@
 #include "cli/alerts.h"
 #include "cli/cli.h"
 #include "core/core.h"
-#include "http/http.h"
 
-#define DEFAULT_SERVER "http://127.0.0.1:9107"
 #define MAX_RESPONSE (64u << 20)
-#define TIMEOUT_S 30L
+#define TIMEOUT_MS 30000L
 #define MAX_FILTERS 64
 
 const char dw_cli_alerts_usage[] =
@@ -64,7 +61,7 @@ const char dw_cli_alerts_usage[] =
     "Times: RFC 3339, Unix seconds, now or now-1h. Durations: 90s, 2h, 1d.\n"
     "\n"
     "options of every command:\n"
-    "  -s, --server URL      the daemon (default $DOJOWATCH_SERVER or " DEFAULT_SERVER ")\n"
+    "  -s, --server URL      the daemon (default $DOJOWATCH_SERVER or " DW_CLI_DEFAULT_SERVER ")\n"
     "  -t, --token T         bearer token (default $DOJOWATCH_TOKEN): viewer to list,\n"
     "                        responder to acknowledge and silence\n"
     "  -o, --output FORMAT   table (default) or json (the server's answer)\n"
@@ -75,15 +72,9 @@ const char dw_cli_alerts_usage[] =
     "  dojowatch alerts silence -c 'db failover' --duration 30m 'service=\"db\"'\n"
     "  dojowatch alerts ack 1a2b3c4d5e6f7a8b -c 'on it'\n";
 
-struct client {
-    const char *cmd; /* "alerts list" ... */
-    const char *server;
-    const char *token;
-    bool json;
-};
-
 struct opts {
-    struct client c;
+    struct dw_cli_client c;
+    bool json; /* -o json: the server's answer as it is */
     const char *filters[MAX_FILTERS];
     size_t nfilters;
     const char *comment, *author;
@@ -100,66 +91,8 @@ static int usage(const struct opts *o, const char *fmt, const char *arg)
 
 /* ---- HTTP ---- */
 
-static size_t on_body(char *data, size_t size, size_t n, void *ctx)
-{
-    return dw_buf_append(ctx, data, size * n) == 0 ? size * n : 0;
-}
-
-static void url_encode(struct dw_buf *b, const char *s)
-{
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
-            strchr("-._~", *p))
-            dw_buf_putc(b, (char)*p);
-        else
-            dw_buf_printf(b, "%%%02X", *p);
-    }
-}
-
-/* One request; 0 with the status and body, or -1 after printing why it failed. */
-static int request(const struct client *c, const char *method, const char *path,
-                   const char *json_body, long *status, struct dw_buf *out)
-{
-    CURL *curl = curl_easy_init();
-    if (!curl) {
-        fprintf(stderr, "dojowatch %s: cannot initialise libcurl\n", c->cmd);
-        return -1;
-    }
-    size_t n = strlen(c->server);
-    while (n && c->server[n - 1] == '/')
-        n--;
-    char *url = dw_asprintf("%.*s%s", (int)n, c->server, path);
-    struct curl_slist *headers = NULL;
-    char *auth = c->token && *c->token ? dw_asprintf("Authorization: Bearer %s", c->token) : NULL;
-    if (auth)
-        headers = curl_slist_append(headers, auth);
-    if (json_body)
-        headers = curl_slist_append(headers, "Content-Type: application/json");
-    curl_easy_setopt(curl, CURLOPT_URL, url);
-    curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method);
-    if (json_body)
-        curl_easy_setopt(curl, CURLOPT_POSTFIELDS, json_body);
-    else if (strcmp(method, "POST") == 0)
-        curl_easy_setopt(curl, CURLOPT_POSTFIELDS, "");
-    curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
-    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(curl, CURLOPT_WRITEDATA, out);
-    curl_easy_setopt(curl, CURLOPT_TIMEOUT, TIMEOUT_S);
-    curl_easy_setopt(curl, CURLOPT_USERAGENT, "dojowatch/" DW_VERSION);
-    CURLcode rc = curl_easy_perform(curl);
-    if (rc == CURLE_OK)
-        curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, status);
-    else
-        fprintf(stderr, "dojowatch %s: cannot reach %s: %s\n", c->cmd, url, curl_easy_strerror(rc));
-    curl_slist_free_all(headers);
-    free(auth); /* holds the token: never printed */
-    free(url);
-    curl_easy_cleanup(curl);
-    return rc == CURLE_OK ? 0 : -1;
-}
-
 /* The server's reason from either error shape. */
-static void print_error(const struct client *c, long status, const struct dw_buf *body)
+static void print_error(const struct dw_cli_client *c, long status, const struct dw_buf *body)
 {
     json_error_t je;
     json_t *doc = body->len ? json_loadb(body->data, body->len, JSON_DECODE_ANY, &je) : NULL;
@@ -176,15 +109,15 @@ static void print_error(const struct client *c, long status, const struct dw_buf
  * Sends the request; on 2xx returns the parsed answer (*doc, may be NULL for
  * an empty body) and 0, else prints the reason and returns 1.
  */
-static int call(const struct client *c, const char *method, const char *path, const char *body,
-                json_t **doc)
+static int call(const struct dw_cli_client *c, const char *method, const char *path,
+                const char *body, json_t **doc)
 {
     struct dw_buf out;
     dw_buf_init(&out, MAX_RESPONSE);
     long status = 0;
     int rc = 1;
     *doc = NULL;
-    if (request(c, method, path, body, &status, &out) == 0) {
+    if (dw_cli_request(c, method, path, "application/json", body, &status, &out) == 0) {
         if (status >= 200 && status < 300) {
             json_error_t je;
             *doc = out.len ? json_loadb(out.data, out.len, JSON_DECODE_ANY, &je) : NULL;
@@ -194,6 +127,21 @@ static int call(const struct client *c, const char *method, const char *path, co
         }
     }
     dw_buf_release(&out);
+    return rc;
+}
+
+/* GET path?filter=M&filter=... with the -f matchers; like call(). */
+static int get_filtered(const struct opts *o, const char *path, json_t **doc)
+{
+    struct dw_buf b;
+    dw_buf_init(&b, 0);
+    dw_buf_puts(&b, path);
+    for (size_t i = 0; i < o->nfilters; i++) {
+        dw_buf_puts(&b, i ? "&filter=" : "?filter=");
+        dw_cli_url_encode(&b, o->filters[i]);
+    }
+    int rc = call(&o->c, "GET", b.data, NULL, doc);
+    dw_buf_release(&b);
     return rc;
 }
 
@@ -217,18 +165,6 @@ enum {
     OPT_SINCE,
     OPT_UNTIL
 };
-
-static int time_value(const char *s, int64_t *ms)
-{
-    if (strncmp(s, "now", 3) == 0) {
-        int64_t back = 0;
-        if (s[3] && (s[3] != '-' || dw_parse_duration(s + 4, &back) < 0))
-            return -1;
-        *ms = dw_now_ms() - back;
-        return 0;
-    }
-    return dw_http_parse_time(s, ms);
-}
 
 static int check_matcher(const struct opts *o, const char *s)
 {
@@ -259,7 +195,7 @@ static int one_flag(int ch, struct opts *o, const char *help)
     case 'o':
         if (strcmp(optarg, "json") && strcmp(optarg, "table") && strcmp(optarg, "text"))
             return usage(o, "unknown output format '%s' (table, json)", optarg);
-        o->c.json = strcmp(optarg, "json") == 0;
+        o->json = strcmp(optarg, "json") == 0;
         return -1;
     case OPT_ALL: o->all = true; return -1;
     case OPT_FALSE_POSITIVE: o->false_positive = true; return -1;
@@ -277,7 +213,7 @@ static int one_flag(int ch, struct opts *o, const char *help)
                        : ch == OPT_END   ? &o->end
                        : ch == OPT_SINCE ? &o->since
                                          : &o->until;
-        if (time_value(optarg, dst) < 0)
+        if (dw_cli_parse_time(optarg, dst) < 0)
             return usage(o, "'%s' is not a time: RFC 3339, Unix seconds, now or now-1h", optarg);
         o->has_start |= ch == OPT_START;
         o->has_end |= ch == OPT_END;
@@ -409,19 +345,11 @@ static int cmd_list(struct opts *o)
 {
     if (o->all && o->nfilters)
         return usage(o, "%s", "--filter works on firing alerts; leave out --all");
-    struct dw_buf path;
-    dw_buf_init(&path, 0);
-    dw_buf_puts(&path, o->all ? "/api/v1/alerts/lifecycle" : "/api/v2/alerts");
-    for (size_t i = 0; i < o->nfilters; i++) {
-        dw_buf_puts(&path, i ? "&filter=" : "?filter=");
-        url_encode(&path, o->filters[i]);
-    }
     json_t *doc;
-    int rc = call(&o->c, "GET", path.data, NULL, &doc);
-    dw_buf_release(&path);
+    int rc = get_filtered(o, o->all ? "/api/v1/alerts/lifecycle" : "/api/v2/alerts", &doc);
     if (rc == 0) {
         json_t *arr = o->all ? json_object_get(doc, "data") : doc;
-        if (o->c.json)
+        if (o->json)
             print_json(arr);
         else if (o->all)
             print_lifecycle(arr);
@@ -443,15 +371,15 @@ static int cmd_ack(struct opts *o, int argc, char **argv)
         struct dw_buf path;
         dw_buf_init(&path, 0);
         dw_buf_puts(&path, "/api/v1/alerts/");
-        url_encode(&path, argv[i]);
+        dw_cli_url_encode(&path, argv[i]);
         dw_buf_puts(&path, o->false_positive ? "/false-positive" : "/ack");
         if (o->comment) {
             dw_buf_puts(&path, "?comment=");
-            url_encode(&path, o->comment);
+            dw_cli_url_encode(&path, o->comment);
         }
         json_t *doc;
         if (call(&o->c, "POST", path.data, NULL, &doc) == 0) {
-            if (o->c.json)
+            if (o->json)
                 print_json(json_object_get(doc, "data"));
             else
                 printf("%s %s\n", argv[i],
@@ -515,7 +443,7 @@ static int cmd_silence(struct opts *o, int argc, char **argv)
     int rc = call(&o->c, "POST", "/api/v2/silences", text, &doc);
     free(text);
     if (rc == 0) {
-        if (o->c.json)
+        if (o->json)
             print_json(doc);
         else
             printf("%s\n", json_string_value(json_object_get(doc, "silenceID")));
@@ -568,17 +496,9 @@ static void print_silences(json_t *arr, bool expired)
 
 static int cmd_silences(struct opts *o)
 {
-    struct dw_buf path;
-    dw_buf_init(&path, 0);
-    dw_buf_puts(&path, "/api/v2/silences");
-    for (size_t i = 0; i < o->nfilters; i++) {
-        dw_buf_puts(&path, i ? "&filter=" : "?filter=");
-        url_encode(&path, o->filters[i]);
-    }
     json_t *doc;
-    int rc = call(&o->c, "GET", path.data, NULL, &doc);
-    dw_buf_release(&path);
-    if (rc == 0 && o->c.json)
+    int rc = get_filtered(o, "/api/v2/silences", &doc);
+    if (rc == 0 && o->json)
         print_json(doc);
     else if (rc == 0)
         print_silences(doc, o->expired);
@@ -595,7 +515,7 @@ static int cmd_unsilence(struct opts *o, int argc, char **argv)
         struct dw_buf path;
         dw_buf_init(&path, 0);
         dw_buf_puts(&path, "/api/v2/silence/");
-        url_encode(&path, argv[i]);
+        dw_cli_url_encode(&path, argv[i]);
         json_t *doc;
         if (call(&o->c, "DELETE", path.data, NULL, &doc) == 0)
             printf("%s expired\n", argv[i]);
@@ -647,7 +567,7 @@ static int cmd_stats(struct opts *o)
     json_t *doc;
     int rc = call(&o->c, "GET", path.data, NULL, &doc);
     dw_buf_release(&path);
-    if (rc == 0 && o->c.json)
+    if (rc == 0 && o->json)
         print_json(json_object_get(doc, "data"));
     else if (rc == 0)
         print_stats(json_object_get(doc, "data"));
@@ -714,20 +634,15 @@ int dw_cli_alerts(int argc, char **argv)
     struct opts o = {0};
     char cmd[32];
     snprintf(cmd, sizeof cmd, "alerts %s", sub->name);
-    o.c.cmd = cmd;
-    o.c.server = getenv("DOJOWATCH_SERVER");
-    o.c.token = getenv("DOJOWATCH_TOKEN");
+    dw_cli_client_init(&o.c, cmd);
+    o.c.timeout_ms = TIMEOUT_MS;
     int rc = parse_flags(argc - 1, argv + 1, &o, sub->usage);
     if (rc >= 0)
         return rc;
-    if (!o.c.server || !*o.c.server)
-        o.c.server = DEFAULT_SERVER;
     argc--;
     argv++;
-    if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0) {
-        fprintf(stderr, "dojowatch %s: cannot initialise libcurl\n", cmd);
+    if (dw_cli_client_start(&o.c) != 0)
         return 1;
-    }
     const char *name = sub->name;
     bool takes_args =
         !strcmp(name, "ack") || !strcmp(name, "silence") || !strcmp(name, "unsilence");
@@ -745,6 +660,6 @@ int dw_cli_alerts(int argc, char **argv)
         rc = cmd_unsilence(&o, argc, argv);
     else
         rc = cmd_stats(&o);
-    curl_global_cleanup();
+    dw_cli_client_finish();
     return rc;
 }

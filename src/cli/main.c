@@ -32,20 +32,6 @@ struct command {
 
 static const struct command *find_command(const char *name);
 
-/* Shared option handling: -h/--help, -o/--output FORMAT. */
-enum output { OUT_TEXT, OUT_JSON };
-
-static int parse_output(const char *s, enum output *out)
-{
-    if (strcmp(s, "text") == 0)
-        *out = OUT_TEXT;
-    else if (strcmp(s, "json") == 0)
-        *out = OUT_JSON;
-    else
-        return -1;
-    return 0;
-}
-
 int dw_cli_usage_error(const char *cmd, const char *fmt, const char *arg)
 {
     fprintf(stderr, "dojowatch %s: ", cmd);
@@ -59,11 +45,8 @@ static void print_help(const char *name)
     fputs(find_command(name)->usage, stdout);
 }
 
-/*
- * Options shared by commands that only take -o/--output and -h/--help.
- * Returns -1 to go on, or the exit status (0 after --help, 2 on bad usage).
- */
-static int output_opts(const char *cmd, int argc, char **argv, enum output *out)
+int dw_cli_output_opts(const char *cmd, const char *usage, int argc, char **argv,
+                       enum dw_cli_output *out)
 {
     static const struct option longopts[] = {
         {"output", required_argument, NULL, 'o'},
@@ -74,14 +57,24 @@ static int output_opts(const char *cmd, int argc, char **argv, enum output *out)
     while ((c = getopt_long(argc, argv, "o:h", longopts, NULL)) != -1) {
         switch (c) {
         case 'o':
-            if (parse_output(optarg, out) < 0)
+            if (strcmp(optarg, "text") == 0)
+                *out = DW_CLI_TEXT;
+            else if (strcmp(optarg, "json") == 0)
+                *out = DW_CLI_JSON;
+            else
                 return dw_cli_usage_error(cmd, "unknown output format '%s' (text, json)", optarg);
             break;
-        case 'h': print_help(cmd); return 0;
+        case 'h': fputs(usage, stdout); return 0;
         default: return dw_cli_usage_error(cmd, "%s", "bad option");
         }
     }
     return -1;
+}
+
+/* dw_cli_output_opts() for a command of this file's table. */
+static int output_opts(const char *cmd, int argc, char **argv, enum dw_cli_output *out)
+{
+    return dw_cli_output_opts(cmd, find_command(cmd)->usage, argc, argv, out);
 }
 
 /* ---- serve ---- */
@@ -150,14 +143,14 @@ static void diags_json(const struct dw_diags *diags, json_t *errors, json_t *war
     }
 }
 
-static int check_one(const char *path, enum output out, json_t *results)
+static int check_one(const char *path, enum dw_cli_output out, json_t *results)
 {
     struct dw_diags diags;
     struct dw_buf summary;
     dw_diags_init(&diags);
     dw_buf_init(&summary, 0);
     int rc = dw_config_check_file(path, &diags, &summary, dw_daemon_check_sections);
-    if (out == OUT_JSON) {
+    if (out == DW_CLI_JSON) {
         json_t *errors = json_array(), *warnings = json_array();
         diags_json(&diags, errors, warnings);
         json_array_append_new(results, json_pack("{s:s,s:b,s:o,s:o,s:s}", "file", path, "valid",
@@ -186,7 +179,7 @@ static int check_one(const char *path, enum output out, json_t *results)
 
 static int cmd_check_config(int argc, char **argv)
 {
-    enum output out = OUT_TEXT;
+    enum dw_cli_output out = DW_CLI_TEXT;
     int rc = output_opts("check-config", argc, argv, &out);
     if (rc >= 0)
         return rc;
@@ -197,7 +190,7 @@ static int cmd_check_config(int argc, char **argv)
     for (int i = optind; i < argc; i++)
         if (check_one(argv[i], out, results) != 0)
             status = 2;
-    if (out == OUT_JSON) {
+    if (out == DW_CLI_JSON) {
         char *s = json_dumps(results, JSON_INDENT(2));
         puts(s);
         free(s);
@@ -210,11 +203,11 @@ static int cmd_check_config(int argc, char **argv)
 
 static int cmd_version(int argc, char **argv)
 {
-    enum output out = OUT_TEXT;
+    enum dw_cli_output out = DW_CLI_TEXT;
     int rc = output_opts("version", argc, argv, &out);
     if (rc >= 0)
         return rc;
-    if (out == OUT_JSON)
+    if (out == DW_CLI_JSON)
         printf("{\"version\":\"%s\",\"compiler\":\"%s\",\"built\":\"%s %s\"}\n", DW_VERSION,
                __VERSION__, __DATE__, __TIME__);
     else

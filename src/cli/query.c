@@ -4,11 +4,12 @@
  *
  * DESIGN
  * The commands are thin clients: they check their flags, send the request
- * as a POST form with libcurl and print the answer. The server evaluates;
- * nothing is computed here but the defaults of query-range (end = now,
- * step = the span / 250, at least 1s, like promtool). Times are checked
- * with the API's own parser before sending, so a typo fails locally with
- * exit status 2; "now" and "now-<duration>" are turned into Unix seconds.
+ * as a POST form through the CLI's client (client.c) and print the answer.
+ * The server evaluates; nothing is computed here but the defaults of
+ * query-range (end = now, step = the span / 250, at least 1s, like
+ * promtool). Times are checked with the API's own parser before sending,
+ * so a typo fails locally with exit status 2; "now" and "now-<duration>"
+ * are turned into Unix seconds.
  *
  * Output: a table by default (series and value; for ranges each series
  * followed by its points), or with -o json the API's `data` member exactly
@@ -18,7 +19,6 @@
  *
  * Threads: one.
  */
-#include <curl/curl.h>
 #include <getopt.h>
 #include <jansson.h>
 #include <math.h>
@@ -31,9 +31,8 @@
 #include "core/core.h"
 #include "http/http.h"
 
-#define DEFAULT_SERVER "http://127.0.0.1:9107"
 #define MAX_RESPONSE (512u << 20) /* bytes kept of an answer */
-#define CONNECT_TIMEOUT_S 10L
+#define CONNECT_TIMEOUT_MS 10000L
 #define SERVER_TIMEOUT_MS 120000LL /* the daemon's default query.timeout */
 #define SERIES_COLUMN_MAX 100      /* wider series names overflow their column */
 
@@ -46,7 +45,7 @@ const char dw_cli_query_usage[] =
     "scalar or a string. Exit status 1 when the server refuses or fails the query\n"
     "(its error type and message are printed), 2 on bad usage.\n"
     "\n"
-    "  -s, --server URL      the daemon (default $DOJOWATCH_SERVER or " DEFAULT_SERVER ")\n"
+    "  -s, --server URL      the daemon (default $DOJOWATCH_SERVER or " DW_CLI_DEFAULT_SERVER ")\n"
     "  -t, --token T         bearer token with the viewer role (default $DOJOWATCH_TOKEN)\n"
     "      --time T          evaluation time: RFC 3339, Unix seconds, now or now-1h\n"
     "                        (default now)\n"
@@ -69,7 +68,7 @@ const char dw_cli_query_range_usage[] =
     "      --end T           last step (default now)\n"
     "      --step D          distance between steps: 15s, 1m, 0.5 (seconds); default\n"
     "                        the span / 250, at least 1s\n"
-    "  -s, --server URL      the daemon (default $DOJOWATCH_SERVER or " DEFAULT_SERVER ")\n"
+    "  -s, --server URL      the daemon (default $DOJOWATCH_SERVER or " DW_CLI_DEFAULT_SERVER ")\n"
     "  -t, --token T         bearer token with the viewer role (default $DOJOWATCH_TOKEN)\n"
     "      --timeout D       give up after D; the server's limit still applies\n"
     "  -o, --output FORMAT   table (default) or json (the API's data member)\n"
@@ -78,9 +77,7 @@ const char dw_cli_query_range_usage[] =
     "example: dojowatch query-range --start now-1h --step 1m 'up'\n";
 
 struct query_args {
-    const char *cmd; /* "query" or "query-range" */
-    const char *server;
-    const char *token;
+    struct dw_cli_client c; /* c.cmd: "query" or "query-range" */
     const char *expr;
     char time[64], start[64], end[64], step[64], timeout[64];
     bool json;
@@ -95,17 +92,14 @@ struct query_args {
  */
 static int time_flag(const char *s, char *out, size_t size, int64_t *ms)
 {
-    if (strncmp(s, "now", 3) == 0) {
-        int64_t back = 0;
-        if (s[3] && (s[3] != '-' || dw_parse_duration(s + 4, &back) < 0))
-            return -1;
-        *ms = dw_now_ms() - back;
-        snprintf(out, size, "%.3f", (double)*ms / 1000.0);
-        return 0;
-    }
-    if (dw_http_parse_time(s, ms) < 0 || strlen(s) >= size)
+    if (dw_cli_parse_time(s, ms) < 0)
         return -1;
-    dw_strlcpy(out, s, size);
+    if (strncmp(s, "now", 3) == 0)
+        snprintf(out, size, "%.3f", (double)*ms / 1000.0);
+    else if (strlen(s) < size)
+        dw_strlcpy(out, s, size);
+    else
+        return -1;
     return 0;
 }
 
@@ -133,7 +127,7 @@ static int bad_duration(const char *cmd, const char *arg)
 /* One option; returns -1 to go on, or the exit status. */
 static int one_flag(int c, bool range, struct query_args *a, int64_t *timeout_ms)
 {
-    const char *cmd = a->cmd;
+    const char *cmd = a->c.cmd;
     int64_t ms, ns;
     bool for_range = c == OPT_START || c == OPT_END || c == OPT_STEP;
     if ((c == OPT_TIME && range) || (for_range && !range))
@@ -142,8 +136,8 @@ static int one_flag(int c, bool range, struct query_args *a, int64_t *timeout_ms
             range ? "--time is for 'dojowatch query'; use --start and --end"
                   : "--start, --end and --step are for 'dojowatch query-range'");
     switch (c) {
-    case 's': a->server = optarg; return -1;
-    case 't': a->token = optarg; return -1;
+    case 's': a->c.server = optarg; return -1;
+    case 't': a->c.token = optarg; return -1;
     case OPT_TIME:
         return time_flag(optarg, a->time, sizeof a->time, &ms) < 0 ? bad_time(cmd, optarg) : -1;
     case OPT_START:
@@ -193,9 +187,9 @@ static int parse_flags(int argc, char **argv, bool range, struct query_args *a, 
             return rc;
     }
     if (optind >= argc)
-        return dw_cli_usage_error(a->cmd, "%s", "which expression? e.g. 'up'");
+        return dw_cli_usage_error(a->c.cmd, "%s", "which expression? e.g. 'up'");
     if (optind + 1 < argc)
-        return dw_cli_usage_error(a->cmd, "one expression only (quote it), got '%s' too",
+        return dw_cli_usage_error(a->c.cmd, "one expression only (quote it), got '%s' too",
                                   argv[optind + 1]);
     a->expr = argv[optind];
     return -1;
@@ -205,14 +199,14 @@ static int parse_flags(int argc, char **argv, bool range, struct query_args *a, 
 static int range_defaults(struct query_args *a)
 {
     if (!*a->start)
-        return dw_cli_usage_error(a->cmd, "%s", "--start is required (e.g. --start now-1h)");
+        return dw_cli_usage_error(a->c.cmd, "%s", "--start is required (e.g. --start now-1h)");
     int64_t start, end;
     if (!*a->end)
         time_flag("now", a->end, sizeof a->end, &end);
     if (dw_http_parse_time(a->start, &start) < 0 || dw_http_parse_time(a->end, &end) < 0)
-        return dw_cli_usage_error(a->cmd, "%s", "bad --start or --end");
+        return dw_cli_usage_error(a->c.cmd, "%s", "bad --start or --end");
     if (end < start)
-        return dw_cli_usage_error(a->cmd, "--end (%s) is before --start", a->end);
+        return dw_cli_usage_error(a->c.cmd, "--end (%s) is before --start", a->end);
     if (!*a->step) {
         double seconds = floor((double)(end - start) / 1000.0 / 250.0);
         snprintf(a->step, sizeof a->step, "%.0f", seconds < 1 ? 1.0 : seconds);
@@ -222,66 +216,13 @@ static int range_defaults(struct query_args *a)
 
 /* ---- the request ---- */
 
-static size_t on_body(char *data, size_t size, size_t n, void *ctx)
-{
-    struct dw_buf *b = ctx;
-    return dw_buf_append(b, data, size * n) == 0 ? size * n : 0;
-}
-
 /* Appends name=value form-encoded (application/x-www-form-urlencoded); skips empty values. */
 static void form_add(struct dw_buf *form, const char *name, const char *value)
 {
     if (!*value)
         return;
     dw_buf_printf(form, "%s%s=", form->len ? "&" : "", name);
-    for (const unsigned char *p = (const unsigned char *)value; *p; p++) {
-        if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
-            *p == '-' || *p == '.' || *p == '_' || *p == '~')
-            dw_buf_putc(form, (char)*p);
-        else
-            dw_buf_printf(form, "%%%02X", *p);
-    }
-}
-
-/*
- * POSTs the form to server + path. Returns 0 with the HTTP status and the
- * body, or -1 after printing why the server could not be reached.
- */
-static int post(const struct query_args *a, const char *path, const struct dw_buf *form,
-                int64_t timeout_ms, long *status, struct dw_buf *body)
-{
-    CURL *curl = curl_easy_init();
-    if (!curl) {
-        fprintf(stderr, "dojowatch %s: cannot initialise libcurl\n", a->cmd);
-        return -1;
-    }
-    size_t n = strlen(a->server);
-    while (n && a->server[n - 1] == '/')
-        n--;
-    char *url = dw_asprintf("%.*s%s", (int)n, a->server, path);
-    struct curl_slist *headers = NULL;
-    char *auth = a->token && *a->token ? dw_asprintf("Authorization: Bearer %s", a->token) : NULL;
-    if (auth)
-        headers = curl_slist_append(headers, auth);
-    curl_easy_setopt(curl, CURLOPT_URL, url);
-    curl_easy_setopt(curl, CURLOPT_POSTFIELDS, form->data ? form->data : "");
-    curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
-    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(curl, CURLOPT_WRITEDATA, body);
-    curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT, CONNECT_TIMEOUT_S);
-    /* The server answers 503 at its own timeout; leave it room to say so. */
-    curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, (long)(timeout_ms + 30000));
-    curl_easy_setopt(curl, CURLOPT_USERAGENT, "dojowatch/" DW_VERSION);
-    CURLcode rc = curl_easy_perform(curl);
-    if (rc == CURLE_OK)
-        curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, status);
-    else
-        fprintf(stderr, "dojowatch %s: cannot reach %s: %s\n", a->cmd, url, curl_easy_strerror(rc));
-    curl_slist_free_all(headers);
-    free(auth); /* holds the token: never printed */
-    free(url);
-    curl_easy_cleanup(curl);
-    return rc == CURLE_OK ? 0 : -1;
+    dw_cli_url_encode(form, value);
 }
 
 /* ---- the answer ---- */
@@ -463,11 +404,11 @@ static int answer(const struct query_args *a, long status, const struct dw_buf *
     int rc = 1;
     if (!st) {
         fprintf(stderr, "dojowatch %s: HTTP %ld from %s, not a Prometheus API answer: %.200s\n",
-                a->cmd, status, a->server, body->data ? body->data : "(empty body)");
+                a->c.cmd, status, a->c.server, body->data ? body->data : "(empty body)");
     } else if (strcmp(st, "success") != 0 || status != 200) {
         const char *type = json_string_value(json_object_get(doc, "errorType"));
         const char *msg = json_string_value(json_object_get(doc, "error"));
-        fprintf(stderr, "dojowatch %s: %s: %s\n", a->cmd, type ? type : "error",
+        fprintf(stderr, "dojowatch %s: %s: %s\n", a->c.cmd, type ? type : "error",
                 msg ? msg : "(no message)");
     } else {
         json_t *warning;
@@ -486,21 +427,19 @@ static int answer(const struct query_args *a, long status, const struct dw_buf *
 
 static int run(int argc, char **argv, bool range)
 {
-    struct query_args a = {.cmd = range ? "query-range" : "query"};
-    a.server = getenv("DOJOWATCH_SERVER");
-    a.token = getenv("DOJOWATCH_TOKEN");
+    struct query_args a = {.json = false};
+    dw_cli_client_init(&a.c, range ? "query-range" : "query");
     int64_t timeout_ms = SERVER_TIMEOUT_MS;
     int rc = parse_flags(argc, argv, range, &a, &timeout_ms);
     if (rc < 0 && range)
         rc = range_defaults(&a);
     if (rc >= 0)
         return rc;
-    if (!a.server || !*a.server)
-        a.server = DEFAULT_SERVER;
-    if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0) {
-        fprintf(stderr, "dojowatch %s: cannot initialise libcurl\n", a.cmd);
+    a.c.connect_timeout_ms = CONNECT_TIMEOUT_MS;
+    /* The server answers 503 at its own timeout; leave it room to say so. */
+    a.c.timeout_ms = (long)(timeout_ms + 30000);
+    if (dw_cli_client_start(&a.c) != 0)
         return 1;
-    }
     struct dw_buf form, body;
     dw_buf_init(&form, 0);
     dw_buf_init(&body, MAX_RESPONSE);
@@ -512,12 +451,12 @@ static int run(int argc, char **argv, bool range)
     form_add(&form, "timeout", a.timeout);
     long status = 0;
     rc = 1;
-    if (post(&a, range ? "/api/v1/query_range" : "/api/v1/query", &form, timeout_ms, &status,
-             &body) == 0)
+    if (dw_cli_request(&a.c, "POST", range ? "/api/v1/query_range" : "/api/v1/query", NULL,
+                       form.data ? form.data : "", &status, &body) == 0)
         rc = answer(&a, status, &body);
     dw_buf_release(&form);
     dw_buf_release(&body);
-    curl_global_cleanup();
+    dw_cli_client_finish();
     return rc;
 }
 

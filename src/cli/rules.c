@@ -118,39 +118,16 @@ static bool check_file(const char *path, bool json, json_t *results)
     return ok;
 }
 
-/* -1 to go on, else the exit status (0 after --help, 2 on bad usage). */
-static int parse_opts(int argc, char **argv, bool *json)
+int dw_cli_check_rules(int argc, char **argv)
 {
-    static const struct option longopts[] = {
-        {"output", required_argument, NULL, 'o'},
-        {"help", no_argument, NULL, 'h'},
-        {0, 0, 0, 0},
-    };
-    int c;
-    while ((c = getopt_long(argc, argv, "o:h", longopts, NULL)) != -1) {
-        switch (c) {
-        case 'o':
-            if (strcmp(optarg, "text") != 0 && strcmp(optarg, "json") != 0)
-                return dw_cli_usage_error("check-rules", "unknown output format '%s' (text, json)",
-                                          optarg);
-            *json = strcmp(optarg, "json") == 0;
-            break;
-        case 'h': fputs(dw_cli_check_rules_usage, stdout); return 0;
-        default: return dw_cli_usage_error("check-rules", "%s", "bad option");
-        }
-    }
+    enum dw_cli_output out = DW_CLI_TEXT;
+    int rc = dw_cli_output_opts("check-rules", dw_cli_check_rules_usage, argc, argv, &out);
+    if (rc >= 0)
+        return rc;
     if (optind >= argc)
         return dw_cli_usage_error("check-rules", "%s",
                                   "which files? e.g. examples/rules/dojopool.rules.yml");
-    return -1;
-}
-
-int dw_cli_check_rules(int argc, char **argv)
-{
-    bool json = false;
-    int rc = parse_opts(argc, argv, &json);
-    if (rc >= 0)
-        return rc;
+    bool json = out == DW_CLI_JSON;
     json_t *results = json_array();
     int status = 0;
     for (int i = optind; i < argc; i++)

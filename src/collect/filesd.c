@@ -137,18 +137,13 @@ static struct fy_node *deref(struct sd_reader *r, struct fy_node *n)
 
 static bool is_null(struct sd_reader *r, struct fy_node *n)
 {
-    size_t len;
-    const char *s;
-    if (!n)
-        return true;
-    if (!fy_node_is_scalar(n) || fy_node_get_style(n) != FYNS_PLAIN)
-        return false;
-    s = fy_node_get_scalar(n, &len);
-    if (r->json)
-        return len == 4 && memcmp(s, "null", 4) == 0;
-    return !s || len == 0 || (len == 1 && *s == '~') ||
-           (len == 4 &&
-            (memcmp(s, "null", 4) == 0 || memcmp(s, "Null", 4) == 0 || memcmp(s, "NULL", 4) == 0));
+    if (!r->json || !n)
+        return dw_yaml_is_null(n);
+    size_t len = 0;
+    const char *s = fy_node_is_scalar(n) && fy_node_get_style(n) == FYNS_PLAIN
+                        ? fy_node_get_scalar(n, &len)
+                        : NULL;
+    return s && len == 4 && memcmp(s, "null", 4) == 0;
 }
 
 /* A string value: YAML scalars as written, JSON strings; null is "".
@@ -367,46 +362,18 @@ static void read_root(struct sd_reader *r, struct fy_node *root)
 
 /* ---- parsing ---- */
 
-static void diag_sink(struct fy_diag *diag, void *user, const char *buf, size_t len)
+static void first_yaml_error(void *user, int line, int col, const char *msg)
 {
-    (void)diag, (void)user, (void)buf, (void)len; /* errors are collected, not printed */
-}
-
-static void first_fy_error(struct sd_reader *r, struct fy_diag *diag)
-{
-    void *it = NULL;
-    struct fy_diag_error *e;
-    while ((e = fy_diag_errors_iterate(diag, &it))) {
-        if (e->type >= FYET_ERROR) {
-            fail_at(r, e->line, e->column, "invalid %s: %s", r->json ? "JSON" : "YAML",
-                    e->msg ? e->msg : "syntax error");
-            return;
-        }
-    }
+    struct sd_reader *r = user; /* fail_at keeps only the first */
+    fail_at(r, line, col, "invalid %s: %s", r->json ? "JSON" : "YAML", msg);
 }
 
 /* NULL without an error for an empty document (no groups). */
 static struct fy_document *parse_doc(struct sd_reader *r, const char *text, size_t len)
 {
-    struct fy_diag_cfg dcfg;
-    fy_diag_cfg_default(&dcfg);
-    dcfg.fp = NULL;
-    dcfg.output_fn = diag_sink;
-    dcfg.colorize = false;
-    struct fy_diag *diag = fy_diag_create(&dcfg);
-    if (!diag)
-        dw_oom(sizeof dcfg);
-    fy_diag_set_collect_errors(diag, true);
     /* JSON: a repeated key is not an error there; the last one wins, as in Go. */
-    struct fy_parse_cfg pcfg = {
-        .flags = FYPCF_QUIET | (r->json ? FYPCF_JSON_FORCE | FYPCF_ALLOW_DUPLICATE_KEYS : 0),
-        .diag = diag,
-    };
-    struct fy_document *doc = len ? fy_document_build_from_string(&pcfg, text, len) : NULL;
-    if (!doc)
-        first_fy_error(r, diag);
-    fy_diag_destroy(diag);
-    return doc;
+    unsigned flags = r->json ? FYPCF_JSON_FORCE | FYPCF_ALLOW_DUPLICATE_KEYS : 0;
+    return len ? dw_yaml_parse(text, len, flags, first_yaml_error, r) : NULL;
 }
 
 /* jansson decides what is valid JSON (and reports where it is not). */

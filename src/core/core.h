@@ -49,6 +49,12 @@ DW_NORETURN void dw_oom(size_t n);
 size_t dw_strlcpy(char *dst, const char *src, size_t size);
 bool dw_str_has_prefix(const char *s, const char *prefix);
 bool dw_str_has_suffix(const char *s, const char *suffix);
+/**
+ * "Did you mean": the first of the n candidates closest to word within an
+ * edit distance of 2 and shorter than the word itself (so "a" does not
+ * suggest "b"), or NULL. Words of 64 bytes or more never match.
+ */
+const char *dw_suggest(const char *word, const char *const *cands, size_t n);
 
 /* ---- growable buffer with a maximum size ---- */
 
@@ -163,6 +169,16 @@ int dw_parse_rfc3339(const char *s, int64_t *out_ms);
 /** UTC "2006-01-02T15:04:05Z" or with .000 when ms != 0. size >= 32. */
 void dw_format_rfc3339(int64_t ms, char *out, size_t size);
 
+/* Proleptic Gregorian calendar dates; day 0 is 1970-01-01, months are 1..12. */
+
+/** The day number of a date (negative before 1970). */
+int64_t dw_days_from_civil(int64_t y, int m, int d);
+/** The date of a day number: the inverse of dw_days_from_civil(). */
+void dw_civil_from_days(int64_t days, int64_t *y, int *m, int *d);
+bool dw_is_leap_year(int64_t y);
+/** 28 to 31. */
+int dw_days_in_month(int64_t y, int m);
+
 /* ---- hashing ---- */
 
 /** Lower-case hex SHA-256 of data into out[65]. */
@@ -176,6 +192,13 @@ void dw_random_bytes(void *buf, size_t n);
 
 /** mkdir -p with mode 0755; 0, or -1 with errno. */
 int dw_mkdir_p(const char *path);
+/**
+ * Reads a whole file into a heap string (NUL-terminated; *len excludes the
+ * NUL). More than max bytes is an error rather than a silent cut. NULL after
+ * adding "cannot open: REASON", "file is larger than N MiB" or "cannot read:
+ * REASON" for path (no position) to diags.
+ */
+char *dw_read_file(const char *path, size_t max, size_t *len, struct dw_diags *diags);
 
 #define DW_PIDLOCK_BUSY 1
 /**

@@ -1,6 +1,7 @@
 /*
  * fsutil.c - filesystem helpers shared by the daemon and the offline
- * commands: mkdir -p, and the data directory's pid lock.
+ * commands: mkdir -p, reading a whole (bounded) file, and the data
+ * directory's pid lock.
  *
  * DESIGN: the lock is an exclusive, non-blocking flock on a file that also
  * holds the holder's pid, so whoever is refused can say who holds it. flock
@@ -36,6 +37,35 @@ int dw_mkdir_p(const char *path)
     free(tmp);
     errno = saved;
     return rc;
+}
+
+char *dw_read_file(const char *path, size_t max, size_t *len, struct dw_diags *diags)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        dw_diags_add(diags, path, 0, 0, NULL, "cannot open: %s", strerror(errno));
+        return NULL;
+    }
+    struct dw_buf b;
+    dw_buf_init(&b, max);
+    dw_buf_puts(&b, "");
+    char chunk[16384];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
+        if (dw_buf_append(&b, chunk, n) < 0)
+            break;
+    int err = ferror(f) ? errno : 0;
+    fclose(f);
+    if (b.overflow)
+        dw_diags_add(diags, path, 0, 0, NULL, "file is larger than %zu MiB", max >> 20);
+    else if (err)
+        dw_diags_add(diags, path, 0, 0, NULL, "cannot read: %s", strerror(err));
+    if (b.overflow || err) {
+        dw_buf_release(&b);
+        return NULL;
+    }
+    *len = b.len;
+    return dw_buf_steal(&b);
 }
 
 int dw_pidlock_acquire(const char *path, int *fd_out, char *holder, size_t holder_len)

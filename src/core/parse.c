@@ -164,9 +164,9 @@ static int digits(const char **p, int n, int *out)
     return 0;
 }
 
-static int64_t days_from_civil(int y, int m, int d)
+/* Howard Hinnant's algorithms (chrono-Compatible Low-Level Date Algorithms). */
+int64_t dw_days_from_civil(int64_t y, int m, int d)
 {
-    /* Howard Hinnant's algorithm: days since 1970-01-01 in the proleptic Gregorian calendar. */
     y -= m <= 2;
     int64_t era = (y >= 0 ? y : y - 399) / 400;
     int64_t yoe = y - era * 400;
@@ -175,11 +175,28 @@ static int64_t days_from_civil(int y, int m, int d)
     return era * 146097 + doe - 719468;
 }
 
-static int days_in_month(int y, int m)
+void dw_civil_from_days(int64_t days, int64_t *y, int *m, int *d)
+{
+    int64_t z = days + 719468;
+    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+    int64_t doe = z - era * 146097;
+    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    int64_t mp = (5 * doy + 2) / 153;
+    *d = (int)(doy - (153 * mp + 2) / 5 + 1);
+    *m = (int)(mp < 10 ? mp + 3 : mp - 9);
+    *y = yoe + era * 400 + (*m <= 2);
+}
+
+bool dw_is_leap_year(int64_t y)
+{
+    return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+}
+
+int dw_days_in_month(int64_t y, int m)
 {
     static const int dm[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-    return m == 2 && leap ? 29 : dm[m - 1];
+    return m == 2 && dw_is_leap_year(y) ? 29 : dm[m - 1];
 }
 
 int dw_parse_rfc3339(const char *s, int64_t *out_ms)
@@ -219,10 +236,10 @@ int dw_parse_rfc3339(const char *s, int64_t *out_ms)
     } else {
         return -1;
     }
-    if (*p || mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, mo) || h > 23 || mi > 59 ||
+    if (*p || mo < 1 || mo > 12 || d < 1 || d > dw_days_in_month(y, mo) || h > 23 || mi > 59 ||
         sec > 60)
         return -1;
-    int64_t days = days_from_civil(y, mo, d);
+    int64_t days = dw_days_from_civil(y, mo, d);
     int64_t secs = days * 86400 + h * 3600 + mi * 60 + (sec == 60 ? 59 : sec) - off_min * 60;
     *out_ms = secs * 1000 + ms;
     return 0;

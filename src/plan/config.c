@@ -151,39 +151,10 @@ struct dw_config *dw_config_load_string(const char *name, const char *yaml, size
     return cfg;
 }
 
-/* Reads at most max bytes; more is an error rather than a silent cut. */
-static char *read_file(const char *path, size_t max, size_t *len, struct dw_diags *diags)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        dw_diags_add(diags, path, 0, 0, NULL, "cannot open: %s", strerror(errno));
-        return NULL;
-    }
-    struct dw_buf b;
-    dw_buf_init(&b, max);
-    char chunk[16384];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
-        if (dw_buf_append(&b, chunk, n) < 0)
-            break;
-    bool failed = ferror(f) != 0;
-    fclose(f);
-    if (b.overflow || failed) {
-        if (b.overflow)
-            dw_diags_add(diags, path, 0, 0, NULL, "file is larger than %zu MiB", max >> 20);
-        else
-            dw_diags_add(diags, path, 0, 0, NULL, "read error");
-        dw_buf_release(&b);
-        return NULL;
-    }
-    *len = b.len;
-    return dw_buf_steal(&b);
-}
-
 struct dw_config *dw_config_load_file(const char *path, struct dw_diags *diags)
 {
     size_t len;
-    char *text = read_file(path, PLAN_MAX_FILE_BYTES, &len, diags);
+    char *text = dw_read_file(path, PLAN_MAX_FILE_BYTES, &len, diags);
     if (!text)
         return NULL;
     struct dw_config *cfg = dw_config_load_string(path, text, len, diags);

@@ -261,6 +261,48 @@ typedef size_t (*dw_config_section_check_fn)(const struct dw_config *cfg, struct
 int dw_config_check_file(const char *path, struct dw_diags *diags, struct dw_buf *summary,
                          dw_config_section_check_fn sections);
 
+/* ---- YAML documents (yaml.c): libfyaml set up once for every loader ---- */
+
+struct fy_document;
+struct fy_node;
+
+/** Called for each error libfyaml reports: its line, column and message. */
+typedef void (*dw_yaml_error_fn)(void *user, int line, int col, const char *msg);
+
+/**
+ * Parses the first document of text[0..len) with libfyaml, printing
+ * nothing. flags are libfyaml's parse flags (FYPCF_*), FYPCF_QUIET added.
+ * Returns the document (the caller destroys it), or NULL after giving each
+ * error to on_error ("syntax error" when libfyaml has no message); NULL
+ * without an error for empty or comment-only input. Later libfyaml calls on
+ * the document print nothing either.
+ */
+struct fy_document *dw_yaml_parse(const char *text, size_t len, unsigned flags,
+                                  dw_yaml_error_fn on_error, void *user);
+/** Resolves aliases and merge keys (fy_document_resolve) quietly: 0, or -1
+ *  after giving each error to on_error. */
+int dw_yaml_resolve(struct fy_document *doc, dw_yaml_error_fn on_error, void *user);
+
+/** YAML's null: no node, or a plain empty, ~, null, Null or NULL scalar. */
+bool dw_yaml_is_null(struct fy_node *n);
+/** For messages: "nothing" (null), "a mapping", "a sequence" or "a scalar". */
+const char *dw_yaml_kind(struct fy_node *n);
+
+/** Called for a key repeated in one mapping: the repeat and the key's first occurrence. */
+typedef void (*dw_yaml_repeat_fn)(void *user, const char *key, struct fy_node *repeat,
+                                  struct fy_node *first);
+/* Keys that are aliases count as the scalar they name, and merge keys (<<)
+ * may repeat: for trees read without fy_document_resolve(). */
+#define DW_YAML_KEYS_THROUGH_ALIASES 0x1u
+
+/**
+ * Finds the keys repeated in the mapping `map` (not in the mappings below
+ * it) and calls on_repeat for each repeat, ordered by key, then by position.
+ * Keys that are not scalars are passed over. Returns the number of repeats.
+ */
+size_t dw_yaml_repeated_keys(struct fy_node *map, unsigned flags, dw_yaml_repeat_fn on_repeat,
+                             void *user);
+
 /* ---- the schema walker: declarative decoding of YAML into C structs ----
  *
  * A section is described by a table of fields. The walker decodes a YAML

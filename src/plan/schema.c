@@ -287,43 +287,6 @@ size_t dw_schema_ids(const struct dw_schema_ctx *ctx, const char *kind, const ch
     return n;
 }
 
-/* Levenshtein distance capped at 3: only "close enough to suggest" matters. */
-static int edit_distance(const char *a, const char *b)
-{
-    size_t la = strlen(a), lb = strlen(b);
-    int row[64], prev[64];
-    if (la >= DW_ARRAY_LEN(row) || lb >= DW_ARRAY_LEN(row))
-        return 3;
-    for (size_t j = 0; j <= lb; j++)
-        prev[j] = (int)j;
-    for (size_t i = 1; i <= la; i++) {
-        row[0] = (int)i;
-        for (size_t j = 1; j <= lb; j++) {
-            int sub = prev[j - 1] + (a[i - 1] != b[j - 1]);
-            int del = prev[j] + 1, ins = row[j - 1] + 1;
-            row[j] = sub < del ? (sub < ins ? sub : ins) : (del < ins ? del : ins);
-        }
-        memcpy(prev, row, sizeof row);
-    }
-    return prev[lb] > 3 ? 3 : prev[lb];
-}
-
-/* The candidate within edit distance 2 (and shorter than the word itself,
- * so "a" does not suggest "b"), or NULL. */
-static const char *suggest(const char *word, const char *const *cands, size_t n)
-{
-    const char *best = NULL;
-    int bestd = 3;
-    for (size_t i = 0; i < n; i++) {
-        int d = edit_distance(word, cands[i]);
-        if (d < bestd && (size_t)d < strlen(word)) {
-            best = cands[i];
-            bestd = d;
-        }
-    }
-    return best;
-}
-
 static const char *kind_hint(const struct dw_schema_ctx *ctx, const char *kind)
 {
     for (size_t i = 0; i < ctx->nhints; i++)
@@ -340,7 +303,7 @@ static void report_undefined(struct dw_schema_ctx *ctx, const struct ref_entry *
     struct dw_buf b;
     dw_buf_init(&b, 0);
     dw_buf_printf(&b, "undefined %s \"%s\"", r->kind, r->id);
-    const char *best = suggest(r->id, ids, n < DW_ARRAY_LEN(ids) ? n : DW_ARRAY_LEN(ids));
+    const char *best = dw_suggest(r->id, ids, n < DW_ARRAY_LEN(ids) ? n : DW_ARRAY_LEN(ids));
     if (best) {
         dw_buf_printf(&b, " (did you mean \"%s\"?)", best);
     } else if (n == 0) {
@@ -483,32 +446,6 @@ static void set_pos(struct dw_schema_ctx *ctx, struct fy_node *n, int line, int 
     node_mark(n, &ctx->line, &ctx->col);
 }
 
-static bool is_null(struct fy_node *n)
-{
-    if (!n)
-        return true;
-    if (!fy_node_is_scalar(n) || fy_node_is_alias(n))
-        return false;
-    if (fy_node_get_style(n) != FYNS_PLAIN)
-        return false;
-    size_t len;
-    const char *s = fy_node_get_scalar(n, &len);
-    return !s || len == 0 || (len == 1 && *s == '~') ||
-           (len == 4 &&
-            (memcmp(s, "null", 4) == 0 || memcmp(s, "Null", 4) == 0 || memcmp(s, "NULL", 4) == 0));
-}
-
-static const char *node_kind(struct fy_node *n)
-{
-    if (is_null(n))
-        return "nothing";
-    if (fy_node_is_mapping(n))
-        return "a mapping";
-    if (fy_node_is_sequence(n))
-        return "a sequence";
-    return "a scalar";
-}
-
 /* Appends `got "value"`, escaped and shortened. */
 static void put_got(struct dw_buf *b, const char *s)
 {
@@ -580,7 +517,7 @@ static void report_type(struct dw_schema_ctx *ctx, const struct dw_schema_field 
     if (text)
         put_got(&b, text);
     else
-        dw_buf_printf(&b, "got %s", node_kind(n));
+        dw_buf_printf(&b, "got %s", dw_yaml_kind(n));
     ctx_report(ctx, "%s", b.data);
     dw_buf_release(&b);
 }
@@ -766,7 +703,7 @@ static void decode_scalar(struct dw_schema_ctx *ctx, const struct dw_schema_fiel
                           struct fy_node *n, void *dst)
 {
     bool secret = f->type == DW_SCHEMA_SECRET_HASH;
-    if (is_null(n) || !fy_node_is_scalar(n)) {
+    if (dw_yaml_is_null(n) || !fy_node_is_scalar(n)) {
         report_type(ctx, f, NULL, n);
         return;
     }
@@ -931,7 +868,7 @@ static void report_unknown(struct dw_schema_ctx *ctx, const struct dw_schema *s,
     size_t n = s->nfields < DW_ARRAY_LEN(cands) ? s->nfields : DW_ARRAY_LEN(cands);
     for (size_t i = 0; i < n; i++)
         cands[i] = s->fields[i].name;
-    const char *best = suggest(key, cands, n);
+    const char *best = dw_suggest(key, cands, n);
     if (best)
         ctx_report(ctx, "unknown key (did you mean \"%s\"?)", best);
     else
@@ -957,7 +894,7 @@ static void decode_pair(struct dw_schema_ctx *ctx, const struct dw_schema *s,
     } else if (!seen[f - s->fields]) { /* a repeated key was reported by the parser pass */
         seen[f - s->fields] = true;
         int kline = ctx->line, kcol = ctx->col;
-        if (is_null(v)) {
+        if (dw_yaml_is_null(v)) {
             if (f->flags & DW_SCHEMA_REQUIRED)
                 ctx_report(ctx, "missing value");
             else
@@ -1121,57 +1058,16 @@ void dw_schema_free(const struct dw_schema *schema, void *obj)
 
 /* ---- parsing ---- */
 
-static void diag_sink(struct fy_diag *diag, void *user, const char *buf, size_t len)
+static void report_repeat(void *user, const char *key, struct fy_node *repeat,
+                          struct fy_node *first)
 {
-    (void)diag, (void)user, (void)buf, (void)len; /* errors are collected, not printed */
-}
-
-struct key_ref {
-    const char *key;
-    struct fy_node *node;
-    size_t index; /* order in the mapping: the first occurrence is the original */
-};
-
-static int key_ref_cmp(const void *a, const void *b)
-{
-    const struct key_ref *x = a, *y = b;
-    int c = strcmp(x->key, y->key);
-    return c ? c : (x->index > y->index) - (x->index < y->index);
-}
-
-/* Reports keys repeated in one mapping; sorting keeps huge mappings linearithmic. */
-static size_t duplicates_in_mapping(struct dw_schema_ctx *ctx, struct fy_node *n)
-{
-    size_t len = (size_t)fy_node_mapping_item_count(n), nk = 0, found = 0;
-    if (len < 2)
-        return 0;
-    struct key_ref *keys = dw_calloc(len, sizeof *keys);
-    void *it = NULL;
-    struct fy_node_pair *p;
-    while (nk < len && (p = fy_node_mapping_iterate(n, &it))) {
-        struct fy_node *k = fy_node_pair_key(p);
-        const char *key = k && fy_node_is_scalar(k) ? fy_node_get_scalar0(k) : NULL;
-        if (key) {
-            keys[nk] = (struct key_ref){key, k, nk};
-            nk++;
-        }
-    }
-    qsort(keys, nk, sizeof *keys, key_ref_cmp);
-    for (size_t i = 1, first = 0; i < nk; i++) {
-        if (strcmp(keys[i].key, keys[first].key) != 0) {
-            first = i;
-            continue;
-        }
-        int line = 0, col = 0;
-        node_mark(keys[first].node, &line, &col);
-        size_t saved = path_push_key(ctx, keys[i].key);
-        set_pos(ctx, keys[i].node, 1, 1);
-        ctx_report(ctx, "duplicate key (first at line %d)", line);
-        path_pop(ctx, saved);
-        found++;
-    }
-    free(keys);
-    return found;
+    struct dw_schema_ctx *ctx = user;
+    int line = 0, col = 0;
+    node_mark(first, &line, &col);
+    size_t saved = path_push_key(ctx, key);
+    set_pos(ctx, repeat, 1, 1);
+    ctx_report(ctx, "duplicate key (first at line %d)", line);
+    path_pop(ctx, saved);
 }
 
 /* Repeated keys anywhere in the tree, opaque sections included. */
@@ -1190,7 +1086,7 @@ static size_t find_duplicates(struct dw_schema_ctx *ctx, struct fy_node *n)
     }
     if (!fy_node_is_mapping(n))
         return 0;
-    found += duplicates_in_mapping(ctx, n);
+    found += dw_yaml_repeated_keys(n, 0, report_repeat, ctx);
     struct fy_node_pair *p;
     while ((p = fy_node_mapping_iterate(n, &it))) {
         struct fy_node *k = fy_node_pair_key(p);
@@ -1202,51 +1098,26 @@ static size_t find_duplicates(struct dw_schema_ctx *ctx, struct fy_node *n)
     return found;
 }
 
-static void collect_fy_errors(struct dw_schema_ctx *ctx, struct fy_diag *diag)
+static void report_yaml_error(void *user, int line, int col, const char *msg)
 {
-    void *it = NULL;
-    struct fy_diag_error *e;
-    size_t n = 0;
-    while ((e = fy_diag_errors_iterate(diag, &it))) {
-        if (e->type < FYET_ERROR)
-            continue;
-        dw_diags_add(ctx->diags, ctx->file, e->line, e->column, NULL, "invalid YAML: %s",
-                     e->msg ? e->msg : "syntax error");
-        n++;
-    }
-    if (n == 0) /* libfyaml builds no document from empty or comment-only input */
-        dw_diags_add(ctx->diags, ctx->file, 1, 1, NULL, "no YAML document (is the file empty?)");
+    struct dw_schema_ctx *ctx = user;
+    dw_diags_add(ctx->diags, ctx->file, line, col, NULL, "invalid YAML: %s", msg);
 }
 
 struct fy_document *dw_schema_parse(struct dw_schema_ctx *ctx, const char *yaml, size_t len)
 {
-    struct fy_diag_cfg dcfg;
-    fy_diag_cfg_default(&dcfg);
-    dcfg.fp = NULL;
-    dcfg.output_fn = diag_sink;
-    dcfg.colorize = false;
-    struct fy_diag *diag = fy_diag_create(&dcfg);
-    if (!diag)
-        dw_oom(sizeof dcfg);
-    fy_diag_set_collect_errors(diag, true);
-    struct fy_parse_cfg pcfg = {
-        .flags = FYPCF_QUIET | FYPCF_ALLOW_DUPLICATE_KEYS | FYPCF_DEFAULT_VERSION_1_2,
-        .diag = diag,
-    };
-    struct fy_document *doc = fy_document_build_from_string(&pcfg, yaml, len);
-    if (!doc) {
-        collect_fy_errors(ctx, diag);
-        goto out;
-    }
-    struct fy_node *root = fy_document_root(doc);
+    size_t before = ctx->diags->n;
+    struct fy_document *doc = dw_yaml_parse(
+        yaml, len, FYPCF_ALLOW_DUPLICATE_KEYS | FYPCF_DEFAULT_VERSION_1_2, report_yaml_error, ctx);
+    struct fy_node *root = doc ? fy_document_root(doc) : NULL;
     /* Resolving aliases rejects duplicate keys without a position, so find them first. */
-    if (root && find_duplicates(ctx, root) == 0 && fy_document_resolve(doc) != 0) {
-        collect_fy_errors(ctx, diag);
+    if (root && find_duplicates(ctx, root) == 0 &&
+        dw_yaml_resolve(doc, report_yaml_error, ctx) < 0) {
         fy_document_destroy(doc);
         doc = NULL;
     }
-out:
-    fy_diag_destroy(diag);
+    if (!doc && ctx->diags->n == before) /* libfyaml builds no document from empty input */
+        dw_diags_add(ctx->diags, ctx->file, 1, 1, NULL, "no YAML document (is the file empty?)");
     return doc;
 }
 

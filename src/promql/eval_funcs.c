@@ -170,31 +170,6 @@ static int eval_clamp(struct evq *q, const struct dw_promql_node *n, const struc
 
 /* ---- dates ---- */
 
-/* Days since 1970-01-01 to a proleptic Gregorian date. */
-static void civil_from_days(int64_t z, int64_t *y, int *m, int *d)
-{
-    z += 719468;
-    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-    int64_t doe = z - era * 146097;
-    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    int64_t mp = (5 * doy + 2) / 153;
-    *d = (int)(doy - (153 * mp + 2) / 5 + 1);
-    *m = (int)(mp < 10 ? mp + 3 : mp - 9);
-    *y = yoe + era * 400 + (*m <= 2);
-}
-
-static bool is_leap(int64_t y)
-{
-    return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-}
-
-static int month_days(int64_t y, int m)
-{
-    static const int days[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    return m == 2 && is_leap(y) ? 29 : days[m - 1];
-}
-
 static double date_part(enum dw_promql_func_id id, double v)
 {
     /* Go's int64(v) on amd64: NaN and out-of-range values become the minimum. */
@@ -208,19 +183,19 @@ static double date_part(enum dw_promql_func_id id, double v)
     }
     int64_t y;
     int m, d;
-    civil_from_days(days, &y, &m, &d);
+    dw_civil_from_days(days, &y, &m, &d);
     switch (id) {
     case DW_PROMQL_FN_YEAR: return (double)y;
     case DW_PROMQL_FN_MONTH: return m;
     case DW_PROMQL_FN_DAY_OF_MONTH: return d;
     case DW_PROMQL_FN_DAY_OF_WEEK: return (double)(((days % 7) + 11) % 7);
-    case DW_PROMQL_FN_DAYS_IN_MONTH: return month_days(y, m);
+    case DW_PROMQL_FN_DAYS_IN_MONTH: return dw_days_in_month(y, m);
     case DW_PROMQL_FN_HOUR: return (double)(rem / 3600);
     case DW_PROMQL_FN_MINUTE: return (double)(rem % 3600 / 60);
     default: {
         int doy = d;
         for (int i = 1; i < m; i++)
-            doy += month_days(y, i);
+            doy += dw_days_in_month(y, i);
         return doy;
     }
     }

@@ -48,6 +48,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "plan/plan.h"
 #include "rules/rulefile.h"
 #include "rules/template.h"
 #include "tsdb/tsdb.h"
@@ -220,31 +221,6 @@ static struct pos value_pos(const struct loader *ld, struct fy_node *key, struct
     return pos_or(val, kp);
 }
 
-static bool is_null(struct fy_node *n)
-{
-    if (!n)
-        return true;
-    if (!fy_node_is_scalar(n) || fy_node_is_alias(n) || fy_node_get_style(n) != FYNS_PLAIN)
-        return false;
-    size_t len;
-    const char *s = fy_node_get_scalar(n, &len);
-    if (!s || len == 0 || (len == 1 && *s == '~'))
-        return true;
-    return len == 4 &&
-           (memcmp(s, "null", 4) == 0 || memcmp(s, "Null", 4) == 0 || memcmp(s, "NULL", 4) == 0);
-}
-
-static const char *node_kind(struct fy_node *n)
-{
-    if (is_null(n))
-        return "nothing";
-    if (fy_node_is_mapping(n))
-        return "a mapping";
-    if (fy_node_is_sequence(n))
-        return "a sequence";
-    return "a scalar";
-}
-
 /* The scalar's text (heap), "" for a missing node. */
 static char *scalar_text(struct fy_node *n, size_t *len)
 {
@@ -408,41 +384,6 @@ static void fields_release(struct fields *f)
     f->kvs = (struct kvs){NULL, 0, 0, false, false};
 }
 
-/* Levenshtein distance capped at 3: only "close enough to suggest" matters. */
-static int edit_distance(const char *a, const char *b)
-{
-    size_t la = strlen(a), lb = strlen(b);
-    int row[32], prev[32];
-    if (la >= DW_ARRAY_LEN(row) || lb >= DW_ARRAY_LEN(row))
-        return 3;
-    for (size_t j = 0; j <= lb; j++)
-        prev[j] = (int)j;
-    for (size_t i = 1; i <= la; i++) {
-        row[0] = (int)i;
-        for (size_t j = 1; j <= lb; j++) {
-            int sub = prev[j - 1] + (a[i - 1] != b[j - 1]);
-            int del = prev[j] + 1, ins = row[j - 1] + 1;
-            row[j] = sub < del ? (sub < ins ? sub : ins) : (del < ins ? del : ins);
-        }
-        memcpy(prev, row, sizeof row);
-    }
-    return prev[lb] > 3 ? 3 : prev[lb];
-}
-
-static const char *suggest(const char *word, const struct fields *f)
-{
-    const char *best = NULL;
-    int bestd = 3;
-    for (size_t i = 0; i < f->n; i++) {
-        int d = edit_distance(word, f->names[i]);
-        if (d < bestd && (size_t)d < strlen(word)) {
-            best = f->names[i];
-            bestd = d;
-        }
-    }
-    return best;
-}
-
 /* Reports keys that are not fields (rulefmt is strict about them). */
 static void fields_report_unknown(const struct where *w, struct fy_node *map,
                                   const struct fields *f, const char *what)
@@ -459,7 +400,7 @@ static void fields_report_unknown(const struct where *w, struct fy_node *map,
             struct dw_buf b;
             dw_buf_init(&b, 0);
             put_quoted(&b, kv->name);
-            const char *s = suggest(kv->name, f);
+            const char *s = dw_suggest(kv->name, f->names, f->n);
             if (s)
                 report(w, kp, "unknown field %s in %s (did you mean \"%s\"?)", b.data, what, s);
             else
@@ -475,12 +416,12 @@ static void fields_report_unknown(const struct where *w, struct fy_node *map,
 static bool decode_string(const struct where *w, struct pos at, struct fy_node *n, const char *key,
                           char **out)
 {
-    if (is_null(n)) {
+    if (dw_yaml_is_null(n)) {
         *out = dw_strdup("");
         return true;
     }
     if (!fy_node_is_scalar(n)) {
-        report(w, at, "%s must be a string, got %s", key, node_kind(n));
+        report(w, at, "%s must be a string, got %s", key, dw_yaml_kind(n));
         *out = dw_strdup("");
         return false;
     }
@@ -494,7 +435,7 @@ static char *decode_raw(const struct where *w, struct pos at, struct fy_node *n,
                         bool *bad)
 {
     if (n && !fy_node_is_scalar(n)) {
-        report(w, at, "%s must be a string, got %s", key, node_kind(n));
+        report(w, at, "%s must be a string, got %s", key, dw_yaml_kind(n));
         *bad = true;
         return dw_strdup("");
     }
@@ -506,10 +447,10 @@ static void decode_duration(const struct where *w, struct pos at, struct fy_node
                             const char *key, int64_t *out_ms)
 {
     *out_ms = 0;
-    if (is_null(n))
+    if (dw_yaml_is_null(n))
         return;
     if (!fy_node_is_scalar(n)) {
-        report(w, at, "%s must be a duration like 5m, got %s", key, node_kind(n));
+        report(w, at, "%s must be a duration like 5m, got %s", key, dw_yaml_kind(n));
         return;
     }
     char *s = scalar_text(n, NULL);
@@ -571,7 +512,7 @@ static bool parse_yaml_float(const char *s, double *out)
 static void decode_limit(const struct where *w, struct pos at, struct fy_node *n, int64_t *out)
 {
     *out = 0;
-    if (is_null(n))
+    if (dw_yaml_is_null(n))
         return;
     char *s = fy_node_is_scalar(n) ? scalar_text(n, NULL) : dw_strdup("");
     struct dw_buf q;
@@ -585,7 +526,7 @@ static void decode_limit(const struct where *w, struct pos at, struct fy_node *n
     double d;
     if (!fy_node_is_scalar(n) || fy_node_get_style(n) != FYNS_PLAIN) {
         report(w, at, "limit must be an integer, got %s",
-               fy_node_is_scalar(n) ? q.data : node_kind(n));
+               fy_node_is_scalar(n) ? q.data : dw_yaml_kind(n));
     } else if (parse_go_int(s, out)) {
         /* done */
     } else if (parse_yaml_float(s, &d) && fabs(d) < 9.2e18) {
@@ -616,10 +557,10 @@ struct pairs {
 static void decode_pairs(const struct where *w, struct pos at, struct fy_node *map,
                          const char *what, struct pairs *out)
 {
-    if (is_null(map))
+    if (dw_yaml_is_null(map))
         return;
     if (!fy_node_is_mapping(map)) {
-        report(w, at, "%ss must be a mapping of names to values, got %s", what, node_kind(map));
+        report(w, at, "%ss must be a mapping of names to values, got %s", what, dw_yaml_kind(map));
         return;
     }
     struct kvs kvs;
@@ -838,7 +779,7 @@ static void decode_rule(struct where *w, struct fy_node *n, struct dw_rule *r)
     r->col = in.at.col;
     if (!fy_node_is_mapping(n)) {
         w->name = "";
-        report(w, in.at, "a rule must be a mapping, got %s", node_kind(n));
+        report(w, in.at, "a rule must be a mapping, got %s", dw_yaml_kind(n));
         r->name = dw_strdup("");
         r->expr = dw_strdup("");
         return;
@@ -895,10 +836,10 @@ static struct pos field_pos(const struct loader *ld, const struct fields *f, siz
 static void decode_rules(struct where *w, struct pos at, struct fy_node *seq,
                          struct dw_rule_group *g)
 {
-    if (is_null(seq))
+    if (dw_yaml_is_null(seq))
         return;
     if (!fy_node_is_sequence(seq)) {
-        report(w, at, "rules must be a list, got %s", node_kind(seq));
+        report(w, at, "rules must be a list, got %s", dw_yaml_kind(seq));
         return;
     }
     size_t len = (size_t)fy_node_sequence_item_count(seq);
@@ -912,7 +853,7 @@ static void decode_rules(struct where *w, struct pos at, struct fy_node *seq,
     struct fy_node *item;
     while ((item = fy_node_sequence_iterate(seq, &it))) {
         item = deref(item);
-        if (is_null(item))
+        if (dw_yaml_is_null(item))
             continue; /* yaml.v3 drops null items */
         struct dw_rule *r = &g->rules[g->nrules];
         r->index = g->nrules++;
@@ -930,7 +871,7 @@ static void decode_group(struct loader *ld, struct fy_node *n, struct dw_rule_gr
     g->col = at.col;
     g->interval_ms = ld->default_interval_ms;
     if (!fy_node_is_mapping(n)) {
-        report(&w, at, "a group must be a mapping, got %s", node_kind(n));
+        report(&w, at, "a group must be a mapping, got %s", dw_yaml_kind(n));
         g->name = dw_strdup("");
         return;
     }
@@ -1017,11 +958,11 @@ static void decode_root(struct loader *ld, struct fy_node *root, struct dw_rule_
 {
     struct where w = {ld, NULL, 0, NULL};
     struct pos at = pos_or(root, (struct pos){1, 1});
-    if (is_null(root))
+    if (dw_yaml_is_null(root))
         return; /* an empty file: no groups */
     if (!fy_node_is_mapping(root)) {
         report(&w, at, "a rule file must be a mapping with a \"groups\" list, got %s",
-               node_kind(root));
+               dw_yaml_kind(root));
         return;
     }
     static const char *const root_fields[] = {"groups"};
@@ -1031,10 +972,10 @@ static void decode_root(struct loader *ld, struct fy_node *root, struct dw_rule_
     struct fy_node *seq = f.val[0];
     at = field_pos(ld, &f, 0, at);
     fields_release(&f);
-    if (is_null(seq))
+    if (dw_yaml_is_null(seq))
         return;
     if (!fy_node_is_sequence(seq)) {
-        report(&w, at, "groups must be a list, got %s", node_kind(seq));
+        report(&w, at, "groups must be a list, got %s", dw_yaml_kind(seq));
         return;
     }
     size_t len = (size_t)fy_node_sequence_item_count(seq), first = s->ngroups, cap = s->ngroups;
@@ -1047,7 +988,7 @@ static void decode_root(struct loader *ld, struct fy_node *root, struct dw_rule_
     struct fy_node *item;
     while ((item = fy_node_sequence_iterate(seq, &it))) {
         item = deref(item);
-        if (is_null(item))
+        if (dw_yaml_is_null(item))
             continue; /* yaml.v3 drops null items */
         struct dw_rule_group *g = &s->groups[s->ngroups++];
         memset(g, 0, sizeof *g);
@@ -1059,71 +1000,22 @@ static void decode_root(struct loader *ld, struct fy_node *root, struct dw_rule_
 
 /* ---- YAML: parse, repeated keys, size with aliases expanded ---- */
 
-static void diag_sink(struct fy_diag *diag, void *user, const char *buf, size_t len)
+static void report_yaml_error(void *user, int line, int col, const char *msg)
 {
-    (void)diag, (void)user, (void)buf, (void)len; /* errors are collected, not printed */
+    struct where w = {user, NULL, 0, NULL};
+    report(&w, (struct pos){line, col}, "invalid YAML: %s", msg);
 }
 
-static size_t report_fy_errors(struct loader *ld, struct fy_diag *diag)
+static void report_repeat(void *user, const char *key, struct fy_node *repeat,
+                          struct fy_node *first)
 {
-    struct where w = {ld, NULL, 0, NULL};
-    void *it = NULL;
-    struct fy_diag_error *e;
-    size_t n = 0;
-    while ((e = fy_diag_errors_iterate(diag, &it))) {
-        if (e->type < FYET_ERROR)
-            continue;
-        report(&w, (struct pos){e->line, e->column}, "invalid YAML: %s",
-               e->msg ? e->msg : "syntax error");
-        n++;
-    }
-    return n;
-}
-
-struct key_ref {
-    const char *key;
-    struct fy_node *node;
-    size_t index;
-};
-
-static int key_ref_cmp(const void *a, const void *b)
-{
-    const struct key_ref *x = a, *y = b;
-    int c = strcmp(x->key, y->key);
-    return c ? c : (x->index > y->index) - (x->index < y->index);
-}
-
-static size_t duplicates_in_mapping(struct loader *ld, struct fy_node *n)
-{
-    size_t len = (size_t)fy_node_mapping_item_count(n), nk = 0, found = 0;
-    if (len < 2)
-        return 0;
-    struct key_ref *keys = dw_calloc(len, sizeof *keys);
-    void *it = NULL;
-    struct fy_node_pair *p;
-    while (nk < len && (p = fy_node_mapping_iterate(n, &it))) {
-        const char *k = key_name(fy_node_pair_key(p));
-        if (k && strcmp(k, "<<") != 0) /* merge keys may repeat */
-            keys[nk++] = (struct key_ref){k, fy_node_pair_key(p), nk};
-    }
-    qsort(keys, nk, sizeof *keys, key_ref_cmp);
-    struct where w = {ld, NULL, 0, NULL};
-    for (size_t i = 1, first = 0; i < nk; i++) {
-        if (strcmp(keys[i].key, keys[first].key) != 0) {
-            first = i;
-            continue;
-        }
-        struct dw_buf q;
-        dw_buf_init(&q, 0);
-        put_quoted(&q, keys[i].key);
-        report(&w, pos_or(keys[i].node, (struct pos){0, 0}),
-               "mapping key %s already defined at line %d", q.data,
-               pos_or(keys[first].node, (struct pos){0, 0}).line);
-        dw_buf_release(&q);
-        found++;
-    }
-    free(keys);
-    return found;
+    struct where w = {user, NULL, 0, NULL};
+    struct dw_buf q;
+    dw_buf_init(&q, 0);
+    put_quoted(&q, key);
+    report(&w, pos_or(repeat, (struct pos){0, 0}), "mapping key %s already defined at line %d",
+           q.data, pos_or(first, (struct pos){0, 0}).line);
+    dw_buf_release(&q);
 }
 
 /* Repeated keys anywhere in the tree (depth is bounded by libfyaml's parser). */
@@ -1139,7 +1031,7 @@ static size_t find_duplicates(struct loader *ld, struct fy_node *n)
     }
     if (!fy_node_is_mapping(n))
         return 0;
-    found += duplicates_in_mapping(ld, n);
+    found += dw_yaml_repeated_keys(n, DW_YAML_KEYS_THROUGH_ALIASES, report_repeat, ld);
     struct fy_node_pair *p;
     while ((p = fy_node_mapping_iterate(n, &it)))
         found += find_duplicates(ld, fy_node_pair_value(p));
@@ -1192,33 +1084,17 @@ static bool tree_ok(struct loader *ld, struct fy_node *n, size_t *count, unsigne
  * (empty file: *empty set) or on errors (reported). */
 static struct fy_document *parse_yaml(struct loader *ld, bool *empty)
 {
-    struct fy_diag_cfg dcfg;
-    fy_diag_cfg_default(&dcfg);
-    dcfg.fp = NULL;
-    dcfg.output_fn = diag_sink;
-    dcfg.colorize = false;
-    struct fy_diag *diag = fy_diag_create(&dcfg);
-    if (!diag)
-        dw_oom(sizeof dcfg);
-    fy_diag_set_collect_errors(diag, true);
-    struct fy_parse_cfg pcfg = {
-        .flags = FYPCF_QUIET | FYPCF_ALLOW_DUPLICATE_KEYS | FYPCF_DEFAULT_VERSION_1_2,
-        .diag = diag,
-    };
-    struct fy_document *doc = fy_document_build_from_string(&pcfg, ld->text, ld->len);
+    size_t before = ld->diags->n;
+    struct fy_document *doc =
+        dw_yaml_parse(ld->text, ld->len, FYPCF_ALLOW_DUPLICATE_KEYS | FYPCF_DEFAULT_VERSION_1_2,
+                      report_yaml_error, ld);
     struct fy_node *root = doc ? fy_document_root(doc) : NULL;
     size_t count = 0;
-    *empty = false;
-    if (!doc) {
-        *empty = report_fy_errors(ld, diag) == 0;
-    } else if (root && find_duplicates(ld, root) > 0) {
-        fy_document_destroy(doc);
-        doc = NULL;
-    } else if (!tree_ok(ld, root, &count, 0)) {
+    *empty = !doc && ld->diags->n == before;
+    if (doc && ((root && find_duplicates(ld, root) > 0) || !tree_ok(ld, root, &count, 0))) {
         fy_document_destroy(doc);
         doc = NULL;
     }
-    fy_diag_destroy(diag);
     return doc;
 }
 
@@ -1320,37 +1196,6 @@ static void load_text(struct loader *ld, struct dw_rule_set *s)
     sort_diags(ld->diags, first_diag);
 }
 
-/* Reads at most DW_RULES_MAX_FILE_BYTES; more is an error rather than a cut. */
-static char *read_file(const char *path, size_t *len, struct dw_diags *diags)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        dw_diags_add(diags, path, 0, 0, NULL, "cannot open: %s", strerror(errno));
-        return NULL;
-    }
-    struct dw_buf b;
-    dw_buf_init(&b, DW_RULES_MAX_FILE_BYTES);
-    dw_buf_puts(&b, "");
-    char chunk[16384];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
-        if (dw_buf_append(&b, chunk, n) < 0)
-            break;
-    int err = ferror(f) ? errno : 0;
-    fclose(f);
-    if (b.overflow)
-        dw_diags_add(diags, path, 0, 0, NULL, "file is larger than %u MiB",
-                     DW_RULES_MAX_FILE_BYTES >> 20);
-    else if (err)
-        dw_diags_add(diags, path, 0, 0, NULL, "cannot read: %s", strerror(err));
-    if (b.overflow || err) {
-        dw_buf_release(&b);
-        return NULL;
-    }
-    *len = b.len;
-    return dw_buf_steal(&b);
-}
-
 /* Back pointers, once the arrays no longer move. */
 static void set_finish(struct dw_rule_set *s)
 {
@@ -1385,7 +1230,7 @@ int dw_rules_load_files(const char *const *paths, size_t n, int64_t default_inte
             continue;
         set_add_file(s, paths[i], &cap);
         struct loader ld = {paths[i], NULL, 0, diags, default_interval_ms};
-        char *text = read_file(paths[i], &ld.len, diags);
+        char *text = dw_read_file(paths[i], DW_RULES_MAX_FILE_BYTES, &ld.len, diags);
         if (!text)
             continue;
         ld.text = text;

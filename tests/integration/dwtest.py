@@ -223,6 +223,53 @@ def free_port():
         return s.getsockname()[1]
 
 
+def wait_port(port, timeout=15):
+    """Waits until something accepts TCP connections on 127.0.0.1:port."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), 0.2).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise AssertionError("port %d did not open" % port)
+
+
+PROMETHEUS = shutil.which("prometheus") or "/usr/bin/prometheus"
+
+
+def start_prometheus(tmp, config, log=None, timeout=30):
+    """A real Prometheus on a free loopback port, configured by the YAML text
+    `config` (written to tmp/prom.yml, so rule_files resolve in tmp), its TSDB
+    in tmp/pd, stderr to the file `log` (default: discarded). Returns
+    (process, port) once it accepts connections."""
+    port = free_port()
+    cfg = os.path.join(tmp, "prom.yml")
+    with open(cfg, "w") as f:
+        f.write(config)
+    err = open(log, "w") if log else subprocess.DEVNULL
+    try:
+        p = subprocess.Popen([PROMETHEUS, "--config.file=" + cfg,
+                              "--storage.tsdb.path=" + os.path.join(tmp, "pd"),
+                              "--web.listen-address=127.0.0.1:%d" % port],
+                             stdout=subprocess.DEVNULL, stderr=err)
+    finally:
+        if log:
+            err.close()
+    wait_port(port, timeout)
+    return p, port
+
+
+def stop_prometheus(p, timeout=15):
+    """SIGTERM, then SIGKILL when it has not stopped within timeout seconds."""
+    p.send_signal(signal.SIGTERM)
+    try:
+        p.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        p.wait()
+
+
 def wait_until(pred, timeout=5.0, interval=0.02, what="condition"):
     deadline = time.time() + timeout
     while time.time() < deadline:

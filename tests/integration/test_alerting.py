@@ -8,18 +8,15 @@ import http.server
 import json
 import os
 import shutil
-import signal
 import socketserver
-import subprocess
 import tempfile
 import threading
 import time
 import urllib.parse
 
-from dwtest import (EXAMPLE, TOKENS, Daemon, cli, env_with_tokens, free_port, run, test,
-                    wait_until)
-
-PROMETHEUS = shutil.which("prometheus") or "/usr/bin/prometheus"
+from collectcfg import config_with
+from dwtest import (TOKENS, Daemon, cli, env_with_tokens, free_port, run, start_prometheus,
+                    stop_prometheus, test, wait_until)
 
 ALERTING = """
 scrape:
@@ -61,19 +58,9 @@ groups:
 """
 
 
-def config(tmp, section=ALERTING):
-    """The example plan without its module sections, plus `section`."""
-    out, skip = [], False
-    with open(EXAMPLE) as f:
-        for line in f:
-            if line and line[0] not in " #\n":
-                skip = line.split(":")[0] in ("scrape", "probes", "rules", "alerting")
-            if not skip:
-                out.append(line)
-    path = os.path.join(tmp, "dojowatch.yaml")
-    with open(path, "w") as f:
-        f.write("".join(out) + "\n" + section)
-    return path
+def config(tmp):
+    """The example plan with ALERTING for its scrape, probes and alerting sections, no rules."""
+    return config_with(ALERTING + "rules: {files: []}\n", tmp)
 
 
 class Gates:
@@ -111,49 +98,19 @@ class Gates:
         self.server.server_close()
 
 
-def wait_port(port, timeout=30):
-    import socket
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), 0.2).close()
-            return
-        except OSError:
-            time.sleep(0.05)
-    raise AssertionError("port %d did not open" % port)
-
-
-def start_prometheus(tmp, gates_port, dw_port):
-    port = free_port()
-    with open(os.path.join(tmp, "rules.yml"), "w") as f:
-        f.write(RULES)
-    with open(os.path.join(tmp, "prom.yml"), "w") as f:
-        f.write("global: {scrape_interval: 1s, evaluation_interval: 1s}\n"
-                "rule_files: [rules.yml]\n"
-                "scrape_configs:\n"
-                "  - job_name: gates\n"
-                "    static_configs: [{targets: ['127.0.0.1:%d']}]\n"
-                "alerting:\n"
-                "  alertmanagers:\n"
-                "    - api_version: v2\n"
-                "      static_configs: [{targets: ['127.0.0.1:%d']}]\n"
-                "      authorization: {type: Bearer, credentials: '%s'}\n"
-                % (gates_port, dw_port, TOKENS["responder"]))
-    p = subprocess.Popen([PROMETHEUS, "--config.file=" + os.path.join(tmp, "prom.yml"),
-                          "--storage.tsdb.path=" + os.path.join(tmp, "pd"),
-                          "--web.listen-address=127.0.0.1:%d" % port],
-                         stdout=subprocess.DEVNULL, stderr=open(os.path.join(tmp, "prom.log"), "w"))
-    wait_port(port)
-    return p
-
-
-def stop_prometheus(p):
-    p.send_signal(signal.SIGTERM)
-    try:
-        p.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        p.kill()
-        p.wait()
+def prometheus_config(gates_port, dw_port):
+    """Scrapes the gates every second, evaluates RULES, sends alerts to dojowatch."""
+    return ("global: {scrape_interval: 1s, evaluation_interval: 1s}\n"
+            "rule_files: [rules.yml]\n"
+            "scrape_configs:\n"
+            "  - job_name: gates\n"
+            "    static_configs: [{targets: ['127.0.0.1:%d']}]\n"
+            "alerting:\n"
+            "  alertmanagers:\n"
+            "    - api_version: v2\n"
+            "      static_configs: [{targets: ['127.0.0.1:%d']}]\n"
+            "      authorization: {type: Bearer, credentials: '%s'}\n"
+            % (gates_port, dw_port, TOKENS["responder"]))
 
 
 def alerts(d, **params):
@@ -198,7 +155,10 @@ def prometheus_alerts_arrive_group_inhibit_silence_and_resolve():
                args=["--listen", "127.0.0.1:%d" % free_port()])
     try:
         d.start()
-        prom = start_prometheus(tmp, gates.port, d.port)
+        with open(os.path.join(tmp, "rules.yml"), "w") as f:
+            f.write(RULES)
+        prom, _ = start_prometheus(tmp, prometheus_config(gates.port, d.port),
+                                   log=os.path.join(tmp, "prom.log"))
         wait_until(lambda: len(by_name(alerts(d), "DiskFull")) == 2 and by_name(alerts(d), "ApiSlow"),
                    40, 0.2, "Prometheus's alerts in /api/v2/alerts")
         slow = by_name(alerts(d), "ApiSlow")[0]

@@ -15,10 +15,9 @@ import time
 import urllib.parse
 
 from collectcfg import config_with, free_port
-from dwtest import TOKENS, Daemon, run, test, wait_until
+from dwtest import TOKENS, Daemon, run, start_prometheus, test, wait_port, wait_until
 
 NODE_EXPORTER = shutil.which("prometheus-node-exporter") or "/usr/bin/prometheus-node-exporter"
-PROMETHEUS = shutil.which("prometheus") or "/usr/bin/prometheus"
 
 
 def start_node_exporter():
@@ -27,30 +26,6 @@ def start_node_exporter():
                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     wait_port(port)
     return p, port
-
-
-def start_prometheus(tmp):
-    port = free_port()
-    cfg = os.path.join(tmp, "prom.yml")
-    with open(cfg, "w") as f:
-        f.write("global: {scrape_interval: 1h}\n")
-    p = subprocess.Popen([PROMETHEUS, "--config.file=" + cfg, "--storage.tsdb.path=" + tmp + "/pd",
-                          "--web.listen-address=127.0.0.1:%d" % port],
-                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    wait_port(port, 30)
-    return p, port
-
-
-def wait_port(port, timeout=15):
-    import socket
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), 0.2).close()
-            return
-        except OSError:
-            time.sleep(0.05)
-    raise AssertionError("port %d did not open" % port)
 
 
 def query(d, q):
@@ -110,7 +85,7 @@ def bad_server():
 def scrapes_node_exporter_prometheus_and_the_host():
     tmp = tempfile.mkdtemp(prefix="dwcol-")
     ne, ne_port = start_node_exporter()
-    prom, prom_port = start_prometheus(tmp)
+    prom, prom_port = start_prometheus(tmp, "global: {scrape_interval: 1h}\n")
     try:
         cfg = config_with(
             "scrape:\n"

@@ -857,16 +857,6 @@ static size_t tzif_type(unsigned char *p, int32_t off, bool dst, unsigned char i
     return 6;
 }
 
-static char *write_file(const char *dir, const char *name, const unsigned char *data, size_t n)
-{
-    char *path = dw_asprintf("%s/%s", dir, name);
-    FILE *f = fopen(path, "wb");
-    ASSERT_NOT_NULL(f);
-    ASSERT_EQ_UINT(fwrite(data, 1, n, f), n);
-    fclose(f);
-    return path;
-}
-
 TEST(tzif_version1_and_slim_version2)
 {
     char *dir = tmpdir_new(), *err = NULL;
@@ -878,7 +868,7 @@ TEST(tzif_version1_and_slim_version2)
     n += tzif_type(b + n, 0, false, 0);
     n += tzif_type(b + n, 3600, true, 4);
     memcpy(b + n, "AAA\0BBB\0", 8), n += 8;
-    char *path = write_file(dir, "v1", b, n);
+    char *path = write_file_n(dir, "v1", b, n);
     struct tz *z = tz_load_file(path, "Test/V1", &err);
     ASSERT_NOT_NULL(z);
     ASSERT_EQ_INT(tz_offset(z, 999999999), 0);
@@ -896,7 +886,7 @@ TEST(tzif_version1_and_slim_version2)
     memcpy(b + n, "CET\0", 4), n += 4;
     const char *footer = "\nCET-1CEST,M3.5.0,M10.5.0/3\n";
     memcpy(b + n, footer, strlen(footer)), n += strlen(footer);
-    path = write_file(dir, "slim", b, n);
+    path = write_file_n(dir, "slim", b, n);
     z = tz_load_file(path, "Test/Slim", &err);
     ASSERT_NOT_NULL(z);
     ASSERT_EQ_INT(tz_offset(z, at("2026-03-29T00:59:59Z") / 1000), 3600);
@@ -907,7 +897,7 @@ TEST(tzif_version1_and_slim_version2)
     tz_free(&z);
     free(path);
     /* truncated and foreign files are refused */
-    path = write_file(dir, "bad", b, 50);
+    path = write_file_n(dir, "bad", b, 50);
     ASSERT_NULL(tz_load_file(path, "Test/Bad", &err));
     ASSERT_CONTAINS(err, "not a valid TZif file");
     free(err);

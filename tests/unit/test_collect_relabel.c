@@ -653,16 +653,6 @@ TEST(target_pipeline_blackbox_example)
 
 /* ---- file_sd ---- */
 
-static char *write_file(const char *dir, const char *name, const char *text)
-{
-    char *path = dw_asprintf("%s/%s", dir, name);
-    FILE *f = fopen(path, "w");
-    ASSERT_NOT_NULL(f);
-    fputs(text, f);
-    fclose(f);
-    return path;
-}
-
 /* Reads text as file `name`; returns the error (caller frees) or NULL. */
 static char *sd_read(const char *name, const char *text, struct dw_target_group **g, size_t *n)
 {

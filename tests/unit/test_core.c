@@ -99,6 +99,35 @@ TEST(rfc3339_roundtrip_and_offsets)
     ASSERT_EQ_INT(dw_parse_rfc3339("2026-12-01T09:00:00Zjunk", &ms), -1);
 }
 
+TEST(civil_dates_round_trip)
+{
+    ASSERT_EQ_INT(dw_days_from_civil(1970, 1, 1), 0);
+    ASSERT_EQ_INT(dw_days_from_civil(1969, 12, 31), -1);
+    ASSERT_EQ_INT(dw_days_from_civil(2000, 3, 1), 11017);
+    for (int64_t days = -800000; days <= 800000; days += 997) {
+        int64_t y;
+        int m, d;
+        dw_civil_from_days(days, &y, &m, &d);
+        ASSERT_TRUE(m >= 1 && m <= 12 && d >= 1 && d <= dw_days_in_month(y, m));
+        ASSERT_EQ_INT(dw_days_from_civil(y, m, d), days);
+    }
+    ASSERT_TRUE(dw_is_leap_year(2000) && dw_is_leap_year(2024) && !dw_is_leap_year(1900));
+    ASSERT_EQ_INT(dw_days_in_month(2024, 2), 29);
+    ASSERT_EQ_INT(dw_days_in_month(2023, 2), 28);
+    ASSERT_EQ_INT(dw_days_in_month(2023, 12), 31);
+}
+
+TEST(suggest_the_closest_known_word)
+{
+    static const char *const words[] = {"groups", "interval", "limit", "name"};
+    ASSERT_EQ_STR(dw_suggest("grups", words, 4), "groups");
+    ASSERT_EQ_STR(dw_suggest("intervall", words, 4), "interval");
+    ASSERT_EQ_STR(dw_suggest("nmae", words, 4), "name"); /* a swap is two edits */
+    ASSERT_NULL(dw_suggest("query", words, 4));          /* too far from all */
+    ASSERT_NULL(dw_suggest("na", words, 4));             /* as many edits as letters */
+    ASSERT_NULL(dw_suggest("grups", words, 0));
+}
+
 TEST(strict_numbers)
 {
     int64_t i;
@@ -233,6 +262,36 @@ TEST(sha256_known_vector)
     ASSERT_EQ_STR(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
     ASSERT_TRUE(dw_ct_equal("abc", "abc", 3));
     ASSERT_FALSE(dw_ct_equal("abc", "abd", 3));
+}
+
+TEST(read_file_whole_or_a_reason)
+{
+    char tmpl[] = "/tmp/dw-core-test-XXXXXX";
+    ASSERT_NOT_NULL(mkdtemp(tmpl));
+    char *path = dw_asprintf("%s/f", tmpl);
+    FILE *f = fopen(path, "w");
+    ASSERT_NOT_NULL(f);
+    fputs("hello", f);
+    fclose(f);
+    struct dw_diags d;
+    dw_diags_init(&d);
+    size_t len = 0;
+    char *text = dw_read_file(path, 1u << 20, &len, &d);
+    ASSERT_EQ_STR(text, "hello");
+    ASSERT_EQ_UINT(len, 5);
+    free(text);
+    ASSERT_NULL(dw_read_file(path, 4, &len, &d));
+    ASSERT_NULL(dw_read_file(tmpl, 1u << 20, &len, &d)); /* a directory */
+    unlink(path);
+    ASSERT_NULL(dw_read_file(path, 1u << 20, &len, &d));
+    ASSERT_EQ_UINT(d.n, 3);
+    ASSERT_EQ_STR(d.items[0].msg, "file is larger than 0 MiB");
+    ASSERT_EQ_STR(d.items[1].msg, "cannot read: Is a directory");
+    ASSERT_EQ_STR(d.items[2].msg, "cannot open: No such file or directory");
+    ASSERT_EQ_STR(d.items[2].file, path);
+    dw_diags_release(&d);
+    rmdir(tmpl);
+    free(path);
 }
 
 TEST(pidlock_refuses_a_second_holder_and_names_it)

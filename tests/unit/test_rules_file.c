@@ -702,11 +702,7 @@ TEST(limit_file_size)
     dw_diags_release(&d);
 
     char *dir = tmpdir_new();
-    char *path = dw_asprintf("%s/big.yml", dir);
-    FILE *f = fopen(path, "wb");
-    ASSERT_NOT_NULL(f);
-    ASSERT_EQ_UINT(fwrite(big, 1, n, f), n);
-    fclose(f);
+    char *path = write_file_n(dir, "big.yml", big, n);
     dw_diags_init(&d);
     const char *paths[] = {path};
     ASSERT_EQ_INT(dw_rules_load_files(paths, 1, 0, &s, &d), -1);
@@ -740,16 +736,6 @@ TEST(limit_alias_expansion)
 }
 
 /* ---- several files ---- */
-
-static char *write_file(const char *dir, const char *name, const char *text)
-{
-    char *path = dw_asprintf("%s/%s", dir, name);
-    FILE *f = fopen(path, "w");
-    ASSERT_NOT_NULL(f);
-    fputs(text, f);
-    fclose(f);
-    return path;
-}
 
 TEST(files_load_all_or_nothing)
 {
