@@ -13,7 +13,7 @@ LISTEN     ?=
 SHARED     := $(shell scripts/find-shared.sh)
 SHAREDOPT  := $(if $(SHARED),-Dshared_dir=$(SHARED),)
 
-.PHONY: all run build test unit integration tsan fuzz clean deps test-deps format bench-ingest bench-query bench-probes
+.PHONY: all run build test unit integration tsan fuzz clean deps test-deps format bench-ingest bench-query bench-probes bench-alert-latency
 
 all: build
 
@@ -70,6 +70,10 @@ bench-query: build
 # Side-by-side synthetic probes (10,000 HTTP probes a minute) against blackbox_exporter driven by Prometheus.
 bench-probes: build
 	bench/probes/run.sh $(BENCH_ARGS)
+
+# Side-by-side alert latency: remote write -> P0 webhook, 1,000 rules over 10,000 series, against Prometheus + Alertmanager.
+bench-alert-latency: build
+	bench/alert-latency/run.sh $(BENCH_ARGS)
 
 format:
 	clang-format -i $$(git ls-files 'src/*.c' 'src/*.h' 'tests/*.c' 'tests/*.h')

@@ -50,6 +50,7 @@
 #include "collect/collect.h"
 #include "daemon/daemon.h"
 #include "http/http.h"
+#include "notify/notify.h"
 #include "plan/plan.h"
 #include "rules/rules.h"
 #include "store/store.h"
@@ -70,6 +71,7 @@ struct daemon {
     struct dw_collector *collector;
     struct dw_ruler *ruler;
     struct dw_alerter *alerter;
+    struct dw_notifier *notifier;
     struct dw_http_server *http;
     struct dw_http_app app;
     atomic_bool ready;
@@ -302,7 +304,7 @@ static void publish_plan_metrics(const struct dw_config *cfg, int64_t now)
 size_t dw_daemon_check_sections(const struct dw_config *cfg, struct dw_diags *diags)
 {
     return dw_collect_check_config(cfg, diags) + dw_rules_check_config(cfg, diags) +
-           dw_alerter_check_config(cfg, diags);
+           dw_alerter_check_config(cfg, diags) + dw_notify_check_config(cfg, diags);
 }
 
 /* Hands a validated configuration to the modules (a file changed between the
@@ -315,6 +317,8 @@ static void apply_sections(struct daemon *d, const struct dw_config *cfg, struct
         dw_ruler_apply(d->ruler, cfg, diags);
     if (d->alerter)
         dw_alerter_apply(d->alerter, cfg, diags);
+    if (d->notifier)
+        dw_notifier_reload(d->notifier); /* re-reads the receivers the alerter now has */
 }
 
 /* The tsdb's commit watch feeds the rule evaluator (threshold rules on arrival). */
@@ -775,8 +779,10 @@ int dw_daemon_run(const struct dw_daemon_options *opts)
         goto out_threads;
     }
     publish_tsdb_metrics(d.tsdb);
+    d.notifier = dw_notifier_new(&(struct dw_notifier_options){.alerter = d.alerter});
     if (start_threads(&d) < 0 || dw_collector_start(d.collector) < 0 ||
-        dw_ruler_start(d.ruler) < 0 || dw_alerter_start(d.alerter) < 0)
+        dw_ruler_start(d.ruler) < 0 || dw_alerter_start(d.alerter) < 0 ||
+        dw_notifier_start(d.notifier) < 0)
         goto out_threads;
 
     atomic_store(&d.ready, true);
@@ -794,6 +800,7 @@ int dw_daemon_run(const struct dw_daemon_options *opts)
 out_threads:
     dw_collector_stop(d.collector);
     dw_ruler_stop(d.ruler);
+    dw_notifier_stop(d.notifier);
     if (d.alerter)
         dw_alerter_stop(d.alerter);
     stop_threads(&d);
@@ -803,6 +810,7 @@ out_store:
     if (d.tsdb)
         dw_tsdb_set_watch(d.tsdb, NULL, NULL, NULL);
     dw_ruler_free(&d.ruler);
+    dw_notifier_free(&d.notifier);
     dw_alerter_close(&d.alerter);
     close_tsdb(&d);
     dw_store_close(&d.store);

@@ -811,7 +811,7 @@ static void run_due(struct dw_ruler *r, int64_t now)
     }
 }
 
-static void run_arrivals(struct dw_ruler *r, int64_t now)
+static void run_arrivals(struct dw_ruler *r)
 {
     if (!atomic_exchange(&r->any_arrived, false))
         return;
@@ -819,6 +819,11 @@ static void run_arrivals(struct dw_ruler *r, int64_t now)
         struct rgroup *g = r->groups[i];
         if (!atomic_exchange(&g->arrived, false))
             continue;
+        /* Read the clock after taking the flag: a commit that set it while the
+         * groups before this one were evaluated holds samples newer than the
+         * time this pass started, and an evaluation at that time would not
+         * see them (the flag would be spent until the next commit). */
+        int64_t now = dw_now_ms();
         if (now - g->last_arrival_eval < ARRIVAL_MIN_GAP_MS) {
             atomic_store(&g->arrived, true); /* debounce: a little later */
             atomic_store(&r->any_arrived, true);
@@ -1071,7 +1076,7 @@ static void *rules_main(void *arg)
         take_pending(r);
         int64_t now = dw_now_ms();
         if (dw_tsdb_is_loaded(r->o.db)) {
-            run_arrivals(r, now);
+            run_arrivals(r);
             run_due(r, now);
         }
         int64_t wait = MAX_WAIT_MS;

@@ -6,6 +6,7 @@
  */
 #include "alert/alert_internal.h"
 #include "harness.h"
+#include "testutil_alert.h"
 #include "testutil.h"
 
 /* Monday 2026-03-02 10:00:00 UTC */
@@ -23,13 +24,7 @@ struct fixture {
 
 static void fx_apply(struct fixture *f, const char *yaml)
 {
-    struct dw_diags d;
-    dw_diags_init(&d);
-    size_t errors = dw_alerter_apply_yaml(f->a, "test.yaml", yaml, strlen(yaml), &d);
-    for (size_t i = 0; i < d.n; i++)
-        fprintf(stderr, "  diag: %s\n", d.items[i].msg);
-    dw_diags_release(&d);
-    ASSERT_EQ_INT(errors, 0);
+    alerter_apply_ok(f->a, yaml);
     f->yaml = yaml;
 }
 

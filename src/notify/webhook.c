@@ -1,0 +1,306 @@
+/*
+ * webhook.c - the generic webhook channel: Alertmanager's webhook_config.
+ *
+ * DESIGN
+ * render: the alerter already wrote the event payload as Alertmanager's
+ * webhook v4 JSON (version "4", groupKey, truncatedAlerts, status,
+ * receiver, groupLabels, commonLabels, commonAnnotations, externalURL,
+ * alerts[] with status, labels, annotations, startsAt, endsAt,
+ * generatorURL, fingerprint) plus dojowatch's "kind" and "priority". The
+ * body is that document without the two additions, so a receiver that
+ * takes Alertmanager's webhooks gets exactly what Alertmanager 0.25 would
+ * send. Per configuration, like Alertmanager: send_resolved: false drops the
+ * resolved alerts (and the whole notification when none fires);
+ * max_alerts keeps the first N and counts the rest in truncatedAlerts.
+ *
+ * request: a POST with Content-Type application/json and User-Agent
+ * dojowatch/VERSION, the configured authorization, proxy and TLS files, the
+ * configured timeout for the whole transfer. "Expect:" is sent empty so a
+ * body over 1 KiB does not wait for a 100-continue. Only http and https,
+ * also after redirects.
+ *
+ * outcome: 2xx delivered; 429, 408 and 5xx retried (Retry-After read as
+ * seconds or an HTTP date); time-outs and connection errors retried; a
+ * malformed URL and every other status given up (retrying cannot fix them).
+ *
+ * Threads: everything here runs on the notifier's delivery thread.
+ */
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <jansson.h>
+
+#include "notify/notify_internal.h"
+
+#define ANSWER_KEEP 512        /* bytes of a response body kept for the log */
+#define SECRET_FILE_MAX 65536  /* a credentials file larger than this is refused */
+#define RETRY_AFTER_MAX_S 3600 /* a longer Retry-After is taken as an hour */
+
+/* ---- render ---- */
+
+/* Keeps the firing alerts only; false when none is left. */
+static bool drop_resolved(json_t *doc)
+{
+    json_t *alerts = json_object_get(doc, "alerts");
+    size_t i = 0;
+    while (i < json_array_size(alerts)) {
+        const char *st = json_string_value(json_object_get(json_array_get(alerts, i), "status"));
+        if (st && strcmp(st, "resolved") == 0)
+            json_array_remove(alerts, i);
+        else
+            i++;
+    }
+    json_object_set_new(doc, "status", json_string("firing"));
+    return json_array_size(alerts) > 0;
+}
+
+static void truncate_alerts(json_t *doc, int64_t max)
+{
+    json_t *alerts = json_object_get(doc, "alerts");
+    size_t n = json_array_size(alerts);
+    if (max <= 0 || n <= (size_t)max)
+        return;
+    while (json_array_size(alerts) > (size_t)max)
+        json_array_remove(alerts, json_array_size(alerts) - 1);
+    json_int_t before = json_integer_value(json_object_get(doc, "truncatedAlerts"));
+    json_object_set_new(doc, "truncatedAlerts", json_integer(before + (json_int_t)(n - max)));
+}
+
+static char *webhook_render(const void *conf, const char *payload, const char **skip)
+{
+    const struct y_webhook *w = conf;
+    json_t *doc = json_loads(payload, 0, NULL);
+    if (!json_is_object(doc) || !json_is_array(json_object_get(doc, "alerts"))) {
+        json_decref(doc);
+        *skip = "the event payload is not Alertmanager webhook JSON";
+        return NULL;
+    }
+    json_object_del(doc, "kind");
+    json_object_del(doc, "priority");
+    if (!w->send_resolved && !drop_resolved(doc)) {
+        json_decref(doc);
+        *skip = "nothing fires and send_resolved is false";
+        return NULL;
+    }
+    truncate_alerts(doc, w->max_alerts);
+    char *body = json_dumps(doc, JSON_COMPACT);
+    json_decref(doc);
+    if (!body)
+        dw_oom(0);
+    return body;
+}
+
+/* ---- request ---- */
+
+static size_t keep_answer(char *data, size_t size, size_t nmemb, void *arg)
+{
+    struct attempt *at = arg;
+    size_t n = size * nmemb, room = ANSWER_KEEP - at->answer.len;
+    if (at->answer.len < ANSWER_KEEP)
+        dw_buf_append(&at->answer, data, n < room ? n : room);
+    return n;
+}
+
+/* A secret file's content without surrounding white space (as Prometheus
+ * does); NULL with *err when it cannot be read. */
+static char *read_secret(const char *path, char **err)
+{
+    struct dw_diags diags;
+    dw_diags_init(&diags);
+    size_t len = 0;
+    char *s = dw_read_file(path, SECRET_FILE_MAX, &len, &diags);
+    if (!s) {
+        struct dw_buf b;
+        dw_buf_init(&b, 0);
+        if (diags.n)
+            dw_diag_format(&diags.items[0], &b);
+        else
+            dw_buf_printf(&b, "%s: cannot read", path);
+        *err = dw_buf_steal(&b);
+    }
+    dw_diags_release(&diags);
+    if (!s)
+        return NULL;
+    while (len && isspace((unsigned char)s[len - 1]))
+        s[--len] = '\0';
+    size_t lead = strspn(s, " \t\r\n");
+    memmove(s, s + lead, len - lead + 1);
+    return s;
+}
+
+/* A secret given inline or by file; NULL (no *err) when neither is set. */
+static char *secret(const char *inline_value, const char *file, char **err)
+{
+    if (inline_value)
+        return dw_strdup(inline_value);
+    return file ? read_secret(file, err) : NULL;
+}
+
+static int add_authorization(const struct y_http *h, struct attempt *at, char **err)
+{
+    const char *type = "Bearer";
+    char *cred = NULL;
+    if (h->authorization.credentials || h->authorization.credentials_file) {
+        type = h->authorization.type ? h->authorization.type : "Bearer";
+        cred = secret(h->authorization.credentials, h->authorization.credentials_file, err);
+    } else {
+        cred = secret(h->bearer_token, h->bearer_token_file, err);
+    }
+    if (*err)
+        return -1;
+    if (cred) {
+        char *line = dw_asprintf("Authorization: %s %s", type, cred);
+        at->headers = curl_slist_append(at->headers, line);
+        free(line);
+        free(cred);
+    }
+    return 0;
+}
+
+static int set_basic_auth(const struct y_http *h, CURL *e, char **err)
+{
+    if (!h->basic_auth.username)
+        return 0;
+    char *pass = secret(h->basic_auth.password, h->basic_auth.password_file, err);
+    if (*err)
+        return -1;
+    curl_easy_setopt(e, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
+    curl_easy_setopt(e, CURLOPT_USERNAME, h->basic_auth.username);
+    curl_easy_setopt(e, CURLOPT_PASSWORD, pass ? pass : "");
+    free(pass); /* libcurl keeps its own copy */
+    return 0;
+}
+
+static void set_transport(const struct y_http *h, CURL *e)
+{
+    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, h->follow_redirects ? 1L : 0L);
+    curl_easy_setopt(e, CURLOPT_MAXREDIRS, 10L);
+    if (h->proxy_url)
+        curl_easy_setopt(e, CURLOPT_PROXY, h->proxy_url);
+    if (h->tls.ca_file)
+        curl_easy_setopt(e, CURLOPT_CAINFO, h->tls.ca_file);
+    if (h->tls.cert_file) {
+        curl_easy_setopt(e, CURLOPT_SSLCERT, h->tls.cert_file);
+        curl_easy_setopt(e, CURLOPT_SSLKEY, h->tls.key_file);
+    }
+    if (h->tls.insecure_skip_verify) {
+        curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L);
+        curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L);
+    }
+}
+
+static int webhook_request(const void *conf, const char *body, struct attempt *at, char **err)
+{
+    const struct y_webhook *w = conf;
+    CURL *e = at->easy;
+    at->headers = curl_slist_append(at->headers, "Content-Type: application/json");
+    at->headers = curl_slist_append(at->headers, "Expect:");
+    if (add_authorization(&w->http, at, err) < 0 || set_basic_auth(&w->http, e, err) < 0)
+        return -1;
+    curl_easy_setopt(e, CURLOPT_URL, w->url);
+    curl_easy_setopt(e, CURLOPT_POST, 1L);
+    curl_easy_setopt(e, CURLOPT_POSTFIELDS, body);
+    curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(body));
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, at->headers);
+    curl_easy_setopt(e, CURLOPT_USERAGENT, "dojowatch/" DW_VERSION);
+    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)w->timeout_ms);
+    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, keep_answer);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, at);
+    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, at->errbuf);
+    set_transport(&w->http, e);
+    return 0;
+}
+
+/* ---- outcome ---- */
+
+int64_t retry_after_parse(const char *value, int64_t now_s)
+{
+    while (value && isspace((unsigned char)*value))
+        value++;
+    if (!value || !*value)
+        return -1;
+    int64_t s;
+    if (dw_parse_int64(value, &s) == 0) {
+        if (s < 0)
+            return -1;
+    } else {
+        time_t at = curl_getdate(value, NULL);
+        if (at == (time_t)-1)
+            return -1;
+        s = (int64_t)at > now_s ? (int64_t)at - now_s : 0;
+    }
+    return (s > RETRY_AFTER_MAX_S ? RETRY_AFTER_MAX_S : s) * 1000;
+}
+
+static int64_t retry_after(CURL *e)
+{
+    struct curl_header *h = NULL;
+    if (curl_easy_header(e, "Retry-After", 0, CURLH_HEADER, -1, &h) != CURLHE_OK || !h)
+        return -1;
+    return retry_after_parse(h->value, (int64_t)time(NULL));
+}
+
+static void transfer_failed(CURLcode rc, const struct attempt *at, struct outcome *o)
+{
+    const char *why = at->errbuf[0] ? at->errbuf : curl_easy_strerror(rc);
+    snprintf(o->detail, sizeof o->detail, "%s", why);
+    if (rc == CURLE_URL_MALFORMAT || rc == CURLE_UNSUPPORTED_PROTOCOL) {
+        o->action = OUT_GIVE_UP;
+        o->result = "error";
+    } else {
+        o->action = OUT_RETRY;
+        o->result = rc == CURLE_OPERATION_TIMEDOUT ? "timeout" : "connection_error";
+    }
+}
+
+static void answered(CURL *e, long status, const struct attempt *at, struct outcome *o)
+{
+    o->status = status;
+    snprintf(o->detail, sizeof o->detail, "HTTP %ld%s%.*s", status, at->answer.len ? ": " : "",
+             (int)at->answer.len, at->answer.len ? at->answer.data : "");
+    if (status >= 200 && status < 300) {
+        o->action = OUT_DELIVERED;
+        o->result = "success";
+    } else if (status == 429 || status == 408 || status >= 500) {
+        o->action = OUT_RETRY;
+        o->result = status == 429 ? "rate_limited" : status == 408 ? "timeout" : "server_error";
+        o->retry_after_ms = retry_after(e);
+    } else {
+        o->action = OUT_GIVE_UP;
+        o->result = "client_error";
+    }
+}
+
+static void webhook_outcome(CURL *e, CURLcode rc, const struct attempt *at, struct outcome *o)
+{
+    *o = (struct outcome){.retry_after_ms = -1};
+    if (rc != CURLE_OK) {
+        transfer_failed(rc, at, o);
+        return;
+    }
+    long status = 0;
+    curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
+    answered(e, status, at, o);
+}
+
+void attempt_release(struct attempt *at)
+{
+    if (at->easy)
+        curl_easy_cleanup(at->easy);
+    curl_slist_free_all(at->headers);
+    dw_buf_release(&at->answer);
+    *at = (struct attempt){0};
+}
+
+const struct channel webhook_channel = {
+    .kind = "webhook",
+    .render = webhook_render,
+    .request = webhook_request,
+    .outcome = webhook_outcome,
+};

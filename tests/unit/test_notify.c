@@ -1,0 +1,665 @@
+/*
+ * test_notify.c - the notifier and its webhook channel against a tiny HTTP
+ * receiver running in a thread of this program: delivery of the exact
+ * Alertmanager webhook v4 body, 500 then success after a backoff, 429 with
+ * Retry-After, a 400 given up, a time-out retried, order within a group
+ * (the resolve waits for the retried "fired"), one dead receiver not
+ * delaying another, nothing lost across a stop (at least once), the
+ * rendering options (send_resolved, max_alerts), Retry-After parsing and
+ * the configuration's diagnostics.
+ */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <sys/socket.h>
+
+#include <jansson.h>
+
+#include "harness.h"
+#include "testutil_alert.h"
+#include "notify/notify_internal.h"
+#include "testutil.h"
+
+/* Monday 2026-03-02 10:00:00 UTC */
+#define T0 1772445600000LL
+#define MS 1000000LL
+
+/* ---- the receiver: one connection at a time, scripted answers ---- */
+
+struct answer {
+    int status;
+    const char *headers; /* extra header lines, each ending in \r\n */
+    int delay_ms;        /* before answering */
+};
+
+struct request {
+    char *head; /* request line and headers */
+    char *body;
+    int64_t at_ns;
+};
+
+struct hook_server {
+    int fd, port;
+    pthread_t tid;
+    atomic_bool stop;
+    pthread_mutex_t mu;
+    struct answer script[16]; /* answers to the first requests; then the default */
+    size_t nscript;
+    struct answer dflt;
+    struct request reqs[64];
+    size_t nreqs;
+};
+
+static bool read_request(int c, struct dw_buf *b, size_t *head_len, size_t *body_len)
+{
+    char chunk[4096];
+    for (;;) {
+        char *end = b->len ? strstr(b->data, "\r\n\r\n") : NULL;
+        if (end) {
+            *head_len = (size_t)(end - b->data) + 4;
+            const char *cl = strcasestr(b->data, "Content-Length:");
+            int64_t n = 0;
+            if (cl && cl < end) {
+                char num[24];
+                size_t k = 0;
+                for (cl += 15; *cl == ' '; cl++)
+                    ;
+                while (k < sizeof num - 1 && cl[k] >= '0' && cl[k] <= '9') {
+                    num[k] = cl[k];
+                    k++;
+                }
+                num[k] = '\0';
+                dw_parse_int64(num, &n);
+            }
+            *body_len = (size_t)n;
+            if (b->len >= *head_len + *body_len)
+                return true;
+        }
+        ssize_t r = recv(c, chunk, sizeof chunk, 0);
+        if (r <= 0)
+            return false;
+        dw_buf_append(b, chunk, (size_t)r);
+    }
+}
+
+static struct answer record(struct hook_server *s, const struct dw_buf *b, size_t head, size_t body)
+{
+    pthread_mutex_lock(&s->mu);
+    size_t i = s->nreqs;
+    if (i < DW_ARRAY_LEN(s->reqs)) {
+        s->reqs[i] = (struct request){.head = dw_strndup(b->data, head),
+                                      .body = dw_strndup(b->data + head, body),
+                                      .at_ns = dw_mono_ns()};
+        s->nreqs++;
+    }
+    struct answer a = i < s->nscript ? s->script[i] : s->dflt;
+    pthread_mutex_unlock(&s->mu);
+    return a;
+}
+
+static void serve_one(struct hook_server *s, int c)
+{
+    struct dw_buf b;
+    dw_buf_init(&b, 1 << 20);
+    size_t head, body;
+    if (read_request(c, &b, &head, &body)) {
+        struct answer a = record(s, &b, head, body);
+        for (int t = 0; t < a.delay_ms && !atomic_load(&s->stop); t += 10)
+            usleep(10000);
+        char *resp = dw_asprintf("HTTP/1.1 %d X\r\nContent-Length: 2\r\nConnection: close\r\n"
+                                 "%s\r\nok",
+                                 a.status, a.headers ? a.headers : "");
+        send(c, resp, strlen(resp), MSG_NOSIGNAL);
+        free(resp);
+    }
+    dw_buf_release(&b);
+    close(c);
+}
+
+static void *server_main(void *arg)
+{
+    struct hook_server *s = arg;
+    while (!atomic_load(&s->stop)) {
+        struct pollfd p = {.fd = s->fd, .events = POLLIN};
+        if (poll(&p, 1, 20) <= 0)
+            continue;
+        int c = accept(s->fd, NULL, NULL);
+        if (c >= 0)
+            serve_one(s, c);
+    }
+    return NULL;
+}
+
+static struct hook_server *server_start(void)
+{
+    struct hook_server *s = dw_calloc(1, sizeof *s);
+    s->dflt = (struct answer){.status = 200};
+    pthread_mutex_init(&s->mu, NULL);
+    s->fd = socket(AF_INET, SOCK_STREAM, 0);
+    int one = 1;
+    setsockopt(s->fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    ASSERT_EQ_INT(bind(s->fd, (struct sockaddr *)&sa, sizeof sa), 0);
+    ASSERT_EQ_INT(listen(s->fd, 64), 0);
+    socklen_t len = sizeof sa;
+    getsockname(s->fd, (struct sockaddr *)&sa, &len);
+    s->port = ntohs(sa.sin_port);
+    pthread_create(&s->tid, NULL, server_main, s);
+    return s;
+}
+
+static void server_script(struct hook_server *s, const struct answer *a, size_t n)
+{
+    pthread_mutex_lock(&s->mu);
+    memcpy(s->script, a, n * sizeof *a);
+    s->nscript = n;
+    pthread_mutex_unlock(&s->mu);
+}
+
+static void server_default(struct hook_server *s, struct answer a)
+{
+    pthread_mutex_lock(&s->mu);
+    s->dflt = a;
+    pthread_mutex_unlock(&s->mu);
+}
+
+static size_t server_count(struct hook_server *s)
+{
+    pthread_mutex_lock(&s->mu);
+    size_t n = s->nreqs;
+    pthread_mutex_unlock(&s->mu);
+    return n;
+}
+
+static void server_stop(struct hook_server **ps)
+{
+    struct hook_server *s = *ps;
+    atomic_store(&s->stop, true);
+    pthread_join(s->tid, NULL);
+    close(s->fd);
+    for (size_t i = 0; i < s->nreqs; i++) {
+        free(s->reqs[i].head);
+        free(s->reqs[i].body);
+    }
+    pthread_mutex_destroy(&s->mu);
+    free(s);
+    *ps = NULL;
+}
+
+/* ---- the alerter and the notifier ---- */
+
+struct fixture {
+    char *dir;
+    struct dw_store *store;
+    struct dw_alerter *a;
+    struct dw_notifier *n;
+    struct hook_server *srv, *srv2;
+};
+
+static void fx_apply(struct fixture *f, const char *yaml)
+{
+    alerter_apply_ok(f->a, yaml);
+}
+
+/* A receiver `name` whose webhook is the fixture's server; extra goes into its item. */
+static char *config_for(const char *name, int port, const char *extra)
+{
+    return dw_asprintf("route: {receiver: %s, group_by: [alertname]}\n"
+                       "receivers:\n"
+                       "  - name: %s\n"
+                       "    webhook_configs:\n"
+                       "      - url: http://127.0.0.1:%d/hook\n"
+                       "        http_config: {authorization: {credentials: s3cret}}\n%s",
+                       name, name, port, extra ? extra : "");
+}
+
+static struct dw_notifier *notifier(struct fixture *f, int64_t base_ms)
+{
+    struct dw_notifier_options o = {
+        .alerter = f->a, .backoff_base_ms = base_ms, .backoff_max_ms = 4 * base_ms};
+    struct dw_notifier *n = dw_notifier_new(&o);
+    ASSERT_EQ_INT(dw_notifier_start(n), 0);
+    return n;
+}
+
+static void fx_open(struct fixture *f, const char *receiver, const char *extra, int64_t base_ms)
+{
+    dw_log_set_level(DW_LOG_ERROR);
+    dw_clock_set_manual(T0);
+    f->dir = tmpdir_new();
+    char *path = dw_asprintf("%s/dojowatch.db", f->dir), *err = NULL;
+    f->store = dw_store_open(path, &err);
+    free(path);
+    ASSERT_NOT_NULL(f->store);
+    f->a = dw_alerter_open(f->store, &err);
+    ASSERT_NOT_NULL(f->a);
+    f->srv = server_start();
+    char *yaml = config_for(receiver, f->srv->port, extra);
+    fx_apply(f, yaml);
+    free(yaml);
+    f->n = notifier(f, base_ms);
+}
+
+static void fx_close(struct fixture *f)
+{
+    dw_notifier_free(&f->n);
+    dw_alerter_close(&f->a);
+    dw_store_close(&f->store);
+    server_stop(&f->srv);
+    if (f->srv2)
+        server_stop(&f->srv2);
+    rm_rf(f->dir);
+    free(f->dir);
+    dw_clock_set_real();
+}
+
+/* Puts one alert "alertname=<name>,priority=P0" (firing or resolved). */
+static void put(struct fixture *f, const char *name, int state)
+{
+    struct dw_label l[] = {{"alertname", name}, {"priority", "P0"}, {"service", "api"}};
+    struct dw_label an[] = {{"summary", "the API is down"}};
+    struct dw_alert_in in = {.labels = l,
+                             .nlabels = 3,
+                             .annotations = an,
+                             .nannotations = 1,
+                             .state = state,
+                             .generator_url = "http://dw/graph"};
+    char *err = NULL;
+    int rc = dw_alerter_put(f->a, &in, 1, dw_now_ms(), &err);
+    if (rc)
+        fprintf(stderr, "  put: %s\n", err);
+    free(err);
+    ASSERT_EQ_INT(rc, 0);
+}
+
+/* Resolves it and lets the group's next flush (group_interval 1 s) send that. */
+static void resolve(struct fixture *f, const char *name)
+{
+    put(f, name, DW_ALERT_RESOLVED);
+    dw_clock_advance(1000);
+    dw_alerter_tick(f->a, dw_now_ms());
+}
+
+static bool wait_requests(struct hook_server *s, size_t n, int64_t timeout_ms)
+{
+    int64_t end = dw_mono_ns() + timeout_ms * MS;
+    while (server_count(s) < n && dw_mono_ns() < end)
+        usleep(1000);
+    return server_count(s) >= n;
+}
+
+static struct dw_notifier_stats stats(struct fixture *f)
+{
+    struct dw_notifier_stats st;
+    dw_notifier_get_stats(f->n, &st);
+    return st;
+}
+
+static bool wait_acked(struct fixture *f, int64_t events, int64_t timeout_ms)
+{
+    int64_t end = dw_mono_ns() + timeout_ms * MS;
+    while (stats(f).events_acked < events && dw_mono_ns() < end)
+        usleep(1000);
+    return stats(f).events_acked >= events;
+}
+
+/* Events still after consumer "notify"'s durable cursor. */
+static size_t unacked(struct fixture *f)
+{
+    struct dw_alert_event *ev = NULL;
+    size_t n = 0;
+    char *err = NULL;
+    ASSERT_EQ_INT(dw_alerter_events_read(f->a, "notify", 100, &ev, &n, &err), 0);
+    dw_alert_events_free(ev, n);
+    return n;
+}
+
+/* The value of one series in the metrics registry's text, -1 when absent. */
+static double metric(const char *series)
+{
+    struct dw_buf b;
+    dw_buf_init(&b, 0);
+    dw_metrics_write(&b);
+    const char *at = strstr(b.data, series);
+    double v = -1;
+    if (at) {
+        at += strlen(series) + 1;
+        char *num = dw_strndup(at, strcspn(at, "\n"));
+        dw_parse_double(num, &v);
+        free(num);
+    }
+    dw_buf_release(&b);
+    return v;
+}
+
+static int64_t gap_ms(struct hook_server *s, size_t i)
+{
+    return (s->reqs[i].at_ns - s->reqs[i - 1].at_ns) / MS;
+}
+
+/* ---- tests ---- */
+
+TEST(delivers_the_alertmanager_webhook_v4_body)
+{
+    struct fixture f = {0};
+    fx_open(&f, "pager", NULL, 50);
+    int64_t t0 = dw_mono_ns();
+    put(&f, "ApiDown", DW_ALERT_FIRING);
+    ASSERT_TRUE(wait_requests(f.srv, 1, 5000));
+    int64_t took_ms = (f.srv->reqs[0].at_ns - t0) / MS;
+    ASSERT_TRUE(took_ms < 200); /* on the event, not on a poll interval */
+    const struct request *r = &f.srv->reqs[0];
+    ASSERT_CONTAINS(r->head, "POST /hook HTTP/1.1\r\n");
+    ASSERT_CONTAINS(r->head, "Content-Type: application/json\r\n");
+    ASSERT_CONTAINS(r->head, "Authorization: Bearer s3cret\r\n");
+    ASSERT_CONTAINS(r->head, "User-Agent: dojowatch/");
+    ASSERT_NOT_CONTAINS(r->head, "Expect:");
+    json_t *doc = json_loads(r->body, 0, NULL);
+    ASSERT_NOT_NULL(doc);
+    ASSERT_EQ_STR(json_string_value(json_object_get(doc, "version")), "4");
+    ASSERT_EQ_STR(json_string_value(json_object_get(doc, "status")), "firing");
+    ASSERT_EQ_STR(json_string_value(json_object_get(doc, "receiver")), "pager");
+    ASSERT_EQ_STR(json_string_value(json_object_get(doc, "groupKey")),
+                  "{}:{alertname=\"ApiDown\"}");
+    ASSERT_EQ_INT(json_integer_value(json_object_get(doc, "truncatedAlerts")), 0);
+    ASSERT_EQ_STR(
+        json_string_value(json_object_get(json_object_get(doc, "groupLabels"), "alertname")),
+        "ApiDown");
+    ASSERT_EQ_STR(
+        json_string_value(json_object_get(json_object_get(doc, "commonLabels"), "service")), "api");
+    ASSERT_EQ_STR(
+        json_string_value(json_object_get(json_object_get(doc, "commonAnnotations"), "summary")),
+        "the API is down");
+    ASSERT_TRUE(json_is_string(json_object_get(doc, "externalURL")));
+    ASSERT_NULL(json_object_get(doc, "kind"));
+    ASSERT_NULL(json_object_get(doc, "priority"));
+    ASSERT_EQ_INT(json_object_size(doc), 10);
+    json_t *al = json_array_get(json_object_get(doc, "alerts"), 0);
+    ASSERT_EQ_STR(json_string_value(json_object_get(al, "status")), "firing");
+    ASSERT_EQ_STR(json_string_value(json_object_get(al, "endsAt")), "0001-01-01T00:00:00Z");
+    ASSERT_EQ_STR(json_string_value(json_object_get(al, "generatorURL")), "http://dw/graph");
+    ASSERT_EQ_INT(strlen(json_string_value(json_object_get(al, "fingerprint"))), 16);
+    ASSERT_EQ_INT(json_object_size(al), 7);
+    json_decref(doc);
+    ASSERT_TRUE(wait_acked(&f, 1, 2000));
+    ASSERT_EQ_INT(unacked(&f), 0);
+    ASSERT_EQ_INT(stats(&f).delivered, 1);
+    ASSERT_EQ_INT(metric("dojowatch_notify_webhook_requests_total{receiver=\"pager\","
+                         "result=\"success\"}"),
+                  1);
+    resolve(&f, "ApiDown");
+    ASSERT_TRUE(wait_requests(f.srv, 2, 5000));
+    ASSERT_CONTAINS(f.srv->reqs[1].body, "\"status\":\"resolved\"");
+    fx_close(&f);
+}
+
+TEST(server_error_is_retried_after_a_backoff)
+{
+    struct fixture f = {0};
+    fx_open(&f, "r500", NULL, 100);
+    server_script(f.srv, (struct answer[]){{.status = 500}}, 1);
+    put(&f, "Retry500", DW_ALERT_FIRING);
+    ASSERT_TRUE(wait_requests(f.srv, 2, 5000));
+    ASSERT_TRUE(gap_ms(f.srv, 1) >= 50); /* base 100 ms, equal jitter: [50, 100] */
+    ASSERT_TRUE(wait_acked(&f, 1, 2000));
+    struct dw_notifier_stats st = stats(&f);
+    ASSERT_EQ_INT(st.attempts, 2);
+    ASSERT_EQ_INT(st.retries, 1);
+    ASSERT_EQ_INT(st.delivered, 1);
+    ASSERT_EQ_INT(st.pending, 0);
+    ASSERT_EQ_INT(metric("dojowatch_notify_webhook_requests_total{receiver=\"r500\","
+                         "result=\"server_error\"}"),
+                  1);
+    ASSERT_EQ_STR(f.srv->reqs[0].body, f.srv->reqs[1].body);
+    fx_close(&f);
+}
+
+TEST(rate_limit_waits_for_retry_after)
+{
+    struct fixture f = {0};
+    fx_open(&f, "r429", NULL, 10);
+    server_script(f.srv, (struct answer[]){{.status = 429, .headers = "Retry-After: 1\r\n"}}, 1);
+    put(&f, "Limited", DW_ALERT_FIRING);
+    ASSERT_TRUE(wait_requests(f.srv, 2, 5000));
+    ASSERT_TRUE(gap_ms(f.srv, 1) >= 990); /* not the 10 ms backoff */
+    ASSERT_TRUE(wait_acked(&f, 1, 2000));
+    ASSERT_EQ_INT(stats(&f).delivered, 1);
+    ASSERT_EQ_INT(metric("dojowatch_notify_webhook_requests_total{receiver=\"r429\","
+                         "result=\"rate_limited\"}"),
+                  1);
+    fx_close(&f);
+}
+
+TEST(client_error_is_given_up_and_acknowledged)
+{
+    struct fixture f = {0};
+    fx_open(&f, "r400", NULL, 10);
+    server_script(f.srv, (struct answer[]){{.status = 400}}, 1);
+    put(&f, "Rejected", DW_ALERT_FIRING);
+    ASSERT_TRUE(wait_acked(&f, 1, 5000));
+    usleep(200000); /* no retry comes */
+    ASSERT_EQ_INT(server_count(f.srv), 1);
+    struct dw_notifier_stats st = stats(&f);
+    ASSERT_EQ_INT(st.given_up, 1);
+    ASSERT_EQ_INT(st.delivered, 0);
+    ASSERT_EQ_INT(unacked(&f), 0);
+    ASSERT_EQ_INT(metric("dojowatch_notify_notifications_total{receiver=\"r400\","
+                         "result=\"given_up\"}"),
+                  1);
+    fx_close(&f);
+}
+
+TEST(timeout_is_retried)
+{
+    struct fixture f = {0};
+    fx_open(&f, "slow", "        timeout: 200ms\n", 20);
+    server_script(f.srv, (struct answer[]){{.status = 200, .delay_ms = 600}}, 1);
+    put(&f, "Slow", DW_ALERT_FIRING);
+    ASSERT_TRUE(wait_acked(&f, 1, 5000));
+    struct dw_notifier_stats st = stats(&f);
+    ASSERT_TRUE(st.attempts >= 2);
+    ASSERT_EQ_INT(st.delivered, 1);
+    ASSERT_TRUE(metric("dojowatch_notify_webhook_requests_total{receiver=\"slow\","
+                       "result=\"timeout\"}") >= 1);
+    fx_close(&f);
+}
+
+TEST(resolve_waits_for_the_retried_fired_of_its_group)
+{
+    struct fixture f = {0};
+    fx_open(&f, "order", NULL, 100);
+    server_script(f.srv, (struct answer[]){{.status = 503}, {.status = 503}}, 2);
+    put(&f, "Ordered", DW_ALERT_FIRING);
+    ASSERT_TRUE(wait_requests(f.srv, 1, 5000));
+    resolve(&f, "Ordered"); /* queued while "fired" is in backoff */
+    ASSERT_TRUE(wait_acked(&f, 2, 5000));
+    ASSERT_EQ_INT(server_count(f.srv), 4);
+    for (size_t i = 0; i < 3; i++)
+        ASSERT_CONTAINS(f.srv->reqs[i].body, "\"status\":\"firing\"");
+    ASSERT_CONTAINS(f.srv->reqs[3].body, "\"status\":\"resolved\"");
+    fx_close(&f);
+}
+
+TEST(a_dead_receiver_does_not_delay_another)
+{
+    struct fixture f = {0};
+    fx_open(&f, "dead", NULL, 200);
+    f.srv2 = server_start();
+    server_default(f.srv, (struct answer){.status = 503});
+    char *yaml =
+        dw_asprintf("route:\n  receiver: dead\n  group_by: [alertname]\n  routes:\n"
+                    "    - {matchers: ['priority=\"P0\"'], receiver: dead, continue: true}\n"
+                    "    - {matchers: ['priority=\"P0\"'], receiver: alive}\n"
+                    "receivers:\n"
+                    "  - {name: dead, webhook_configs: [{url: 'http://127.0.0.1:%d/hook'}]}\n"
+                    "  - {name: alive, webhook_configs: [{url: 'http://127.0.0.1:%d/hook'}]}\n",
+                    f.srv->port, f.srv2->port);
+    fx_apply(&f, yaml);
+    free(yaml);
+    dw_notifier_reload(f.n);
+    usleep(50000);
+    put(&f, "Both", DW_ALERT_FIRING);
+    put(&f, "Second", DW_ALERT_FIRING);
+    ASSERT_TRUE(wait_requests(f.srv2, 2, 2000));
+    ASSERT_TRUE(server_count(f.srv) >= 2);
+    int64_t end = dw_mono_ns() + 2000 * MS;
+    while (stats(&f).delivered < 2 && dw_mono_ns() < end)
+        usleep(1000);
+    ASSERT_EQ_INT(stats(&f).delivered, 2);
+    ASSERT_TRUE(unacked(&f) >= 3); /* the "dead" events hold the durable cursor */
+    fx_close(&f);
+}
+
+TEST(nothing_is_lost_across_a_stop)
+{
+    struct fixture f = {0};
+    fx_open(&f, "crash", NULL, 50);
+    server_default(f.srv, (struct answer){.status = 503});
+    put(&f, "Survives", DW_ALERT_FIRING);
+    ASSERT_TRUE(wait_requests(f.srv, 2, 5000));
+    dw_notifier_free(&f.n); /* as if killed: the event is not acknowledged */
+    ASSERT_EQ_INT(unacked(&f), 1);
+    server_default(f.srv, (struct answer){.status = 200});
+    size_t before = server_count(f.srv);
+    f.n = notifier(&f, 50);
+    ASSERT_TRUE(wait_acked(&f, 1, 5000));
+    ASSERT_EQ_INT(server_count(f.srv), before + 1);
+    ASSERT_CONTAINS(f.srv->reqs[before].body, "Survives");
+    ASSERT_EQ_INT(unacked(&f), 0);
+    fx_close(&f);
+}
+
+TEST(receivers_without_webhooks_are_acknowledged)
+{
+    struct fixture f = {0};
+    fx_open(&f, "x", NULL, 50);
+    fx_apply(&f, "route: {receiver: quiet}\nreceivers: [{name: quiet}]\n");
+    dw_notifier_reload(f.n);
+    put(&f, "Quiet", DW_ALERT_FIRING);
+    ASSERT_TRUE(wait_acked(&f, 1, 2000));
+    ASSERT_EQ_INT(server_count(f.srv), 0);
+    ASSERT_EQ_INT(unacked(&f), 0);
+    fx_close(&f);
+}
+
+TEST(credentials_file_is_read_at_each_request)
+{
+    struct fixture f = {0};
+    fx_open(&f, "x", NULL, 50);
+    char *path = write_file_n(f.dir, "token", "  tok-1\n", 8);
+    char *yaml = dw_asprintf("route: {receiver: filecred, group_by: [alertname]}\n"
+                             "receivers:\n  - name: filecred\n    webhook_configs:\n"
+                             "      - url: http://127.0.0.1:%d/hook\n"
+                             "        http_config:\n"
+                             "          authorization: {type: Token, credentials_file: '%s'}\n",
+                             f.srv->port, path);
+    fx_apply(&f, yaml);
+    free(yaml);
+    dw_notifier_reload(f.n);
+    put(&f, "First", DW_ALERT_FIRING);
+    ASSERT_TRUE(wait_requests(f.srv, 1, 5000));
+    ASSERT_CONTAINS(f.srv->reqs[0].head, "Authorization: Token tok-1\r\n");
+    free(write_file_n(f.dir, "token", "tok-2", 5)); /* rotated: no reload needed */
+    put(&f, "Second", DW_ALERT_FIRING);
+    ASSERT_TRUE(wait_requests(f.srv, 2, 5000));
+    ASSERT_CONTAINS(f.srv->reqs[1].head, "Authorization: Token tok-2\r\n");
+    free(path);
+    fx_close(&f);
+}
+
+/* ---- rendering, parsing, configuration ---- */
+
+static const char *PAYLOAD =
+    "{\"receiver\":\"r\",\"status\":\"firing\",\"alerts\":["
+    "{\"status\":\"firing\",\"labels\":{\"a\":\"1\"}},"
+    "{\"status\":\"resolved\",\"labels\":{\"a\":\"2\"}},"
+    "{\"status\":\"firing\",\"labels\":{\"a\":\"3\"}}],"
+    "\"version\":\"4\",\"truncatedAlerts\":0,\"kind\":\"changed\",\"priority\":\"P0\"}";
+
+TEST(render_applies_send_resolved_and_max_alerts)
+{
+    struct y_webhook w = {.send_resolved = true};
+    const char *skip = NULL;
+    char *body = webhook_channel.render(&w, PAYLOAD, &skip);
+    ASSERT_NOT_NULL(body);
+    ASSERT_NOT_CONTAINS(body, "\"kind\"");
+    ASSERT_NOT_CONTAINS(body, "\"priority\"");
+    ASSERT_CONTAINS(body, "\"a\":\"2\"");
+    free(body);
+    w.send_resolved = false;
+    body = webhook_channel.render(&w, PAYLOAD, &skip);
+    ASSERT_NOT_CONTAINS(body, "\"a\":\"2\"");
+    ASSERT_CONTAINS(body, "\"a\":\"3\"");
+    free(body);
+    w.max_alerts = 1;
+    body = webhook_channel.render(&w, PAYLOAD, &skip);
+    ASSERT_CONTAINS(body, "\"truncatedAlerts\":1");
+    ASSERT_NOT_CONTAINS(body, "\"a\":\"3\"");
+    free(body);
+    const char *resolved = "{\"status\":\"resolved\",\"alerts\":[{\"status\":\"resolved\"}]}";
+    ASSERT_NULL(webhook_channel.render(&w, resolved, &skip));
+    ASSERT_CONTAINS(skip, "send_resolved");
+    ASSERT_NULL(webhook_channel.render(&w, "nope", &skip));
+}
+
+TEST(retry_after_in_seconds_or_as_a_date)
+{
+    ASSERT_EQ_INT(retry_after_parse("120", 0), 120000);
+    ASSERT_EQ_INT(retry_after_parse(" 0", 0), 0);
+    ASSERT_EQ_INT(retry_after_parse("99999", 0), 3600000);
+    ASSERT_EQ_INT(retry_after_parse("-1", 0), -1);
+    ASSERT_EQ_INT(retry_after_parse("soon", 0), -1);
+    /* Sun, 06 Nov 1994 08:49:37 GMT = 784111777 */
+    ASSERT_EQ_INT(retry_after_parse("Sun, 06 Nov 1994 08:49:37 GMT", 784111770), 7000);
+    ASSERT_EQ_INT(retry_after_parse("Sun, 06 Nov 1994 08:49:37 GMT", 784111800), 0);
+}
+
+static char *decode_errors(const char *yaml)
+{
+    struct dw_diags d;
+    dw_diags_init(&d);
+    struct y_receiver *r = receiver_decode("t", yaml, &d);
+    receiver_free(&r);
+    char *text = diags_text(&d);
+    dw_diags_release(&d);
+    return text;
+}
+
+TEST(receiver_configuration_errors_have_positions)
+{
+    char *t = decode_errors("{name: t, webhook_configs: [{url: 'ftp://x'}]}");
+    ASSERT_CONTAINS(t, "alerting.receivers[t]:1:");
+    ASSERT_CONTAINS(t, "http(s) URL");
+    free(t);
+    t = decode_errors("{name: t, webhook_config: [{url: 'http://x'}]}");
+    ASSERT_CONTAINS(t, "webhook_configs");
+    free(t);
+    t = decode_errors("{name: t, webhook_configs: [{send_resolved: true}]}");
+    ASSERT_CONTAINS(t, "url");
+    free(t);
+    t = decode_errors("{name: t, webhook_configs: [{url: 'http://x', http_config: "
+                      "{authorization: {credentials: a}, basic_auth: {username: u}}}]}");
+    ASSERT_CONTAINS(t, "at most one of authorization");
+    free(t);
+    t = decode_errors("{name: t, webhook_configs: [{url: 'http://x', max_alerts: -1}]}");
+    ASSERT_CONTAINS(t, "max_alerts");
+    free(t);
+    t = decode_errors("{name: t, slack_configs: [{channel: '#x'}]}");
+    ASSERT_CONTAINS(t, "warning: slack_configs are not delivered yet");
+    free(t);
+    struct dw_diags d;
+    dw_diags_init(&d);
+    struct y_receiver *r =
+        receiver_decode("t", "{name: t, webhook_configs: [{url: 'http://x/h'}]}", &d);
+    ASSERT_NOT_NULL(r);
+    ASSERT_EQ_INT(r->nwebhooks, 1);
+    ASSERT_TRUE(r->webhooks[0].send_resolved);
+    ASSERT_EQ_INT(r->webhooks[0].timeout_ms, 10000);
+    ASSERT_EQ_INT(r->webhooks[0].max_alerts, 0);
+    ASSERT_TRUE(r->webhooks[0].http.follow_redirects);
+    receiver_free(&r);
+    dw_diags_release(&d);
+}
+
+TEST_MAIN()
