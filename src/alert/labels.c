@@ -243,11 +243,7 @@ int fp_parse(const char *s, uint64_t *fp)
         return -1;
     uint64_t v = 0;
     for (size_t i = 0; i < n; i++) {
-        char c = s[i];
-        int d = c >= '0' && c <= '9'   ? c - '0'
-                : c >= 'a' && c <= 'f' ? c - 'a' + 10
-                : c >= 'A' && c <= 'F' ? c - 'A' + 10
-                                       : -1;
+        int d = dw_hex_digit(s[i]);
         if (d < 0)
             return -1;
         v = v << 4 | (uint64_t)d;

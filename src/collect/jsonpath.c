@@ -101,14 +101,10 @@ static int hex4(const char *s, unsigned *out)
 {
     *out = 0;
     for (int i = 0; i < 4; i++) {
-        char c = s[i];
-        unsigned d = c >= '0' && c <= '9'   ? (unsigned)(c - '0')
-                     : c >= 'a' && c <= 'f' ? (unsigned)(c - 'a' + 10)
-                     : c >= 'A' && c <= 'F' ? (unsigned)(c - 'A' + 10)
-                                            : 16;
-        if (d == 16)
+        int d = dw_hex_digit(s[i]);
+        if (d < 0)
             return -1;
-        *out = *out << 4 | d;
+        *out = *out << 4 | (unsigned)d;
     }
     return 0;
 }

@@ -211,6 +211,9 @@ int dw_pidlock_acquire(const char *path, int *fd, char *holder, size_t holder_le
 /** Releases a lock taken by dw_pidlock_acquire and sets *fd to -1; no-op when *fd < 0. */
 void dw_pidlock_release(int *fd);
 
+/** Value of a hexadecimal digit (0-9, a-f, A-F), or -1. */
+int dw_hex_digit(int c);
+
 /* ---- the daemon's own metrics (Prometheus text format) ---- */
 
 struct dw_metric;

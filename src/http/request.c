@@ -47,17 +47,6 @@ void dw_http_kvs_release(struct dw_http_kvs *kvs)
 
 /* ---- decoding ---- */
 
-static int hex_value(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 int dw_http_decode(const char *s, size_t n, bool plus_is_space, char **out)
 {
     char *d = dw_malloc(n + 1);
@@ -69,8 +58,8 @@ int dw_http_decode(const char *s, size_t n, bool plus_is_space, char **out)
             d[j++] = s[i];
         } else {
             /* Needs two hex digits; an encoded NUL would truncate C strings. */
-            int hi = i + 2 < n ? hex_value(s[i + 1]) : -1;
-            int lo = i + 2 < n ? hex_value(s[i + 2]) : -1;
+            int hi = i + 2 < n ? dw_hex_digit(s[i + 1]) : -1;
+            int lo = i + 2 < n ? dw_hex_digit(s[i + 2]) : -1;
             if (hi < 0 || lo < 0 || (hi == 0 && lo == 0)) {
                 free(d);
                 *out = NULL;

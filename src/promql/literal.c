@@ -16,17 +16,6 @@
 
 #include "promql/promql_internal.h"
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return 99;
-}
-
 /* strconv.ParseInt(s, 0, 64) for unsigned tokens: 0 ok, -1 syntax, -2 range. */
 static int go_parse_int(const char *s, size_t n, int64_t *out)
 {
@@ -52,8 +41,8 @@ static int go_parse_int(const char *s, size_t n, int64_t *out)
     uint64_t v = 0;
     bool range = false;
     for (; i < n; i++) {
-        int d = hexval(s[i]);
-        if (d >= (int)base)
+        int d = dw_hex_digit(s[i]);
+        if (d < 0 || d >= (int)base)
             return -1;
         if (v > (UINT64_MAX - (unsigned)d) / base)
             range = true;
@@ -294,9 +283,10 @@ static int unquote_escape(const char *s, size_t n, size_t *i, char quote, struct
         if (base == 8)
             j--; /* the first octal digit is c itself */
         for (unsigned k = 0; k < digits; k++, j++) {
-            if (j >= n || hexval(s[j]) >= (int)base)
+            int d = j < n ? dw_hex_digit(s[j]) : -1;
+            if (d < 0 || d >= (int)base)
                 return -1;
-            v = v * base + (uint32_t)hexval(s[j]);
+            v = v * base + (uint32_t)d;
         }
         if (c == 'x' || base == 8) {
             if (v > 255)

@@ -1199,17 +1199,6 @@ static void line_col(const char *s, size_t pos, int *line, int *col)
 
 /* ---- Go string and character literals (strconv.Unquote) ---- */
 
-static int hex_digit(int c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /*
  * One possibly escaped character of a literal quoted with q (strconv.UnquoteChar).
  * *is_byte: \x and octal escapes give a raw byte, not a rune. Returns the
@@ -1240,7 +1229,7 @@ static size_t unquote_char(const char *s, size_t n, char q, uint32_t *r, bool *i
             return 0;
         uint32_t v = 0;
         for (size_t i = 0; i < digits; i++) {
-            int d = hex_digit(s[2 + i]);
+            int d = dw_hex_digit(s[2 + i]);
             if (d < 0)
                 return 0;
             v = v << 4 | (uint32_t)d;

@@ -336,4 +336,15 @@ TEST(pidlock_refuses_a_second_holder_and_names_it)
     free(dir);
 }
 
+TEST(hex_digits)
+{
+    ASSERT_EQ_INT(dw_hex_digit('0'), 0);
+    ASSERT_EQ_INT(dw_hex_digit('9'), 9);
+    ASSERT_EQ_INT(dw_hex_digit('a'), 10);
+    ASSERT_EQ_INT(dw_hex_digit('F'), 15);
+    ASSERT_EQ_INT(dw_hex_digit('g'), -1);
+    ASSERT_EQ_INT(dw_hex_digit('/'), -1);
+    ASSERT_EQ_INT(dw_hex_digit(0), -1);
+}
+
 TEST_MAIN()
