@@ -2156,19 +2156,6 @@ static void go_float_v(struct sb *b, double v)
 
 /* ---- time as Go's time.Time.String() shows it, in UTC ---- */
 
-static void civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d)
-{
-    z += 719468;
-    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-    unsigned doe = (unsigned)(z - era * 146097);
-    unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    unsigned mp = (5 * doy + 2) / 153;
-    *d = doy - (153 * mp + 2) / 5 + 1;
-    *m = mp < 10 ? mp + 3 : mp - 9;
-    *y = (int64_t)yoe + era * 400 + (*m <= 2);
-}
-
 /* "2015-06-23 13:19:44.128 +0000 UTC" */
 static void go_time_string(struct sb *b, int64_t ms)
 {
@@ -2183,11 +2170,11 @@ static void go_time_string(struct sb *b, int64_t ms)
         days--;
     }
     int64_t y;
-    unsigned m, d;
-    civil_from_days(days, &y, &m, &d);
+    int m, d;
+    dw_civil_from_days(days, &y, &m, &d);
     if (y < 0)
         sb_putc(b, '-');
-    sb_printf(b, "%04" PRId64 "-%02u-%02u %02d:%02d:%02d", y < 0 ? -y : y, m, d, (int)(sod / 3600),
+    sb_printf(b, "%04" PRId64 "-%02d-%02d %02d:%02d:%02d", y < 0 ? -y : y, m, d, (int)(sod / 3600),
               (int)(sod / 60 % 60), (int)(sod % 60));
     if (rem) {
         char frac[8];
