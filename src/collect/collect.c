@@ -215,6 +215,12 @@ struct writer {
     struct srefs next;
     struct dw_label *lb;
     size_t lcap;
+    char *xnames; /* exported_<name> of the clashing labels of the last merge */
+    size_t xcap;
+    char *text; /* NUL-terminated copies of a scraped sample's name and labels */
+    size_t tcap;
+    struct dw_label *own;
+    size_t owncap;
     size_t written, failed;
     bool honor_labels, honor_ts;
     char err[256];
@@ -247,21 +253,28 @@ static void writer_add(struct writer *w, struct dw_label *lb, size_t n, int64_t 
     }
 }
 
-/* Target labels + own labels; a clash is resolved by honor_labels. */
+/* Target labels + own labels. A scraped label that clashes with a target
+ * label becomes exported_<name>, unless honor_labels (then it wins). */
 static size_t merge_labels(struct writer *w, const char *name, const struct dw_label *own,
-                           size_t nown, char exported[][80])
+                           size_t nown)
 {
     const struct dw_lset *tl = &w->ck->target.labels;
-    size_t need = nown + tl->n + 1;
-    w->lb = dw_grow(w->lb, &w->lcap, need, sizeof *w->lb);
+    w->lb = dw_grow(w->lb, &w->lcap, nown + tl->n + 1, sizeof *w->lb);
+    size_t xneed = 1;
+    for (size_t i = 0; !w->honor_labels && i < nown; i++)
+        if (dw_lset_get(tl, own[i].name))
+            xneed += sizeof "exported_" + strlen(own[i].name);
+    w->xnames = dw_grow(w->xnames, &w->xcap, xneed, 1);
+    char *xp = w->xnames;
     size_t n = 0;
     w->lb[n++] = (struct dw_label){"__name__", name};
-    size_t nexp = 0;
     for (size_t i = 0; i < nown; i++) {
-        const char *tv = dw_lset_get(tl, own[i].name);
-        if (tv && !w->honor_labels && nexp < 8) {
-            snprintf(exported[nexp], 80, "exported_%s", own[i].name);
-            w->lb[n++] = (struct dw_label){exported[nexp++], own[i].value};
+        if (!w->honor_labels && dw_lset_get(tl, own[i].name)) {
+            size_t len = strlen(own[i].name) + 1;
+            memcpy(xp, "exported_", sizeof "exported_" - 1);
+            memcpy(xp + sizeof "exported_" - 1, own[i].name, len);
+            w->lb[n++] = (struct dw_label){xp, own[i].value};
+            xp += sizeof "exported_" - 1 + len;
             continue;
         }
         w->lb[n++] = own[i];
@@ -278,8 +291,7 @@ static size_t merge_labels(struct writer *w, const char *name, const struct dw_l
 
 static void write_report(struct writer *w, const char *name, double v)
 {
-    char exported[8][80];
-    size_t n = merge_labels(w, name, NULL, 0, exported);
+    size_t n = merge_labels(w, name, NULL, 0);
     writer_add(w, w->lb, n, w->ts, v, true);
 }
 
@@ -319,6 +331,9 @@ static void writer_finish(struct writer *w)
     w->ck->prev = w->next;
     w->next = (struct srefs){0};
     free(w->lb);
+    free(w->xnames);
+    free(w->text);
+    free(w->own);
 }
 
 /* ---- scrape results ---- */
@@ -329,31 +344,33 @@ struct expo_ctx {
     struct dw_lset ls; /* metric relabeling scratch */
 };
 
+static const char *copy_str(char **p, struct dw_expo_str str)
+{
+    char *out = *p;
+    memcpy(out, str.ptr, str.len);
+    out[str.len] = '\0';
+    *p += str.len + 1;
+    return out;
+}
+
 static int on_sample(void *arg, const struct dw_expo_sample *s)
 {
     struct expo_ctx *x = arg;
     struct writer *w = x->w;
-    char name[1024];
-    if (s->name.len >= sizeof name)
-        return 0;
-    memcpy(name, s->name.ptr, s->name.len);
-    name[s->name.len] = '\0';
-    char vals[64][2][512];
-    struct dw_label own[64];
-    size_t nown = s->nlabels < 64 ? s->nlabels : 64;
-    for (size_t i = 0; i < nown; i++) {
-        const struct dw_expo_label *l = &s->labels[i];
-        size_t a = l->name.len < 511 ? l->name.len : 511,
-               b = l->value.len < 511 ? l->value.len : 511;
-        memcpy(vals[i][0], l->name.ptr, a);
-        vals[i][0][a] = '\0';
-        memcpy(vals[i][1], l->value.ptr, b);
-        vals[i][1][b] = '\0';
-        own[i] = (struct dw_label){vals[i][0], vals[i][1]};
+    /* The parser's strings are not NUL-terminated: copy them, whole, once. */
+    size_t need = s->name.len + 1;
+    for (size_t i = 0; i < s->nlabels; i++)
+        need += s->labels[i].name.len + s->labels[i].value.len + 2;
+    w->text = dw_grow(w->text, &w->tcap, need, 1);
+    w->own = dw_grow(w->own, &w->owncap, s->nlabels + 1, sizeof *w->own);
+    char *p = w->text;
+    const char *name = copy_str(&p, s->name);
+    for (size_t i = 0; i < s->nlabels; i++) {
+        const char *ln = copy_str(&p, s->labels[i].name);
+        w->own[i] = (struct dw_label){ln, copy_str(&p, s->labels[i].value)};
     }
     w->scraped++;
-    char exported[8][80];
-    size_t n = merge_labels(w, name, own, nown, exported);
+    size_t n = merge_labels(w, name, w->own, s->nlabels);
     bool explicit_ts = s->has_timestamp && w->honor_ts;
     int64_t t = explicit_ts ? s->timestamp_ms : w->ts;
     if (x->job && x->job->nmetric_relabel) {
@@ -491,21 +508,19 @@ static void on_probe_done(struct dw_probe_run *run)
     struct dw_collector *c = ck->owner;
     double dur = (double)(dw_mono_ns() - ck->run_mono_ns) / 1e9;
     struct writer w = {.c = c, .ck = ck, .ts = ck->run_ts};
-    char exported[8][80];
     for (size_t i = 0; i < run->samples.n; i++) {
         const struct dw_csample *s = &run->samples.items[i];
-        struct dw_label own[16];
-        size_t nown = s->nlabels < 16 ? s->nlabels : 16;
-        for (size_t k = 0; k < nown; k++)
-            own[k] = (struct dw_label){s->label_names[k], s->label_values[k]};
-        size_t n = merge_labels(&w, s->name, own, nown, exported);
+        w.own = dw_grow(w.own, &w.owncap, s->nlabels + 1, sizeof *w.own);
+        for (size_t k = 0; k < s->nlabels; k++)
+            w.own[k] = (struct dw_label){s->label_names[k], s->label_values[k]};
+        size_t n = merge_labels(&w, s->name, w.own, s->nlabels);
         writer_add(&w, w.lb, n, w.ts, s->value, true);
     }
     write_report(&w, "probe_success", run->success ? 1 : 0);
     write_report(&w, "probe_duration_seconds", dur);
     if (!run->success) {
         struct dw_label own[1] = {{"reason", run->reason[0] ? run->reason : "unknown"}};
-        size_t n = merge_labels(&w, "probe_failure_info", own, 1, exported);
+        size_t n = merge_labels(&w, "probe_failure_info", own, 1);
         writer_add(&w, w.lb, n, w.ts, 1, true);
     }
     write_stale(&w, &ck->prev);

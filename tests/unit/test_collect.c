@@ -315,8 +315,22 @@ TEST(scrape_stores_reports_and_marks_stale)
     free(s);
     ASSERT_TRUE(wait_for(db, "scrape_samples_scraped", "=3@"));
     ASSERT_TRUE(wait_for(db, "scrape_series_added", "=3@"));
+    /* Long label values are stored whole; a label clashing with a target
+     * label is kept as exported_<name>. */
+    char body[2048], longv[1001];
+    memset(longv, 'v', 1000);
+    longv[1000] = '\0';
+    snprintf(body, sizeof body, "long_metric{job=\"theirs\",v=\"%s\"} 1\n", longv);
+    server_set(&srv, 200, body);
+    dw_clock_advance(10000);
+    char want[1100];
+    snprintf(want, sizeof want,
+             "exported_job=\"theirs\", instance=\"127.0.0.1:%d\", job=\"app\", v=\"%s\"}=1@",
+             srv.port, longv);
+    ASSERT_TRUE(wait_for(db, "long_metric", want));
     /* The target stops exposing x="2": it gets a staleness marker. */
     server_set(&srv, 200, "# TYPE a counter\na_total{x=\"1\"} 6\nb 1\n");
+    ASSERT_TRUE(wait_for(db, "long_metric", "=STALE@"));
     dw_clock_advance(10000);
     ASSERT_TRUE(wait_for(db, "a_total", "x=\"2\"}=STALE@"));
     /* A failing target: up 0, every series stale, the reason on the API. */
