@@ -120,7 +120,6 @@ struct check {
     int cls;
     int64_t offset_ms;
     int64_t next_due;
-    size_t heap_idx;
     bool running, removed;
     int64_t run_ts; /* wall ms the running run started: its samples' timestamp */
     int64_t run_mono_ns;
@@ -157,8 +156,7 @@ struct dw_collector {
     struct dw_expo_parser *parser;
     struct check **checks; /* guarded by lock for readers; loop thread writes */
     size_t nchecks, ccap;
-    struct check **heap;
-    size_t nheap, hcap;
+    struct dw_dueheap heap; /* checks by next start */
     struct filesd_watch *watches;
     size_t nwatches;
     struct dw_lset *dropped; /* discovered labels of dropped targets; guarded by lock */
@@ -533,48 +531,6 @@ static void on_probe_done(struct dw_probe_run *run)
     ck->running = false;
 }
 
-/* ---- the heap of checks by next start ---- */
-
-static void heap_swap(struct dw_collector *c, size_t a, size_t b)
-{
-    struct check *t = c->heap[a];
-    c->heap[a] = c->heap[b];
-    c->heap[b] = t;
-    c->heap[a]->heap_idx = a;
-    c->heap[b]->heap_idx = b;
-}
-
-static void heap_up(struct dw_collector *c, size_t i)
-{
-    while (i && c->heap[(i - 1) / 2]->next_due > c->heap[i]->next_due) {
-        heap_swap(c, i, (i - 1) / 2);
-        i = (i - 1) / 2;
-    }
-}
-
-static void heap_down(struct dw_collector *c, size_t i)
-{
-    for (;;) {
-        size_t l = 2 * i + 1, r = l + 1, m = i;
-        if (l < c->nheap && c->heap[l]->next_due < c->heap[m]->next_due)
-            m = l;
-        if (r < c->nheap && c->heap[r]->next_due < c->heap[m]->next_due)
-            m = r;
-        if (m == i)
-            return;
-        heap_swap(c, i, m);
-        i = m;
-    }
-}
-
-static void heap_push(struct dw_collector *c, struct check *ck)
-{
-    c->heap = dw_grow(c->heap, &c->hcap, c->nheap + 1, sizeof *c->heap);
-    ck->heap_idx = c->nheap;
-    c->heap[c->nheap++] = ck;
-    heap_up(c, ck->heap_idx);
-}
-
 /* ---- scheduling ---- */
 
 static int64_t next_start(const struct dw_collector *c, const struct check *ck, int64_t now)
@@ -629,8 +585,9 @@ static void start_check(struct dw_collector *c, struct check *ck, int64_t now)
 
 static void run_due(struct dw_collector *c, int64_t now)
 {
-    while (c->nheap && c->heap[0]->next_due <= now) {
-        struct check *ck = c->heap[0];
+    const struct dw_due *top;
+    while ((top = dw_dueheap_top(&c->heap)) && top->at <= now) {
+        struct check *ck = top->item;
         bool reviewed = ck->interval_ms ||
                         dw_plan_interval_at(c->gen->cfg, (enum dw_check_class)ck->cls, now) > 0;
         if (ck->running) {
@@ -640,7 +597,7 @@ static void run_due(struct dw_collector *c, int64_t now)
             start_check(c, ck, now);
         }
         ck->next_due = next_start(c, ck, now);
-        heap_down(c, 0);
+        dw_dueheap_retime_top(&c->heap, ck->next_due);
     }
 }
 
@@ -991,9 +948,9 @@ static void reconcile(struct dw_collector *c, struct checklist *l)
     for (size_t i = 0; i < ngone; i++)
         check_free(gone[i]);
     free(gone);
-    c->nheap = 0;
+    dw_dueheap_clear(&c->heap);
     for (size_t i = 0; i < nkeep; i++)
-        heap_push(c, keep[i]);
+        dw_dueheap_push(&c->heap, keep[i]->next_due, keep[i]);
     dw_metric_set(m_active, NULL, (double)nkeep);
     free(l->items);
     *l = (struct checklist){0};
@@ -1131,8 +1088,8 @@ static void *collect_main(void *arg)
             run_due(c, dw_now_ms());
         }
         int64_t wait = MAX_WAIT_MS;
-        if (c->nheap) {
-            int64_t left = c->heap[0]->next_due - dw_now_ms();
+        if (dw_dueheap_top(&c->heap)) {
+            int64_t left = dw_dueheap_top(&c->heap)->at - dw_now_ms();
             if (left < wait)
                 wait = left < 0 ? 0 : left;
         }
@@ -1175,7 +1132,7 @@ void dw_collector_free(struct dw_collector **cp)
     for (size_t i = 0; i < c->nchecks; i++)
         check_free(c->checks[i]);
     free(c->checks);
-    free(c->heap);
+    dw_dueheap_release(&c->heap);
     free_dropped(c->dropped, c->ndropped);
     for (size_t i = 0; i < c->nwatches; i++)
         watch_release(&c->watches[i]);

@@ -214,6 +214,26 @@ void dw_pidlock_release(int *fd);
 /** Value of a hexadecimal digit (0-9, a-f, A-F), or -1. */
 int dw_hex_digit(int c);
 
+/* ---- a min-heap of due times, for schedulers (dueheap.c) ---- */
+
+struct dw_due {
+    int64_t at;
+    void *item;
+};
+/** A zeroed struct is an empty heap. */
+struct dw_dueheap {
+    struct dw_due *v;
+    size_t n, cap;
+};
+void dw_dueheap_push(struct dw_dueheap *h, int64_t at, void *item);
+/** The earliest entry, or NULL when empty (valid until the next change). */
+const struct dw_due *dw_dueheap_top(const struct dw_dueheap *h);
+/** Gives the earliest entry a new time (after running it) and restores the order. */
+void dw_dueheap_retime_top(struct dw_dueheap *h, int64_t at);
+/** Empties the heap, keeping its memory. */
+void dw_dueheap_clear(struct dw_dueheap *h);
+void dw_dueheap_release(struct dw_dueheap *h);
+
 /* ---- the daemon's own metrics (Prometheus text format) ---- */
 
 struct dw_metric;

@@ -80,9 +80,7 @@ struct rgroup {
     char *key; /* file \x1f name */
     struct rstate *rs;
     size_t nrs;
-    bool has_threshold;
     int64_t next_due;
-    size_t heap_idx;
     struct dw_lsset prev; /* series written at the last evaluation */
     int64_t last_eval, last_arrival_eval;
     double eval_s;
@@ -110,8 +108,7 @@ struct dw_ruler {
     struct dw_rule_set *set;
     struct rgroup **groups;
     size_t ngroups;
-    struct rgroup **heap;
-    size_t nheap, hcap;
+    struct dw_dueheap heap; /* groups by next evaluation */
     struct watch *watches;
     size_t nwatches, wcap;
     atomic_bool any_arrived;
@@ -342,7 +339,6 @@ static struct rgroup *rgroup_new(struct dw_ruler *r, const struct dw_rule_group 
         s->threshold = instant_only(dw_promql_root(s->rule->query), &nm) && nm.n > 0;
         for (size_t k = 0; s->threshold && k < nm.n; k++)
             add_watch(r, nm.v[k], g);
-        g->has_threshold |= s->threshold;
         free(nm.v);
     }
     return g;
@@ -744,40 +740,11 @@ static void eval_group(struct dw_ruler *r, struct rgroup *g, int64_t ts, bool ar
 
 /* ---- the schedule ---- */
 
-static void heap_swap(struct dw_ruler *r, size_t a, size_t b)
-{
-    struct rgroup *t = r->heap[a];
-    r->heap[a] = r->heap[b];
-    r->heap[b] = t;
-    r->heap[a]->heap_idx = a;
-    r->heap[b]->heap_idx = b;
-}
-
-static void heap_down(struct dw_ruler *r, size_t i)
-{
-    for (;;) {
-        size_t l = 2 * i + 1, m = i;
-        if (l < r->nheap && r->heap[l]->next_due < r->heap[m]->next_due)
-            m = l;
-        if (l + 1 < r->nheap && r->heap[l + 1]->next_due < r->heap[m]->next_due)
-            m = l + 1;
-        if (m == i)
-            return;
-        heap_swap(r, i, m);
-        i = m;
-    }
-}
-
 static void heap_build(struct dw_ruler *r)
 {
-    r->heap = dw_grow(r->heap, &r->hcap, r->ngroups + 1, sizeof *r->heap);
-    r->nheap = r->ngroups;
-    for (size_t i = 0; i < r->ngroups; i++) {
-        r->heap[i] = r->groups[i];
-        r->heap[i]->heap_idx = i;
-    }
-    for (size_t i = r->nheap / 2 + 1; i-- > 0;)
-        heap_down(r, i);
+    dw_dueheap_clear(&r->heap);
+    for (size_t i = 0; i < r->ngroups; i++)
+        dw_dueheap_push(&r->heap, r->groups[i]->next_due, r->groups[i]);
 }
 
 static int64_t interval_of(const struct rgroup *g)
@@ -800,14 +767,15 @@ static int64_t first_due(const struct rgroup *g, int64_t now)
 
 static void run_due(struct dw_ruler *r, int64_t now)
 {
-    while (r->nheap && r->heap[0]->next_due <= now) {
-        struct rgroup *g = r->heap[0];
+    const struct dw_due *top;
+    while ((top = dw_dueheap_top(&r->heap)) && top->at <= now) {
+        struct rgroup *g = top->item;
         eval_group(r, g, now, false);
         int64_t iv = interval_of(g);
         g->next_due += iv;
         if (g->next_due <= now) /* missed slots: Prometheus skips them too */
             g->next_due += ((now - g->next_due) / iv + 1) * iv;
-        heap_down(r, 0);
+        dw_dueheap_retime_top(&r->heap, g->next_due);
     }
 }
 
@@ -1080,8 +1048,8 @@ static void *rules_main(void *arg)
             run_due(r, now);
         }
         int64_t wait = MAX_WAIT_MS;
-        if (r->nheap) {
-            int64_t left = r->heap[0]->next_due - dw_now_ms();
+        if (dw_dueheap_top(&r->heap)) {
+            int64_t left = dw_dueheap_top(&r->heap)->at - dw_now_ms();
             wait = left < wait ? (left < 0 ? 0 : left) : wait;
         }
         struct timespec ts;
@@ -1130,7 +1098,7 @@ void dw_ruler_free(struct dw_ruler **rp)
     for (size_t i = 0; i < r->ngroups; i++)
         rgroup_free(r->groups[i]);
     free(r->groups);
-    free(r->heap);
+    dw_dueheap_release(&r->heap);
     free_watches(r->watches, r->nwatches);
     dw_rule_set_free(&r->set);
     if (r->has_pending)

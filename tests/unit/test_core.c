@@ -347,4 +347,28 @@ TEST(hex_digits)
     ASSERT_EQ_INT(dw_hex_digit(0), -1);
 }
 
+TEST(due_heap_gives_the_earliest_first)
+{
+    struct dw_dueheap h = {0};
+    ASSERT_NULL(dw_dueheap_top(&h));
+    int items[100];
+    for (int i = 0; i < 100; i++) {
+        items[i] = i;
+        dw_dueheap_push(&h, (int64_t)((i * 37) % 100), &items[i]);
+    }
+    int64_t last = -1;
+    for (int k = 0; k < 100; k++) { /* run each once, then push it far out */
+        const struct dw_due *top = dw_dueheap_top(&h);
+        ASSERT_TRUE(top->at >= last);
+        ASSERT_EQ_INT((*(int *)top->item * 37) % 100, top->at);
+        last = top->at;
+        dw_dueheap_retime_top(&h, 1000 + top->at);
+    }
+    ASSERT_EQ_INT(dw_dueheap_top(&h)->at, 1000);
+    dw_dueheap_clear(&h);
+    ASSERT_NULL(dw_dueheap_top(&h));
+    dw_dueheap_release(&h);
+}
+
 TEST_MAIN()
+
