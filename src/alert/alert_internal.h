@@ -129,37 +129,6 @@ void amatchers_copy(struct amatchers *dst, const struct amatchers *src);
 void amatchers_release(struct amatchers *ms);
 const char *match_op_text(enum dw_match_op op);
 
-/* ---- time zones and civil time (tz.c) ---- */
-
-struct tz;
-
-/**
- * The zone named like "Europe/Berlin", "UTC" or "Local" (/etc/localtime),
- * read once from /usr/share/zoneinfo (TZDIR overrides) and kept for the life
- * of the process. NULL with *err.
- */
-const struct tz *tz_get(const char *name, char **err);
-/** Loads a TZif file (tests); freed with tz_free. */
-struct tz *tz_load_file(const char *path, const char *name, char **err);
-void tz_free(struct tz **z);
-const char *tz_name(const struct tz *z);
-/** Offset east of UTC in seconds at the instant unix_s. */
-int32_t tz_offset(const struct tz *z, int64_t unix_s);
-/** Abbreviation in effect at unix_s ("CET", "EDT"). */
-const char *tz_abbrev(const struct tz *z, int64_t unix_s);
-
-struct civil {
-    int year, month, day; /* month 1..12, day 1..31 */
-    int hour, minute, second;
-    int weekday; /* 0 = Sunday */
-    int yday;    /* 0-based day of the year */
-};
-
-/** The date of a day number (core's dw_civil_from_days) with weekday and yday. */
-void civil_from_days(int64_t days, struct civil *c);
-/** Broken-down local time of ms in zone z (UTC when z is NULL). */
-void civil_at(const struct tz *z, int64_t ms, struct civil *c);
-
 /* ---- time intervals (timeinterval.c) ---- */
 
 struct irange {
@@ -177,7 +146,7 @@ struct tperiod {
     size_t nmonths;
     struct irange *years;
     size_t nyears;
-    const struct tz *loc; /* NULL: UTC */
+    const struct dw_tz *loc; /* NULL: UTC */
 };
 
 struct tinterval {

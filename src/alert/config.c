@@ -336,7 +336,7 @@ static void check_period(struct dw_schema_ctx *ctx, void *obj)
     check_list(ctx, p->months, p->nmonths, ti_parse_months);
     check_list(ctx, p->years, p->nyears, ti_parse_years);
     char *err = NULL;
-    if (p->location && !tz_get(p->location, &err))
+    if (p->location && !dw_tz_get(p->location, &err))
         dw_schema_error_at(ctx, &p->location, "%s", err);
     free(err);
 }
@@ -562,7 +562,7 @@ static void build_period(struct tperiod *p, const struct y_period *y)
     p->months = ranges(y->months, p->nmonths = y->nmonths, ti_parse_months);
     p->years = ranges(y->years, p->nyears = y->nyears, ti_parse_years);
     char *err = NULL;
-    p->loc = y->location ? tz_get(y->location, &err) : NULL;
+    p->loc = y->location ? dw_tz_get(y->location, &err) : NULL;
     free(err);
 }
 

@@ -274,8 +274,8 @@ void fmt_time(int64_t ms, char out[40])
         rem += 86400;
         days--;
     }
-    struct civil c;
-    civil_from_days(days, &c);
+    struct dw_civil c;
+    dw_civil_of_days(days, &c);
     snprintf(out, 40, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", c.year, c.month, c.day,
              (int)(rem / 3600), (int)(rem / 60 % 60), (int)(rem % 60), (int)frac);
 }

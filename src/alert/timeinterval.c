@@ -175,7 +175,7 @@ static int clamp(int v, int lo, int hi)
     return v < lo ? lo : v > hi ? hi : v;
 }
 
-static bool mday_ok(const struct tperiod *p, const struct civil *c)
+static bool mday_ok(const struct tperiod *p, const struct dw_civil *c)
 {
     int dim = dw_days_in_month(c->year, c->month);
     for (size_t i = 0; i < p->nmdays; i++) {
@@ -191,7 +191,7 @@ static bool mday_ok(const struct tperiod *p, const struct civil *c)
     return false;
 }
 
-static bool times_ok(const struct tperiod *p, const struct civil *c)
+static bool times_ok(const struct tperiod *p, const struct dw_civil *c)
 {
     int minute = c->hour * 60 + c->minute;
     for (size_t i = 0; i < p->ntimes; i++)
@@ -202,8 +202,8 @@ static bool times_ok(const struct tperiod *p, const struct civil *c)
 
 bool tperiod_contains(const struct tperiod *p, int64_t ms)
 {
-    struct civil c;
-    civil_at(p->loc, ms, &c);
+    struct dw_civil c;
+    dw_civil_at(p->loc, ms, &c);
     if (p->ntimes && !times_ok(p, &c))
         return false;
     if (p->nmdays && !mday_ok(p, &c))

@@ -27,7 +27,6 @@
 #include <strings.h>
 
 #include "collect/probe_wire.h"
-#include "collect/sha1.h"
 #include "core/core.h"
 
 #define WS_GUID "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"

@@ -16,6 +16,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #define DW_VERSION "0.1.0"
 
@@ -183,6 +184,14 @@ int dw_days_in_month(int64_t y, int m);
 
 /** Lower-case hex SHA-256 of data into out[65]. */
 void dw_sha256_hex(const void *data, size_t n, char out[65]);
+/** HMAC-SHA-256 of msg under key. */
+void dw_hmac_sha256(const void *key, size_t klen, const void *msg, size_t n, uint8_t out[32]);
+/** HMAC-SHA-1 (RFC 2104), for protocols that fix it (Twilio signatures). */
+void dw_hmac_sha1(const void *key, size_t klen, const void *msg, size_t n, uint8_t out[20]);
+/** Base64 of data (url: RFC 4648 URL-safe alphabet, no padding). Caller frees. */
+char *dw_base64(const void *data, size_t n, bool url);
+/** Decodes base64 into out (at most cap bytes): the length, or -1 when malformed or too long. */
+ssize_t dw_base64_decode(const char *s, bool url, void *out, size_t cap);
 /** Constant-time comparison of equal-length buffers. */
 bool dw_ct_equal(const void *a, const void *b, size_t n);
 /** Fills buf with cryptographically random bytes. */
@@ -260,5 +269,57 @@ void dw_metrics_write(struct dw_buf *out);
 void dw_metrics_shutdown(void);
 
 #include "banned.h"
+
+/* ---- IANA time zones and civil time (tz.c) ---- */
+
+struct dw_tz;
+
+/**
+ * The zone named like "Europe/Berlin", "UTC" or "Local" (/etc/localtime),
+ * read once from /usr/share/zoneinfo (TZDIR overrides) and kept for the life
+ * of the process. NULL with *err.
+ */
+const struct dw_tz *dw_tz_get(const char *name, char **err);
+/** Loads a TZif file (tests); freed with tz_free. */
+struct dw_tz *dw_tz_load_file(const char *path, const char *name, char **err);
+void dw_tz_free(struct dw_tz **z);
+const char *dw_tz_name(const struct dw_tz *z);
+/** Offset east of UTC in seconds at the instant unix_s. */
+int32_t dw_tz_offset(const struct dw_tz *z, int64_t unix_s);
+/** Abbreviation in effect at unix_s ("CET", "EDT"). */
+const char *dw_tz_abbrev(const struct dw_tz *z, int64_t unix_s);
+
+struct dw_civil {
+    int year, month, day; /* month 1..12, day 1..31 */
+    int hour, minute, second;
+    int weekday; /* 0 = Sunday */
+    int yday;    /* 0-based day of the year */
+};
+
+/** The date of a day number (dw_civil_from_days) with weekday and yday. */
+void dw_civil_of_days(int64_t days, struct dw_civil *c);
+/** Broken-down local time of ms in zone z (UTC when z is NULL). */
+void dw_civil_at(const struct dw_tz *z, int64_t ms, struct dw_civil *c);
+
+/* ---- SHA-1 (sha1.c): for protocols that fix it (WebSocket handshake,
+ * Twilio request signatures); not for anything new that needs security ---- */
+
+#define DW_SHA1_LEN 20
+
+/** Streaming state; set up with dw_sha1_init, no heap memory. */
+struct dw_sha1 {
+    uint32_t h[5];
+    uint64_t nbytes;   /* message length so far */
+    uint8_t block[64]; /* the partial block */
+    size_t fill;       /* bytes in block */
+};
+
+void dw_sha1_init(struct dw_sha1 *s);
+void dw_sha1_update(struct dw_sha1 *s, const void *data, size_t n);
+/** Writes the digest; s must be initialised again before reuse. */
+void dw_sha1_final(struct dw_sha1 *s, uint8_t out[DW_SHA1_LEN]);
+/** One-shot digest of data. */
+void dw_sha1(const void *data, size_t n, uint8_t out[DW_SHA1_LEN]);
+
 
 #endif

@@ -776,51 +776,51 @@ static int64_t at(const char *rfc3339)
 TEST(tz_new_york_dst_2026)
 {
     char *err = NULL;
-    const struct tz *z = tz_get("America/New_York", &err);
+    const struct dw_tz *z = dw_tz_get("America/New_York", &err);
     ASSERT_NOT_NULL(z);
     /* 2026-03-08 02:00 EST -> 03:00 EDT (07:00Z) */
-    ASSERT_EQ_INT(tz_offset(z, at("2026-03-08T06:59:59Z") / 1000), -5 * 3600);
-    ASSERT_EQ_INT(tz_offset(z, at("2026-03-08T07:00:00Z") / 1000), -4 * 3600);
-    ASSERT_EQ_STR(tz_abbrev(z, at("2026-03-08T07:00:00Z") / 1000), "EDT");
+    ASSERT_EQ_INT(dw_tz_offset(z, at("2026-03-08T06:59:59Z") / 1000), -5 * 3600);
+    ASSERT_EQ_INT(dw_tz_offset(z, at("2026-03-08T07:00:00Z") / 1000), -4 * 3600);
+    ASSERT_EQ_STR(dw_tz_abbrev(z, at("2026-03-08T07:00:00Z") / 1000), "EDT");
     /* 2026-11-01 02:00 EDT -> 01:00 EST (06:00Z) */
-    ASSERT_EQ_INT(tz_offset(z, at("2026-11-01T05:59:59Z") / 1000), -4 * 3600);
-    ASSERT_EQ_INT(tz_offset(z, at("2026-11-01T06:00:00Z") / 1000), -5 * 3600);
-    struct civil c;
-    civil_at(z, at("2026-11-01T05:30:00Z"), &c); /* the first 01:30 */
+    ASSERT_EQ_INT(dw_tz_offset(z, at("2026-11-01T05:59:59Z") / 1000), -4 * 3600);
+    ASSERT_EQ_INT(dw_tz_offset(z, at("2026-11-01T06:00:00Z") / 1000), -5 * 3600);
+    struct dw_civil c;
+    dw_civil_at(z, at("2026-11-01T05:30:00Z"), &c); /* the first 01:30 */
     ASSERT_EQ_INT(c.hour, 1);
-    civil_at(z, at("2026-11-01T06:30:00Z"), &c); /* the second 01:30 */
+    dw_civil_at(z, at("2026-11-01T06:30:00Z"), &c); /* the second 01:30 */
     ASSERT_EQ_INT(c.hour, 1);
     ASSERT_EQ_INT(c.weekday, 0);
     /* far future: the footer rule (EST5EDT,M3.2.0,M11.1.0); 2040-03-11 is the 2nd Sunday */
-    ASSERT_EQ_INT(tz_offset(z, at("2040-03-11T06:59:59Z") / 1000), -5 * 3600);
-    ASSERT_EQ_INT(tz_offset(z, at("2040-03-11T07:00:00Z") / 1000), -4 * 3600);
-    ASSERT_EQ_INT(tz_offset(z, at("2040-11-04T05:59:59Z") / 1000), -4 * 3600);
-    ASSERT_EQ_INT(tz_offset(z, at("2040-11-04T06:00:00Z") / 1000), -5 * 3600);
+    ASSERT_EQ_INT(dw_tz_offset(z, at("2040-03-11T06:59:59Z") / 1000), -5 * 3600);
+    ASSERT_EQ_INT(dw_tz_offset(z, at("2040-03-11T07:00:00Z") / 1000), -4 * 3600);
+    ASSERT_EQ_INT(dw_tz_offset(z, at("2040-11-04T05:59:59Z") / 1000), -4 * 3600);
+    ASSERT_EQ_INT(dw_tz_offset(z, at("2040-11-04T06:00:00Z") / 1000), -5 * 3600);
 }
 
 TEST(tz_berlin_and_southern_hemisphere)
 {
     char *err = NULL;
-    const struct tz *z = tz_get("Europe/Berlin", &err);
+    const struct dw_tz *z = dw_tz_get("Europe/Berlin", &err);
     ASSERT_NOT_NULL(z);
-    ASSERT_EQ_INT(tz_offset(z, at("2026-03-29T00:59:59Z") / 1000), 3600);
-    ASSERT_EQ_INT(tz_offset(z, at("2026-03-29T01:00:00Z") / 1000), 7200);
-    ASSERT_EQ_INT(tz_offset(z, at("2026-10-25T00:59:59Z") / 1000), 7200);
-    ASSERT_EQ_INT(tz_offset(z, at("2026-10-25T01:00:00Z") / 1000), 3600);
-    ASSERT_EQ_INT(tz_offset(z, at("2045-03-26T01:00:00Z") / 1000), 7200); /* footer */
-    ASSERT_EQ_INT(tz_offset(z, at("1890-01-01T00:00:00Z") / 1000), 3208); /* LMT */
-    const struct tz *s = tz_get("Australia/Sydney", &err);
+    ASSERT_EQ_INT(dw_tz_offset(z, at("2026-03-29T00:59:59Z") / 1000), 3600);
+    ASSERT_EQ_INT(dw_tz_offset(z, at("2026-03-29T01:00:00Z") / 1000), 7200);
+    ASSERT_EQ_INT(dw_tz_offset(z, at("2026-10-25T00:59:59Z") / 1000), 7200);
+    ASSERT_EQ_INT(dw_tz_offset(z, at("2026-10-25T01:00:00Z") / 1000), 3600);
+    ASSERT_EQ_INT(dw_tz_offset(z, at("2045-03-26T01:00:00Z") / 1000), 7200); /* footer */
+    ASSERT_EQ_INT(dw_tz_offset(z, at("1890-01-01T00:00:00Z") / 1000), 3208); /* LMT */
+    const struct dw_tz *s = dw_tz_get("Australia/Sydney", &err);
     ASSERT_NOT_NULL(s);
-    ASSERT_EQ_INT(tz_offset(s, at("2045-01-15T00:00:00Z") / 1000), 11 * 3600);
-    ASSERT_EQ_INT(tz_offset(s, at("2045-07-15T00:00:00Z") / 1000), 10 * 3600);
-    ASSERT_NULL(tz_get("../../etc/passwd", &err));
+    ASSERT_EQ_INT(dw_tz_offset(s, at("2045-01-15T00:00:00Z") / 1000), 11 * 3600);
+    ASSERT_EQ_INT(dw_tz_offset(s, at("2045-07-15T00:00:00Z") / 1000), 10 * 3600);
+    ASSERT_NULL(dw_tz_get("../../etc/passwd", &err));
     ASSERT_CONTAINS(err, "invalid time zone name");
     free(err);
     err = NULL;
-    ASSERT_NULL(tz_get("Mars/Olympus", &err));
+    ASSERT_NULL(dw_tz_get("Mars/Olympus", &err));
     ASSERT_CONTAINS(err, "unknown time zone");
     free(err);
-    ASSERT_NOT_NULL(tz_get("UTC", &err));
+    ASSERT_NOT_NULL(dw_tz_get("UTC", &err));
 }
 
 /* ---- hand-built TZif files: version 1, and a "slim" version 2 (footer rule only) ---- */
@@ -864,13 +864,13 @@ TEST(tzif_version1_and_slim_version2)
     n += tzif_type(b + n, 3600, true, 4);
     memcpy(b + n, "AAA\0BBB\0", 8), n += 8;
     char *path = write_file_n(dir, "v1", b, n);
-    struct tz *z = tz_load_file(path, "Test/V1", &err);
+    struct dw_tz *z = dw_tz_load_file(path, "Test/V1", &err);
     ASSERT_NOT_NULL(z);
-    ASSERT_EQ_INT(tz_offset(z, 999999999), 0);
-    ASSERT_EQ_STR(tz_abbrev(z, 999999999), "AAA");
-    ASSERT_EQ_INT(tz_offset(z, 1000000000), 3600);
-    ASSERT_EQ_STR(tz_abbrev(z, 2000000000), "BBB");
-    tz_free(&z);
+    ASSERT_EQ_INT(dw_tz_offset(z, 999999999), 0);
+    ASSERT_EQ_STR(dw_tz_abbrev(z, 999999999), "AAA");
+    ASSERT_EQ_INT(dw_tz_offset(z, 1000000000), 3600);
+    ASSERT_EQ_STR(dw_tz_abbrev(z, 2000000000), "BBB");
+    dw_tz_free(&z);
     free(path);
     /* slim v2: no transitions, the footer's rule does everything */
     n = tzif_header(b, '2', 0, 1, 4);
@@ -882,18 +882,18 @@ TEST(tzif_version1_and_slim_version2)
     const char *footer = "\nCET-1CEST,M3.5.0,M10.5.0/3\n";
     memcpy(b + n, footer, strlen(footer)), n += strlen(footer);
     path = write_file_n(dir, "slim", b, n);
-    z = tz_load_file(path, "Test/Slim", &err);
+    z = dw_tz_load_file(path, "Test/Slim", &err);
     ASSERT_NOT_NULL(z);
-    ASSERT_EQ_INT(tz_offset(z, at("2026-03-29T00:59:59Z") / 1000), 3600);
-    ASSERT_EQ_INT(tz_offset(z, at("2026-03-29T01:00:00Z") / 1000), 7200);
-    ASSERT_EQ_STR(tz_abbrev(z, at("2026-07-01T00:00:00Z") / 1000), "CEST");
-    ASSERT_EQ_INT(tz_offset(z, at("2026-10-25T00:59:59Z") / 1000), 7200);
-    ASSERT_EQ_INT(tz_offset(z, at("2026-10-25T01:00:00Z") / 1000), 3600);
-    tz_free(&z);
+    ASSERT_EQ_INT(dw_tz_offset(z, at("2026-03-29T00:59:59Z") / 1000), 3600);
+    ASSERT_EQ_INT(dw_tz_offset(z, at("2026-03-29T01:00:00Z") / 1000), 7200);
+    ASSERT_EQ_STR(dw_tz_abbrev(z, at("2026-07-01T00:00:00Z") / 1000), "CEST");
+    ASSERT_EQ_INT(dw_tz_offset(z, at("2026-10-25T00:59:59Z") / 1000), 7200);
+    ASSERT_EQ_INT(dw_tz_offset(z, at("2026-10-25T01:00:00Z") / 1000), 3600);
+    dw_tz_free(&z);
     free(path);
     /* truncated and foreign files are refused */
     path = write_file_n(dir, "bad", b, 50);
-    ASSERT_NULL(tz_load_file(path, "Test/Bad", &err));
+    ASSERT_NULL(dw_tz_load_file(path, "Test/Bad", &err));
     ASSERT_CONTAINS(err, "not a valid TZif file");
     free(err);
     free(path);
@@ -911,7 +911,7 @@ static struct tperiod business_ny(void)
     p.weekdays = dw_calloc(1, sizeof *p.weekdays);
     ti_parse_weekdays("monday:friday", &p.weekdays[0], &err);
     p.nweekdays = 1;
-    p.loc = tz_get("America/New_York", &err);
+    p.loc = dw_tz_get("America/New_York", &err);
     return p;
 }
 

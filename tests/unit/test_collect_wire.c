@@ -10,7 +10,6 @@
 #include <string.h>
 
 #include "collect/probe_wire.h"
-#include "collect/sha1.h"
 #include "core/core.h"
 #include "harness.h"
 

@@ -20,7 +20,7 @@
  *
  * Civil dates are core's (proleptic Gregorian, any year).
  *
- * Threads: tz_get() takes a mutex; a loaded zone is immutable.
+ * Threads: dw_tz_get() takes a mutex; a loaded zone is immutable.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -28,7 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "alert/alert_internal.h"
+#include "core/core.h"
 
 #define TZIF_MAX_BYTES (1 << 20)
 
@@ -49,7 +49,7 @@ struct tz_rule {
     int32_t start_time, end_time; /* seconds after local midnight */
 };
 
-struct tz {
+struct dw_tz {
     char *name;
     int64_t *trans;
     uint8_t *idx;
@@ -61,7 +61,7 @@ struct tz {
 
 /* ---- civil dates ---- */
 
-void civil_from_days(int64_t days, struct civil *c)
+void dw_civil_of_days(int64_t days, struct dw_civil *c)
 {
     int64_t y;
     dw_civil_from_days(days, &y, &c->month, &c->day);
@@ -77,13 +77,13 @@ static int64_t floor_div(int64_t a, int64_t b)
     return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q;
 }
 
-void civil_at(const struct tz *z, int64_t ms, struct civil *c)
+void dw_civil_at(const struct dw_tz *z, int64_t ms, struct dw_civil *c)
 {
     int64_t secs = floor_div(ms, 1000);
     if (z)
-        secs += tz_offset(z, secs);
+        secs += dw_tz_offset(z, secs);
     int64_t days = floor_div(secs, 86400), rem = secs - days * 86400;
-    civil_from_days(days, c);
+    dw_civil_of_days(days, c);
     c->hour = (int)(rem / 3600);
     c->minute = (int)(rem / 60 % 60);
     c->second = (int)(rem % 60);
@@ -227,8 +227,8 @@ static int64_t rule_day(int64_t y, char kind, int m, int w, int d)
     if (kind == 'N')
         return dw_days_from_civil(y, 1, 1) + d;
     int64_t first = dw_days_from_civil(y, m, 1);
-    struct civil c;
-    civil_from_days(first, &c);
+    struct dw_civil c;
+    dw_civil_of_days(first, &c);
     int day = 1 + (d - c.weekday + 7) % 7 + (w - 1) * 7;
     if (day > dw_days_in_month(y, m))
         day -= 7;
@@ -237,8 +237,8 @@ static int64_t rule_day(int64_t y, char kind, int m, int w, int d)
 
 static bool rule_is_dst(const struct tz_rule *r, int64_t t)
 {
-    struct civil c;
-    civil_from_days(floor_div(t + r->std_off, 86400), &c);
+    struct dw_civil c;
+    dw_civil_of_days(floor_div(t + r->std_off, 86400), &c);
     int64_t start = rule_day(c.year, r->start_kind, r->start_m, r->start_w, r->start_d) * 86400 +
                     r->start_time - r->std_off;
     int64_t end = rule_day(c.year, r->end_kind, r->end_m, r->end_w, r->end_d) * 86400 +
@@ -290,7 +290,7 @@ static size_t block_size(const struct tzif_header *h, int tsize)
 }
 
 /* Reads the data block at p (header h, times of tsize bytes) into z. */
-static int read_block(const uint8_t *p, const struct tzif_header *h, int tsize, struct tz *z)
+static int read_block(const uint8_t *p, const struct tzif_header *h, int tsize, struct dw_tz *z)
 {
     z->ntrans = h->timecnt;
     z->trans = dw_calloc(z->ntrans ? z->ntrans : 1, sizeof *z->trans);
@@ -321,7 +321,7 @@ static int read_block(const uint8_t *p, const struct tzif_header *h, int tsize, 
     return 0;
 }
 
-static int parse_tzif(const uint8_t *buf, size_t len, struct tz *z)
+static int parse_tzif(const uint8_t *buf, size_t len, struct dw_tz *z)
 {
     struct tzif_header h;
     if (read_header(buf, len, &h) < 0)
@@ -371,9 +371,9 @@ static int read_file(const char *path, uint8_t **out, size_t *len)
     return 0;
 }
 
-void tz_free(struct tz **pz)
+void dw_tz_free(struct dw_tz **pz)
 {
-    struct tz *z = pz ? *pz : NULL;
+    struct dw_tz *z = pz ? *pz : NULL;
     if (!z)
         return;
     free(z->name);
@@ -384,7 +384,7 @@ void tz_free(struct tz **pz)
     *pz = NULL;
 }
 
-struct tz *tz_load_file(const char *path, const char *name, char **err)
+struct dw_tz *dw_tz_load_file(const char *path, const char *name, char **err)
 {
     uint8_t *buf;
     size_t len;
@@ -392,23 +392,23 @@ struct tz *tz_load_file(const char *path, const char *name, char **err)
         *err = dw_asprintf("unknown time zone \"%s\" (%s: %s)", name, path, strerror(errno));
         return NULL;
     }
-    struct tz *z = dw_calloc(1, sizeof *z);
+    struct dw_tz *z = dw_calloc(1, sizeof *z);
     z->name = dw_strdup(name);
     if (parse_tzif(buf, len, z) < 0) {
         *err = dw_asprintf("time zone \"%s\": %s is not a valid TZif file", name, path);
-        tz_free(&z);
+        dw_tz_free(&z);
     }
     free(buf);
     return z;
 }
 
-const char *tz_name(const struct tz *z)
+const char *dw_tz_name(const struct dw_tz *z)
 {
     return z->name;
 }
 
 /* Index of the type in effect at t, or -1 when the footer rule applies. */
-static int type_at(const struct tz *z, int64_t t)
+static int type_at(const struct dw_tz *z, int64_t t)
 {
     if (z->ntrans == 0)
         return z->rule.present ? -1 : 0;
@@ -427,7 +427,7 @@ static int type_at(const struct tz *z, int64_t t)
     return z->idx[lo];
 }
 
-int32_t tz_offset(const struct tz *z, int64_t unix_s)
+int32_t dw_tz_offset(const struct dw_tz *z, int64_t unix_s)
 {
     int i = type_at(z, unix_s);
     if (i >= 0)
@@ -435,7 +435,7 @@ int32_t tz_offset(const struct tz *z, int64_t unix_s)
     return z->rule.has_dst && rule_is_dst(&z->rule, unix_s) ? z->rule.dst_off : z->rule.std_off;
 }
 
-const char *tz_abbrev(const struct tz *z, int64_t unix_s)
+const char *dw_tz_abbrev(const struct dw_tz *z, int64_t unix_s)
 {
     int i = type_at(z, unix_s);
     if (i >= 0)
@@ -446,7 +446,7 @@ const char *tz_abbrev(const struct tz *z, int64_t unix_s)
 /* ---- the process-wide cache ---- */
 
 static pthread_mutex_t cache_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct tz **cache;
+static struct dw_tz **cache;
 static size_t ncache;
 
 static bool name_safe(const char *name)
@@ -460,9 +460,9 @@ static bool name_safe(const char *name)
     return strstr(name, "..") == NULL;
 }
 
-static struct tz *utc_zone(void)
+static struct dw_tz *utc_zone(void)
 {
-    struct tz *z = dw_calloc(1, sizeof *z);
+    struct dw_tz *z = dw_calloc(1, sizeof *z);
     z->name = dw_strdup("UTC");
     z->ntypes = 1;
     z->types = dw_calloc(1, sizeof *z->types);
@@ -470,17 +470,17 @@ static struct tz *utc_zone(void)
     return z;
 }
 
-static struct tz *load_named(const char *name, char **err)
+static struct dw_tz *load_named(const char *name, char **err)
 {
     if (strcmp(name, "Local") == 0)
-        return tz_load_file("/etc/localtime", name, err);
+        return dw_tz_load_file("/etc/localtime", name, err);
     if (!name_safe(name)) {
         *err = dw_asprintf("invalid time zone name \"%s\" (an IANA name like Europe/Berlin)", name);
         return NULL;
     }
     const char *dir = getenv("TZDIR");
     char *path = dw_asprintf("%s/%s", dir && *dir ? dir : "/usr/share/zoneinfo", name);
-    struct tz *z = tz_load_file(path, name, err);
+    struct dw_tz *z = dw_tz_load_file(path, name, err);
     free(path);
     if (!z && strcmp(name, "UTC") == 0) { /* no tzdata installed: UTC needs no file */
         free(*err);
@@ -490,7 +490,7 @@ static struct tz *load_named(const char *name, char **err)
     return z;
 }
 
-const struct tz *tz_get(const char *name, char **err)
+const struct dw_tz *dw_tz_get(const char *name, char **err)
 {
     pthread_mutex_lock(&cache_lock);
     for (size_t i = 0; i < ncache; i++)
@@ -498,7 +498,7 @@ const struct tz *tz_get(const char *name, char **err)
             pthread_mutex_unlock(&cache_lock);
             return cache[i];
         }
-    struct tz *z = load_named(name, err);
+    struct dw_tz *z = load_named(name, err);
     if (z) {
         cache = dw_realloc(cache, (ncache + 1) * sizeof *cache);
         cache[ncache++] = z;

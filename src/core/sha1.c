@@ -9,7 +9,6 @@
  */
 #include <string.h>
 
-#include "collect/sha1.h"
 #include "core/core.h"
 
 static uint32_t rol(uint32_t x, unsigned n)
