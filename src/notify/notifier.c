@@ -326,7 +326,7 @@ static void attempt_start(struct dw_notifier *n, struct delivery *d, int64_t now
     d->at = (struct attempt){.easy = curl_easy_init(), .started_ns = now_ns};
     dw_buf_init(&d->at.answer, ANSWER_MAX);
     char *err = NULL;
-    if (!d->at.easy || webhook_channel.request(&r->webhooks[d->hook], d->body, &d->at, &err) < 0) {
+    if (!d->at.easy || webhook_channel.request(&r->webhooks[d->hook], NULL, d->body, &d->at, &err) < 0) {
         attempt_failed_to_start(n, d, err ? err : "cannot create a transfer");
         free(err);
         return;

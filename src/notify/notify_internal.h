@@ -92,16 +92,30 @@ struct outcome {
 };
 
 /**
- * One channel kind behind the interface every channel will share (webhook
- * now; Slack, email, PagerDuty, SMS later): render a body for an event, build
- * the request, read its answer.
+ * One channel kind behind the interface every channel shares: render a body
+ * for a message, build the request, read its answer.
+ *
+ * The message (payload) is JSON: Alertmanager's webhook v4 document of the
+ * group as the alerter queued it, plus "kind" ("fired", "changed", "repeat",
+ * "resolved") and "priority" ("P0".."P2" or null). A page from the on-call
+ * module adds
+ *   "page": {"id", "step", "recipient", "recipient_name", "ack_url",
+ *            "resolve_url", "voice_url", "bundled"}
+ * (ack_url / resolve_url: signed, expiring links; voice_url: where Twilio
+ * posts the keypad digits of a call; bundled: how many pages this message
+ * stands for, when more than one). Channels render what they can from it.
+ *
+ * conf is the channel's decoded configuration item (y_webhook, ...). to is
+ * the destination when the message names one (a person's phone number,
+ * e-mail address or Slack channel); NULL: the configuration's own.
  */
 struct channel {
-    const char *kind;
-    /** The body to send for this event's payload, or NULL with *skip saying why not. */
+    const char *kind; /* "webhook", "slack", "email", "sms", "voice", "pagerduty" */
+    /** The body to send, or NULL with *skip saying why nothing is sent. */
     char *(*render)(const void *conf, const char *payload, const char **skip);
     /** Configures at->easy for one attempt (body borrowed); 0, or -1 with *err. */
-    int (*request)(const void *conf, const char *body, struct attempt *at, char **err);
+    int (*request)(const void *conf, const char *to, const char *body, struct attempt *at,
+                   char **err);
     /** Classifies the finished transfer. */
     void (*outcome)(CURL *easy, CURLcode rc, const struct attempt *at, struct outcome *out);
 };

@@ -194,8 +194,10 @@ static void set_transport(const struct y_http *h, CURL *e)
     }
 }
 
-static int webhook_request(const void *conf, const char *body, struct attempt *at, char **err)
+static int webhook_request(const void *conf, const char *to, const char *body, struct attempt *at,
+                           char **err)
 {
+    (void)to; /* a webhook has one URL */
     const struct y_webhook *w = conf;
     CURL *e = at->easy;
     at->headers = curl_slist_append(at->headers, "Content-Type: application/json");
