@@ -1,0 +1,2 @@
+/* outbox.c - placeholder. */
+#include "notify/notify_internal.h"

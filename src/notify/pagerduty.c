@@ -1,0 +1,2 @@
+/* pagerduty.c - placeholder until the channel lands. */
+#include "notify/notify_internal.h"

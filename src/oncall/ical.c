@@ -1,0 +1,2 @@
+/* ical.c - placeholder. */
+#include "oncall/schedule.h"

@@ -1,0 +1,2 @@
+/* pages.c - placeholder. */
+#include "oncall/oncall.h"

@@ -1,0 +1,2 @@
+/* sched_config.c - placeholder. */
+#include "oncall/schedule.h"

@@ -1,0 +1,2 @@
+/* schedule.c - placeholder. */
+#include "oncall/schedule.h"

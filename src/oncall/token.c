@@ -1,0 +1,2 @@
+/* token.c - placeholder. */
+#include "oncall/oncall.h"

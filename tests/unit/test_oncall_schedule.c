@@ -1,0 +1,4 @@
+/* test_oncall_schedule.c - placeholder until schedules land. */
+#include "harness.h"
+
+TEST_MAIN()
