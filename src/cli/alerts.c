@@ -138,7 +138,7 @@ static int get_filtered(const struct opts *o, const char *path, json_t **doc)
     dw_buf_puts(&b, path);
     for (size_t i = 0; i < o->nfilters; i++) {
         dw_buf_puts(&b, i ? "&filter=" : "?filter=");
-        dw_cli_url_encode(&b, o->filters[i]);
+        dw_buf_url_encode(&b, o->filters[i]);
     }
     int rc = call(&o->c, "GET", b.data, NULL, doc);
     dw_buf_release(&b);
@@ -371,11 +371,11 @@ static int cmd_ack(struct opts *o, int argc, char **argv)
         struct dw_buf path;
         dw_buf_init(&path, 0);
         dw_buf_puts(&path, "/api/v1/alerts/");
-        dw_cli_url_encode(&path, argv[i]);
+        dw_buf_url_encode(&path, argv[i]);
         dw_buf_puts(&path, o->false_positive ? "/false-positive" : "/ack");
         if (o->comment) {
             dw_buf_puts(&path, "?comment=");
-            dw_cli_url_encode(&path, o->comment);
+            dw_buf_url_encode(&path, o->comment);
         }
         json_t *doc;
         if (call(&o->c, "POST", path.data, NULL, &doc) == 0) {
@@ -515,7 +515,7 @@ static int cmd_unsilence(struct opts *o, int argc, char **argv)
         struct dw_buf path;
         dw_buf_init(&path, 0);
         dw_buf_puts(&path, "/api/v2/silence/");
-        dw_cli_url_encode(&path, argv[i]);
+        dw_buf_url_encode(&path, argv[i]);
         json_t *doc;
         if (call(&o->c, "DELETE", path.data, NULL, &doc) == 0)
             printf("%s expired\n", argv[i]);

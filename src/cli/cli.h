@@ -61,8 +61,6 @@ void dw_cli_client_finish(void);
 int dw_cli_request(const struct dw_cli_client *c, const char *method, const char *path,
                    const char *content_type, const char *body, long *status, struct dw_buf *out);
 
-/** Appends s percent-encoded for a URL query or a form (A-Z a-z 0-9 - . _ ~ as they are). */
-void dw_cli_url_encode(struct dw_buf *b, const char *s);
 
 /** A time flag: "now", "now-<duration>" or what the HTTP API accepts (RFC 3339,
  *  Unix seconds), as ms since the epoch. -1 when it is not a time. */

@@ -97,16 +97,6 @@ int dw_cli_request(const struct dw_cli_client *c, const char *method, const char
     return rc == CURLE_OK ? 0 : -1;
 }
 
-void dw_cli_url_encode(struct dw_buf *b, const char *s)
-{
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
-            *p == '-' || *p == '.' || *p == '_' || *p == '~')
-            dw_buf_putc(b, (char)*p);
-        else
-            dw_buf_printf(b, "%%%02X", *p);
-    }
-}
 
 int dw_cli_parse_time(const char *s, int64_t *ms)
 {

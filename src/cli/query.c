@@ -222,7 +222,7 @@ static void form_add(struct dw_buf *form, const char *name, const char *value)
     if (!*value)
         return;
     dw_buf_printf(form, "%s%s=", form->len ? "&" : "", name);
-    dw_cli_url_encode(form, value);
+    dw_buf_url_encode(form, value);
 }
 
 /* ---- the answer ---- */

@@ -115,3 +115,31 @@ char *dw_buf_steal(struct dw_buf *b)
     dw_buf_init(b, max);
     return s;
 }
+
+void dw_buf_xml_escape(struct dw_buf *b, const char *s)
+{
+    for (; s && *s; s++) {
+        switch (*s) {
+        case '&': dw_buf_puts(b, "&amp;"); break;
+        case '<': dw_buf_puts(b, "&lt;"); break;
+        case '>': dw_buf_puts(b, "&gt;"); break;
+        case '"': dw_buf_puts(b, "&quot;"); break;
+        case '\'': dw_buf_puts(b, "&#39;"); break;
+        default: dw_buf_putc(b, *s);
+        }
+    }
+}
+
+void dw_buf_url_encode(struct dw_buf *b, const char *s)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    for (const unsigned char *p = (const unsigned char *)s; p && *p; p++) {
+        if ((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') ||
+            *p == '-' || *p == '.' || *p == '_' || *p == '~') {
+            dw_buf_putc(b, (char)*p);
+        } else {
+            char e[3] = {'%', hex[*p >> 4], hex[*p & 15]};
+            dw_buf_append(b, e, 3);
+        }
+    }
+}

@@ -81,6 +81,10 @@ int dw_buf_vprintf(struct dw_buf *b, const char *fmt, va_list ap) DW_PRINTF(2, 0
 void dw_buf_put_label_value(struct dw_buf *b, const char *v);
 /** Hands the heap string to the caller (never NULL) and re-initialises b. */
 char *dw_buf_steal(struct dw_buf *b);
+/** Appends s with & < > " ' as XML / HTML character references (TwiML, HTML mail, pages). */
+void dw_buf_xml_escape(struct dw_buf *b, const char *s);
+/** Appends s percent-encoded for a URL or a form (A-Z a-z 0-9 - . _ ~ as they are). */
+void dw_buf_url_encode(struct dw_buf *b, const char *s);
 
 /* ---- logging (logfmt to stderr) ---- */
 
@@ -320,6 +324,5 @@ void dw_sha1_update(struct dw_sha1 *s, const void *data, size_t n);
 void dw_sha1_final(struct dw_sha1 *s, uint8_t out[DW_SHA1_LEN]);
 /** One-shot digest of data. */
 void dw_sha1(const void *data, size_t n, uint8_t out[DW_SHA1_LEN]);
-
 
 #endif

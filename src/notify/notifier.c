@@ -1,46 +1,52 @@
 /*
- * notifier.c - from the alerter's event queue to the receivers' channels,
- * at least once.
+ * notifier.c - from the alerter's event queue and from dw_notifier_enqueue
+ * through the outbox to every channel, at least once.
  *
  * DESIGN
- * Two cursors in the alerter's queue. "notify" (the consumer name given) is
- * the durable one: every event up to it was delivered or given up on every
- * channel of its receiver; it only moves when a prefix of events is done, so
- * a kill -9 at any moment re-sends what was in flight and loses nothing.
- * "<consumer>.read" marks how far the notifier has read; it only serves
- * dw_alerter_events_wait, which blocks until an event after a consumer's
- * cursor exists: the waiter thread sits in it and, when it returns, raises
- * `signalled` and wakes the delivery thread's curl_multi_poll() with
- * curl_multi_wakeup(). So a new event is picked up within microseconds even
- * while other transfers (or a 10 s time-out) are in flight.
+ * Everything to send is a row in the outbox first (outbox.c). Two producers:
+ *  - the alerter's event queue, read as consumer "notify": each event gives
+ *    one row per channel of its receiver (dedup key "ev:<id>:<channel>"),
+ *    written in one transaction; then the cursor moves past the event. A
+ *    kill -9 between the two re-reads the event and the dedup keys make the
+ *    second insert a no-op: no loss, no double row.
+ *  - dw_notifier_enqueue (the on-call module's pages, any thread): one row,
+ *    durable commit, then the delivery thread is woken.
+ * The waiter thread sits in dw_alerter_events_wait on the cursor and wakes
+ * the delivery thread's curl_multi_poll() with curl_multi_wakeup(), so new
+ * events reach the wire within microseconds.
  *
- * The delivery thread owns everything else: a window of events read and
- * not yet acknowledged (in id order, at most WINDOW_MAX), their deliveries
- * (one per webhook_configs item of the event's receiver), every transfer
- * (one libcurl multi handle, no thread per request, connections kept
- * alive), the backoff timers (monotonic clock), and the receivers' decoded
- * configuration. Reads always start at the durable cursor and skip what the
- * window already holds (ids up to read_high), so nothing between the two
- * cursors can be skipped, also after a restart.
+ * The delivery thread owns the rest: the pending rows it has loaded (at most
+ * LIVE_MAX in id order; the rest wait in the store), every transfer (one
+ * libcurl multi handle, no thread per request, connections kept alive),
+ * backoff timers on the monotonic clock, the receivers' decoded channels and
+ * the circuit breakers. Every attempt's result is recorded in the outbox,
+ * batched in one transaction per turn. After a restart the pending rows are
+ * loaded again and continue where they were (attempt count, due time).
  *
- * Order: a delivery waits while an earlier delivery of the same group to
- * the same channel is unfinished (`blocked`, released through next_same),
- * so a receiver never sees "resolved" before the "fired" it resolves, even
- * when the "fired" needed retries. Different groups and channels proceed
- * independently: one dead receiver delays nobody else.
+ * Order: a row waits while an earlier row of the same chain (receiver,
+ * channel, destination and order key - the alert group) is unfinished, so a
+ * receiver never sees "resolved" before the "fired" it resolves. Different
+ * chains are independent: one dead receiver delays nobody else.
  *
- * Retries: 5xx, 429, 408, time-outs and connection errors wait
- * base * 2^(attempt-1), capped, with equal jitter (a uniform draw in
- * [d/2, d]), or the Retry-After asked for when longer; an event older than
- * give_up_after (default 24 h, on dw_now_ms's clock) is dropped as
- * "expired". Other 4xx are given up at once. Everything is counted in
- * dojowatch_notify_* metrics and logged (the URL never: it may hold a token).
+ * Retries: what the channel classifies as retryable waits base * 2^(n-1),
+ * capped, with equal jitter (uniform in [d/2, d]), or the Retry-After asked
+ * for when longer; a row past its not-after time is "expired". Rows given up
+ * or expired that name a fallback (a call that cannot be placed -> SMS)
+ * queue the fallback once, with the same message.
+ *
+ * Circuit breaker, per channel (receiver + channel index, or the kind of a
+ * direct message): when nine in ten of its last outcomes (at least
+ * breaker_failures of them, at most 20) were retryable failures, the channel
+ * is open for breaker_open_ms (doubling up to 5 min while it keeps failing);
+ * attempts due meanwhile wait, then one probe goes out (half open): success
+ * closes it, failure opens it again. A channel failing half the time stays
+ * closed: its retries get through. A final 4xx is the message's fault, not
+ * the channel's, and counts as a success here.
  *
  * Reload: dw_notifier_reload() raises a flag; the delivery thread re-reads
  * every receiver through dw_alerter_receiver_config at its next turn.
- * Queued deliveries keep their rendered body and take the URL, timeout and
- * credentials of their receiver's webhook at the same index when they are
- * attempted; one whose receiver or index is gone is dropped (logged).
+ * Queued rows keep their rendered body and use the receiver's current
+ * channel at the same index; one whose channel disappeared is "dropped".
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -51,91 +57,108 @@
 #include <jansson.h>
 
 #include "notify/notify_internal.h"
+#include "notify/outbox.h"
 
-#define READ_BATCH 256             /* new events taken per read */
-#define WINDOW_MAX 1024            /* events read and not yet acknowledged */
-#define MAX_IN_FLIGHT 32           /* transfers at once, all receivers */
+#define READ_BATCH 256             /* events taken per read */
+#define LIVE_MAX 4096              /* pending rows held in memory */
+#define MAX_IN_FLIGHT 32           /* transfers at once, all channels */
 #define WAIT_SLICE_MS 250          /* the waiter re-checks the stop flag this often */
 #define IDLE_WAIT_MS 1000          /* the delivery thread's longest sleep */
 #define READ_RETRY_NS 1000000000LL /* after a store error */
 #define ANSWER_MAX 1024
 #define NS_PER_MS 1000000LL
-
-struct event;
+#define BREAKER_MAX_OPEN_MS 300000
+#define BREAKERS_MAX 256
+#define BREAKER_WINDOW 20 /* outcomes the failure share is taken over */
+#define PRUNE_AFTER_MS (30LL * 24 * 3600 * 1000)
+#define PRUNE_EVERY_NS (3600LL * 1000000000)
 
 struct delivery {
-    struct event *ev; /* owner */
-    size_t hook;      /* index in the receiver's webhook_configs */
-    char *body;       /* rendered once; freed when finished */
+    struct ob_row row; /* owned */
     int attempts;
     int64_t due_ns; /* dw_mono_ns() of the next attempt */
-    bool in_flight, done, blocked;
-    struct delivery *next_same; /* the next delivery of this group to this channel */
+    int64_t started_ms;
+    bool in_flight, done, blocked, probe;
+    uint64_t chain, breaker;
+    struct delivery *next_same; /* the next row of this chain */
     struct attempt at;
 };
 
-struct event {
-    int64_t id, at_ms;
-    char *receiver, *group_key, *kind;
-    struct delivery *d;
-    size_t nd;
-    size_t left; /* deliveries not finished */
+struct breaker {
+    uint64_t key;
+    uint32_t recent; /* the last outcomes, one bit each (1: failed), newest in bit 0 */
+    int nrecent;     /* how many of the bits are outcomes (at most BREAKER_WINDOW) */
+    int64_t open_until_ns, open_ms;
+    bool probing;
+    char label[64];
 };
 
 struct dw_notifier {
     struct dw_alerter *a;
-    char *consumer, *read_consumer;
+    struct dw_store *store;
+    char *consumer;
     int64_t base_ms, max_ms, give_up_ms;
+    int breaker_failures;
+    int64_t breaker_open_ms;
+    dw_notify_done_fn on_done;
+    void *on_done_ctx;
     CURLM *multi;
     pthread_t thread, waiter;
     bool running;
-    atomic_bool stop, reload;
+    atomic_bool stop, reload, dirty;
 
-    pthread_mutex_t mu; /* guards signalled and st */
+    pthread_mutex_t mu; /* guards signalled, waiter_pause and st */
     pthread_cond_t cv;  /* the waiter waits here until signalled is consumed */
-    bool signalled;     /* the waiter saw events after read_high */
-    bool waiter_pause;  /* signalled twice for nothing: pause before waiting again */
+    bool signalled;
+    bool waiter_pause;
     struct dw_notifier_stats st;
+
+    pthread_mutex_t cfg_mu;   /* guards prov */
+    struct y_providers *prov; /* the notify section's channel defaults; may be NULL */
 
     /* The delivery thread's own (and new/free's, when it is not running). */
     struct y_receiver **recv;
     size_t nrecv;
-    struct event **win;
-    size_t nwin, capwin;
-    int64_t read_high;     /* the newest event id read */
-    int64_t read_acked;    /* the read cursor as the store has it */
-    size_t behind;         /* events read and not yet acknowledged in the store */
-    size_t popped;         /* of those, done and out of the window */
-    int64_t ack_to, acked; /* done up to ack_to; the store has acked */
-    bool more;             /* the last read was cut short: read again before sleeping */
-    int64_t read_retry_ns; /* after a store error, no read before this */
-    int empty_signals;     /* signalled reads in a row that found nothing new */
+    struct delivery **live; /* in id order */
+    size_t nlive, caplive;
+    int64_t loaded_high; /* the highest outbox id loaded */
+    bool more_rows;      /* the last load was cut short */
+    bool more_events;
+    int64_t read_retry_ns;
+    int empty_signals;
     size_t in_flight;
+    struct ob_result *results; /* recorded at the end of the turn */
+    size_t nresults, capresults;
+    struct breaker breakers[BREAKERS_MAX];
+    size_t nbreakers;
+    int64_t next_prune_ns;
     uint64_t rng;
 };
 
 static struct {
-    struct dw_metric *requests, *duration, *notifications, *pending;
+    struct dw_metric *requests, *duration, *notifications, *pending, *breaker;
 } m;
 
 static void register_metrics(void)
 {
     static const double bounds[] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
                                     0.25,  0.5,    1,     2.5,  5,     10};
-    m.requests = dw_metric_counter("dojowatch_notify_webhook_requests_total",
-                                   "Webhook requests by receiver and result (success, "
-                                   "client_error, server_error, rate_limited, timeout, "
-                                   "connection_error, error).",
-                                   "receiver,result");
-    m.duration = dw_metric_histogram("dojowatch_notify_webhook_request_duration_seconds",
-                                     "Duration of webhook requests, by receiver.", "receiver",
-                                     bounds, DW_ARRAY_LEN(bounds));
+    m.requests = dw_metric_counter("dojowatch_notify_requests_total",
+                                   "Requests to notification channels by channel kind, receiver "
+                                   "and result (success, client_error, server_error, "
+                                   "rate_limited, timeout, connection_error, error).",
+                                   "channel,receiver,result");
+    m.duration = dw_metric_histogram("dojowatch_notify_request_duration_seconds",
+                                     "Duration of requests to notification channels.",
+                                     "channel,receiver", bounds, DW_ARRAY_LEN(bounds));
     m.notifications = dw_metric_counter("dojowatch_notify_notifications_total",
-                                        "Notifications finished, by receiver and result "
-                                        "(delivered, given_up, expired, dropped).",
-                                        "receiver,result");
+                                        "Notifications finished, by channel kind, receiver and "
+                                        "result (delivered, given_up, expired, dropped).",
+                                        "channel,receiver,result");
     m.pending = dw_metric_gauge("dojowatch_notify_pending_notifications",
-                                "Notifications not yet delivered or given up.", NULL);
+                                "Notifications in the outbox not yet delivered or given up.", NULL);
+    m.breaker = dw_metric_gauge("dojowatch_notify_circuit_open",
+                                "1 while a channel's circuit breaker is open.", "channel");
 }
 
 #define STAT(n, field, delta)                                                                      \
@@ -144,6 +167,11 @@ static void register_metrics(void)
         (n)->st.field += (delta);                                                                  \
         pthread_mutex_unlock(&(n)->mu);                                                            \
     } while (0)
+
+static const char *receiver_label(const struct delivery *d)
+{
+    return d->row.receiver[0] ? d->row.receiver : "direct";
+}
 
 /* ---- receivers ---- */
 
@@ -155,8 +183,8 @@ static void log_receiver_diags(const char *name, const struct dw_diags *diags)
         dw_diag_format(&diags->items[i], &b);
         bool warning = dw_str_has_prefix(diags->items[i].msg, "warning: ");
         dw_log_kv(warning ? DW_LOG_WARN : DW_LOG_ERROR, "notify",
-                  warning ? "receiver configuration warning"
-                          : "receiver configuration rejected; it gets no notifications",
+                  warning ? "channel configuration warning"
+                          : "channel configuration rejected; it gets no notifications",
                   "receiver", name, "detail", b.data, NULL);
         dw_buf_release(&b);
     }
@@ -197,19 +225,19 @@ static void receivers_reload(struct dw_notifier *n)
 {
     receivers_clear(n);
     json_t *list = dw_alerter_receivers_json(n->a);
-    size_t i, hooks = 0;
+    size_t i, targets = 0;
     json_t *item;
     json_array_foreach(list, i, item)
     {
         const char *name = json_string_value(json_object_get(item, "name"));
         if (name)
-            hooks += receiver_load(n, name)->nwebhooks;
+            targets += receiver_load(n, name)->ntargets;
     }
     json_decref(list);
-    char nr[24], nh[24];
+    char nr[24], nt[24];
     snprintf(nr, sizeof nr, "%zu", n->nrecv);
-    snprintf(nh, sizeof nh, "%zu", hooks);
-    dw_log_kv(DW_LOG_INFO, "notify", "receivers loaded", "receivers", nr, "webhooks", nh, NULL);
+    snprintf(nt, sizeof nt, "%zu", targets);
+    dw_log_kv(DW_LOG_INFO, "notify", "receivers loaded", "receivers", nr, "channels", nt, NULL);
 }
 
 static struct y_receiver *receiver_find(struct dw_notifier *n, const char *name)
@@ -220,33 +248,82 @@ static struct y_receiver *receiver_find(struct dw_notifier *n, const char *name)
     return receiver_load(n, name); /* added by a reload we have not seen yet */
 }
 
+/* The notify section's default configuration for a kind, NULL when absent. */
+static const void *providers_conf(const struct y_providers *p, const char *kind)
+{
+    if (!p)
+        return NULL;
+    if (strcmp(kind, "slack") == 0)
+        return p->slack;
+    if (strcmp(kind, "email") == 0)
+        return p->email;
+    if (strcmp(kind, "sms") == 0)
+        return p->sms;
+    if (strcmp(kind, "voice") == 0)
+        return p->voice;
+    if (strcmp(kind, "pagerduty") == 0)
+        return p->pagerduty;
+    return NULL; /* a webhook has no default: it is its URL */
+}
+
+/* The channel and configuration a row goes through now; false when gone. */
+static bool row_channel(struct dw_notifier *n, const struct ob_row *row, const struct channel **ch,
+                        const void **conf)
+{
+    if (row->target >= 0) {
+        struct y_receiver *r = receiver_find(n, row->receiver);
+        if ((size_t)row->target >= r->ntargets ||
+            strcmp(r->targets[row->target].ch->kind, row->kind) != 0)
+            return false;
+        *ch = r->targets[row->target].ch;
+        *conf = r->targets[row->target].conf;
+        return true;
+    }
+    *ch = channel_by_kind(row->kind);
+    *conf = *ch ? providers_conf(n->prov, row->kind) : NULL;
+    return *ch && *conf;
+}
+
 /* ---- finishing and retrying ---- */
 
 static void log_delivery(enum dw_log_level level, const char *msg, const struct delivery *d,
                          const char *result, const char *detail, int64_t retry_in_ms)
 {
-    char id[24], hook[24], attempts[24], retry[24];
-    snprintf(id, sizeof id, "%lld", (long long)d->ev->id);
-    snprintf(hook, sizeof hook, "%zu", d->hook);
+    char id[24], attempts[24], retry[24];
+    snprintf(id, sizeof id, "%lld", (long long)d->row.id);
     snprintf(attempts, sizeof attempts, "%d", d->attempts);
     snprintf(retry, sizeof retry, "%lld", (long long)retry_in_ms);
-    dw_log_kv(level, "notify", msg, "receiver", d->ev->receiver, "webhook", hook, "event", id,
-              "kind", d->ev->kind, "group", d->ev->group_key, "attempts", attempts, "result",
-              result, "detail", detail, "retry_in_ms", retry_in_ms >= 0 ? retry : NULL, NULL);
+    dw_log_kv(level, "notify", msg, "receiver", receiver_label(d), "channel", d->row.kind,
+              "outbox_id", id, "key", d->row.dedup_key, "attempts", attempts, "result", result,
+              "detail", detail, "retry_in_ms", retry_in_ms >= 0 ? retry : NULL, NULL);
 }
 
-/* result: delivered, given_up, expired, dropped. */
-static void finish(struct dw_notifier *n, struct delivery *d, const char *result,
-                   const char *detail)
+static struct ob_result *result_slot(struct dw_notifier *n)
+{
+    n->results = dw_grow(n->results, &n->capresults, n->nresults + 1, sizeof *n->results);
+    struct ob_result *r = &n->results[n->nresults++];
+    *r = (struct ob_result){0};
+    return r;
+}
+
+static void queue_fallback(struct dw_notifier *n, const struct delivery *d);
+
+/* state: delivered, given_up, expired, dropped. res (may be NULL) is this attempt's record. */
+static void finish(struct dw_notifier *n, struct delivery *d, const char *state,
+                   struct ob_result *res, const char *detail)
 {
     d->done = true;
-    d->ev->left--;
-    free(d->body);
-    d->body = NULL;
     if (d->next_same)
         d->next_same->blocked = false;
-    bool ok = strcmp(result, "delivered") == 0;
-    dw_metric_add(m.notifications, (const char *[]){d->ev->receiver, result}, 1);
+    if (!res) {
+        res = result_slot(n);
+        res->id = d->row.id;
+        res->detail = NULL;
+    }
+    res->state = state;
+    res->done_ms = dw_now_ms();
+    bool ok = strcmp(state, "delivered") == 0;
+    dw_metric_add(m.notifications, (const char *[]){d->row.kind, receiver_label(d), state}, 1);
     pthread_mutex_lock(&n->mu);
     n->st.pending--;
     if (ok)
@@ -256,9 +333,13 @@ static void finish(struct dw_notifier *n, struct delivery *d, const char *result
     pthread_mutex_unlock(&n->mu);
     if (ok)
         log_delivery(d->attempts > 1 ? DW_LOG_INFO : DW_LOG_DEBUG, "notification delivered", d,
-                     result, NULL, -1);
+                     state, NULL, -1);
     else
-        log_delivery(DW_LOG_WARN, "notification given up", d, result, detail, -1);
+        log_delivery(DW_LOG_WARN, "notification given up", d, state, detail, -1);
+    if (!ok && d->row.fallback_kind && d->row.payload)
+        queue_fallback(n, d);
+    if (n->on_done)
+        n->on_done(n->on_done_ctx, d->row.dedup_key, d->row.kind, d->row.to, state, detail);
 }
 
 static uint64_t next_random(struct dw_notifier *n)
@@ -280,24 +361,119 @@ static int64_t backoff_ms(struct dw_notifier *n, int attempts)
     return d / 2 + (int64_t)(next_random(n) % (uint64_t)(d / 2 + 1));
 }
 
-static bool expired(const struct dw_notifier *n, const struct event *ev, int64_t delay_ms)
+static bool expired(const struct delivery *d, int64_t delay_ms)
 {
-    return dw_now_ms() + delay_ms - ev->at_ms > n->give_up_ms;
+    return dw_now_ms() + delay_ms > d->row.not_after_ms;
 }
 
-static void retry_later(struct dw_notifier *n, struct delivery *d, const struct outcome *o)
+static void retry_later(struct dw_notifier *n, struct delivery *d, struct ob_result *res,
+                        const struct outcome *o)
 {
     int64_t delay = backoff_ms(n, d->attempts);
     if (o->retry_after_ms > delay)
         delay = o->retry_after_ms;
-    if (expired(n, d->ev, delay)) {
-        finish(n, d, "expired", o->detail);
+    if (expired(d, delay)) {
+        finish(n, d, "expired", res, o->detail);
         return;
     }
     d->due_ns = dw_mono_ns() + delay * NS_PER_MS;
+    res->state = "pending";
+    res->next_ms = dw_now_ms() + delay;
     STAT(n, retries, 1);
-    log_delivery(d->attempts == 1 ? DW_LOG_WARN : DW_LOG_DEBUG, "webhook attempt failed; retrying",
+    log_delivery(d->attempts == 1 ? DW_LOG_WARN : DW_LOG_DEBUG,
+                 "notification attempt failed; "
+                 "retrying",
                  d, o->result, o->detail, delay);
+}
+
+/* ---- circuit breakers ---- */
+
+static uint64_t hash_str(uint64_t h, const char *s)
+{
+    for (; s && *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+    return (h ^ 0xff) * 1099511628211ULL;
+}
+
+static struct breaker *breaker_get(struct dw_notifier *n, const struct delivery *d)
+{
+    for (size_t i = 0; i < n->nbreakers; i++)
+        if (n->breakers[i].key == d->breaker)
+            return &n->breakers[i];
+    if (n->nbreakers == BREAKERS_MAX)
+        return NULL; /* more channels than that: they go without a breaker */
+    struct breaker *b = &n->breakers[n->nbreakers++];
+    *b = (struct breaker){.key = d->breaker};
+    snprintf(b->label, sizeof b->label, "%s/%s", receiver_label(d), d->row.kind);
+    return b;
+}
+
+/* True when d may be attempted now; otherwise its due time moves to the probe time. */
+static bool breaker_allows(struct dw_notifier *n, struct delivery *d, int64_t now_ns)
+{
+    struct breaker *b = breaker_get(n, d);
+    if (!b || b->open_until_ns == 0)
+        return true;
+    if (now_ns < b->open_until_ns || b->probing) {
+        d->due_ns = b->probing ? now_ns + 100 * NS_PER_MS : b->open_until_ns;
+        STAT(n, breaker_skips, 1);
+        return false;
+    }
+    b->probing = true; /* half open: this one attempt decides */
+    d->probe = true;
+    return true;
+}
+
+static int failures_in(uint32_t bits)
+{
+    int n = 0;
+    for (; bits; bits &= bits - 1)
+        n++;
+    return n;
+}
+
+/*
+ * Opens when at least breaker_failures of the last outcomes are known and
+ * nine in ten of them failed: a dead channel opens after a handful of
+ * attempts, one that fails half the time never does (its retries get
+ * through), and a failed probe opens it again at once.
+ */
+static void breaker_outcome(struct dw_notifier *n, struct delivery *d, enum outcome_action act)
+{
+    struct breaker *b = breaker_get(n, d);
+    bool probe = d->probe;
+    d->probe = false;
+    if (!b)
+        return;
+    if (probe)
+        b->probing = false;
+    bool failed = act == OUT_RETRY;
+    b->recent = ((b->recent << 1) | (failed ? 1u : 0u)) & ((1u << BREAKER_WINDOW) - 1);
+    if (b->nrecent < BREAKER_WINDOW)
+        b->nrecent++;
+    if (!failed) {
+        if (b->open_until_ns) {
+            dw_log_kv(DW_LOG_INFO, "notify", "circuit breaker closed", "channel", b->label, NULL);
+            b->recent = 0;
+            b->nrecent = 0;
+        }
+        b->open_until_ns = 0;
+        b->open_ms = 0;
+        dw_metric_set(m.breaker, (const char *[]){b->label}, 0);
+        return;
+    }
+    int fails = failures_in(b->recent);
+    if (!probe && (b->nrecent < n->breaker_failures || fails * 10 < b->nrecent * 9))
+        return;
+    b->open_ms = b->open_ms ? b->open_ms * 2 : n->breaker_open_ms;
+    if (b->open_ms > BREAKER_MAX_OPEN_MS)
+        b->open_ms = BREAKER_MAX_OPEN_MS;
+    b->open_until_ns = dw_mono_ns() + b->open_ms * NS_PER_MS;
+    char ms[24];
+    snprintf(ms, sizeof ms, "%lld", (long long)b->open_ms);
+    dw_log_kv(DW_LOG_WARN, "notify", "circuit breaker open", "channel", b->label, "for_ms", ms,
+              NULL);
+    dw_metric_set(m.breaker, (const char *[]){b->label}, 1);
 }
 
 /* ---- transfers ---- */
@@ -307,26 +483,44 @@ static void attempt_failed_to_start(struct dw_notifier *n, struct delivery *d, c
     attempt_release(&d->at);
     struct outcome o = {.action = OUT_RETRY, .result = "error", .retry_after_ms = -1};
     snprintf(o.detail, sizeof o.detail, "%s", why);
-    dw_metric_add(m.requests, (const char *[]){d->ev->receiver, "error"}, 1);
-    retry_later(n, d, &o);
+    dw_metric_add(m.requests, (const char *[]){d->row.kind, receiver_label(d), "error"}, 1);
+    struct ob_result *res = result_slot(n);
+    *res = (struct ob_result){.id = d->row.id,
+                              .attempt = d->attempts,
+                              .at_ms = d->started_ms,
+                              .result = "error",
+                              .detail = NULL};
+    retry_later(n, d, res, &o);
 }
 
 static void attempt_start(struct dw_notifier *n, struct delivery *d, int64_t now_ns)
 {
-    struct y_receiver *r = receiver_find(n, d->ev->receiver);
-    if (d->hook >= r->nwebhooks) {
-        finish(n, d, "dropped", "the receiver or its webhook was removed by a reload");
+    const struct channel *ch = NULL;
+    const void *conf = NULL;
+    pthread_mutex_lock(&n->cfg_mu);
+    bool found = row_channel(n, &d->row, &ch, &conf);
+    if (!found) {
+        pthread_mutex_unlock(&n->cfg_mu);
+        finish(n, d, "dropped", NULL, "its channel was removed by a reload");
         return;
     }
-    if (expired(n, d->ev, 0)) {
-        finish(n, d, "expired", "older than the give-up age");
+    if (expired(d, 0)) {
+        pthread_mutex_unlock(&n->cfg_mu);
+        finish(n, d, "expired", NULL, "older than its expiry");
+        return;
+    }
+    if (!breaker_allows(n, d, now_ns)) {
+        pthread_mutex_unlock(&n->cfg_mu);
         return;
     }
     d->attempts++;
+    d->started_ms = dw_now_ms();
     d->at = (struct attempt){.easy = curl_easy_init(), .started_ns = now_ns};
     dw_buf_init(&d->at.answer, ANSWER_MAX);
     char *err = NULL;
-    if (!d->at.easy || webhook_channel.request(&r->webhooks[d->hook], NULL, d->body, &d->at, &err) < 0) {
+    int rc = d->at.easy ? ch->request(conf, d->row.to, d->row.body, &d->at, &err) : -1;
+    pthread_mutex_unlock(&n->cfg_mu);
+    if (rc < 0) {
         attempt_failed_to_start(n, d, err ? err : "cannot create a transfer");
         free(err);
         return;
@@ -340,42 +534,50 @@ static void attempt_start(struct dw_notifier *n, struct delivery *d, int64_t now
     n->in_flight++;
 }
 
-/* Starts every delivery that is due; returns the next due time (INT64_MAX: none). */
+/* Starts every row that is due; returns the next due time (INT64_MAX: none). */
 static int64_t start_due(struct dw_notifier *n)
 {
     int64_t now = dw_mono_ns(), next = INT64_MAX;
-    for (size_t i = 0; i < n->nwin; i++) {
-        struct event *ev = n->win[i];
-        for (size_t k = 0; k < ev->nd; k++) {
-            struct delivery *d = &ev->d[k];
-            if (d->done || d->in_flight || d->blocked)
-                continue;
-            if (d->due_ns > now)
-                next = d->due_ns < next ? d->due_ns : next;
-            else if (n->in_flight < MAX_IN_FLIGHT)
-                attempt_start(n, d, now);
-        }
+    for (size_t i = 0; i < n->nlive; i++) {
+        struct delivery *d = n->live[i];
+        if (d->done || d->in_flight || d->blocked)
+            continue;
+        if (d->due_ns <= now && n->in_flight < MAX_IN_FLIGHT)
+            attempt_start(n, d, now);
+        if (!d->done && !d->in_flight && !d->blocked)
+            next = d->due_ns < next ? d->due_ns : next;
     }
     return next;
 }
 
 static void answer_received(struct dw_notifier *n, struct delivery *d, CURLcode rc)
 {
+    const struct channel *ch = channel_by_kind(d->row.kind);
     struct outcome o;
-    webhook_channel.outcome(d->at.easy, rc, &d->at, &o);
+    ch->outcome(d->at.easy, rc, &d->at, &o);
     double secs = (double)(dw_mono_ns() - d->at.started_ns) / 1e9;
-    dw_metric_add(m.requests, (const char *[]){d->ev->receiver, o.result}, 1);
-    dw_metric_observe(m.duration, (const char *[]){d->ev->receiver}, secs);
+    const char *labels[] = {d->row.kind, receiver_label(d), o.result};
+    dw_metric_add(m.requests, labels, 1);
+    dw_metric_observe(m.duration, labels, secs);
     STAT(n, attempts, 1);
     d->in_flight = false;
     n->in_flight--;
     attempt_release(&d->at);
+    breaker_outcome(n, d, o.action);
+    struct ob_result *res = result_slot(n);
+    *res = (struct ob_result){.id = d->row.id,
+                              .attempt = d->attempts,
+                              .at_ms = d->started_ms,
+                              .duration_ms = secs * 1000,
+                              .result = o.result,
+                              .status = o.status,
+                              .detail = o.detail[0] ? dw_strdup(o.detail) : NULL};
     if (o.action == OUT_DELIVERED)
-        finish(n, d, "delivered", NULL);
+        finish(n, d, "delivered", res, NULL);
     else if (o.action == OUT_GIVE_UP)
-        finish(n, d, "given_up", o.detail);
+        finish(n, d, "given_up", res, o.detail);
     else
-        retry_later(n, d, &o);
+        retry_later(n, d, res, &o);
 }
 
 /* Handles every finished transfer; returns how many there were. */
@@ -399,84 +601,168 @@ static int finish_transfers(struct dw_notifier *n)
 
 static void abandon_in_flight(struct dw_notifier *n)
 {
-    for (size_t i = 0; i < n->nwin; i++)
-        for (size_t k = 0; k < n->win[i]->nd; k++) {
-            struct delivery *d = &n->win[i]->d[k];
-            if (!d->in_flight)
-                continue;
-            curl_multi_remove_handle(n->multi, d->at.easy);
-            attempt_release(&d->at);
-            d->in_flight = false;
-            d->due_ns = 0;
-        }
+    for (size_t i = 0; i < n->nlive; i++) {
+        struct delivery *d = n->live[i];
+        if (!d->in_flight)
+            continue;
+        curl_multi_remove_handle(n->multi, d->at.easy);
+        attempt_release(&d->at);
+        d->in_flight = false;
+        d->due_ns = 0;
+    }
     n->in_flight = 0;
 }
 
-/* ---- the window of events ---- */
+/* ---- the live rows ---- */
 
-/* Links d behind the newest unfinished delivery of its group to its channel. */
+static void delivery_free(struct delivery *d)
+{
+    attempt_release(&d->at);
+    ob_row_release(&d->row);
+    free(d);
+}
+
+/* Links d behind the newest unfinished row of its chain. */
 static void chain_link(struct dw_notifier *n, struct delivery *d)
 {
-    for (size_t i = n->nwin; i-- > 0;) {
-        struct event *ev = n->win[i];
-        if (strcmp(ev->receiver, d->ev->receiver) != 0 ||
-            strcmp(ev->group_key, d->ev->group_key) != 0)
-            continue;
-        for (size_t k = 0; k < ev->nd; k++) {
-            struct delivery *p = &ev->d[k];
-            if (p->hook == d->hook && !p->done && !p->next_same) {
-                p->next_same = d;
-                d->blocked = true;
-                return;
-            }
+    for (size_t i = n->nlive; i-- > 0;) {
+        struct delivery *p = n->live[i];
+        if (p->chain == d->chain && !p->done && !p->next_same) {
+            p->next_same = d;
+            d->blocked = true;
+            return;
         }
     }
 }
 
-static void add_delivery(struct dw_notifier *n, struct event *e, size_t hook, char *body)
+static void add_row(struct dw_notifier *n, struct ob_row *row)
 {
-    struct delivery *d = &e->d[e->nd++];
-    *d = (struct delivery){.ev = e, .hook = hook, .body = body};
-    e->left++;
-    STAT(n, pending, 1);
-    if (expired(n, e, 0))
-        finish(n, d, "expired", "older than the give-up age when read");
-    else
-        chain_link(n, d);
+    struct delivery *d = dw_calloc(1, sizeof *d);
+    d->row = *row;
+    *row = (struct ob_row){0};
+    d->attempts = d->row.attempts;
+    int64_t wait = d->row.next_ms - dw_now_ms();
+    d->due_ns = dw_mono_ns() + (wait > 0 ? wait * NS_PER_MS : 0);
+    char target[24];
+    snprintf(target, sizeof target, "%lld", (long long)d->row.target);
+    d->breaker =
+        hash_str(hash_str(hash_str(1469598103934665603ULL, d->row.receiver), target), d->row.kind);
+    d->chain = hash_str(hash_str(d->breaker, d->row.to), d->row.order_key);
+    chain_link(n, d);
+    n->live = dw_grow(n->live, &n->caplive, n->nlive + 1, sizeof *n->live);
+    n->live[n->nlive++] = d;
+    if (d->row.id > n->loaded_high)
+        n->loaded_high = d->row.id;
 }
 
-static struct event *event_new(struct dw_notifier *n, const struct dw_alert_event *ae)
+/* Loads pending rows above loaded_high while there is room. */
+static void load_rows(struct dw_notifier *n)
 {
-    struct event *e = dw_calloc(1, sizeof *e);
-    *e = (struct event){.id = ae->id, .at_ms = ae->at_ms};
-    e->receiver = dw_strdup(ae->receiver ? ae->receiver : "");
-    e->group_key = dw_strdup(ae->group_key ? ae->group_key : "");
-    e->kind = dw_strdup(ae->kind ? ae->kind : "");
-    struct y_receiver *r = receiver_find(n, e->receiver);
-    e->d = dw_calloc(r->nwebhooks ? r->nwebhooks : 1, sizeof *e->d);
-    for (size_t i = 0; i < r->nwebhooks; i++) {
+    if (!n->more_rows && !atomic_exchange(&n->dirty, false))
+        return;
+    if (n->nlive >= LIVE_MAX) {
+        n->more_rows = true;
+        return;
+    }
+    struct ob_row *rows = NULL;
+    size_t cnt = 0, max = LIVE_MAX - n->nlive;
+    char *err = NULL;
+    if (outbox_load(n->store, n->loaded_high, max, &rows, &cnt, &err) != 0) {
+        dw_log_kv(DW_LOG_ERROR, "notify", "reading the outbox failed; retrying", "error", err,
+                  NULL);
+        free(err);
+        n->more_rows = true;
+        return;
+    }
+    for (size_t i = 0; i < cnt; i++)
+        add_row(n, &rows[i]);
+    n->more_rows = cnt == max;
+    ob_rows_free(rows, cnt);
+}
+
+/* Drops finished rows from memory, keeping id order. */
+static void compact_live(struct dw_notifier *n)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < n->nlive; i++) {
+        struct delivery *d = n->live[i];
+        if (d->done && !d->in_flight) {
+            delivery_free(d);
+            continue;
+        }
+        n->live[k++] = d;
+    }
+    if (k < n->nlive)
+        n->more_rows = true; /* room again: rows may be waiting in the store */
+    n->nlive = k;
+}
+
+/* Writes this turn's attempts and state changes. */
+static void flush_results(struct dw_notifier *n)
+{
+    if (n->nresults == 0)
+        return;
+    char *err = NULL;
+    if (outbox_record(n->store, n->results, n->nresults, &err) != 0) {
+        dw_log_kv(DW_LOG_ERROR, "notify", "recording notification attempts failed", "error", err,
+                  NULL);
+        free(err);
+    }
+    for (size_t i = 0; i < n->nresults; i++)
+        free((char *)n->results[i].detail);
+    n->nresults = 0;
+}
+
+/* ---- producers: events and enqueues ---- */
+
+static int insert_tx(struct dw_store *s, void *ctx)
+{
+    struct {
+        const struct ob_new *rows;
+        size_t n;
+    } *c = ctx;
+    return outbox_insert(s, c->rows, c->n, NULL);
+}
+
+static int insert_rows(struct dw_notifier *n, const struct ob_new *rows, size_t cnt, bool durable,
+                       char **err)
+{
+    struct {
+        const struct ob_new *rows;
+        size_t n;
+    } c = {rows, cnt};
+    return durable ? dw_store_tx_durable(n->store, insert_tx, &c, err)
+                   : dw_store_tx(n->store, insert_tx, &c, err);
+}
+
+/* Rows for one event: one per channel with something to send. */
+static void event_rows(struct dw_notifier *n, const struct dw_alert_event *ev, struct ob_new **rows,
+                       size_t *cnt, size_t *cap, char ***bodies, size_t *nb, size_t *capb)
+{
+    struct y_receiver *r = receiver_find(n, ev->receiver ? ev->receiver : "");
+    for (size_t i = 0; i < r->ntargets; i++) {
         const char *skip = NULL;
-        char *body = webhook_channel.render(&r->webhooks[i], ae->payload ? ae->payload : "", &skip);
-        if (body)
-            add_delivery(n, e, i, body);
-        else
-            dw_log_kv(DW_LOG_DEBUG, "notify", "nothing to send", "receiver", e->receiver, "group",
-                      e->group_key, "why", skip, NULL);
+        char *body =
+            r->targets[i].ch->render(r->targets[i].conf, ev->payload ? ev->payload : "", &skip);
+        if (!body) {
+            dw_log_kv(DW_LOG_DEBUG, "notify", "nothing to send", "receiver", r->name, "group",
+                      ev->group_key, "why", skip, NULL);
+            continue;
+        }
+        char *key = dw_asprintf("ev:%lld:%zu", (long long)ev->id, i);
+        *bodies = dw_grow(*bodies, capb, *nb + 2, sizeof **bodies);
+        (*bodies)[(*nb)++] = body;
+        (*bodies)[(*nb)++] = key;
+        *rows = dw_grow(*rows, cap, *cnt + 1, sizeof **rows);
+        (*rows)[(*cnt)++] = (struct ob_new){.dedup_key = key,
+                                            .receiver = r->name,
+                                            .target = (int64_t)i,
+                                            .kind = r->targets[i].ch->kind,
+                                            .order_key = ev->group_key ? ev->group_key : "",
+                                            .body = body,
+                                            .created_ms = ev->at_ms,
+                                            .not_after_ms = ev->at_ms + n->give_up_ms};
     }
-    return e;
-}
-
-static void event_free(struct event *e)
-{
-    for (size_t k = 0; k < e->nd; k++) {
-        attempt_release(&e->d[k].at);
-        free(e->d[k].body);
-    }
-    free(e->d);
-    free(e->receiver);
-    free(e->group_key);
-    free(e->kind);
-    free(e);
 }
 
 static bool take_signal(struct dw_notifier *n)
@@ -496,122 +782,177 @@ static void release_waiter(struct dw_notifier *n, bool pause)
     pthread_mutex_unlock(&n->mu);
 }
 
-static void add_events(struct dw_notifier *n, const struct dw_alert_event *ev, size_t cnt)
-{
-    for (size_t i = 0; i < cnt; i++) {
-        if (ev[i].id <= n->read_high)
-            continue; /* in the window, or done and not yet acknowledged */
-        struct event *e = event_new(n, &ev[i]); /* (links to the window as it is) */
-        n->win = dw_grow(n->win, &n->capwin, n->nwin + 1, sizeof *n->win);
-        n->win[n->nwin++] = e;
-        n->read_high = ev[i].id;
-        n->behind++;
-        STAT(n, events_read, 1);
-    }
-}
-
 static void log_store_error(const char *what, const char *err)
 {
     dw_log_kv(DW_LOG_ERROR, "notify", what, "error", err ? err : "?", NULL);
 }
 
 /*
- * The waiter is signalled when the alerter's newest event id is above our
- * read cursor. That id can outlive its event (the 30-day prune), and then
- * every wait would return at once: after two signalled reads in a row that
- * found nothing, the waiter pauses for a slice instead of spinning (until
- * the next real event moves read_high past it).
+ * Reads new alert events into the outbox and moves the cursor past them.
+ * The waiter is signalled when the alerter's newest event id is above the
+ * cursor; that id can outlive its event (the 30-day prune), and then every
+ * wait would return at once: after two signalled reads in a row that found
+ * nothing, the waiter pauses for a slice instead of spinning.
  */
-static bool signal_was_empty(struct dw_notifier *n, bool signalled, int64_t before)
-{
-    if (!signalled || n->read_high != before) {
-        n->empty_signals = 0;
-        return false;
-    }
-    return ++n->empty_signals >= 2;
-}
-
-/* Reads the events after the durable cursor that the window does not hold yet. */
 static void take_new_events(struct dw_notifier *n)
 {
     bool signalled = take_signal(n);
-    if (!signalled && !n->more)
+    if (!signalled && !n->more_events)
         return;
-    if (n->nwin >= WINDOW_MAX || dw_mono_ns() < n->read_retry_ns) {
-        n->more = true; /* the waiter stays parked until there is room */
+    if (dw_mono_ns() < n->read_retry_ns) {
+        n->more_events = true;
         return;
     }
-    size_t room = WINDOW_MAX - n->nwin;
-    size_t max = n->behind + (room < READ_BATCH ? room : READ_BATCH);
     struct dw_alert_event *ev = NULL;
     size_t cnt = 0;
     char *err = NULL;
-    if (dw_alerter_events_read(n->a, n->consumer, max, &ev, &cnt, &err) != 0) {
+    if (dw_alerter_events_read(n->a, n->consumer, READ_BATCH, &ev, &cnt, &err) != 0) {
         log_store_error("reading the alert event queue failed; retrying in 1 s", err);
         free(err);
         n->read_retry_ns = dw_mono_ns() + READ_RETRY_NS;
-        n->more = true;
+        n->more_events = true;
         return;
     }
-    int64_t before = n->read_high;
-    add_events(n, ev, cnt);
-    dw_alert_events_free(ev, cnt);
-    n->more = cnt == max;
-    if (n->read_high > n->read_acked) {
-        if (dw_alerter_events_ack(n->a, n->read_consumer, n->read_high, &err) == 0) {
-            n->read_acked = n->read_high;
-        } else {
-            log_store_error("moving the read cursor failed", err);
-            free(err);
-        }
+    struct ob_new *rows = NULL;
+    char **owned = NULL;
+    size_t nrows = 0, caprows = 0, nowned = 0, capowned = 0;
+    for (size_t i = 0; i < cnt; i++)
+        event_rows(n, &ev[i], &rows, &nrows, &caprows, &owned, &nowned, &capowned);
+    int rc = insert_rows(n, rows, nrows, false, &err);
+    if (rc == 0 && cnt > 0)
+        rc = dw_alerter_events_ack(n->a, n->consumer, ev[cnt - 1].id, &err);
+    if (rc != 0) {
+        log_store_error("queueing alert events in the outbox failed; retrying in 1 s", err);
+        free(err);
+        n->read_retry_ns = dw_mono_ns() + READ_RETRY_NS;
+        n->more_events = true;
+    } else {
+        n->more_events = cnt == READ_BATCH;
+        if (nrows)
+            atomic_store(&n->dirty, true);
+        pthread_mutex_lock(&n->mu);
+        n->st.events_read += (int64_t)cnt;
+        n->st.events_acked += (int64_t)cnt;
+        n->st.pending += (int64_t)nrows;
+        pthread_mutex_unlock(&n->mu);
+        n->empty_signals = cnt ? 0 : n->empty_signals + (signalled ? 1 : 0);
+        if (!n->more_events)
+            release_waiter(n, n->empty_signals >= 2);
     }
-    if (!n->more)
-        release_waiter(n, signal_was_empty(n, signalled, before));
+    for (size_t i = 0; i < nowned; i++)
+        free(owned[i]);
+    free(owned);
+    free(rows);
+    dw_alert_events_free(ev, cnt);
 }
 
-/* Drops the finished prefix of the window and moves the durable cursor past it. */
-static void ack_done(struct dw_notifier *n)
+/* Renders and inserts one direct row (enqueue and fallbacks). */
+static int enqueue_row(struct dw_notifier *n, const struct dw_notification *msg, int64_t now,
+                       int64_t *id_out, char **err)
 {
-    size_t k = 0;
-    while (k < n->nwin && n->win[k]->left == 0) {
-        n->ack_to = n->win[k]->id;
-        event_free(n->win[k++]);
+    const struct channel *ch = channel_by_kind(msg->kind);
+    if (!ch) {
+        *err = dw_asprintf("unknown channel kind \"%s\"", msg->kind);
+        return -1;
     }
-    if (k) {
-        memmove(n->win, n->win + k, (n->nwin - k) * sizeof *n->win);
-        n->nwin -= k;
-        n->popped += k;
+    pthread_mutex_lock(&n->cfg_mu);
+    const void *conf = providers_conf(n->prov, msg->kind);
+    const char *skip = NULL;
+    char *body = conf ? ch->render(conf, msg->payload, &skip) : NULL;
+    pthread_mutex_unlock(&n->cfg_mu);
+    if (!conf) {
+        *err = dw_asprintf("no %s channel is configured in the notify section", msg->kind);
+        return -1;
     }
-    if (n->ack_to <= n->acked)
-        return;
+    if (!body) {
+        *err = dw_asprintf("nothing to send: %s", skip ? skip : "the channel rendered nothing");
+        return -1;
+    }
+    struct ob_new row = {.dedup_key = msg->dedup_key,
+                         .receiver = "",
+                         .target = -1,
+                         .kind = ch->kind,
+                         .to = msg->to,
+                         .order_key = msg->order_key ? msg->order_key : msg->dedup_key,
+                         .person = msg->person,
+                         .fallback_kind = msg->fallback_kind,
+                         .fallback_to = msg->fallback_to,
+                         .payload = msg->fallback_kind ? msg->payload : NULL,
+                         .body = body,
+                         .created_ms = now,
+                         .not_after_ms =
+                             msg->not_after_ms > 0 ? msg->not_after_ms : now + n->give_up_ms};
+    int64_t before = outbox_id_of(n->store, msg->dedup_key, NULL);
+    int rc = insert_rows(n, &row, 1, true, err);
+    free(body);
+    if (rc != 0)
+        return -1;
+    if (id_out)
+        *id_out = outbox_id_of(n->store, msg->dedup_key, NULL);
+    if (before == 0) {
+        STAT(n, pending, 1);
+        atomic_store(&n->dirty, true);
+        curl_multi_wakeup(n->multi);
+    }
+    return 0;
+}
+
+static void queue_fallback(struct dw_notifier *n, const struct delivery *d)
+{
+    char *key = dw_asprintf("%s:fallback", d->row.dedup_key);
+    struct dw_notification fb = {.dedup_key = key,
+                                 .kind = d->row.fallback_kind,
+                                 .to = d->row.fallback_to,
+                                 .payload = d->row.payload,
+                                 .order_key = d->row.order_key,
+                                 .person = d->row.person};
     char *err = NULL;
-    if (dw_alerter_events_ack(n->a, n->consumer, n->ack_to, &err) != 0) {
-        log_store_error("acknowledging alert events failed; retrying", err);
+    if (enqueue_row(n, &fb, dw_now_ms(), NULL, &err) == 0) {
+        STAT(n, fallbacks, 1);
+        dw_log_kv(DW_LOG_INFO, "notify", "fallback queued", "key", d->row.dedup_key, "channel",
+                  d->row.fallback_kind, NULL);
+    } else {
+        dw_log_kv(DW_LOG_ERROR, "notify", "cannot queue the fallback", "key", d->row.dedup_key,
+                  "error", err, NULL);
         free(err);
-        return;
     }
-    n->acked = n->ack_to;
-    n->behind -= n->popped;
-    STAT(n, events_acked, (int64_t)n->popped);
-    n->popped = 0;
+    free(key);
+}
+
+int dw_notifier_enqueue(struct dw_notifier *n, const struct dw_notification *msg, int64_t *id_out,
+                        char **err)
+{
+    if (!msg->dedup_key || !msg->dedup_key[0] || strlen(msg->dedup_key) > OUTBOX_DEDUP_MAX) {
+        *err = dw_asprintf("a dedup key of 1 to %d bytes is required", OUTBOX_DEDUP_MAX);
+        return -1;
+    }
+    if (!msg->kind || !msg->payload) {
+        *err = dw_strdup("kind and payload are required");
+        return -1;
+    }
+    if (strlen(msg->payload) > OUTBOX_PAYLOAD_MAX) {
+        *err = dw_asprintf("the payload is over %d bytes", OUTBOX_PAYLOAD_MAX);
+        return -1;
+    }
+    return enqueue_row(n, msg, dw_now_ms(), id_out, err);
 }
 
 /* ---- threads ---- */
 
 static void wait_for_work(struct dw_notifier *n, int64_t next_ns)
 {
-    int64_t wait_ms = IDLE_WAIT_MS;
+    int64_t now = dw_mono_ns(), wait_ms = IDLE_WAIT_MS;
     if (next_ns != INT64_MAX) {
-        int64_t until = (next_ns - dw_mono_ns() + NS_PER_MS - 1) / NS_PER_MS;
+        int64_t until = (next_ns - now + NS_PER_MS - 1) / NS_PER_MS;
         wait_ms = until < wait_ms ? until : wait_ms;
     }
-    if (n->read_retry_ns > dw_mono_ns()) {
-        int64_t until = (n->read_retry_ns - dw_mono_ns() + NS_PER_MS - 1) / NS_PER_MS;
+    if (n->read_retry_ns > now) {
+        int64_t until = (n->read_retry_ns - now + NS_PER_MS - 1) / NS_PER_MS;
         wait_ms = until < wait_ms ? until : wait_ms;
     }
-    if (take_signal(n) && !n->more)
+    if ((take_signal(n) && !n->more_events) || atomic_load(&n->dirty))
         wait_ms = 0;
-    if (n->more && n->nwin < WINDOW_MAX && dw_mono_ns() >= n->read_retry_ns)
+    if ((n->more_events && now >= n->read_retry_ns) || (n->more_rows && n->nlive < LIVE_MAX))
         wait_ms = 0;
     curl_multi_poll(n->multi, NULL, 0, wait_ms > 0 ? (int)wait_ms : 0, NULL);
 }
@@ -624,6 +965,19 @@ static void publish(struct dw_notifier *n)
     dw_metric_set(m.pending, NULL, pending);
 }
 
+static void maybe_prune(struct dw_notifier *n)
+{
+    int64_t now = dw_mono_ns();
+    if (now < n->next_prune_ns)
+        return;
+    n->next_prune_ns = now + PRUNE_EVERY_NS;
+    char *err = NULL;
+    if (outbox_prune(n->store, dw_now_ms() - PRUNE_AFTER_MS, &err) != 0) {
+        log_store_error("pruning the outbox failed", err);
+        free(err);
+    }
+}
+
 static void *delivery_thread(void *arg)
 {
     struct dw_notifier *n = arg;
@@ -631,21 +985,23 @@ static void *delivery_thread(void *arg)
         if (atomic_exchange(&n->reload, false))
             receivers_reload(n);
         take_new_events(n);
+        load_rows(n);
         int64_t next = start_due(n);
         int running = 0;
         curl_multi_perform(n->multi, &running);
         int finished = finish_transfers(n);
-        ack_done(n);
+        flush_results(n);
+        compact_live(n);
+        maybe_prune(n);
         publish(n);
         if (!finished)
             wait_for_work(n, next);
     }
     abandon_in_flight(n);
+    flush_results(n);
     return NULL;
 }
 
-/* Blocks in dw_alerter_events_wait; wakes the delivery thread when events
- * after read_high exist, then parks until they have been read. */
 static void pause_slice(struct dw_notifier *n)
 {
     struct timespec ts;
@@ -656,6 +1012,8 @@ static void pause_slice(struct dw_notifier *n)
     pthread_cond_timedwait(&n->cv, &n->mu, &ts);
 }
 
+/* Blocks in dw_alerter_events_wait; wakes the delivery thread when events
+ * after the cursor exist, then parks until they have been read. */
 static void *waiter_thread(void *arg)
 {
     struct dw_notifier *n = arg;
@@ -669,7 +1027,7 @@ static void *waiter_thread(void *arg)
         pthread_mutex_unlock(&n->mu);
         if (atomic_load(&n->stop))
             break;
-        if (!dw_alerter_events_wait(n->a, n->read_consumer, WAIT_SLICE_MS))
+        if (!dw_alerter_events_wait(n->a, n->consumer, WAIT_SLICE_MS))
             continue;
         pthread_mutex_lock(&n->mu);
         n->signalled = true;
@@ -681,34 +1039,68 @@ static void *waiter_thread(void *arg)
 
 /* ---- life ---- */
 
+static void set_providers(struct dw_notifier *n, const struct dw_config *cfg)
+{
+    struct y_providers *p = NULL;
+    if (cfg) {
+        struct dw_diags diags;
+        dw_diags_init(&diags);
+        p = providers_decode(cfg, &diags);
+        log_receiver_diags("notify", &diags);
+        dw_diags_release(&diags);
+    }
+    pthread_mutex_lock(&n->cfg_mu);
+    struct y_providers *old = n->prov;
+    n->prov = p;
+    pthread_mutex_unlock(&n->cfg_mu);
+    providers_free(&old);
+}
+
+void dw_notifier_set_config(struct dw_notifier *n, const struct dw_config *cfg)
+{
+    set_providers(n, cfg);
+}
+
 struct dw_notifier *dw_notifier_new(const struct dw_notifier_options *o)
 {
     register_metrics();
+    char *err = NULL;
+    if (!o->store || outbox_migrate(o->store, &err) != 0) {
+        dw_log_kv(DW_LOG_ERROR, "notify", "cannot prepare the outbox", "error",
+                  err ? err : "no store", NULL);
+        free(err);
+        return NULL;
+    }
     struct dw_notifier *n = dw_calloc(1, sizeof *n);
     n->a = o->alerter;
+    n->store = o->store;
     n->consumer = dw_strdup(o->consumer ? o->consumer : "notify");
-    n->read_consumer = dw_asprintf("%s.read", n->consumer);
     n->base_ms = o->backoff_base_ms > 0 ? o->backoff_base_ms : 500;
     n->max_ms = o->backoff_max_ms > 0 ? o->backoff_max_ms : 30000;
     if (n->max_ms < n->base_ms)
         n->max_ms = n->base_ms;
     n->give_up_ms = o->give_up_after_ms > 0 ? o->give_up_after_ms : 24LL * 3600 * 1000;
+    n->breaker_failures = o->breaker_failures > 0 ? o->breaker_failures : 10;
+    n->breaker_open_ms = o->breaker_open_ms > 0 ? o->breaker_open_ms : 30000;
+    n->on_done = o->on_done;
+    n->on_done_ctx = o->on_done_ctx;
     n->multi = curl_multi_init();
     if (!n->multi)
         dw_oom(0);
     curl_multi_setopt(n->multi, CURLMOPT_MAX_HOST_CONNECTIONS, 8L);
     pthread_mutex_init(&n->mu, NULL);
     pthread_cond_init(&n->cv, NULL);
+    pthread_mutex_init(&n->cfg_mu, NULL);
     dw_random_bytes(&n->rng, sizeof n->rng);
     n->rng |= 1;
-    n->more = true; /* read what is queued at once */
+    n->more_events = true; /* read what is queued at once */
+    n->more_rows = true;   /* and what the outbox holds from before */
+    n->st.pending = outbox_pending(n->store, NULL);
+    if (n->st.pending < 0)
+        n->st.pending = 0;
+    set_providers(n, o->config);
     receivers_reload(n);
     return n;
-}
-
-static void name_thread(pthread_t t, const char *name)
-{
-    pthread_setname_np(t, name);
 }
 
 int dw_notifier_start(struct dw_notifier *n)
@@ -718,7 +1110,7 @@ int dw_notifier_start(struct dw_notifier *n)
     atomic_store(&n->stop, false);
     int rc = pthread_create(&n->thread, NULL, delivery_thread, n);
     if (rc == 0) {
-        name_thread(n->thread, "dw-notify");
+        pthread_setname_np(n->thread, "dw-notify");
         rc = pthread_create(&n->waiter, NULL, waiter_thread, n);
         if (rc != 0) {
             atomic_store(&n->stop, true);
@@ -731,7 +1123,7 @@ int dw_notifier_start(struct dw_notifier *n)
                   NULL);
         return -1;
     }
-    name_thread(n->waiter, "dw-notify-wait");
+    pthread_setname_np(n->waiter, "dw-notify-wait");
     n->running = true;
     return 0;
 }
@@ -749,7 +1141,7 @@ void dw_notifier_stop(struct dw_notifier *n)
     pthread_join(n->waiter, NULL);
     n->running = false;
     n->signalled = false;
-    n->more = true;
+    n->more_events = true;
 }
 
 void dw_notifier_reload(struct dw_notifier *n)
@@ -771,15 +1163,39 @@ void dw_notifier_free(struct dw_notifier **pn)
     if (!n)
         return;
     dw_notifier_stop(n);
-    for (size_t i = 0; i < n->nwin; i++)
-        event_free(n->win[i]);
-    free(n->win);
+    for (size_t i = 0; i < n->nlive; i++) {
+        delivery_free(n->live[i]);
+    }
+    free(n->live);
+    flush_results(n);
+    free(n->results);
     receivers_clear(n);
+    providers_free(&n->prov);
     curl_multi_cleanup(n->multi);
     pthread_mutex_destroy(&n->mu);
     pthread_cond_destroy(&n->cv);
+    pthread_mutex_destroy(&n->cfg_mu);
     free(n->consumer);
-    free(n->read_consumer);
     free(n);
     *pn = NULL;
+}
+
+char *dw_notifier_twilio_token(struct dw_notifier *n)
+{
+    char *out = NULL;
+    pthread_mutex_lock(&n->cfg_mu);
+    const struct y_twilio *t = n->prov ? (n->prov->sms ? n->prov->sms : n->prov->voice) : NULL;
+    if (t && t->auth_token) {
+        out = dw_strdup(t->auth_token);
+    } else if (t && t->auth_token_file) {
+        size_t len = 0;
+        struct dw_diags d;
+        dw_diags_init(&d);
+        out = dw_read_file(t->auth_token_file, 65536, &len, &d);
+        dw_diags_release(&d);
+        if (out)
+            out[strcspn(out, "\r\n")] = '\0';
+    }
+    pthread_mutex_unlock(&n->cfg_mu);
+    return out;
 }

@@ -28,15 +28,29 @@
 #include "alert/alert.h"
 #include "core/core.h"
 #include "plan/plan.h"
+#include "store/store.h"
+
+#include <jansson.h>
 
 struct dw_notifier;
 
+/** Called on the delivery thread when a notification is finished (delivered or given up). */
+typedef void (*dw_notify_done_fn)(void *ctx, const char *dedup_key, const char *kind,
+                                  const char *to, const char *result, const char *detail);
+
 struct dw_notifier_options {
-    struct dw_alerter *alerter; /* borrowed; must outlive the notifier */
-    const char *consumer;       /* cursor name; NULL: "notify" */
-    int64_t backoff_base_ms;    /* first retry delay before jitter; 0: 500 ms */
-    int64_t backoff_max_ms;     /* cap of the exponential backoff; 0: 30 s */
-    int64_t give_up_after_ms;   /* an event older than this (dw_now_ms) is dropped; 0: 24 h */
+    struct dw_alerter *alerter;     /* borrowed; must outlive the notifier */
+    struct dw_store *store;         /* borrowed: the outbox lives here (the alerter's store) */
+    const struct dw_config *config; /* borrowed for dw_notifier_new: the notify section's
+                                       channel defaults (dw_notifier_set_config later) */
+    const char *consumer;           /* cursor name; NULL: "notify" */
+    int64_t backoff_base_ms;        /* first retry delay before jitter; 0: 500 ms */
+    int64_t backoff_max_ms;         /* cap of the exponential backoff; 0: 30 s */
+    int64_t give_up_after_ms;  /* a notification older than this (dw_now_ms) expires; 0: 24 h */
+    int breaker_failures;      /* outcomes (9 in 10 failed) that open a channel's breaker; 0: 10 */
+    int64_t breaker_open_ms;   /* first open period, doubled up to 5 min; 0: 30 s */
+    dw_notify_done_fn on_done; /* may be NULL */
+    void *on_done_ctx;
 };
 
 /**
@@ -70,16 +84,80 @@ void dw_notifier_stop(struct dw_notifier *n);
  */
 void dw_notifier_reload(struct dw_notifier *n);
 
+/**
+ * A message for one destination, from outside the alert routing tree (the
+ * on-call module's pages). Written to the outbox before this returns
+ * (durable commit), delivered at least once by the delivery thread.
+ */
+struct dw_notification {
+    const char *dedup_key;     /* required, at most 512 bytes: a second enqueue is a no-op */
+    const char *kind;          /* "sms", "voice", "email", "slack", "pagerduty", "webhook" */
+    const char *to;            /* phone number, e-mail address, Slack channel; NULL: the
+                                  notify section's default for the kind */
+    const char *payload;       /* the message JSON (notify_internal.h documents it), <= 1 MiB */
+    const char *order_key;     /* messages with the same key to the same destination are
+                                  delivered in enqueue order; NULL: dedup_key */
+    const char *person;        /* for the record and the API; may be NULL */
+    const char *fallback_kind; /* tried (once) when this one is given up; may be NULL */
+    const char *fallback_to;
+    int64_t not_after_ms; /* expires then; 0: now + give_up_after */
+};
+
+/**
+ * Queues one message. 0 (also when the dedup key was queued before: *id_out
+ * is then the first one's id), or -1 with *err: unknown kind, no channel
+ * configured for it, missing fields, limits, store failure. Thread-safe.
+ */
+int dw_notifier_enqueue(struct dw_notifier *n, const struct dw_notification *msg, int64_t *id_out,
+                        char **err);
+
+/** Switches to cfg's notify section (channel defaults) for later attempts. Thread-safe. */
+void dw_notifier_set_config(struct dw_notifier *n, const struct dw_config *cfg);
+
+/**
+ * Outbox rows as JSON (newest first; at most limit, 1..1000): id, dedupKey,
+ * kind, receiver, to, person, state, attempts, createdAt, nextAttemptAt,
+ * doneAt, lastResult, lastDetail and, when with_attempts, every attempt
+ * (at, result, status, detail, durationMs). state NULL: any. New reference,
+ * or NULL with *err.
+ */
+json_t *dw_notifier_outbox_json(struct dw_store *store, const char *state, const char *dedup_prefix,
+                                size_t limit, bool with_attempts, char **err);
+
+/**
+ * The auth token of the notify section's SMS provider (read from its file
+ * when it has one), which Twilio signs inbound requests with; NULL when
+ * none is configured. Caller frees.
+ */
+char *dw_notifier_twilio_token(struct dw_notifier *n);
+
 /** Counters for tests and the API. */
 struct dw_notifier_stats {
-    int64_t events_read;  /* events taken from the queue */
-    int64_t events_acked; /* events done (delivered, given up or nothing to send) */
-    int64_t attempts;     /* HTTP requests made */
-    int64_t delivered;    /* notifications delivered (2xx) */
-    int64_t given_up;     /* notifications dropped: a final 4xx, expiry, channel removed */
-    int64_t retries;      /* attempts that failed and were scheduled again */
-    int64_t pending;      /* notifications not yet delivered or given up */
+    int64_t events_read;   /* events taken from the queue */
+    int64_t events_acked;  /* events whose notifications are in the outbox (cursor moved) */
+    int64_t attempts;      /* requests made */
+    int64_t delivered;     /* notifications delivered */
+    int64_t given_up;      /* notifications finished without delivery: final error, expiry,
+                              channel removed */
+    int64_t retries;       /* attempts that failed and were scheduled again */
+    int64_t pending;       /* notifications in the outbox not yet finished */
+    int64_t breaker_skips; /* attempts put off because a channel's breaker was open */
+    int64_t fallbacks;     /* fallback messages queued */
 };
 void dw_notifier_get_stats(struct dw_notifier *n, struct dw_notifier_stats *out);
+
+/* ---- Twilio inbound requests ---- */
+
+/**
+ * Checks a request Twilio made to us (a voice call's keypad digits, a
+ * status callback): signature is its X-Twilio-Signature header; url the full
+ * URL Twilio requested (scheme, host, port if any, path and query string);
+ * names / values the n POST form parameters (any order; none for a GET).
+ * True when signature is base64(HMAC-SHA1(auth_token, url + each name and
+ * value sorted by name)), compared in constant time. Thread-safe.
+ */
+bool dw_notify_twilio_signature_ok(const char *auth_token, const char *url,
+                                   const char *const *names, const char *const *values, size_t n,
+                                   const char *signature);
 
 #endif

@@ -2,16 +2,20 @@
  * notify_internal.h - what the files of src/notify share; no other module
  * includes it.
  *
- * config.c decodes a receiver's channel keys into the y_* structs below
- * (they are also the runtime configuration: the delivery thread reads them
- * as decoded). webhook.c is the webhook channel: it renders a body from an
- * event's payload, builds the HTTP request and classifies the answer.
+ * config.c decodes a receiver's channel keys (and the notify section's
+ * providers) into the y_* structs below (they are also the runtime
+ * configuration: the delivery thread reads them as decoded). Each channel
+ * (webhook.c, slack.c, email.c, twilio.c for sms and voice, pagerduty.c) is
+ * a struct channel: it renders a body from a message's payload, builds the
+ * request and classifies the answer; webhook.c also holds what they share
+ * (the HTTP POST and its answer table, reading the message JSON).
  * notifier.c owns the queue cursor, the deliveries, retries and threads.
  */
 #ifndef DW_NOTIFY_INTERNAL_H
 #define DW_NOTIFY_INTERNAL_H
 
 #include <curl/curl.h>
+#include <jansson.h>
 
 #include "notify/notify.h"
 
@@ -54,11 +58,115 @@ struct y_webhook { /* one item of webhook_configs */
     struct y_http http;
 };
 
+struct y_slack {   /* one item of slack_configs (Alertmanager 0.25), or notify.slack */
+    char *api_url; /* secret: the incoming webhook's URL; or api_url_file, read at each request */
+    char *api_url_file;
+    char *channel; /* NULL: the webhook's own channel */
+    char *username;
+    char *icon_emoji;
+    char *icon_url;
+    char *title; /* literal header text (templates are not expanded); NULL: the group title */
+    char *text;  /* literal summary text; NULL: the built-in summary */
+    char *color; /* literal colour for every message; NULL: by priority and status */
+    bool send_resolved;
+    bool link_names;
+    int64_t timeout_ms;
+    struct y_http http;
+};
+
+struct y_email { /* one item of email_configs (Alertmanager 0.25), or notify.email */
+    char *to;    /* "a@x, B <b@y>"; required in a receiver, optional in notify.email */
+    char *from;
+    char *smarthost; /* "host:port"; port 465: smtps, else smtp (+ STARTTLS when require_tls) */
+    char *hello;
+    char *auth_username;
+    char *auth_password; /* secret; or auth_password_file, read at each request */
+    char *auth_password_file;
+    char *auth_identity; /* SASL authorization identity */
+    char *auth_secret;   /* CRAM-MD5 secret: accepted, not used (libcurl negotiates) */
+    char *html;          /* Alertmanager templates: accepted with a warning, not used */
+    char *text;
+    bool require_tls;
+    bool send_resolved;
+    struct dw_schema_pair *headers; /* extra header lines; "Subject" / "From" replace ours */
+    size_t nheaders;
+    struct y_tls tls;
+    int64_t timeout_ms;
+};
+
+struct y_twilio {  /* one item of sms_configs / voice_configs (dojowatch's), or notify.sms/voice */
+    char *api_url; /* default https://api.twilio.com; another provider with the same API */
+    char *account_sid;
+    char *auth_token; /* secret; or auth_token_file, read at each request */
+    char *auth_token_file;
+    char *from; /* E.164 */
+    char *to;   /* E.164; required in a receiver, optional in notify.sms/voice */
+    char *status_callback;
+    bool send_resolved; /* default true for sms, false for voice */
+    int64_t timeout_ms;
+};
+
+struct y_link { /* pagerduty_configs[].links */
+    char *href;
+    char *text;
+};
+
+struct y_pagerduty {   /* one item of pagerduty_configs (Alertmanager 0.25), or notify.pagerduty */
+    char *routing_key; /* secret; or routing_key_file, read at each request */
+    char *routing_key_file;
+    char *url;
+    char *client;
+    char *client_url;  /* NULL: the payload's externalURL */
+    char *description; /* literal summary; NULL: the group title and summary */
+    char *source;      /* NULL: client */
+    char *severity;    /* NULL: by priority (P0 critical, P1 error, P2 warning) */
+    char *class_;
+    char *component;
+    char *group;
+    struct dw_schema_pair *details; /* added to custom_details */
+    size_t ndetails;
+    struct y_link *links;
+    size_t nlinks;
+    bool send_resolved;
+    int64_t timeout_ms;
+    struct y_http http;
+};
+
+struct channel;
+
+/** One channel item of a receiver, whatever its kind (conf points into the receiver). */
+struct y_target {
+    const struct channel *ch;
+    const void *conf;
+};
+
 struct y_receiver { /* one item of alerting.receivers, channel keys only */
     char *name;
     struct y_webhook *webhooks;
     size_t nwebhooks;
+    struct y_slack *slacks;
+    size_t nslacks;
+    struct y_email *emails;
+    size_t nemails;
+    struct y_pagerduty *pagerduties;
+    size_t npagerduties;
+    struct y_twilio *sms;
+    size_t nsms;
+    struct y_twilio *voices;
+    size_t nvoices;
+    /* Every item above in the order webhook, slack, email, pagerduty, sms, voice (built by
+       receiver_decode; NULL in what dw_notify_check_config decodes). */
+    struct y_target *targets;
+    size_t ntargets;
     char *other[16]; /* Alertmanager channels not delivered yet (kept as YAML, warned) */
+};
+
+/** The notify section's defaults for messages the on-call module sends to a person. */
+struct y_providers {
+    struct y_slack *slack; /* NULL when absent */
+    struct y_email *email;
+    struct y_twilio *sms, *voice;
+    struct y_pagerduty *pagerduty;
 };
 
 /**
@@ -67,6 +175,14 @@ struct y_receiver { /* one item of alerting.receivers, channel keys only */
  */
 struct y_receiver *receiver_decode(const char *name, const char *yaml, struct dw_diags *diags);
 void receiver_free(struct y_receiver **r);
+
+/**
+ * Decodes the providers of cfg's `notify` section (dw_config_decode_section,
+ * so positions are the file's). NULL with diags filled when invalid; a
+ * section without providers gives a struct of NULLs.
+ */
+struct y_providers *providers_decode(const struct dw_config *cfg, struct dw_diags *diags);
+void providers_free(struct y_providers **p);
 
 /* ---- channels (webhook.c) ---- */
 
@@ -77,6 +193,10 @@ struct attempt {
     struct dw_buf answer; /* the first bytes of the response body, for the log */
     char errbuf[CURL_ERROR_SIZE];
     int64_t started_ns;
+    char *upload;            /* a body the request composed (heap), NULL when borrowed */
+    size_t upload_len;       /* its length */
+    size_t upload_pos;       /* SMTP: how much the read callback handed to libcurl */
+    struct curl_slist *rcpt; /* SMTP: the envelope recipients */
 };
 
 enum outcome_action { OUT_DELIVERED, OUT_RETRY, OUT_GIVE_UP };
@@ -120,11 +240,71 @@ struct channel {
     void (*outcome)(CURL *easy, CURLcode rc, const struct attempt *at, struct outcome *out);
 };
 
-extern const struct channel webhook_channel;
+extern const struct channel webhook_channel;   /* webhook.c */
+extern const struct channel slack_channel;     /* slack.c */
+extern const struct channel email_channel;     /* email.c */
+extern const struct channel sms_channel;       /* twilio.c */
+extern const struct channel voice_channel;     /* twilio.c */
+extern const struct channel pagerduty_channel; /* pagerduty.c */
+
+/** The channel of a kind ("webhook", "slack", "email", "sms", "voice", "pagerduty"); NULL when
+ * unknown. */
+const struct channel *channel_by_kind(const char *kind);
 
 /** Frees what an attempt holds (not the struct). */
 void attempt_release(struct attempt *at);
 /** Parses a Retry-After value (delay-seconds or an HTTP date); -1 when unusable. */
 int64_t retry_after_parse(const char *value, int64_t now_s);
+
+/* ---- what the channels share (webhook.c) ---- */
+
+#define BODY_MAX 65536 /* bound of a rendered body (HTTP channels) */
+
+/** A secret given inline or in a file (read now, white space trimmed); NULL without *err when
+ * neither. */
+char *secret_get(const char *inline_value, const char *file, char **err);
+/**
+ * The parts of a POST every HTTP channel shares: URL, body (borrowed; use
+ * at->upload for a composed one), Content-Type, User-Agent, empty Expect,
+ * time-out, the answer's first bytes kept in at->answer, http and https only.
+ * h (may be NULL) adds its authorization, proxy, TLS and redirects.
+ */
+int http_post(struct attempt *at, const char *url, const char *content_type, const char *body,
+              size_t len, int64_t timeout_ms, const struct y_http *h, char **err);
+/** The webhook's answer table (2xx / 408, 429, 5xx / other); detail "HTTP n: body". */
+void http_outcome(CURL *easy, CURLcode rc, const struct attempt *at, struct outcome *out);
+
+/* Reading the message JSON (see struct channel). */
+
+/** The payload as an object with an "alerts" array, or NULL with *skip. */
+json_t *msg_parse(const char *payload, const char **skip);
+/** Removes the resolved alerts (send_resolved: false); false when none fires. */
+bool msg_drop_resolved(json_t *doc);
+/** A string member of an object member ("commonAnnotations", "summary"); NULL when absent or empty.
+ */
+const char *msg_get(json_t *doc, const char *object, const char *key);
+/** Number of alerts whose status is st ("firing", "resolved"). */
+size_t msg_count(json_t *doc, const char *st);
+bool msg_resolved(json_t *doc); /* status "resolved" */
+/**
+ * Alertmanager's default title: "[FIRING:2] v1 v2 (c1 c2)" from the sorted
+ * group label values and the common labels that are not group labels;
+ * "[RESOLVED] ..." when resolved. The group part is the same in every
+ * message of a group, so a reader can search for it.
+ */
+char *msg_title(json_t *doc);
+/** commonAnnotations.summary, else the alertname, else "alert". */
+const char *msg_summary(json_t *doc);
+/** externalURL/#/silences/new?filter={k="v",...} of the group labels; NULL without externalURL. */
+char *msg_silence_url(json_t *doc);
+/** The first alert's generatorURL; NULL when none. */
+const char *msg_dashboard_url(json_t *doc);
+/** "alertname k=v ... - summary" of one alert, cut to max code points. */
+char *msg_alert_line(json_t *alert, size_t max);
+/** The earliest startsAt of the alerts (ms), 0 when none parses. */
+int64_t msg_first_start(json_t *doc);
+
+/** s cut to at most max code points (an ellipsis replaces the tail); a heap copy. */
+char *text_cut(const char *s, size_t max);
 
 #endif

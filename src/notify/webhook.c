@@ -23,6 +23,13 @@
  * seconds or an HTTP date); time-outs and connection errors retried; a
  * malformed URL and every other status given up (retrying cannot fix them).
  *
+ * Shared by the channels (declared in notify_internal.h): the POST every
+ * HTTP channel makes (http_post) and its answer table (http_outcome),
+ * secrets inline or from files, reading the message JSON (titles,
+ * summaries, silence links, alert lines) and text cutting and URL encoding,
+ * so slack.c, email.c, twilio.c and pagerduty.c render the same group the
+ * same way. attempt_release frees what any channel put in an attempt.
+ *
  * Threads: everything here runs on the notifier's delivery thread.
  */
 #include <ctype.h>
@@ -98,6 +105,8 @@ static char *webhook_render(const void *conf, const char *payload, const char **
 static size_t keep_answer(char *data, size_t size, size_t nmemb, void *arg)
 {
     struct attempt *at = arg;
+    if (!at->answer.max) /* a zeroed attempt: give the buffer its bound */
+        dw_buf_init(&at->answer, ANSWER_KEEP);
     size_t n = size * nmemb, room = ANSWER_KEEP - at->answer.len;
     if (at->answer.len < ANSWER_KEEP)
         dw_buf_append(&at->answer, data, n < room ? n : room);
@@ -131,8 +140,7 @@ static char *read_secret(const char *path, char **err)
     return s;
 }
 
-/* A secret given inline or by file; NULL (no *err) when neither is set. */
-static char *secret(const char *inline_value, const char *file, char **err)
+char *secret_get(const char *inline_value, const char *file, char **err)
 {
     if (inline_value)
         return dw_strdup(inline_value);
@@ -145,9 +153,9 @@ static int add_authorization(const struct y_http *h, struct attempt *at, char **
     char *cred = NULL;
     if (h->authorization.credentials || h->authorization.credentials_file) {
         type = h->authorization.type ? h->authorization.type : "Bearer";
-        cred = secret(h->authorization.credentials, h->authorization.credentials_file, err);
+        cred = secret_get(h->authorization.credentials, h->authorization.credentials_file, err);
     } else {
-        cred = secret(h->bearer_token, h->bearer_token_file, err);
+        cred = secret_get(h->bearer_token, h->bearer_token_file, err);
     }
     if (*err)
         return -1;
@@ -164,7 +172,7 @@ static int set_basic_auth(const struct y_http *h, CURL *e, char **err)
 {
     if (!h->basic_auth.username)
         return 0;
-    char *pass = secret(h->basic_auth.password, h->basic_auth.password_file, err);
+    char *pass = secret_get(h->basic_auth.password, h->basic_auth.password_file, err);
     if (*err)
         return -1;
     curl_easy_setopt(e, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
@@ -194,29 +202,43 @@ static void set_transport(const struct y_http *h, CURL *e)
     }
 }
 
+int http_post(struct attempt *at, const char *url, const char *content_type, const char *body,
+              size_t len, int64_t timeout_ms, const struct y_http *h, char **err)
+{
+    CURL *e = at->easy;
+    char *ct = dw_asprintf("Content-Type: %s", content_type);
+    at->headers = curl_slist_append(at->headers, ct);
+    free(ct);
+    at->headers = curl_slist_append(at->headers, "Expect:");
+    if (h && (add_authorization(h, at, err) < 0 || set_basic_auth(h, e, err) < 0))
+        return -1;
+    curl_easy_setopt(e, CURLOPT_URL, url);
+    curl_easy_setopt(e, CURLOPT_POST, 1L);
+    curl_easy_setopt(e, CURLOPT_POSTFIELDS, body);
+    curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, at->headers);
+    curl_easy_setopt(e, CURLOPT_USERAGENT, "dojowatch/" DW_VERSION);
+    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)timeout_ms);
+    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, keep_answer);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, at);
+    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, at->errbuf);
+    if (h) {
+        set_transport(h, e);
+    } else {
+        curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+        curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
+    }
+    return 0;
+}
+
 static int webhook_request(const void *conf, const char *to, const char *body, struct attempt *at,
                            char **err)
 {
     (void)to; /* a webhook has one URL */
     const struct y_webhook *w = conf;
-    CURL *e = at->easy;
-    at->headers = curl_slist_append(at->headers, "Content-Type: application/json");
-    at->headers = curl_slist_append(at->headers, "Expect:");
-    if (add_authorization(&w->http, at, err) < 0 || set_basic_auth(&w->http, e, err) < 0)
-        return -1;
-    curl_easy_setopt(e, CURLOPT_URL, w->url);
-    curl_easy_setopt(e, CURLOPT_POST, 1L);
-    curl_easy_setopt(e, CURLOPT_POSTFIELDS, body);
-    curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(body));
-    curl_easy_setopt(e, CURLOPT_HTTPHEADER, at->headers);
-    curl_easy_setopt(e, CURLOPT_USERAGENT, "dojowatch/" DW_VERSION);
-    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)w->timeout_ms);
-    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, keep_answer);
-    curl_easy_setopt(e, CURLOPT_WRITEDATA, at);
-    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, at->errbuf);
-    set_transport(&w->http, e);
-    return 0;
+    return http_post(at, w->url, "application/json", body, strlen(body), w->timeout_ms, &w->http,
+                     err);
 }
 
 /* ---- outcome ---- */
@@ -279,7 +301,7 @@ static void answered(CURL *e, long status, const struct attempt *at, struct outc
     }
 }
 
-static void webhook_outcome(CURL *e, CURLcode rc, const struct attempt *at, struct outcome *o)
+void http_outcome(CURL *e, CURLcode rc, const struct attempt *at, struct outcome *o)
 {
     *o = (struct outcome){.retry_after_ms = -1};
     if (rc != CURLE_OK) {
@@ -296,6 +318,8 @@ void attempt_release(struct attempt *at)
     if (at->easy)
         curl_easy_cleanup(at->easy);
     curl_slist_free_all(at->headers);
+    curl_slist_free_all(at->rcpt);
+    free(at->upload);
     dw_buf_release(&at->answer);
     *at = (struct attempt){0};
 }
@@ -304,5 +328,224 @@ const struct channel webhook_channel = {
     .kind = "webhook",
     .render = webhook_render,
     .request = webhook_request,
-    .outcome = webhook_outcome,
+    .outcome = http_outcome,
 };
+
+const struct channel *channel_by_kind(const char *kind)
+{
+    static const struct channel *const all[] = {&webhook_channel, &slack_channel,
+                                                &email_channel,   &sms_channel,
+                                                &voice_channel,   &pagerduty_channel};
+    for (size_t i = 0; kind && i < DW_ARRAY_LEN(all); i++)
+        if (strcmp(all[i]->kind, kind) == 0)
+            return all[i];
+    return NULL;
+}
+
+/* ---- reading the message JSON (shared) ---- */
+
+json_t *msg_parse(const char *payload, const char **skip)
+{
+    json_t *doc = json_loads(payload ? payload : "", 0, NULL);
+    if (!json_is_object(doc) || !json_is_array(json_object_get(doc, "alerts"))) {
+        json_decref(doc);
+        *skip = "the event payload is not Alertmanager webhook JSON";
+        return NULL;
+    }
+    return doc;
+}
+
+bool msg_drop_resolved(json_t *doc)
+{
+    return drop_resolved(doc);
+}
+
+const char *msg_get(json_t *doc, const char *object, const char *key)
+{
+    const char *v = json_string_value(json_object_get(json_object_get(doc, object), key));
+    return v && *v ? v : NULL;
+}
+
+size_t msg_count(json_t *doc, const char *st)
+{
+    json_t *alerts = json_object_get(doc, "alerts"), *a;
+    size_t i, n = 0;
+    json_array_foreach(alerts, i, a)
+    {
+        const char *s = json_string_value(json_object_get(a, "status"));
+        n += s && strcmp(s, st) == 0;
+    }
+    return n;
+}
+
+bool msg_resolved(json_t *doc)
+{
+    const char *st = json_string_value(json_object_get(doc, "status"));
+    return st && strcmp(st, "resolved") == 0;
+}
+
+static int key_order(const void *x, const void *y)
+{
+    return strcmp(*(const char *const *)x, *(const char *const *)y);
+}
+
+/* The keys of a JSON object, sorted (at most cap); the count. */
+static size_t sorted_keys(json_t *o, const char **keys, size_t cap)
+{
+    const char *k;
+    json_t *v;
+    size_t n = 0;
+    json_object_foreach(o, k, v)
+    {
+        if (n < cap && json_is_string(v))
+            keys[n++] = k;
+    }
+    qsort(keys, n, sizeof *keys, key_order);
+    return n;
+}
+
+#define TITLE_LABELS 32 /* label values in a title, at most */
+
+char *msg_title(json_t *doc)
+{
+    struct dw_buf b;
+    dw_buf_init(&b, 4096);
+    if (msg_resolved(doc))
+        dw_buf_puts(&b, "[RESOLVED]");
+    else
+        dw_buf_printf(&b, "[FIRING:%zu]", msg_count(doc, "firing"));
+    json_t *group = json_object_get(doc, "groupLabels"),
+           *common = json_object_get(doc, "commonLabels");
+    const char *keys[TITLE_LABELS];
+    size_t n = sorted_keys(group, keys, TITLE_LABELS);
+    for (size_t i = 0; i < n; i++)
+        dw_buf_printf(&b, " %s", json_string_value(json_object_get(group, keys[i])));
+    size_t nc = sorted_keys(common, keys, TITLE_LABELS), extra = 0;
+    for (size_t i = 0; i < nc; i++) {
+        if (json_object_get(group, keys[i]))
+            continue;
+        dw_buf_printf(&b, "%s%s", extra++ ? " " : " (",
+                      json_string_value(json_object_get(common, keys[i])));
+    }
+    if (extra)
+        dw_buf_putc(&b, ')');
+    char *full = dw_buf_steal(&b);
+    char *cut = text_cut(full, 250);
+    free(full);
+    return cut;
+}
+
+const char *msg_summary(json_t *doc)
+{
+    const char *s = msg_get(doc, "commonAnnotations", "summary");
+    if (!s)
+        s = msg_get(doc, "commonLabels", "alertname");
+    if (!s)
+        s = msg_get(doc, "groupLabels", "alertname");
+    if (!s)
+        s = json_string_value(json_object_get(
+            json_object_get(json_array_get(json_object_get(doc, "alerts"), 0), "labels"),
+            "alertname"));
+    return s && *s ? s : "alert";
+}
+
+char *msg_silence_url(json_t *doc)
+{
+    const char *ext = json_string_value(json_object_get(doc, "externalURL"));
+    if (!ext || !*ext)
+        return NULL;
+    json_t *group = json_object_get(doc, "groupLabels");
+    const char *keys[TITLE_LABELS];
+    size_t n = sorted_keys(group, keys, TITLE_LABELS);
+    struct dw_buf m, b;
+    dw_buf_init(&m, 0);
+    dw_buf_putc(&m, '{');
+    for (size_t i = 0; i < n; i++) {
+        dw_buf_printf(&m, "%s%s=\"", i ? ", " : "", keys[i]);
+        dw_buf_put_label_value(&m, json_string_value(json_object_get(group, keys[i])));
+        dw_buf_putc(&m, '"');
+    }
+    dw_buf_putc(&m, '}');
+    dw_buf_init(&b, 0);
+    size_t el = strlen(ext);
+    dw_buf_append(&b, ext, el && ext[el - 1] == '/' ? el - 1 : el);
+    dw_buf_puts(&b, "/#/silences/new?filter=");
+    dw_buf_url_encode(&b, m.data);
+    dw_buf_release(&m);
+    return dw_buf_steal(&b);
+}
+
+const char *msg_dashboard_url(json_t *doc)
+{
+    json_t *alerts = json_object_get(doc, "alerts"), *a;
+    size_t i;
+    json_array_foreach(alerts, i, a)
+    {
+        const char *u = json_string_value(json_object_get(a, "generatorURL"));
+        if (u && *u)
+            return u;
+    }
+    return NULL;
+}
+
+char *msg_alert_line(json_t *alert, size_t max)
+{
+    struct dw_buf b;
+    dw_buf_init(&b, 16384);
+    json_t *labels = json_object_get(alert, "labels");
+    const char *name = json_string_value(json_object_get(labels, "alertname"));
+    dw_buf_puts(&b, name ? name : "alert");
+    const char *keys[TITLE_LABELS];
+    size_t n = sorted_keys(labels, keys, TITLE_LABELS);
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(keys[i], "alertname") != 0)
+            dw_buf_printf(&b, " %s=%s", keys[i],
+                          json_string_value(json_object_get(labels, keys[i])));
+    json_t *ann = json_object_get(alert, "annotations");
+    const char *text = json_string_value(json_object_get(ann, "summary"));
+    if (!text || !*text)
+        text = json_string_value(json_object_get(ann, "description"));
+    if (text && *text)
+        dw_buf_printf(&b, " - %s", text);
+    char *cut = text_cut(b.data ? b.data : "", max);
+    dw_buf_release(&b);
+    return cut;
+}
+
+int64_t msg_first_start(json_t *doc)
+{
+    json_t *alerts = json_object_get(doc, "alerts"), *a;
+    size_t i;
+    int64_t first = 0, t;
+    json_array_foreach(alerts, i, a)
+    {
+        const char *s = json_string_value(json_object_get(a, "startsAt"));
+        if (s && dw_parse_rfc3339(s, &t) == 0 && (first == 0 || t < first))
+            first = t;
+    }
+    return first;
+}
+
+/* ---- text ---- */
+
+char *text_cut(const char *s, size_t max)
+{
+    size_t i = 0, chars = 0, keep = 0;
+    while (s[i]) {
+        if (chars == max)
+            break;
+        if (max >= 1 && chars == max - 1)
+            keep = i; /* where the ellipsis goes if the text is longer */
+        i++;
+        while (((unsigned char)s[i] & 0xC0) == 0x80)
+            i++;
+        chars++;
+    }
+    if (!s[i])
+        return dw_strdup(s);
+    char *out = dw_malloc(keep + 4);
+    memcpy(out, s, keep);
+    memcpy(out + keep, "\xE2\x80\xA6", 4); /* U+2026 and the NUL */
+    return out;
+}
+

@@ -163,12 +163,13 @@ def webhook_gets_the_v4_json_then_the_resolve():
             check_v4(rx.find("a", "resolved")[0][2], "resolved", "a")
             assert len(rx.find("a", "firing")) == 1, "fired once"
             m = d.get("/metrics").text
-            ok = metric_value(m, "dojowatch_notify_webhook_requests_total",
-                              {"receiver": "pager", "result": "success"})
+            ok = metric_value(m, "dojowatch_notify_requests_total",
+                              {"channel": "webhook", "receiver": "pager", "result": "success"})
             assert ok == 2, m
             assert metric_value(m, "dojowatch_notify_notifications_total",
-                                {"receiver": "pager", "result": "delivered"}) == 2
-            assert "dojowatch_notify_webhook_request_duration_seconds_bucket" in m
+                                {"channel": "webhook", "receiver": "pager",
+                                 "result": "delivered"}) == 2
+            assert "dojowatch_notify_request_duration_seconds_bucket" in m
     finally:
         rx.close()
         shutil.rmtree(tmp, ignore_errors=True)
@@ -201,7 +202,8 @@ def kill9_while_the_receiver_fails_loses_nothing():
             check_v4(rx.find("b", "firing", answered=200)[0][2], "firing", "b")
             wait_until(lambda: metric_value(d.get("/metrics").text,
                                             "dojowatch_notify_notifications_total",
-                                            {"receiver": "pager", "result": "delivered"}) == 1,
+                                            {"channel": "webhook", "receiver": "pager",
+                                             "result": "delivered"}) == 1,
                        5, what="the delivered counter")
     finally:
         rx.close()

@@ -17,9 +17,10 @@
 #include <jansson.h>
 
 #include "harness.h"
-#include "testutil_alert.h"
 #include "notify/notify_internal.h"
 #include "testutil.h"
+#include "testutil_alert.h"
+#include "testutil_plan.h"
 
 /* Monday 2026-03-02 10:00:00 UTC */
 #define T0 1772445600000LL
@@ -216,8 +217,10 @@ static char *config_for(const char *name, int port, const char *extra)
 
 static struct dw_notifier *notifier(struct fixture *f, int64_t base_ms)
 {
-    struct dw_notifier_options o = {
-        .alerter = f->a, .backoff_base_ms = base_ms, .backoff_max_ms = 4 * base_ms};
+    struct dw_notifier_options o = {.alerter = f->a,
+                                    .store = f->store,
+                                    .backoff_base_ms = base_ms,
+                                    .backoff_max_ms = 4 * base_ms};
     struct dw_notifier *n = dw_notifier_new(&o);
     ASSERT_EQ_INT(dw_notifier_start(n), 0);
     return n;
@@ -304,6 +307,42 @@ static bool wait_acked(struct fixture *f, int64_t events, int64_t timeout_ms)
     return stats(f).events_acked >= events;
 }
 
+/* Waits until n notifications are finished (delivered or given up) and none is pending. */
+static bool wait_finished(struct fixture *f, int64_t n, int64_t timeout_ms)
+{
+    int64_t end = dw_mono_ns() + timeout_ms * MS;
+    for (;;) {
+        struct dw_notifier_stats st = stats(f);
+        if (st.delivered + st.given_up >= n && st.pending == 0)
+            return true;
+        if (dw_mono_ns() >= end)
+            return false;
+        usleep(1000);
+    }
+}
+
+static size_t outbox_rows(struct fixture *f, const char *state);
+
+/* Waits until the outbox has n rows in a state (results are recorded at the end of a turn). */
+static bool wait_rows(struct fixture *f, const char *state, size_t n)
+{
+    int64_t end = dw_mono_ns() + 2000 * MS;
+    while (outbox_rows(f, state) < n && dw_mono_ns() < end)
+        usleep(1000);
+    return outbox_rows(f, state) == n;
+}
+
+/* Outbox rows in a state (NULL: any). */
+static size_t outbox_rows(struct fixture *f, const char *state)
+{
+    char *err = NULL;
+    json_t *rows = dw_notifier_outbox_json(f->store, state, NULL, 1000, false, &err);
+    ASSERT_NOT_NULL(rows);
+    size_t n = json_array_size(rows);
+    json_decref(rows);
+    return n;
+}
+
 /* Events still after consumer "notify"'s durable cursor. */
 static size_t unacked(struct fixture *f)
 {
@@ -382,10 +421,11 @@ TEST(delivers_the_alertmanager_webhook_v4_body)
     ASSERT_EQ_INT(strlen(json_string_value(json_object_get(al, "fingerprint"))), 16);
     ASSERT_EQ_INT(json_object_size(al), 7);
     json_decref(doc);
-    ASSERT_TRUE(wait_acked(&f, 1, 2000));
+    ASSERT_TRUE(wait_finished(&f, 1, 2000));
     ASSERT_EQ_INT(unacked(&f), 0);
+    ASSERT_TRUE(wait_rows(&f, "delivered", 1));
     ASSERT_EQ_INT(stats(&f).delivered, 1);
-    ASSERT_EQ_INT(metric("dojowatch_notify_webhook_requests_total{receiver=\"pager\","
+    ASSERT_EQ_INT(metric("dojowatch_notify_requests_total{channel=\"webhook\",receiver=\"pager\","
                          "result=\"success\"}"),
                   1);
     resolve(&f, "ApiDown");
@@ -402,13 +442,13 @@ TEST(server_error_is_retried_after_a_backoff)
     put(&f, "Retry500", DW_ALERT_FIRING);
     ASSERT_TRUE(wait_requests(f.srv, 2, 5000));
     ASSERT_TRUE(gap_ms(f.srv, 1) >= 50); /* base 100 ms, equal jitter: [50, 100] */
-    ASSERT_TRUE(wait_acked(&f, 1, 2000));
+    ASSERT_TRUE(wait_finished(&f, 1, 2000));
     struct dw_notifier_stats st = stats(&f);
     ASSERT_EQ_INT(st.attempts, 2);
     ASSERT_EQ_INT(st.retries, 1);
     ASSERT_EQ_INT(st.delivered, 1);
     ASSERT_EQ_INT(st.pending, 0);
-    ASSERT_EQ_INT(metric("dojowatch_notify_webhook_requests_total{receiver=\"r500\","
+    ASSERT_EQ_INT(metric("dojowatch_notify_requests_total{channel=\"webhook\",receiver=\"r500\","
                          "result=\"server_error\"}"),
                   1);
     ASSERT_EQ_STR(f.srv->reqs[0].body, f.srv->reqs[1].body);
@@ -423,9 +463,9 @@ TEST(rate_limit_waits_for_retry_after)
     put(&f, "Limited", DW_ALERT_FIRING);
     ASSERT_TRUE(wait_requests(f.srv, 2, 5000));
     ASSERT_TRUE(gap_ms(f.srv, 1) >= 990); /* not the 10 ms backoff */
-    ASSERT_TRUE(wait_acked(&f, 1, 2000));
+    ASSERT_TRUE(wait_finished(&f, 1, 2000));
     ASSERT_EQ_INT(stats(&f).delivered, 1);
-    ASSERT_EQ_INT(metric("dojowatch_notify_webhook_requests_total{receiver=\"r429\","
+    ASSERT_EQ_INT(metric("dojowatch_notify_requests_total{channel=\"webhook\",receiver=\"r429\","
                          "result=\"rate_limited\"}"),
                   1);
     fx_close(&f);
@@ -437,16 +477,17 @@ TEST(client_error_is_given_up_and_acknowledged)
     fx_open(&f, "r400", NULL, 10);
     server_script(f.srv, (struct answer[]){{.status = 400}}, 1);
     put(&f, "Rejected", DW_ALERT_FIRING);
-    ASSERT_TRUE(wait_acked(&f, 1, 5000));
+    ASSERT_TRUE(wait_finished(&f, 1, 5000));
     usleep(200000); /* no retry comes */
     ASSERT_EQ_INT(server_count(f.srv), 1);
     struct dw_notifier_stats st = stats(&f);
     ASSERT_EQ_INT(st.given_up, 1);
     ASSERT_EQ_INT(st.delivered, 0);
     ASSERT_EQ_INT(unacked(&f), 0);
-    ASSERT_EQ_INT(metric("dojowatch_notify_notifications_total{receiver=\"r400\","
-                         "result=\"given_up\"}"),
-                  1);
+    ASSERT_EQ_INT(
+        metric("dojowatch_notify_notifications_total{channel=\"webhook\",receiver=\"r400\","
+               "result=\"given_up\"}"),
+        1);
     fx_close(&f);
 }
 
@@ -456,11 +497,11 @@ TEST(timeout_is_retried)
     fx_open(&f, "slow", "        timeout: 200ms\n", 20);
     server_script(f.srv, (struct answer[]){{.status = 200, .delay_ms = 600}}, 1);
     put(&f, "Slow", DW_ALERT_FIRING);
-    ASSERT_TRUE(wait_acked(&f, 1, 5000));
+    ASSERT_TRUE(wait_finished(&f, 1, 5000));
     struct dw_notifier_stats st = stats(&f);
     ASSERT_TRUE(st.attempts >= 2);
     ASSERT_EQ_INT(st.delivered, 1);
-    ASSERT_TRUE(metric("dojowatch_notify_webhook_requests_total{receiver=\"slow\","
+    ASSERT_TRUE(metric("dojowatch_notify_requests_total{channel=\"webhook\",receiver=\"slow\","
                        "result=\"timeout\"}") >= 1);
     fx_close(&f);
 }
@@ -473,7 +514,7 @@ TEST(resolve_waits_for_the_retried_fired_of_its_group)
     put(&f, "Ordered", DW_ALERT_FIRING);
     ASSERT_TRUE(wait_requests(f.srv, 1, 5000));
     resolve(&f, "Ordered"); /* queued while "fired" is in backoff */
-    ASSERT_TRUE(wait_acked(&f, 2, 5000));
+    ASSERT_TRUE(wait_finished(&f, 2, 5000));
     ASSERT_EQ_INT(server_count(f.srv), 4);
     for (size_t i = 0; i < 3; i++)
         ASSERT_CONTAINS(f.srv->reqs[i].body, "\"status\":\"firing\"");
@@ -507,7 +548,8 @@ TEST(a_dead_receiver_does_not_delay_another)
     while (stats(&f).delivered < 2 && dw_mono_ns() < end)
         usleep(1000);
     ASSERT_EQ_INT(stats(&f).delivered, 2);
-    ASSERT_TRUE(unacked(&f) >= 3); /* the "dead" events hold the durable cursor */
+    ASSERT_EQ_INT(unacked(&f), 0);                /* every event is in the outbox... */
+    ASSERT_TRUE(outbox_rows(&f, "pending") >= 2); /* ...and the dead receiver's rows wait there */
     fx_close(&f);
 }
 
@@ -518,13 +560,15 @@ TEST(nothing_is_lost_across_a_stop)
     server_default(f.srv, (struct answer){.status = 503});
     put(&f, "Survives", DW_ALERT_FIRING);
     ASSERT_TRUE(wait_requests(f.srv, 2, 5000));
-    dw_notifier_free(&f.n); /* as if killed: the event is not acknowledged */
-    ASSERT_EQ_INT(unacked(&f), 1);
+    dw_notifier_free(&f.n); /* as if killed: the row stays pending in the outbox */
+    ASSERT_EQ_INT(unacked(&f), 0);
+    ASSERT_EQ_INT(outbox_rows(&f, "pending"), 1);
     server_default(f.srv, (struct answer){.status = 200});
     size_t before = server_count(f.srv);
     f.n = notifier(&f, 50);
-    ASSERT_TRUE(wait_acked(&f, 1, 5000));
+    ASSERT_TRUE(wait_finished(&f, 1, 5000));
     ASSERT_EQ_INT(server_count(f.srv), before + 1);
+    ASSERT_TRUE(wait_rows(&f, "delivered", 1));
     ASSERT_CONTAINS(f.srv->reqs[before].body, "Survives");
     ASSERT_EQ_INT(unacked(&f), 0);
     fx_close(&f);
@@ -645,8 +689,8 @@ TEST(receiver_configuration_errors_have_positions)
     t = decode_errors("{name: t, webhook_configs: [{url: 'http://x', max_alerts: -1}]}");
     ASSERT_CONTAINS(t, "max_alerts");
     free(t);
-    t = decode_errors("{name: t, slack_configs: [{channel: '#x'}]}");
-    ASSERT_CONTAINS(t, "warning: slack_configs are not delivered yet");
+    t = decode_errors("{name: t, telegram_configs: [{chat_id: 1}]}");
+    ASSERT_CONTAINS(t, "warning: telegram_configs are not delivered by dojowatch");
     free(t);
     struct dw_diags d;
     dw_diags_init(&d);
@@ -660,6 +704,175 @@ TEST(receiver_configuration_errors_have_positions)
     ASSERT_TRUE(r->webhooks[0].http.follow_redirects);
     receiver_free(&r);
     dw_diags_release(&d);
+}
+
+/* ---- direct messages (dw_notifier_enqueue): outbox, dedup, fallback, breaker ---- */
+
+/* A notifier whose notify section points every provider at the fixture's server. */
+static struct dw_notifier *direct_notifier(struct fixture *f, int failures, int64_t open_ms)
+{
+    char *sec = dw_asprintf(
+        "notify:\n"
+        "  slack: {api_url: 'http://127.0.0.1:%d/slack'}\n"
+        "  sms: {api_url: 'http://127.0.0.1:%d', account_sid: AC0123456789abcdef0123456789abcdef,"
+        " auth_token: tok, from: '+15550000001'}\n"
+        "  voice: {api_url: 'http://127.0.0.1:%d', account_sid: AC0123456789abcdef0123456789abcdef,"
+        " auth_token: tok, from: '+15550000001'}\n",
+        f->srv->port, f->srv->port, f->srv->port);
+    struct dw_config *cfg = config_with(sec);
+    free(sec);
+    struct dw_notifier_options o = {.alerter = f->a,
+                                    .store = f->store,
+                                    .config = cfg,
+                                    .consumer = "direct",
+                                    .backoff_base_ms = 20,
+                                    .backoff_max_ms = 80,
+                                    .breaker_failures = failures,
+                                    .breaker_open_ms = open_ms};
+    struct dw_notifier *n = dw_notifier_new(&o);
+    dw_config_unref(&cfg);
+    ASSERT_NOT_NULL(n);
+    ASSERT_EQ_INT(dw_notifier_start(n), 0);
+    return n;
+}
+
+static const char page_payload[] =
+    "{\"version\":\"4\",\"groupKey\":\"{}:{alertname=\\\"ApiDown\\\"}\",\"status\":\"firing\","
+    "\"receiver\":\"critical\",\"groupLabels\":{\"alertname\":\"ApiDown\"},"
+    "\"commonLabels\":{\"alertname\":\"ApiDown\",\"priority\":\"P0\"},"
+    "\"commonAnnotations\":{\"summary\":\"the API is down\"},\"externalURL\":\"http://dw\","
+    "\"truncatedAlerts\":0,\"kind\":\"fired\",\"priority\":\"P0\",\"alerts\":[{\"status\":"
+    "\"firing\",\"labels\":{\"alertname\":\"ApiDown\"},\"annotations\":{},\"startsAt\":"
+    "\"2026-03-02T10:00:00Z\",\"endsAt\":\"0001-01-01T00:00:00Z\",\"generatorURL\":\"http://dw/g\","
+    "\"fingerprint\":\"0123456789abcdef\"}],\"page\":{\"id\":\"PG-1\",\"ack_url\":\"http://dw/"
+    "a\"}}";
+
+static void direct_open(struct fixture *f, int failures, int64_t open_ms)
+{
+    fx_open(f, "unused", NULL, 20);
+    dw_notifier_free(&f->n);
+    f->n = direct_notifier(f, failures, open_ms);
+}
+
+static void enqueue_ok(struct fixture *f, const char *key, const char *kind, const char *to,
+                       const char *fallback)
+{
+    struct dw_notification msg = {.dedup_key = key,
+                                  .kind = kind,
+                                  .to = to,
+                                  .payload = page_payload,
+                                  .person = "primary-engineer",
+                                  .fallback_kind = fallback,
+                                  .fallback_to = fallback ? to : NULL};
+    char *err = NULL;
+    int64_t id = 0;
+    int rc = dw_notifier_enqueue(f->n, &msg, &id, &err);
+    if (rc)
+        fprintf(stderr, "  enqueue: %s\n", err);
+    free(err);
+    ASSERT_EQ_INT(rc, 0);
+    ASSERT_TRUE(id > 0);
+}
+
+TEST(enqueued_message_is_delivered_once_per_dedup_key)
+{
+    struct fixture f = {0};
+    direct_open(&f, 5, 1000);
+    enqueue_ok(&f, "pg:PG-1:s0:slack", "slack", "#incidents", NULL);
+    enqueue_ok(&f, "pg:PG-1:s0:slack", "slack", "#incidents", NULL); /* the same key: no-op */
+    ASSERT_TRUE(wait_finished(&f, 1, 3000));
+    usleep(100000);
+    ASSERT_EQ_INT(server_count(f.srv), 1);
+    ASSERT_CONTAINS(f.srv->reqs[0].head, "POST /slack ");
+    ASSERT_CONTAINS(f.srv->reqs[0].body, "\"channel\":\"#incidents\"");
+    char *err = NULL;
+    json_t *rows = dw_notifier_outbox_json(f.store, NULL, "pg:PG-1", 10, true, &err);
+    ASSERT_EQ_INT(json_array_size(rows), 1);
+    json_t *row = json_array_get(rows, 0);
+    ASSERT_EQ_STR(json_string_value(json_object_get(row, "state")), "delivered");
+    ASSERT_EQ_STR(json_string_value(json_object_get(row, "person")), "primary-engineer");
+    ASSERT_EQ_INT(json_array_size(json_object_get(row, "attemptLog")), 1);
+    json_decref(rows);
+    struct dw_notification bad = {.dedup_key = "x", .kind = "pigeon", .payload = "{}"};
+    ASSERT_EQ_INT(dw_notifier_enqueue(f.n, &bad, NULL, &err), -1);
+    ASSERT_CONTAINS(err, "unknown channel kind");
+    free(err);
+    bad.kind = "email"; /* no email provider configured */
+    ASSERT_EQ_INT(dw_notifier_enqueue(f.n, &bad, NULL, &err), -1);
+    ASSERT_CONTAINS(err, "no email channel");
+    free(err);
+    fx_close(&f);
+}
+
+TEST(every_attempt_is_recorded_and_survives_a_restart)
+{
+    struct fixture f = {0};
+    direct_open(&f, 50, 1000);
+    server_default(f.srv, (struct answer){.status = 503});
+    enqueue_ok(&f, "pg:PG-2:sms", "sms", "+15550100", NULL);
+    ASSERT_TRUE(wait_requests(f.srv, 3, 5000));
+    dw_notifier_free(&f.n); /* as if killed */
+    ASSERT_EQ_INT(outbox_rows(&f, "pending"), 1);
+    server_default(f.srv, (struct answer){.status = 201});
+    f.n = direct_notifier(&f, 50, 1000);
+    ASSERT_TRUE(wait_finished(&f, 1, 5000));
+    ASSERT_TRUE(wait_rows(&f, "delivered", 1));
+    char *err = NULL;
+    json_t *rows = dw_notifier_outbox_json(f.store, "delivered", "pg:PG-2", 10, true, &err);
+    ASSERT_EQ_INT(json_array_size(rows), 1);
+    json_t *log = json_object_get(json_array_get(rows, 0), "attemptLog");
+    size_t n = json_array_size(log);
+    ASSERT_TRUE(n >= 4);
+    ASSERT_EQ_STR(json_string_value(json_object_get(json_array_get(log, 0), "result")),
+                  "server_error");
+    ASSERT_EQ_INT(json_integer_value(json_object_get(json_array_get(log, 0), "status")), 503);
+    ASSERT_EQ_STR(json_string_value(json_object_get(json_array_get(log, n - 1), "result")),
+                  "success");
+    ASSERT_CONTAINS(f.srv->reqs[0].head, "/2010-04-01/Accounts/AC0123456789abcdef0123456789abcdef"
+                                         "/Messages.json");
+    json_decref(rows);
+    fx_close(&f);
+}
+
+TEST(a_call_that_cannot_be_placed_falls_back_to_sms)
+{
+    struct fixture f = {0};
+    direct_open(&f, 5, 1000);
+    server_script(f.srv, (struct answer[]){{.status = 400}}, 1);
+    server_default(f.srv, (struct answer){.status = 201});
+    enqueue_ok(&f, "pg:PG-3:voice", "voice", "+15550100", "sms");
+    ASSERT_TRUE(wait_requests(f.srv, 2, 3000));
+    ASSERT_CONTAINS(f.srv->reqs[0].head, "/Calls.json");
+    ASSERT_CONTAINS(f.srv->reqs[1].head, "/Messages.json");
+    ASSERT_CONTAINS(f.srv->reqs[1].body, "To=%2B15550100");
+    ASSERT_TRUE(wait_finished(&f, 2, 3000));
+    struct dw_notifier_stats st = stats(&f);
+    ASSERT_EQ_INT(st.fallbacks, 1);
+    ASSERT_EQ_INT(st.given_up, 1);
+    ASSERT_EQ_INT(st.delivered, 1);
+    ASSERT_TRUE(wait_rows(&f, "given_up", 1));
+    fx_close(&f);
+}
+
+TEST(circuit_breaker_opens_after_failures_and_probes_once)
+{
+    struct fixture f = {0};
+    direct_open(&f, 2, 400);
+    server_default(f.srv, (struct answer){.status = 503});
+    enqueue_ok(&f, "pg:PG-4:a", "slack", "#incidents", NULL);
+    enqueue_ok(&f, "pg:PG-4:b", "slack", "#engineering", NULL);
+    ASSERT_TRUE(wait_requests(f.srv, 2, 3000));
+    usleep(250000); /* open: backoff alone (20-80 ms) would have retried several times */
+    ASSERT_EQ_INT(server_count(f.srv), 2);
+    ASSERT_TRUE(stats(&f).breaker_skips > 0);
+    ASSERT_EQ_INT(metric("dojowatch_notify_circuit_open{channel=\"direct/slack\"}"), 1);
+    server_default(f.srv, (struct answer){.status = 200});
+    ASSERT_TRUE(wait_finished(&f, 2, 5000));
+    ASSERT_EQ_INT(server_count(f.srv), 4); /* one probe, then the other */
+    int64_t gap = gap_ms(f.srv, 2);
+    ASSERT_TRUE(gap >= 300); /* the probe waited for the open period */
+    ASSERT_EQ_INT(metric("dojowatch_notify_circuit_open{channel=\"direct/slack\"}"), 0);
+    fx_close(&f);
 }
 
 TEST_MAIN()
