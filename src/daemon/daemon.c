@@ -51,6 +51,7 @@
 #include "daemon/daemon.h"
 #include "http/http.h"
 #include "notify/notify.h"
+#include "oncall/oncall.h"
 #include "plan/plan.h"
 #include "rules/rules.h"
 #include "store/store.h"
@@ -72,6 +73,7 @@ struct daemon {
     struct dw_ruler *ruler;
     struct dw_alerter *alerter;
     struct dw_notifier *notifier;
+    struct dw_oncall *oncall;
     struct dw_http_server *http;
     struct dw_http_app app;
     atomic_bool ready;
@@ -304,7 +306,8 @@ static void publish_plan_metrics(const struct dw_config *cfg, int64_t now)
 size_t dw_daemon_check_sections(const struct dw_config *cfg, struct dw_diags *diags)
 {
     return dw_collect_check_config(cfg, diags) + dw_rules_check_config(cfg, diags) +
-           dw_alerter_check_config(cfg, diags) + dw_notify_check_config(cfg, diags);
+           dw_alerter_check_config(cfg, diags) + dw_notify_check_config(cfg, diags) +
+           dw_oncall_check_config(cfg, diags);
 }
 
 /* Hands a validated configuration to the modules (a file changed between the
@@ -317,8 +320,17 @@ static void apply_sections(struct daemon *d, const struct dw_config *cfg, struct
         dw_ruler_apply(d->ruler, cfg, diags);
     if (d->alerter)
         dw_alerter_apply(d->alerter, cfg, diags);
-    if (d->notifier)
+    if (d->notifier) {
+        dw_notifier_set_config(d->notifier, cfg);
         dw_notifier_reload(d->notifier); /* re-reads the receivers the alerter now has */
+    }
+    if (d->oncall) {
+        char *err = NULL;
+        if (dw_oncall_apply(d->oncall, cfg, &err) != 0)
+            dw_log_kv(DW_LOG_ERROR, "oncall", "on-call configuration not applied", "error", err,
+                      NULL);
+        free(err);
+    }
 }
 
 /* The tsdb's commit watch feeds the rule evaluator (threshold rules on arrival). */
@@ -750,6 +762,23 @@ int dw_daemon_run(const struct dw_daemon_options *opts)
         goto out_store;
     }
 
+    d.notifier = dw_notifier_new(
+        &(struct dw_notifier_options){.alerter = d.alerter, .store = d.store, .config = d.cfg});
+    d.oncall = d.notifier ? dw_oncall_open(&(struct dw_oncall_options){.store = d.store,
+                                                                       .alerter = d.alerter,
+                                                                       .notifier = d.notifier,
+                                                                       .config = d.cfg},
+                                           &err)
+                          : NULL;
+    if (!d.oncall) {
+        dw_log_kv(DW_LOG_ERROR, "oncall", "cannot start paging", "error",
+                  err ? err : "the notifier failed", NULL);
+        free(err);
+        err = NULL;
+        status = 2;
+        goto out_store;
+    }
+
     d.app = (struct dw_http_app){
         .ctx = &d,
         .config_get = config_get,
@@ -761,6 +790,8 @@ int dw_daemon_run(const struct dw_daemon_options *opts)
         .collector = d.collector,
         .ruler = d.ruler,
         .alerter = d.alerter,
+        .notifier = d.notifier,
+        .oncall = d.oncall,
         .started_at_ms = dw_now_ms(),
         .test_clock = opts->test_clock,
     };
@@ -779,10 +810,9 @@ int dw_daemon_run(const struct dw_daemon_options *opts)
         goto out_threads;
     }
     publish_tsdb_metrics(d.tsdb);
-    d.notifier = dw_notifier_new(&(struct dw_notifier_options){.alerter = d.alerter});
     if (start_threads(&d) < 0 || dw_collector_start(d.collector) < 0 ||
         dw_ruler_start(d.ruler) < 0 || dw_alerter_start(d.alerter) < 0 ||
-        dw_notifier_start(d.notifier) < 0)
+        dw_notifier_start(d.notifier) < 0 || dw_oncall_start(d.oncall) < 0)
         goto out_threads;
 
     atomic_store(&d.ready, true);
@@ -800,6 +830,7 @@ int dw_daemon_run(const struct dw_daemon_options *opts)
 out_threads:
     dw_collector_stop(d.collector);
     dw_ruler_stop(d.ruler);
+    dw_oncall_stop(d.oncall);
     dw_notifier_stop(d.notifier);
     if (d.alerter)
         dw_alerter_stop(d.alerter);
@@ -810,6 +841,7 @@ out_store:
     if (d.tsdb)
         dw_tsdb_set_watch(d.tsdb, NULL, NULL, NULL);
     dw_ruler_free(&d.ruler);
+    dw_oncall_close(&d.oncall);
     dw_notifier_free(&d.notifier);
     dw_alerter_close(&d.alerter);
     close_tsdb(&d);

@@ -203,6 +203,38 @@ void dw_api_alert_stats(struct dw_http_request *req, struct dw_http_response *re
                         const struct dw_http_app *app);
 
 /* ---- handlers of the plan API, written in api_plan.c ---- */
+/* api_oncall.c: on-call, pages, links, Twilio webhooks, the notification outbox */
+void dw_api_oncall_now(struct dw_http_request *req, struct dw_http_response *resp,
+                       const struct dw_http_app *app);
+void dw_api_oncall_check(struct dw_http_request *req, struct dw_http_response *resp,
+                         const struct dw_http_app *app);
+void dw_api_oncall_schedule_ical(struct dw_http_request *req, struct dw_http_response *resp,
+                                 const struct dw_http_app *app);
+void dw_api_oncall_person_ical(struct dw_http_request *req, struct dw_http_response *resp,
+                               const struct dw_http_app *app);
+void dw_api_oncall_override(struct dw_http_request *req, struct dw_http_response *resp,
+                            const struct dw_http_app *app);
+void dw_api_oncall_pages(struct dw_http_request *req, struct dw_http_response *resp,
+                         const struct dw_http_app *app);
+void dw_api_oncall_page(struct dw_http_request *req, struct dw_http_response *resp,
+                        const struct dw_http_app *app);
+void dw_api_oncall_ack(struct dw_http_request *req, struct dw_http_response *resp,
+                       const struct dw_http_app *app);
+void dw_api_oncall_resolve(struct dw_http_request *req, struct dw_http_response *resp,
+                           const struct dw_http_app *app);
+void dw_api_oncall_link_get(struct dw_http_request *req, struct dw_http_response *resp,
+                            const struct dw_http_app *app);
+void dw_api_oncall_link_post(struct dw_http_request *req, struct dw_http_response *resp,
+                             const struct dw_http_app *app);
+void dw_api_oncall_twilio_sms(struct dw_http_request *req, struct dw_http_response *resp,
+                              const struct dw_http_app *app);
+void dw_api_oncall_twilio_voice(struct dw_http_request *req, struct dw_http_response *resp,
+                                const struct dw_http_app *app);
+void dw_api_oncall_twilio_status(struct dw_http_request *req, struct dw_http_response *resp,
+                                 const struct dw_http_app *app);
+void dw_api_notify_outbox(struct dw_http_request *req, struct dw_http_response *resp,
+                          const struct dw_http_app *app);
+
 void dw_api_plan_get(struct dw_http_request *req, struct dw_http_response *resp,
                      const struct dw_http_app *app);
 void dw_api_plan_review(struct dw_http_request *req, struct dw_http_response *resp,

@@ -202,7 +202,7 @@ static const struct dw_schema launch_schema = {launch_fields, N(launch_fields), 
 /* ---- priorities ---- */
 
 /* "schedule:primary", "person:devops-lead", "team:engineering". */
-static bool decode_target(struct dw_schema_ctx *ctx, const char *value, void *dst)
+bool dw_schema_decode_target(struct dw_schema_ctx *ctx, const char *value, void *dst)
 {
     static const char *const kinds[] = {"schedule", "person", "team"};
     const char *colon = strchr(value, ':');
@@ -221,7 +221,7 @@ static bool decode_target(struct dw_schema_ctx *ctx, const char *value, void *ds
     return false;
 }
 
-static void release_target(void *dst)
+void dw_schema_release_target(void *dst)
 {
     struct dw_plan_target *t = dst;
     free(t->kind);
@@ -230,7 +230,7 @@ static void release_target(void *dst)
 }
 
 /* "phone", "sms", "email", "slack:<purpose>"; plain "slack" means slack:incidents. */
-static bool decode_channel(struct dw_schema_ctx *ctx, const char *value, void *dst)
+bool dw_schema_decode_channel(struct dw_schema_ctx *ctx, const char *value, void *dst)
 {
     char **out = dst;
     if (strcmp(value, "phone") == 0 || strcmp(value, "sms") == 0 || strcmp(value, "email") == 0) {
@@ -247,7 +247,7 @@ static bool decode_channel(struct dw_schema_ctx *ctx, const char *value, void *d
     return true;
 }
 
-static void release_string(void *dst)
+void dw_schema_release_string(void *dst)
 {
     char **s = dst;
     free(*s);
@@ -277,11 +277,11 @@ static const struct dw_schema_field priority_fields[] = {
     {.name = "status_page_within", .type = DW_SCHEMA_DURATION, .flags = DW_SCHEMA_NONE_ZERO,
      DW_SCHEMA_AT(struct dw_plan_priority, status_page_ms)},
     {.name = "channels", .type = DW_SCHEMA_LIST, .flags = DW_SCHEMA_REQUIRED,
-     .elem = DW_SCHEMA_CUSTOM, .decode = decode_channel, .release = release_string,
+     .elem = DW_SCHEMA_CUSTOM, .decode = dw_schema_decode_channel, .release = dw_schema_release_string,
      .expect = "a channel like phone, sms, email, slack or slack:<purpose>",
      DW_SCHEMA_LIST_AT(struct dw_plan_priority, channels, nchannels)},
     {.name = "escalation", .type = DW_SCHEMA_LIST, .flags = DW_SCHEMA_REQUIRED,
-     .elem = DW_SCHEMA_CUSTOM, .decode = decode_target, .release = release_target,
+     .elem = DW_SCHEMA_CUSTOM, .decode = dw_schema_decode_target, .release = dw_schema_release_target,
      .expect = "an escalation target like schedule:primary, person:<id> or team:<id>",
      DW_SCHEMA_LIST_AT(struct dw_plan_priority, escalation, nescalation)},
     {.name = "business_hours_only", .type = DW_SCHEMA_BOOL, .def = "false",

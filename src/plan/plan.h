@@ -403,6 +403,15 @@ size_t dw_schema_decode_string(const char *file, const char *yaml, size_t len,
 size_t dw_config_decode_section(const struct dw_config *cfg, const char *section,
                                 const struct dw_schema *schema, void *out,
                                 dw_schema_check_fn finish, struct dw_diags *diags);
+/** CUSTOM decoders shared by every section that names escalation targets and channels:
+ *  "schedule:<id>" / "person:<id>" / "team:<id>" into a struct dw_plan_target (reference
+ *  checked), and "phone" / "sms" / "email" / "slack[:<purpose>]" into a char *
+ *  ("slack" is slack:incidents). */
+bool dw_schema_decode_target(struct dw_schema_ctx *ctx, const char *value, void *dst);
+void dw_schema_release_target(void *dst);
+bool dw_schema_decode_channel(struct dw_schema_ctx *ctx, const char *value, void *dst);
+/** Releases a char * field (for CUSTOM string decoders). */
+void dw_schema_release_string(void *dst);
 /** Frees everything the walker stored in obj (not obj itself). NULL is a no-op. */
 void dw_schema_free(const struct dw_schema *schema, void *obj);
 

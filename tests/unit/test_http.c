@@ -129,7 +129,7 @@ static const struct dw_http_route extra_routes[] = {
     {"GET", "/t/silent", h_silent, DW_ROLE_NONE, DW_BODY_NONE, "/t/silent", false},
 };
 
-static struct dw_http_route all_routes[64];
+static struct dw_http_route all_routes[128];
 
 /* ---- server fixture ---- */
 
@@ -139,6 +139,9 @@ static struct dw_http_options default_options(void)
 {
     size_t nbase;
     const struct dw_http_route *base = dw_http_routes(&nbase);
+    if (nbase + DW_ARRAY_LEN(extra_routes) > DW_ARRAY_LEN(all_routes))
+        DW_FAIL_("all_routes holds %zu routes; the table has %zu", DW_ARRAY_LEN(all_routes),
+                 nbase + DW_ARRAY_LEN(extra_routes));
     memcpy(all_routes, base, nbase * sizeof *base);
     memcpy(all_routes + nbase, extra_routes, sizeof extra_routes);
     struct dw_http_options o = {
