@@ -1,8 +1,8 @@
 /*
  * testutil_http.h - a tiny scripted HTTP/1.1 receiver on 127.0.0.1 in a
  * thread of the test program: one connection at a time, each request
- * recorded (head and body), answered from a script (then a default) with a
- * status, extra header lines, a body and an optional delay.
+ * recorded (head, body and arrival time), answered from a script (then a
+ * default) with a status, extra header lines, a body and an optional delay.
  */
 #ifndef DW_TESTUTIL_HTTP_H
 #define DW_TESTUTIL_HTTP_H
@@ -29,6 +29,7 @@ struct http_answer {
 struct http_request {
     char *head; /* request line and headers */
     char *body;
+    int64_t at_ns; /* dw_mono_ns() when it was read */
 };
 
 struct http_server {
@@ -82,7 +83,8 @@ static inline struct http_answer http_record(struct http_server *s, const struct
     size_t i = s->nreqs;
     if (i < DW_ARRAY_LEN(s->reqs)) {
         s->reqs[i] = (struct http_request){.head = dw_strndup(b->data, head),
-                                           .body = dw_strndup(b->data + head, body)};
+                                           .body = dw_strndup(b->data + head, body),
+                                           .at_ns = dw_mono_ns()};
         s->nreqs++;
     }
     struct http_answer a = i < s->nscript ? s->script[i] : s->dflt;

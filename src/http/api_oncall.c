@@ -40,6 +40,42 @@ static void answer_rc(struct dw_http_response *resp, int rc, const char *err)
         dw_http_resp_error(resp, 503, "unavailable", "%s", msg);
 }
 
+/* out when rc is 0, else the error rc stands for; frees err. */
+static void answer_json(struct dw_http_response *resp, int rc, json_t *out, char *err)
+{
+    if (rc == 0)
+        dw_http_resp_success(resp, out);
+    else
+        answer_rc(resp, rc, err);
+    free(err);
+}
+
+/* The "limit" argument (100 when absent) into *limit; false after a 400 when not 1 to 1000. */
+static bool limit_param(struct dw_http_request *req, struct dw_http_response *resp, int64_t *limit)
+{
+    *limit = 100;
+    const char *l = dw_http_req_arg(req, "limit");
+    if (l && (dw_parse_int64(l, limit) != 0 || *limit < 1 || *limit > 1000)) {
+        dw_http_resp_error(resp, 400, "bad_data", "limit must be 1 to 1000");
+        return false;
+    }
+    return true;
+}
+
+/* The "state" argument (NULL when absent) into *state; false after a 400 with msg when it is
+ * none of the n states. */
+static bool state_param(struct dw_http_request *req, struct dw_http_response *resp,
+                        const char *const *states, size_t n, const char *msg, const char **state)
+{
+    *state = dw_http_req_arg(req, "state");
+    bool known = !*state;
+    for (size_t i = 0; *state && i < n; i++)
+        known = known || strcmp(*state, states[i]) == 0;
+    if (!known)
+        dw_http_resp_error(resp, 400, "bad_data", "%s", msg);
+    return known;
+}
+
 void dw_api_oncall_now(struct dw_http_request *req, struct dw_http_response *resp,
                        const struct dw_http_app *app)
 {
@@ -51,11 +87,7 @@ void dw_api_oncall_now(struct dw_http_request *req, struct dw_http_response *res
     json_t *out = NULL;
     char *err = NULL;
     int rc = dw_oncall_who_json(app->oncall, dw_http_req_arg(req, "schedule"), at, &out, &err);
-    if (rc == 0)
-        dw_http_resp_success(resp, out);
-    else
-        answer_rc(resp, rc, err);
-    free(err);
+    answer_json(resp, rc, out, err);
 }
 
 void dw_api_oncall_check(struct dw_http_request *req, struct dw_http_response *resp,
@@ -70,11 +102,7 @@ void dw_api_oncall_check(struct dw_http_request *req, struct dw_http_response *r
     json_t *out = NULL;
     char *err = NULL;
     int rc = dw_oncall_check_json(app->oncall, from, to, &out, &err);
-    if (rc == 0)
-        dw_http_resp_success(resp, out);
-    else
-        answer_rc(resp, rc, err);
-    free(err);
+    answer_json(resp, rc, out, err);
 }
 
 static void ical(struct dw_http_request *req, struct dw_http_response *resp,
@@ -130,11 +158,8 @@ void dw_api_oncall_override(struct dw_http_request *req, struct dw_http_response
     char *err = NULL;
     int rc = dw_oncall_override_add(app->oncall, sched, person, replaces, s, e,
                                     dw_http_req_principal(req), &err);
-    if (rc == 0)
-        dw_http_resp_success(resp, json_pack("{s:s, s:s}", "schedule", sched, "person", person));
-    else
-        answer_rc(resp, rc, err);
-    free(err);
+    answer_json(resp, rc,
+                rc == 0 ? json_pack("{s:s, s:s}", "schedule", sched, "person", person) : NULL, err);
     json_decref(in);
 }
 
@@ -143,19 +168,13 @@ void dw_api_oncall_pages(struct dw_http_request *req, struct dw_http_response *r
 {
     if (!need_oncall(app, resp))
         return;
-    int64_t limit = 100;
-    const char *l = dw_http_req_arg(req, "limit");
-    if (l && (dw_parse_int64(l, &limit) != 0 || limit < 1 || limit > 1000)) {
-        dw_http_resp_error(resp, 400, "bad_data", "limit must be 1 to 1000");
+    static const char *const states[] = {"triggered", "acknowledged", "resolved"};
+    int64_t limit;
+    const char *state;
+    if (!limit_param(req, resp, &limit) ||
+        !state_param(req, resp, states, DW_ARRAY_LEN(states),
+                     "state must be triggered, acknowledged or resolved", &state))
         return;
-    }
-    const char *state = dw_http_req_arg(req, "state");
-    if (state && strcmp(state, "triggered") != 0 && strcmp(state, "acknowledged") != 0 &&
-        strcmp(state, "resolved") != 0) {
-        dw_http_resp_error(resp, 400, "bad_data",
-                           "state must be triggered, acknowledged or resolved");
-        return;
-    }
     dw_http_resp_success(resp, dw_oncall_pages_json(app->oncall, state, (size_t)limit));
 }
 
@@ -181,11 +200,7 @@ static void page_act(struct dw_http_request *req, struct dw_http_response *resp,
     char *err = NULL;
     int rc = dw_oncall_page_act(app->oncall, id, act, dw_http_req_principal(req),
                                 via && strcmp(via, "cli") == 0 ? "cli" : "web", dw_now_ms(), &err);
-    if (rc == 0)
-        dw_http_resp_success(resp, dw_oncall_page_json(app->oncall, id));
-    else
-        answer_rc(resp, rc, err);
-    free(err);
+    answer_json(resp, rc, rc == 0 ? dw_oncall_page_json(app->oncall, id) : NULL, err);
 }
 
 void dw_api_oncall_ack(struct dw_http_request *req, struct dw_http_response *resp,
@@ -201,7 +216,6 @@ void dw_api_oncall_resolve(struct dw_http_request *req, struct dw_http_response 
 }
 
 /* ---- signed links: a confirmation page, then the action ---- */
-
 
 static void html_page(struct dw_http_response *resp, int status, const char *title,
                       const char *text, const char *token)
@@ -272,7 +286,6 @@ void dw_api_oncall_link_post(struct dw_http_request *req, struct dw_http_respons
 }
 
 /* ---- Twilio's webhooks ---- */
-
 
 /* The URL Twilio was given: the links' base URL, the path and the query, re-encoded. */
 static char *twilio_url(struct dw_http_request *req, const char *base)
@@ -381,22 +394,13 @@ void dw_api_oncall_twilio_status(struct dw_http_request *req, struct dw_http_res
 void dw_api_notify_outbox(struct dw_http_request *req, struct dw_http_response *resp,
                           const struct dw_http_app *app)
 {
-    int64_t limit = 100;
-    const char *l = dw_http_req_arg(req, "limit");
-    if (l && (dw_parse_int64(l, &limit) != 0 || limit < 1 || limit > 1000)) {
-        dw_http_resp_error(resp, 400, "bad_data", "limit must be 1 to 1000");
-        return;
-    }
-    const char *state = dw_http_req_arg(req, "state");
     static const char *const states[] = {"pending", "delivered", "given_up", "expired", "dropped"};
-    bool known = !state;
-    for (size_t i = 0; state && i < DW_ARRAY_LEN(states); i++)
-        known = known || strcmp(state, states[i]) == 0;
-    if (!known) {
-        dw_http_resp_error(resp, 400, "bad_data",
-                           "state must be pending, delivered, given_up, expired or dropped");
+    int64_t limit;
+    const char *state;
+    if (!limit_param(req, resp, &limit) ||
+        !state_param(req, resp, states, DW_ARRAY_LEN(states),
+                     "state must be pending, delivered, given_up, expired or dropped", &state))
         return;
-    }
     const char *att = dw_http_req_arg(req, "attempts");
     char *err = NULL;
     json_t *rows = dw_notifier_outbox_json(app->store, state, dw_http_req_arg(req, "key"),

@@ -262,7 +262,6 @@ static char *text_part(json_t *doc, const char *title, const struct link *links,
     return dw_buf_steal(&b);
 }
 
-
 static void html_alerts(struct dw_buf *b, json_t *doc)
 {
     json_t *alerts = json_object_get(doc, "alerts"), *a;
@@ -358,14 +357,9 @@ static void put_body(struct dw_buf *b, json_t *doc)
 static char *email_render(const void *conf, const char *payload, const char **skip)
 {
     const struct y_email *c = conf;
-    json_t *doc = msg_parse(payload, skip);
+    json_t *doc = msg_load(payload, c->send_resolved, skip);
     if (!doc)
         return NULL;
-    if (!c->send_resolved && !msg_drop_resolved(doc)) {
-        json_decref(doc);
-        *skip = "nothing fires and send_resolved is false";
-        return NULL;
-    }
     struct dw_buf b;
     dw_buf_init(&b, 0);
     put_headers(&b, c, doc);
@@ -438,16 +432,7 @@ static void set_tls(const struct y_email *c, CURL *e, bool implicit_tls)
                      implicit_tls     ? (long)CURLUSESSL_ALL
                      : c->require_tls ? (long)CURLUSESSL_ALL
                                       : (long)CURLUSESSL_NONE);
-    if (c->tls.ca_file)
-        curl_easy_setopt(e, CURLOPT_CAINFO, c->tls.ca_file);
-    if (c->tls.cert_file) {
-        curl_easy_setopt(e, CURLOPT_SSLCERT, c->tls.cert_file);
-        curl_easy_setopt(e, CURLOPT_SSLKEY, c->tls.key_file);
-    }
-    if (c->tls.insecure_skip_verify) {
-        curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L);
-        curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L);
-    }
+    tls_apply(&c->tls, e);
 }
 
 /* "To: list" then the rendered message, into the attempt. */

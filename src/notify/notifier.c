@@ -139,7 +139,7 @@ static struct {
     struct dw_metric *requests, *duration, *notifications, *pending, *breaker;
 } m;
 
-static void register_metrics(void)
+static void register_metrics_once(void)
 {
     static const double bounds[] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
                                     0.25,  0.5,    1,     2.5,  5,     10};
@@ -159,6 +159,13 @@ static void register_metrics(void)
                                 "Notifications in the outbox not yet delivered or given up.", NULL);
     m.breaker = dw_metric_gauge("dojowatch_notify_circuit_open",
                                 "1 while a channel's circuit breaker is open.", "channel");
+}
+
+/* The metric handles are written once, before any delivery thread reads them. */
+static void register_metrics(void)
+{
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, register_metrics_once);
 }
 
 #define STAT(n, field, delta)                                                                      \

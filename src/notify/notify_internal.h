@@ -271,6 +271,14 @@ char *secret_get(const char *inline_value, const char *file, char **err);
  */
 int http_post(struct attempt *at, const char *url, const char *content_type, const char *body,
               size_t len, int64_t timeout_ms, const struct y_http *h, char **err);
+/** The CA, client certificate and insecure_skip_verify of t on an easy handle. */
+void tls_apply(const struct y_tls *t, CURL *e);
+/**
+ * The rendered JSON object body with member key set to value, into
+ * at->upload; -1 with *err = not_json when body is not a JSON object.
+ */
+int upload_with_member(struct attempt *at, const char *body, const char *key, const char *value,
+                       const char *not_json, char **err);
 /** The webhook's answer table (2xx / 408, 429, 5xx / other); detail "HTTP n: body". */
 void http_outcome(CURL *easy, CURLcode rc, const struct attempt *at, struct outcome *out);
 
@@ -278,8 +286,19 @@ void http_outcome(CURL *easy, CURLcode rc, const struct attempt *at, struct outc
 
 /** The payload as an object with an "alerts" array, or NULL with *skip. */
 json_t *msg_parse(const char *payload, const char **skip);
-/** Removes the resolved alerts (send_resolved: false); false when none fires. */
-bool msg_drop_resolved(json_t *doc);
+/**
+ * msg_parse, then with send_resolved false the resolved alerts removed;
+ * NULL with *skip when it does not parse or nothing fires.
+ */
+json_t *msg_load(const char *payload, bool send_resolved, const char **skip);
+/** Sets o's member key to value when value is neither NULL nor empty. */
+void msg_set_opt(json_t *o, const char *key, const char *value);
+/** o as compact JSON (heap); out of memory aborts. */
+char *msg_dump(json_t *o);
+/** What a channel builds from the message: the full body, or a compact one without alert lines. */
+typedef json_t *(*msg_build_fn)(const void *conf, json_t *doc, bool compact);
+/** The dump of build(conf, doc, false), or of build(conf, doc, true) when that is over BODY_MAX. */
+char *msg_dump_bounded(msg_build_fn build, const void *conf, json_t *doc);
 /** A string member of an object member ("commonAnnotations", "summary"); NULL when absent or empty.
  */
 const char *msg_get(json_t *doc, const char *object, const char *key);

@@ -136,12 +136,6 @@ static json_t *links_of(const struct y_pagerduty *c, json_t *doc)
     return links;
 }
 
-static void set_opt(json_t *o, const char *key, const char *value)
-{
-    if (value && *value)
-        json_object_set_new(o, key, json_string(value));
-}
-
 static json_t *trigger_payload(const struct y_pagerduty *c, json_t *doc, bool compact)
 {
     json_t *p = json_object();
@@ -156,15 +150,16 @@ static json_t *trigger_payload(const struct y_pagerduty *c, json_t *doc, bool co
         dw_format_rfc3339(first, ts, sizeof ts);
         json_object_set_new(p, "timestamp", json_string(ts));
     }
-    set_opt(p, "component", c->component);
-    set_opt(p, "group", c->group);
-    set_opt(p, "class", c->class_);
+    msg_set_opt(p, "component", c->component);
+    msg_set_opt(p, "group", c->group);
+    msg_set_opt(p, "class", c->class_);
     json_object_set_new(p, "custom_details", details(c, doc, compact));
     return p;
 }
 
-static json_t *event(const struct y_pagerduty *c, json_t *doc, bool compact)
+static json_t *event(const void *conf, json_t *doc, bool compact)
 {
+    const struct y_pagerduty *c = conf;
     const char *key = json_string_value(json_object_get(doc, "groupKey"));
     char dedup[65];
     dw_sha256_hex(key ? key : "", key ? strlen(key) : 0, dedup);
@@ -173,19 +168,11 @@ static json_t *event(const struct y_pagerduty *c, json_t *doc, bool compact)
     if (strcmp(action, "trigger") != 0)
         return o;
     json_object_set_new(o, "payload", trigger_payload(c, doc, compact));
-    set_opt(o, "client", c->client);
+    msg_set_opt(o, "client", c->client);
     const char *ext = json_string_value(json_object_get(doc, "externalURL"));
-    set_opt(o, "client_url", c->client_url ? c->client_url : ext);
+    msg_set_opt(o, "client_url", c->client_url ? c->client_url : ext);
     json_object_set_new(o, "links", links_of(c, doc));
     return o;
-}
-
-static char *dump(json_t *o)
-{
-    char *s = json_dumps(o, JSON_COMPACT);
-    if (!s)
-        dw_oom(0);
-    return s;
 }
 
 static char *pagerduty_render(const void *conf, const char *payload, const char **skip)
@@ -199,15 +186,7 @@ static char *pagerduty_render(const void *conf, const char *payload, const char 
         *skip = "the group is resolved and send_resolved is false";
         return NULL;
     }
-    json_t *o = event(c, doc, false);
-    char *body = dump(o);
-    json_decref(o);
-    if (strlen(body) > BODY_MAX) {
-        free(body);
-        o = event(c, doc, true);
-        body = dump(o);
-        json_decref(o);
-    }
+    char *body = msg_dump_bounded(event, c, doc);
     json_decref(doc);
     return body;
 }
@@ -222,18 +201,11 @@ static int pagerduty_request(const void *conf, const char *to, const char *body,
             *err = dw_strdup("no routing_key");
         return -1;
     }
-    json_t *o = json_loads(body, 0, NULL);
-    if (!json_is_object(o)) {
-        json_decref(o);
-        free(key);
-        *err = dw_strdup("the rendered PagerDuty event is not JSON");
-        return -1;
-    }
-    json_object_set_new(o, "routing_key", json_string(key));
+    int rc = upload_with_member(at, body, "routing_key", key,
+                                "the rendered PagerDuty event is not JSON", err);
     free(key);
-    at->upload = dump(o);
-    at->upload_len = strlen(at->upload);
-    json_decref(o);
+    if (rc < 0)
+        return -1;
     return http_post(at, c->url, "application/json", at->upload, at->upload_len, c->timeout_ms,
                      &c->http, err);
 }

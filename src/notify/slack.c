@@ -222,12 +222,6 @@ static char *alert_lines(json_t *doc)
     return dw_buf_steal(&b);
 }
 
-static void set_opt(json_t *o, const char *key, const char *value)
-{
-    if (value && *value)
-        json_object_set_new(o, key, json_string(value));
-}
-
 static void append_opt(json_t *arr, json_t *item)
 {
     if (item)
@@ -235,14 +229,15 @@ static void append_opt(json_t *arr, json_t *item)
 }
 
 /* The body; compact leaves out the labels and the alert lines. */
-static json_t *message(const struct y_slack *c, json_t *doc, bool compact)
+static json_t *message(const void *conf, json_t *doc, bool compact)
 {
+    const struct y_slack *c = conf;
     char *title = msg_title(doc);
     json_t *o = json_object();
-    set_opt(o, "channel", c->channel);
-    set_opt(o, "username", c->username);
-    set_opt(o, "icon_emoji", c->icon_emoji);
-    set_opt(o, "icon_url", c->icon_url);
+    msg_set_opt(o, "channel", c->channel);
+    msg_set_opt(o, "username", c->username);
+    msg_set_opt(o, "icon_emoji", c->icon_emoji);
+    msg_set_opt(o, "icon_url", c->icon_url);
     if (c->link_names)
         json_object_set_new(o, "link_names", json_true());
     char *summary = mrkdwn(msg_summary(doc), 1000);
@@ -266,59 +261,23 @@ static json_t *message(const struct y_slack *c, json_t *doc, bool compact)
     return o;
 }
 
-static char *dump(json_t *o)
-{
-    char *s = json_dumps(o, JSON_COMPACT);
-    if (!s)
-        dw_oom(0);
-    return s;
-}
-
 static char *slack_render(const void *conf, const char *payload, const char **skip)
 {
     const struct y_slack *c = conf;
-    json_t *doc = msg_parse(payload, skip);
+    json_t *doc = msg_load(payload, c->send_resolved, skip);
     if (!doc)
         return NULL;
-    if (!c->send_resolved && !msg_drop_resolved(doc)) {
-        json_decref(doc);
-        *skip = "nothing fires and send_resolved is false";
-        return NULL;
-    }
-    json_t *o = message(c, doc, false);
-    char *body = dump(o);
-    json_decref(o);
-    if (strlen(body) > BODY_MAX) {
-        free(body);
-        o = message(c, doc, true);
-        body = dump(o);
-        json_decref(o);
-    }
+    char *body = msg_dump_bounded(message, c, doc);
     json_decref(doc);
     return body;
-}
-
-/* The body with "channel" set to `to`, into the attempt. */
-static int retarget(const char *body, const char *to, struct attempt *at, char **err)
-{
-    json_t *o = json_loads(body, 0, NULL);
-    if (!json_is_object(o)) {
-        json_decref(o);
-        *err = dw_strdup("the rendered Slack body is not JSON");
-        return -1;
-    }
-    json_object_set_new(o, "channel", json_string(to));
-    at->upload = dump(o);
-    at->upload_len = strlen(at->upload);
-    json_decref(o);
-    return 0;
 }
 
 static int slack_request(const void *conf, const char *to, const char *body, struct attempt *at,
                          char **err)
 {
     const struct y_slack *c = conf;
-    if (to && *to && retarget(body, to, at, err) < 0)
+    if (to && *to &&
+        upload_with_member(at, body, "channel", to, "the rendered Slack body is not JSON", err) < 0)
         return -1;
     char *url = secret_get(c->api_url, c->api_url_file, err);
     if (!url) {

@@ -99,18 +99,6 @@ static size_t alerts_shown(json_t *doc)
     return msg_resolved(doc) ? msg_count(doc, "resolved") : msg_count(doc, "firing");
 }
 
-/* The payload to render, or NULL with *skip (send_resolved applied). */
-static json_t *load(const struct y_twilio *c, const char *payload, const char **skip)
-{
-    json_t *doc = msg_parse(payload, skip);
-    if (doc && !c->send_resolved && !msg_drop_resolved(doc)) {
-        json_decref(doc);
-        *skip = "nothing fires and send_resolved is false";
-        return NULL;
-    }
-    return doc;
-}
-
 /* ---- sms ---- */
 
 static char *sms_tail(json_t *doc)
@@ -135,7 +123,8 @@ static char *sms_tail(json_t *doc)
 
 static char *sms_render(const void *conf, const char *payload, const char **skip)
 {
-    json_t *doc = load(conf, payload, skip);
+    const struct y_twilio *c = conf;
+    json_t *doc = msg_load(payload, c->send_resolved, skip);
     if (!doc)
         return NULL;
     const char *prio = json_string_value(json_object_get(doc, "priority"));
@@ -154,7 +143,6 @@ static char *sms_render(const void *conf, const char *payload, const char **skip
 }
 
 /* ---- voice ---- */
-
 
 static char *spoken(json_t *doc)
 {
@@ -197,7 +185,8 @@ static char *twiml_gather(const char *text, const char *action)
 
 static char *voice_render(const void *conf, const char *payload, const char **skip)
 {
-    json_t *doc = load(conf, payload, skip);
+    const struct y_twilio *c = conf;
+    json_t *doc = msg_load(payload, c->send_resolved, skip);
     if (!doc)
         return NULL;
     char *text = spoken(doc);

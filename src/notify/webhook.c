@@ -24,9 +24,11 @@
  * malformed URL and every other status given up (retrying cannot fix them).
  *
  * Shared by the channels (declared in notify_internal.h): the POST every
- * HTTP channel makes (http_post) and its answer table (http_outcome),
- * secrets inline or from files, reading the message JSON (titles,
- * summaries, silence links, alert lines) and text cutting and URL encoding,
+ * HTTP channel makes (http_post), its TLS options and its answer table
+ * (http_outcome), secrets inline or from files, reading the message JSON
+ * (send_resolved, titles, summaries, silence links, alert lines), writing
+ * a JSON body (compact, bounded by BODY_MAX, one member set per request)
+ * and text cutting and URL encoding,
  * so slack.c, email.c, twilio.c and pagerduty.c render the same group the
  * same way. attempt_release frees what any channel put in an attempt.
  *
@@ -79,24 +81,14 @@ static void truncate_alerts(json_t *doc, int64_t max)
 static char *webhook_render(const void *conf, const char *payload, const char **skip)
 {
     const struct y_webhook *w = conf;
-    json_t *doc = json_loads(payload, 0, NULL);
-    if (!json_is_object(doc) || !json_is_array(json_object_get(doc, "alerts"))) {
-        json_decref(doc);
-        *skip = "the event payload is not Alertmanager webhook JSON";
+    json_t *doc = msg_load(payload, w->send_resolved, skip);
+    if (!doc)
         return NULL;
-    }
     json_object_del(doc, "kind");
     json_object_del(doc, "priority");
-    if (!w->send_resolved && !drop_resolved(doc)) {
-        json_decref(doc);
-        *skip = "nothing fires and send_resolved is false";
-        return NULL;
-    }
     truncate_alerts(doc, w->max_alerts);
-    char *body = json_dumps(doc, JSON_COMPACT);
+    char *body = msg_dump(doc);
     json_decref(doc);
-    if (!body)
-        dw_oom(0);
     return body;
 }
 
@@ -182,6 +174,20 @@ static int set_basic_auth(const struct y_http *h, CURL *e, char **err)
     return 0;
 }
 
+void tls_apply(const struct y_tls *t, CURL *e)
+{
+    if (t->ca_file)
+        curl_easy_setopt(e, CURLOPT_CAINFO, t->ca_file);
+    if (t->cert_file) {
+        curl_easy_setopt(e, CURLOPT_SSLCERT, t->cert_file);
+        curl_easy_setopt(e, CURLOPT_SSLKEY, t->key_file);
+    }
+    if (t->insecure_skip_verify) {
+        curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L);
+        curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L);
+    }
+}
+
 static void set_transport(const struct y_http *h, CURL *e)
 {
     curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
@@ -190,16 +196,7 @@ static void set_transport(const struct y_http *h, CURL *e)
     curl_easy_setopt(e, CURLOPT_MAXREDIRS, 10L);
     if (h->proxy_url)
         curl_easy_setopt(e, CURLOPT_PROXY, h->proxy_url);
-    if (h->tls.ca_file)
-        curl_easy_setopt(e, CURLOPT_CAINFO, h->tls.ca_file);
-    if (h->tls.cert_file) {
-        curl_easy_setopt(e, CURLOPT_SSLCERT, h->tls.cert_file);
-        curl_easy_setopt(e, CURLOPT_SSLKEY, h->tls.key_file);
-    }
-    if (h->tls.insecure_skip_verify) {
-        curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L);
-        curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L);
-    }
+    tls_apply(&h->tls, e);
 }
 
 int http_post(struct attempt *at, const char *url, const char *content_type, const char *body,
@@ -229,6 +226,22 @@ int http_post(struct attempt *at, const char *url, const char *content_type, con
         curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
         curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
     }
+    return 0;
+}
+
+int upload_with_member(struct attempt *at, const char *body, const char *key, const char *value,
+                       const char *not_json, char **err)
+{
+    json_t *o = json_loads(body, 0, NULL);
+    if (!json_is_object(o)) {
+        json_decref(o);
+        *err = dw_strdup(not_json);
+        return -1;
+    }
+    json_object_set_new(o, key, json_string(value));
+    at->upload = msg_dump(o);
+    at->upload_len = strlen(at->upload);
+    json_decref(o);
     return 0;
 }
 
@@ -355,9 +368,43 @@ json_t *msg_parse(const char *payload, const char **skip)
     return doc;
 }
 
-bool msg_drop_resolved(json_t *doc)
+json_t *msg_load(const char *payload, bool send_resolved, const char **skip)
 {
-    return drop_resolved(doc);
+    json_t *doc = msg_parse(payload, skip);
+    if (doc && !send_resolved && !drop_resolved(doc)) {
+        json_decref(doc);
+        *skip = "nothing fires and send_resolved is false";
+        return NULL;
+    }
+    return doc;
+}
+
+void msg_set_opt(json_t *o, const char *key, const char *value)
+{
+    if (value && *value)
+        json_object_set_new(o, key, json_string(value));
+}
+
+char *msg_dump(json_t *o)
+{
+    char *s = json_dumps(o, JSON_COMPACT);
+    if (!s)
+        dw_oom(0);
+    return s;
+}
+
+char *msg_dump_bounded(msg_build_fn build, const void *conf, json_t *doc)
+{
+    json_t *o = build(conf, doc, false);
+    char *body = msg_dump(o);
+    json_decref(o);
+    if (strlen(body) > BODY_MAX) {
+        free(body);
+        o = build(conf, doc, true);
+        body = msg_dump(o);
+        json_decref(o);
+    }
+    return body;
 }
 
 const char *msg_get(json_t *doc, const char *object, const char *key)
@@ -548,4 +595,3 @@ char *text_cut(const char *s, size_t max)
     memcpy(out + keep, "\xE2\x80\xA6", 4); /* U+2026 and the NUL */
     return out;
 }
-

@@ -987,7 +987,6 @@ int dw_oncall_sms_reply(struct dw_oncall *oc, const char *from, const char *body
     return rc;
 }
 
-
 int dw_oncall_voice_digits(struct dw_oncall *oc, const char *token, const char *digits, int64_t now,
                            char **twiml, char **err)
 {

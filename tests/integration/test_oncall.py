@@ -283,5 +283,40 @@ def kill9_during_a_burst_to_a_flaky_receiver_loses_nothing():
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+@test
+def pagerduty_gets_trigger_then_resolve_with_one_dedup_key():
+    tmp = tempfile.mkdtemp(prefix="dwoncall-")
+    key = "R" + "0123456789abcdef" * 2
+    key = key[:32]
+    pd = rx.PagerDutyReceiver(routing_keys=[key]).start()
+    tw, sl = rx.TwilioReceiver().start(), rx.SlackReceiver().start()
+    try:
+        text = sections(tw, sl).replace(
+            "  receivers: [{name: critical}]\n",
+            "  receivers: [{name: critical, pagerduty_configs: [{url: '%s/v2/enqueue',"
+            " routing_key: '%s'}]}]\n" % (pd.url, key))
+        text = text.replace("    group_by: [alertname]\n",
+                            "    group_by: [alertname]\n    group_wait: 0s\n"
+                            "    group_interval: 1s\n")
+        cfg = config_with(text, tmp)
+        with Daemon(config=cfg) as d:
+            post_alert(d, "PdDown", "P1")
+            pd.wait_for(1, 10)
+            ev = pd.events()[0]
+            assert ev["event_action"] == "trigger", ev
+            assert ev["payload"]["severity"] == "error", ev  # P1
+            assert "PdDown" in ev["payload"]["summary"], ev
+            post_alert(d, "PdDown", "P1", status="resolved")
+            pd.wait_for(2, 15)
+            ev2 = pd.events()[1]
+            assert ev2["event_action"] == "resolve" and ev2["dedup_key"] == ev["dedup_key"], ev2
+            assert not pd.invalid_requests(), pd.summary()
+    finally:
+        pd.stop()
+        tw.stop()
+        sl.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 if __name__ == "__main__":
     run()

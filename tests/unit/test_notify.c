@@ -8,185 +8,18 @@
  * rendering options (send_resolved, max_alerts), Retry-After parsing and
  * the configuration's diagnostics.
  */
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <poll.h>
-#include <pthread.h>
-#include <sys/socket.h>
-
 #include <jansson.h>
 
 #include "harness.h"
 #include "notify/notify_internal.h"
 #include "testutil.h"
 #include "testutil_alert.h"
+#include "testutil_http.h"
 #include "testutil_plan.h"
 
 /* Monday 2026-03-02 10:00:00 UTC */
 #define T0 1772445600000LL
 #define MS 1000000LL
-
-/* ---- the receiver: one connection at a time, scripted answers ---- */
-
-struct answer {
-    int status;
-    const char *headers; /* extra header lines, each ending in \r\n */
-    int delay_ms;        /* before answering */
-};
-
-struct request {
-    char *head; /* request line and headers */
-    char *body;
-    int64_t at_ns;
-};
-
-struct hook_server {
-    int fd, port;
-    pthread_t tid;
-    atomic_bool stop;
-    pthread_mutex_t mu;
-    struct answer script[16]; /* answers to the first requests; then the default */
-    size_t nscript;
-    struct answer dflt;
-    struct request reqs[64];
-    size_t nreqs;
-};
-
-static bool read_request(int c, struct dw_buf *b, size_t *head_len, size_t *body_len)
-{
-    char chunk[4096];
-    for (;;) {
-        char *end = b->len ? strstr(b->data, "\r\n\r\n") : NULL;
-        if (end) {
-            *head_len = (size_t)(end - b->data) + 4;
-            const char *cl = strcasestr(b->data, "Content-Length:");
-            int64_t n = 0;
-            if (cl && cl < end) {
-                char num[24];
-                size_t k = 0;
-                for (cl += 15; *cl == ' '; cl++)
-                    ;
-                while (k < sizeof num - 1 && cl[k] >= '0' && cl[k] <= '9') {
-                    num[k] = cl[k];
-                    k++;
-                }
-                num[k] = '\0';
-                dw_parse_int64(num, &n);
-            }
-            *body_len = (size_t)n;
-            if (b->len >= *head_len + *body_len)
-                return true;
-        }
-        ssize_t r = recv(c, chunk, sizeof chunk, 0);
-        if (r <= 0)
-            return false;
-        dw_buf_append(b, chunk, (size_t)r);
-    }
-}
-
-static struct answer record(struct hook_server *s, const struct dw_buf *b, size_t head, size_t body)
-{
-    pthread_mutex_lock(&s->mu);
-    size_t i = s->nreqs;
-    if (i < DW_ARRAY_LEN(s->reqs)) {
-        s->reqs[i] = (struct request){.head = dw_strndup(b->data, head),
-                                      .body = dw_strndup(b->data + head, body),
-                                      .at_ns = dw_mono_ns()};
-        s->nreqs++;
-    }
-    struct answer a = i < s->nscript ? s->script[i] : s->dflt;
-    pthread_mutex_unlock(&s->mu);
-    return a;
-}
-
-static void serve_one(struct hook_server *s, int c)
-{
-    struct dw_buf b;
-    dw_buf_init(&b, 1 << 20);
-    size_t head, body;
-    if (read_request(c, &b, &head, &body)) {
-        struct answer a = record(s, &b, head, body);
-        for (int t = 0; t < a.delay_ms && !atomic_load(&s->stop); t += 10)
-            usleep(10000);
-        char *resp = dw_asprintf("HTTP/1.1 %d X\r\nContent-Length: 2\r\nConnection: close\r\n"
-                                 "%s\r\nok",
-                                 a.status, a.headers ? a.headers : "");
-        send(c, resp, strlen(resp), MSG_NOSIGNAL);
-        free(resp);
-    }
-    dw_buf_release(&b);
-    close(c);
-}
-
-static void *server_main(void *arg)
-{
-    struct hook_server *s = arg;
-    while (!atomic_load(&s->stop)) {
-        struct pollfd p = {.fd = s->fd, .events = POLLIN};
-        if (poll(&p, 1, 20) <= 0)
-            continue;
-        int c = accept(s->fd, NULL, NULL);
-        if (c >= 0)
-            serve_one(s, c);
-    }
-    return NULL;
-}
-
-static struct hook_server *server_start(void)
-{
-    struct hook_server *s = dw_calloc(1, sizeof *s);
-    s->dflt = (struct answer){.status = 200};
-    pthread_mutex_init(&s->mu, NULL);
-    s->fd = socket(AF_INET, SOCK_STREAM, 0);
-    int one = 1;
-    setsockopt(s->fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    ASSERT_EQ_INT(bind(s->fd, (struct sockaddr *)&sa, sizeof sa), 0);
-    ASSERT_EQ_INT(listen(s->fd, 64), 0);
-    socklen_t len = sizeof sa;
-    getsockname(s->fd, (struct sockaddr *)&sa, &len);
-    s->port = ntohs(sa.sin_port);
-    pthread_create(&s->tid, NULL, server_main, s);
-    return s;
-}
-
-static void server_script(struct hook_server *s, const struct answer *a, size_t n)
-{
-    pthread_mutex_lock(&s->mu);
-    memcpy(s->script, a, n * sizeof *a);
-    s->nscript = n;
-    pthread_mutex_unlock(&s->mu);
-}
-
-static void server_default(struct hook_server *s, struct answer a)
-{
-    pthread_mutex_lock(&s->mu);
-    s->dflt = a;
-    pthread_mutex_unlock(&s->mu);
-}
-
-static size_t server_count(struct hook_server *s)
-{
-    pthread_mutex_lock(&s->mu);
-    size_t n = s->nreqs;
-    pthread_mutex_unlock(&s->mu);
-    return n;
-}
-
-static void server_stop(struct hook_server **ps)
-{
-    struct hook_server *s = *ps;
-    atomic_store(&s->stop, true);
-    pthread_join(s->tid, NULL);
-    close(s->fd);
-    for (size_t i = 0; i < s->nreqs; i++) {
-        free(s->reqs[i].head);
-        free(s->reqs[i].body);
-    }
-    pthread_mutex_destroy(&s->mu);
-    free(s);
-    *ps = NULL;
-}
 
 /* ---- the alerter and the notifier ---- */
 
@@ -195,7 +28,7 @@ struct fixture {
     struct dw_store *store;
     struct dw_alerter *a;
     struct dw_notifier *n;
-    struct hook_server *srv, *srv2;
+    struct http_server *srv, *srv2;
 };
 
 static void fx_apply(struct fixture *f, const char *yaml)
@@ -237,7 +70,7 @@ static void fx_open(struct fixture *f, const char *receiver, const char *extra, 
     ASSERT_NOT_NULL(f->store);
     f->a = dw_alerter_open(f->store, &err);
     ASSERT_NOT_NULL(f->a);
-    f->srv = server_start();
+    f->srv = http_server_start();
     char *yaml = config_for(receiver, f->srv->port, extra);
     fx_apply(f, yaml);
     free(yaml);
@@ -249,9 +82,9 @@ static void fx_close(struct fixture *f)
     dw_notifier_free(&f->n);
     dw_alerter_close(&f->a);
     dw_store_close(&f->store);
-    server_stop(&f->srv);
+    http_server_stop(&f->srv);
     if (f->srv2)
-        server_stop(&f->srv2);
+        http_server_stop(&f->srv2);
     rm_rf(f->dir);
     free(f->dir);
     dw_clock_set_real();
@@ -284,12 +117,12 @@ static void resolve(struct fixture *f, const char *name)
     dw_alerter_tick(f->a, dw_now_ms());
 }
 
-static bool wait_requests(struct hook_server *s, size_t n, int64_t timeout_ms)
+static bool wait_requests(struct http_server *s, size_t n, int64_t timeout_ms)
 {
     int64_t end = dw_mono_ns() + timeout_ms * MS;
-    while (server_count(s) < n && dw_mono_ns() < end)
+    while (http_server_count(s) < n && dw_mono_ns() < end)
         usleep(1000);
-    return server_count(s) >= n;
+    return http_server_count(s) >= n;
 }
 
 static struct dw_notifier_stats stats(struct fixture *f)
@@ -372,7 +205,7 @@ static double metric(const char *series)
     return v;
 }
 
-static int64_t gap_ms(struct hook_server *s, size_t i)
+static int64_t gap_ms(struct http_server *s, size_t i)
 {
     return (s->reqs[i].at_ns - s->reqs[i - 1].at_ns) / MS;
 }
@@ -388,7 +221,7 @@ TEST(delivers_the_alertmanager_webhook_v4_body)
     ASSERT_TRUE(wait_requests(f.srv, 1, 5000));
     int64_t took_ms = (f.srv->reqs[0].at_ns - t0) / MS;
     ASSERT_TRUE(took_ms < 200); /* on the event, not on a poll interval */
-    const struct request *r = &f.srv->reqs[0];
+    const struct http_request *r = &f.srv->reqs[0];
     ASSERT_CONTAINS(r->head, "POST /hook HTTP/1.1\r\n");
     ASSERT_CONTAINS(r->head, "Content-Type: application/json\r\n");
     ASSERT_CONTAINS(r->head, "Authorization: Bearer s3cret\r\n");
@@ -438,7 +271,7 @@ TEST(server_error_is_retried_after_a_backoff)
 {
     struct fixture f = {0};
     fx_open(&f, "r500", NULL, 100);
-    server_script(f.srv, (struct answer[]){{.status = 500}}, 1);
+    http_server_script(f.srv, (struct http_answer[]){{.status = 500}}, 1);
     put(&f, "Retry500", DW_ALERT_FIRING);
     ASSERT_TRUE(wait_requests(f.srv, 2, 5000));
     ASSERT_TRUE(gap_ms(f.srv, 1) >= 50); /* base 100 ms, equal jitter: [50, 100] */
@@ -459,7 +292,8 @@ TEST(rate_limit_waits_for_retry_after)
 {
     struct fixture f = {0};
     fx_open(&f, "r429", NULL, 10);
-    server_script(f.srv, (struct answer[]){{.status = 429, .headers = "Retry-After: 1\r\n"}}, 1);
+    http_server_script(f.srv,
+                       (struct http_answer[]){{.status = 429, .headers = "Retry-After: 1\r\n"}}, 1);
     put(&f, "Limited", DW_ALERT_FIRING);
     ASSERT_TRUE(wait_requests(f.srv, 2, 5000));
     ASSERT_TRUE(gap_ms(f.srv, 1) >= 990); /* not the 10 ms backoff */
@@ -475,11 +309,11 @@ TEST(client_error_is_given_up_and_acknowledged)
 {
     struct fixture f = {0};
     fx_open(&f, "r400", NULL, 10);
-    server_script(f.srv, (struct answer[]){{.status = 400}}, 1);
+    http_server_script(f.srv, (struct http_answer[]){{.status = 400}}, 1);
     put(&f, "Rejected", DW_ALERT_FIRING);
     ASSERT_TRUE(wait_finished(&f, 1, 5000));
     usleep(200000); /* no retry comes */
-    ASSERT_EQ_INT(server_count(f.srv), 1);
+    ASSERT_EQ_INT(http_server_count(f.srv), 1);
     struct dw_notifier_stats st = stats(&f);
     ASSERT_EQ_INT(st.given_up, 1);
     ASSERT_EQ_INT(st.delivered, 0);
@@ -495,7 +329,7 @@ TEST(timeout_is_retried)
 {
     struct fixture f = {0};
     fx_open(&f, "slow", "        timeout: 200ms\n", 20);
-    server_script(f.srv, (struct answer[]){{.status = 200, .delay_ms = 600}}, 1);
+    http_server_script(f.srv, (struct http_answer[]){{.status = 200, .delay_ms = 600}}, 1);
     put(&f, "Slow", DW_ALERT_FIRING);
     ASSERT_TRUE(wait_finished(&f, 1, 5000));
     struct dw_notifier_stats st = stats(&f);
@@ -510,12 +344,12 @@ TEST(resolve_waits_for_the_retried_fired_of_its_group)
 {
     struct fixture f = {0};
     fx_open(&f, "order", NULL, 100);
-    server_script(f.srv, (struct answer[]){{.status = 503}, {.status = 503}}, 2);
+    http_server_script(f.srv, (struct http_answer[]){{.status = 503}, {.status = 503}}, 2);
     put(&f, "Ordered", DW_ALERT_FIRING);
     ASSERT_TRUE(wait_requests(f.srv, 1, 5000));
     resolve(&f, "Ordered"); /* queued while "fired" is in backoff */
     ASSERT_TRUE(wait_finished(&f, 2, 5000));
-    ASSERT_EQ_INT(server_count(f.srv), 4);
+    ASSERT_EQ_INT(http_server_count(f.srv), 4);
     for (size_t i = 0; i < 3; i++)
         ASSERT_CONTAINS(f.srv->reqs[i].body, "\"status\":\"firing\"");
     ASSERT_CONTAINS(f.srv->reqs[3].body, "\"status\":\"resolved\"");
@@ -526,8 +360,8 @@ TEST(a_dead_receiver_does_not_delay_another)
 {
     struct fixture f = {0};
     fx_open(&f, "dead", NULL, 200);
-    f.srv2 = server_start();
-    server_default(f.srv, (struct answer){.status = 503});
+    f.srv2 = http_server_start();
+    http_server_default(f.srv, (struct http_answer){.status = 503});
     char *yaml =
         dw_asprintf("route:\n  receiver: dead\n  group_by: [alertname]\n  routes:\n"
                     "    - {matchers: ['priority=\"P0\"'], receiver: dead, continue: true}\n"
@@ -543,7 +377,7 @@ TEST(a_dead_receiver_does_not_delay_another)
     put(&f, "Both", DW_ALERT_FIRING);
     put(&f, "Second", DW_ALERT_FIRING);
     ASSERT_TRUE(wait_requests(f.srv2, 2, 2000));
-    ASSERT_TRUE(server_count(f.srv) >= 2);
+    ASSERT_TRUE(http_server_count(f.srv) >= 2);
     int64_t end = dw_mono_ns() + 2000 * MS;
     while (stats(&f).delivered < 2 && dw_mono_ns() < end)
         usleep(1000);
@@ -557,17 +391,17 @@ TEST(nothing_is_lost_across_a_stop)
 {
     struct fixture f = {0};
     fx_open(&f, "crash", NULL, 50);
-    server_default(f.srv, (struct answer){.status = 503});
+    http_server_default(f.srv, (struct http_answer){.status = 503});
     put(&f, "Survives", DW_ALERT_FIRING);
     ASSERT_TRUE(wait_requests(f.srv, 2, 5000));
     dw_notifier_free(&f.n); /* as if killed: the row stays pending in the outbox */
     ASSERT_EQ_INT(unacked(&f), 0);
     ASSERT_EQ_INT(outbox_rows(&f, "pending"), 1);
-    server_default(f.srv, (struct answer){.status = 200});
-    size_t before = server_count(f.srv);
+    http_server_default(f.srv, (struct http_answer){.status = 200});
+    size_t before = http_server_count(f.srv);
     f.n = notifier(&f, 50);
     ASSERT_TRUE(wait_finished(&f, 1, 5000));
-    ASSERT_EQ_INT(server_count(f.srv), before + 1);
+    ASSERT_EQ_INT(http_server_count(f.srv), before + 1);
     ASSERT_TRUE(wait_rows(&f, "delivered", 1));
     ASSERT_CONTAINS(f.srv->reqs[before].body, "Survives");
     ASSERT_EQ_INT(unacked(&f), 0);
@@ -582,7 +416,7 @@ TEST(receivers_without_webhooks_are_acknowledged)
     dw_notifier_reload(f.n);
     put(&f, "Quiet", DW_ALERT_FIRING);
     ASSERT_TRUE(wait_acked(&f, 1, 2000));
-    ASSERT_EQ_INT(server_count(f.srv), 0);
+    ASSERT_EQ_INT(http_server_count(f.srv), 0);
     ASSERT_EQ_INT(unacked(&f), 0);
     fx_close(&f);
 }
@@ -782,7 +616,7 @@ TEST(enqueued_message_is_delivered_once_per_dedup_key)
     enqueue_ok(&f, "pg:PG-1:s0:slack", "slack", "#incidents", NULL); /* the same key: no-op */
     ASSERT_TRUE(wait_finished(&f, 1, 3000));
     usleep(100000);
-    ASSERT_EQ_INT(server_count(f.srv), 1);
+    ASSERT_EQ_INT(http_server_count(f.srv), 1);
     ASSERT_CONTAINS(f.srv->reqs[0].head, "POST /slack ");
     ASSERT_CONTAINS(f.srv->reqs[0].body, "\"channel\":\"#incidents\"");
     char *err = NULL;
@@ -797,6 +631,13 @@ TEST(enqueued_message_is_delivered_once_per_dedup_key)
     ASSERT_EQ_INT(dw_notifier_enqueue(f.n, &bad, NULL, &err), -1);
     ASSERT_CONTAINS(err, "unknown channel kind");
     free(err);
+    char longkey[600];
+    memset(longkey, 'k', sizeof longkey - 1);
+    longkey[sizeof longkey - 1] = '\0';
+    struct dw_notification toolong = {.dedup_key = longkey, .kind = "slack", .payload = "{}"};
+    ASSERT_EQ_INT(dw_notifier_enqueue(f.n, &toolong, NULL, &err), -1);
+    ASSERT_CONTAINS(err, "dedup key of 1 to 512 bytes");
+    free(err);
     bad.kind = "email"; /* no email provider configured */
     ASSERT_EQ_INT(dw_notifier_enqueue(f.n, &bad, NULL, &err), -1);
     ASSERT_CONTAINS(err, "no email channel");
@@ -808,12 +649,12 @@ TEST(every_attempt_is_recorded_and_survives_a_restart)
 {
     struct fixture f = {0};
     direct_open(&f, 50, 1000);
-    server_default(f.srv, (struct answer){.status = 503});
+    http_server_default(f.srv, (struct http_answer){.status = 503});
     enqueue_ok(&f, "pg:PG-2:sms", "sms", "+15550100", NULL);
     ASSERT_TRUE(wait_requests(f.srv, 3, 5000));
     dw_notifier_free(&f.n); /* as if killed */
     ASSERT_EQ_INT(outbox_rows(&f, "pending"), 1);
-    server_default(f.srv, (struct answer){.status = 201});
+    http_server_default(f.srv, (struct http_answer){.status = 201});
     f.n = direct_notifier(&f, 50, 1000);
     ASSERT_TRUE(wait_finished(&f, 1, 5000));
     ASSERT_TRUE(wait_rows(&f, "delivered", 1));
@@ -822,7 +663,9 @@ TEST(every_attempt_is_recorded_and_survives_a_restart)
     ASSERT_EQ_INT(json_array_size(rows), 1);
     json_t *log = json_object_get(json_array_get(rows, 0), "attemptLog");
     size_t n = json_array_size(log);
-    ASSERT_TRUE(n >= 4);
+    /* at least two failures answered before the stop (the third may have been in flight,
+       abandoned, and not recorded) and the success after it */
+    ASSERT_TRUE(n >= 3);
     ASSERT_EQ_STR(json_string_value(json_object_get(json_array_get(log, 0), "result")),
                   "server_error");
     ASSERT_EQ_INT(json_integer_value(json_object_get(json_array_get(log, 0), "status")), 503);
@@ -838,8 +681,8 @@ TEST(a_call_that_cannot_be_placed_falls_back_to_sms)
 {
     struct fixture f = {0};
     direct_open(&f, 5, 1000);
-    server_script(f.srv, (struct answer[]){{.status = 400}}, 1);
-    server_default(f.srv, (struct answer){.status = 201});
+    http_server_script(f.srv, (struct http_answer[]){{.status = 400}}, 1);
+    http_server_default(f.srv, (struct http_answer){.status = 201});
     enqueue_ok(&f, "pg:PG-3:voice", "voice", "+15550100", "sms");
     ASSERT_TRUE(wait_requests(f.srv, 2, 3000));
     ASSERT_CONTAINS(f.srv->reqs[0].head, "/Calls.json");
@@ -858,17 +701,17 @@ TEST(circuit_breaker_opens_after_failures_and_probes_once)
 {
     struct fixture f = {0};
     direct_open(&f, 2, 400);
-    server_default(f.srv, (struct answer){.status = 503});
+    http_server_default(f.srv, (struct http_answer){.status = 503});
     enqueue_ok(&f, "pg:PG-4:a", "slack", "#incidents", NULL);
     enqueue_ok(&f, "pg:PG-4:b", "slack", "#engineering", NULL);
     ASSERT_TRUE(wait_requests(f.srv, 2, 3000));
     usleep(250000); /* open: backoff alone (20-80 ms) would have retried several times */
-    ASSERT_EQ_INT(server_count(f.srv), 2);
+    ASSERT_EQ_INT(http_server_count(f.srv), 2);
     ASSERT_TRUE(stats(&f).breaker_skips > 0);
     ASSERT_EQ_INT(metric("dojowatch_notify_circuit_open{channel=\"direct/slack\"}"), 1);
-    server_default(f.srv, (struct answer){.status = 200});
+    http_server_default(f.srv, (struct http_answer){.status = 200});
     ASSERT_TRUE(wait_finished(&f, 2, 5000));
-    ASSERT_EQ_INT(server_count(f.srv), 4); /* one probe, then the other */
+    ASSERT_EQ_INT(http_server_count(f.srv), 4); /* one probe, then the other */
     int64_t gap = gap_ms(f.srv, 2);
     ASSERT_TRUE(gap >= 300); /* the probe waited for the open period */
     ASSERT_EQ_INT(metric("dojowatch_notify_circuit_open{channel=\"direct/slack\"}"), 0);

@@ -121,6 +121,49 @@ static void assert_outcome(struct sent s, enum outcome_action action, const char
     ASSERT_EQ_STR(s.o.result, result);
 }
 
+/* An answer of the receiver and the outcome the channel must draw from it. */
+struct answer_case {
+    struct http_answer a;
+    enum outcome_action action;
+    const char *result, *detail;
+    int64_t retry_ms;
+};
+
+/* Sends body once per case, srv answering as the case says; the outcome must match the case
+ * and its detail must not show secret. */
+static void assert_answers(struct http_server *srv, const struct channel *ch, const void *conf,
+                           const char *body, const struct answer_case *cases, size_t n,
+                           const char *secret)
+{
+    for (size_t i = 0; i < n; i++) {
+        http_server_default(srv, cases[i].a);
+        struct sent s = send_one(ch, conf, NULL, body);
+        assert_outcome(s, cases[i].action, cases[i].result);
+        ASSERT_CONTAINS(s.o.detail, cases[i].detail);
+        ASSERT_EQ_INT(s.o.retry_after_ms, cases[i].retry_ms);
+        ASSERT_NOT_CONTAINS(s.o.detail, secret);
+    }
+}
+
+/* A resolved group, which conf (send_resolved: false) must skip; the reason given. */
+static const char *skip_of_resolved(const struct channel *ch, const void *conf)
+{
+    char *payload = message((struct msg_opts){.kind = "resolved", .resolved = true});
+    const char *skip = NULL;
+    ASSERT_NULL(ch->render(conf, payload, &skip));
+    free(payload);
+    return skip;
+}
+
+/* n copies of c, NUL-terminated. Caller frees. */
+static char *repeated(char c, size_t n)
+{
+    char *s = dw_malloc(n + 1);
+    memset(s, c, n);
+    s[n] = '\0';
+    return s;
+}
+
 /* ---- Slack ---- */
 
 static json_t *block_of_type(json_t *body, const char *type, size_t nth)
@@ -234,11 +277,7 @@ TEST(slack_without_page_colours_and_resolved)
     json_decref(o);
     free(body);
     c.send_resolved = false; /* Alertmanager's default for Slack */
-    char *payload = message((struct msg_opts){.kind = "resolved", .resolved = true});
-    const char *skip = NULL;
-    ASSERT_NULL(slack_channel.render(&c, payload, &skip));
-    ASSERT_CONTAINS(skip, "send_resolved");
-    free(payload);
+    ASSERT_CONTAINS(skip_of_resolved(&slack_channel, &c), "send_resolved");
     c.color = "#123456";
     body = render(&slack_channel, &c, (struct msg_opts){.priority = "P2"});
     ASSERT_CONTAINS(body, "\"color\":\"#123456\"");
@@ -248,9 +287,7 @@ TEST(slack_without_page_colours_and_resolved)
 TEST(slack_body_is_bounded)
 {
     struct y_slack c = slack_conf();
-    char *huge = dw_malloc(200001);
-    memset(huge, 'x', 200000);
-    huge[200000] = '\0';
+    char *huge = repeated('x', 200000);
     char *body = render(&slack_channel, &c, (struct msg_opts){.summary = huge, .nalerts = 500});
     ASSERT_NOT_NULL(body);
     ASSERT_TRUE(strlen(body) <= BODY_MAX);
@@ -302,12 +339,7 @@ TEST(slack_outcomes_by_answer)
 {
     struct http_server *srv = http_server_start();
     struct y_slack c = slack_at(srv->port);
-    const struct {
-        struct http_answer a;
-        enum outcome_action action;
-        const char *result, *detail;
-        int64_t retry_ms;
-    } cases[] = {
+    const struct answer_case cases[] = {
         {{429, "Retry-After: 7\r\n", "rate_limited", 0}, OUT_RETRY, "rate_limited", "429", 7000},
         {{400, NULL, "invalid_payload", 0}, OUT_GIVE_UP, "client_error", "invalid_payload", -1},
         {{400, NULL, "no_text", 0}, OUT_GIVE_UP, "client_error", "no_text", -1},
@@ -322,14 +354,7 @@ TEST(slack_outcomes_by_answer)
         {{200, NULL, "ok", 1500}, OUT_RETRY, "timeout", "", -1},
     };
     char *body = render(&slack_channel, &c, (struct msg_opts){.priority = "P0"});
-    for (size_t i = 0; i < DW_ARRAY_LEN(cases); i++) {
-        http_server_default(srv, cases[i].a);
-        struct sent s = send_one(&slack_channel, &c, NULL, body);
-        assert_outcome(s, cases[i].action, cases[i].result);
-        ASSERT_CONTAINS(s.o.detail, cases[i].detail);
-        ASSERT_EQ_INT(s.o.retry_after_ms, cases[i].retry_ms);
-        ASSERT_NOT_CONTAINS(s.o.detail, "secret");
-    }
+    assert_answers(srv, &slack_channel, &c, body, cases, DW_ARRAY_LEN(cases), "secret");
     free(c.api_url);
     c.api_url = dw_asprintf("http://127.0.0.1:%d/hook", closed_port());
     struct sent s = send_one(&slack_channel, &c, NULL, body);
@@ -384,6 +409,14 @@ static char *header(const char *msg, const char *name)
         }
     }
     return NULL;
+}
+
+/* Header name of msg is want. */
+static void assert_header(const char *msg, const char *name, const char *want)
+{
+    char *v = header(msg, name);
+    ASSERT_EQ_STR(v, want);
+    free(v);
 }
 
 static void assert_crlf_and_short_lines(const char *msg)
@@ -444,22 +477,16 @@ TEST(email_render_is_a_threaded_multipart_message)
     struct y_email c = email_conf(25);
     char *fired = render(&email_channel, &c, (struct msg_opts){.priority = "P0", .page = true});
     assert_crlf_and_short_lines(fired);
-    char *v = header(fired, "From");
-    ASSERT_EQ_STR(v, "Dojowatch <dojowatch@dojopool.example>");
-    free(v);
-    v = header(fired, "Subject");
-    ASSERT_EQ_STR(v, "[FIRING:2] HighLatency api (prod)");
-    free(v);
+    assert_header(fired, "From", "Dojowatch <dojowatch@dojopool.example>");
+    assert_header(fired, "Subject", "[FIRING:2] HighLatency api (prod)");
     ASSERT_NULL(header(fired, "To")); /* request adds it */
-    v = header(fired, "Date");
+    char *v = header(fired, "Date");
     ASSERT_TRUE(strlen(v) == 31 && v[3] == ',' && strcmp(v + 25, " +0000") == 0);
     free(v);
     char *root = header(fired, "Message-ID");
     ASSERT_TRUE(root[0] == '<' && dw_str_has_suffix(root, "@dojopool.example>"));
     ASSERT_NULL(header(fired, "In-Reply-To"));
-    v = header(fired, "MIME-Version");
-    ASSERT_EQ_STR(v, "1.0");
-    free(v);
+    assert_header(fired, "MIME-Version", "1.0");
     char *text = mime_part(fired, "text/plain");
     ASSERT_CONTAINS(text, "[FIRING:2] HighLatency api (prod)\n\n" SUMMARY "\n");
     ASSERT_CONTAINS(text, "Priority: P0. Status: firing (2 firing, 0 resolved).");
@@ -477,23 +504,15 @@ TEST(email_render_is_a_threaded_multipart_message)
     free(html);
     /* the same episode rendered again: the same root */
     char *again = render(&email_channel, &c, (struct msg_opts){.priority = "P0"});
-    v = header(again, "Message-ID");
-    ASSERT_EQ_STR(v, root);
-    free(v);
+    assert_header(again, "Message-ID", root);
     free(again);
     char *resolved =
         render(&email_channel, &c, (struct msg_opts){.kind = "resolved", .resolved = true});
-    v = header(resolved, "Subject");
-    ASSERT_EQ_STR(v, "[RESOLVED] HighLatency api (prod)");
-    free(v);
+    assert_header(resolved, "Subject", "[RESOLVED] HighLatency api (prod)");
     char *id = header(resolved, "Message-ID");
     ASSERT_TRUE(strcmp(id, root) != 0);
-    v = header(resolved, "In-Reply-To");
-    ASSERT_EQ_STR(v, root);
-    free(v);
-    v = header(resolved, "References");
-    ASSERT_EQ_STR(v, root);
-    free(v);
+    assert_header(resolved, "In-Reply-To", root);
+    assert_header(resolved, "References", root);
     text = mime_part(resolved, "text/plain");
     ASSERT_NOT_CONTAINS(text, "Acknowledge:");
     free(text);
@@ -511,12 +530,8 @@ TEST(email_subject_header_and_non_ascii)
     c.headers = h;
     c.nheaders = 2;
     char *m = render(&email_channel, &c, (struct msg_opts){0});
-    char *v = header(m, "Subject");
-    ASSERT_EQ_STR(v, "Prod is slow");
-    free(v);
-    v = header(m, "X-Team");
-    ASSERT_EQ_STR(v, "sre");
-    free(v);
+    assert_header(m, "Subject", "Prod is slow");
+    assert_header(m, "X-Team", "sre");
     free(m);
     c.nheaders = 0;
     m = render(&email_channel, &c, (struct msg_opts){.summary = "Latenz über 2s"});
@@ -526,10 +541,7 @@ TEST(email_subject_header_and_non_ascii)
     free(text);
     free(m);
     c.send_resolved = false;
-    char *payload = message((struct msg_opts){.kind = "resolved", .resolved = true});
-    const char *skip = NULL;
-    ASSERT_NULL(email_channel.render(&c, payload, &skip));
-    free(payload);
+    skip_of_resolved(&email_channel, &c);
     free(c.smarthost);
 }
 
@@ -682,15 +694,11 @@ TEST(email_is_delivered_over_smtp)
     ASSERT_CONTAINS(srv->log.data, "RCPT TO:<bob@x.example>\n");
     ASSERT_NOT_CONTAINS(srv->log.data, "oncall@");
     ASSERT_NOT_NULL(srv->data);
-    char *v = header(srv->data, "To");
-    ASSERT_EQ_STR(v, "Alice <alice@dojopool.example>, bob@x.example");
-    free(v);
-    v = header(srv->data, "In-Reply-To");
+    assert_header(srv->data, "To", "Alice <alice@dojopool.example>, bob@x.example");
+    char *v = header(srv->data, "In-Reply-To");
     ASSERT_TRUE(v && dw_str_has_suffix(v, ".episode@dojopool.example>"));
     free(v);
-    v = header(srv->data, "Subject");
-    ASSERT_EQ_STR(v, "[RESOLVED] HighLatency api (prod)");
-    free(v);
+    assert_header(srv->data, "Subject", "[RESOLVED] HighLatency api (prod)");
     char *text = mime_part(srv->data, "text/plain");
     ASSERT_CONTAINS(text, "- [resolved] HighLatency");
     free(text);
@@ -801,6 +809,14 @@ static char *form_value(const char *form, const char *name)
     return NULL;
 }
 
+/* Form field name of form decodes to want. */
+static void assert_form_value(const char *form, const char *name, const char *want)
+{
+    char *v = form_value(form, name);
+    ASSERT_EQ_STR(v, want);
+    free(v);
+}
+
 static size_t utf16_units(const char *s)
 {
     size_t n = 0;
@@ -852,10 +868,7 @@ TEST(voice_twiml_gathers_digits_for_a_page)
                      "&lt;&amp;&gt;. 2 alerts firing.</Say></Response>");
     free(t);
     c.send_resolved = false; /* voice's default */
-    char *payload = message((struct msg_opts){.kind = "resolved", .resolved = true});
-    const char *skip = NULL;
-    ASSERT_NULL(voice_channel.render(&c, payload, &skip));
-    free(payload);
+    skip_of_resolved(&voice_channel, &c);
     free(c.api_url);
 }
 
@@ -871,31 +884,17 @@ TEST(twilio_requests_are_forms_with_basic_auth)
     /* base64("AC123:tok-1"), computed with Python */
     ASSERT_CONTAINS(srv->reqs[0].head, "Authorization: Basic QUMxMjM6dG9rLTE=\r\n");
     ASSERT_CONTAINS(srv->reqs[0].head, "Content-Type: application/x-www-form-urlencoded\r\n");
-    char *v = form_value(srv->reqs[0].body, "To");
-    ASSERT_EQ_STR(v, "+14155550199");
-    free(v);
-    v = form_value(srv->reqs[0].body, "From");
-    ASSERT_EQ_STR(v, "+14155550100");
-    free(v);
-    v = form_value(srv->reqs[0].body, "Body");
-    ASSERT_EQ_STR(v, text);
-    free(v);
-    v = form_value(srv->reqs[0].body, "StatusCallback");
-    ASSERT_EQ_STR(v, "https://dw.example/twilio/status");
-    free(v);
+    assert_form_value(srv->reqs[0].body, "To", "+14155550199");
+    assert_form_value(srv->reqs[0].body, "From", "+14155550100");
+    assert_form_value(srv->reqs[0].body, "Body", text);
+    assert_form_value(srv->reqs[0].body, "StatusCallback", "https://dw.example/twilio/status");
     ASSERT_NULL(form_value(srv->reqs[0].body, "StatusCallbackEvent"));
     char *twiml = render(&voice_channel, &c, (struct msg_opts){.page = true});
     assert_outcome(send_one(&voice_channel, &c, NULL, twiml), OUT_DELIVERED, "success");
     ASSERT_CONTAINS(srv->reqs[1].head, "POST /2010-04-01/Accounts/AC123/Calls.json HTTP/1.1");
-    v = form_value(srv->reqs[1].body, "To");
-    ASSERT_EQ_STR(v, "+14155550111");
-    free(v);
-    v = form_value(srv->reqs[1].body, "Twiml");
-    ASSERT_EQ_STR(v, twiml);
-    free(v);
-    v = form_value(srv->reqs[1].body, "StatusCallbackEvent");
-    ASSERT_EQ_STR(v, "completed");
-    free(v);
+    assert_form_value(srv->reqs[1].body, "To", "+14155550111");
+    assert_form_value(srv->reqs[1].body, "Twiml", twiml);
+    assert_form_value(srv->reqs[1].body, "StatusCallbackEvent", "completed");
     free(twiml);
     free(text);
     free(c.api_url);
@@ -906,12 +905,7 @@ TEST(twilio_outcomes_carry_the_error_code)
 {
     struct http_server *srv = http_server_start();
     struct y_twilio c = twilio_conf(srv->port, true);
-    const struct {
-        struct http_answer a;
-        enum outcome_action action;
-        const char *result, *detail;
-        int64_t retry_ms;
-    } cases[] = {
+    const struct answer_case cases[] = {
         {{200, NULL, "{}", 0}, OUT_DELIVERED, "success", "200", -1},
         {{400, NULL,
           "{\"code\": 21211, \"message\": \"The 'To' number +1 is not a valid phone number.\", "
@@ -932,14 +926,7 @@ TEST(twilio_outcomes_carry_the_error_code)
         {{201, NULL, "{}", 1500}, OUT_RETRY, "timeout", "", -1},
     };
     char *text = render(&sms_channel, &c, (struct msg_opts){0});
-    for (size_t i = 0; i < DW_ARRAY_LEN(cases); i++) {
-        http_server_default(srv, cases[i].a);
-        struct sent s = send_one(&sms_channel, &c, NULL, text);
-        assert_outcome(s, cases[i].action, cases[i].result);
-        ASSERT_CONTAINS(s.o.detail, cases[i].detail);
-        ASSERT_EQ_INT(s.o.retry_after_ms, cases[i].retry_ms);
-        ASSERT_NOT_CONTAINS(s.o.detail, "tok-1");
-    }
+    assert_answers(srv, &sms_channel, &c, text, cases, DW_ARRAY_LEN(cases), "tok-1");
     free(text);
     free(c.api_url);
     http_server_stop(&srv);
@@ -1049,13 +1036,8 @@ TEST(pagerduty_resolve_and_acknowledge_are_minimal)
         free(body);
     }
     c.send_resolved = false;
-    char *payload = message((struct msg_opts){.kind = "resolved", .resolved = true});
-    const char *skip = NULL;
-    ASSERT_NULL(pagerduty_channel.render(&c, payload, &skip));
-    free(payload);
-    char *huge = dw_malloc(5001);
-    memset(huge, 'y', 5000);
-    huge[5000] = '\0';
+    skip_of_resolved(&pagerduty_channel, &c);
+    char *huge = repeated('y', 5000);
     c.send_resolved = true;
     char *body =
         render(&pagerduty_channel, &c, (struct msg_opts){.summary = huge, .nalerts = 3000});
@@ -1090,12 +1072,7 @@ TEST(pagerduty_request_and_outcomes)
     got = json_loads(srv->reqs[1].body, 0, NULL);
     ASSERT_EQ_STR(jstr(got, "routing_key", NULL), "OTHERSERVICEKEY");
     json_decref(got);
-    const struct {
-        struct http_answer a;
-        enum outcome_action action;
-        const char *result, *detail;
-        int64_t retry_ms;
-    } cases[] = {
+    const struct answer_case cases[] = {
         {{400, NULL,
           "{\"status\":\"invalid event\",\"message\":\"Event object is invalid\",\"errors\":"
           "[\"Length of 'routing_key' is incorrect (should be 32 characters)\"]}",
@@ -1108,14 +1085,7 @@ TEST(pagerduty_request_and_outcomes)
         {{500, NULL, "", 0}, OUT_RETRY, "server_error", "500", -1},
         {{202, NULL, "{}", 1500}, OUT_RETRY, "timeout", "", -1},
     };
-    for (size_t i = 0; i < DW_ARRAY_LEN(cases); i++) {
-        http_server_default(srv, cases[i].a);
-        s = send_one(&pagerduty_channel, &c, NULL, body);
-        assert_outcome(s, cases[i].action, cases[i].result);
-        ASSERT_CONTAINS(s.o.detail, cases[i].detail);
-        ASSERT_EQ_INT(s.o.retry_after_ms, cases[i].retry_ms);
-        ASSERT_NOT_CONTAINS(s.o.detail, "R0UTINGKEY");
-    }
+    assert_answers(srv, &pagerduty_channel, &c, body, cases, DW_ARRAY_LEN(cases), "R0UTINGKEY");
     free(body);
     free(c.url);
     http_server_stop(&srv);

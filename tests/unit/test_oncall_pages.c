@@ -310,6 +310,15 @@ TEST(the_call_keypad_resolves_and_links_are_checked)
                   DW_ONCALL_EDENIED);
     free(err);
     err = NULL;
+    char huge[5000]; /* over the 4 KiB a token may have */
+    memset(huge, 'A', sizeof huge - 1);
+    huge[sizeof huge - 1] = '\0';
+    huge[100] = '.';
+    ASSERT_EQ_INT(dw_oncall_link_act(f.oc, huge, "ack", "link", dw_now_ms(), NULL, &err),
+                  DW_ONCALL_EDENIED);
+    ASSERT_CONTAINS(err, "malformed");
+    free(err);
+    err = NULL;
     char *ack_only = dw_oncall_link(f.oc, id, "ack", "primary-engineer", dw_now_ms());
     ASSERT_EQ_INT(dw_oncall_link_act(f.oc, ack_only, "resolve", "link", dw_now_ms(), NULL, &err),
                   DW_ONCALL_EDENIED);

@@ -1243,14 +1243,14 @@ TEST(config_decode_section_with_file_positions)
          DW_SCHEMA_LIST_AT(struct oncall_schedule, members, nmembers)},
     };
     /* clang-format on */
-    static const struct dw_schema sched_schema = {sched_fields, 3, false, NULL};
+    static const struct dw_schema sched_schema = {sched_fields, 3, true, NULL};
     /* clang-format off */
     static const struct dw_schema_field oncall_fields[] = {
         {.name = "schedules", .type = DW_SCHEMA_LIST, .elem = DW_SCHEMA_OBJECT,
          .sub = &sched_schema, DW_SCHEMA_LIST_AT(struct oncall, schedules, n)},
     };
     /* clang-format on */
-    static const struct dw_schema oncall_schema = {oncall_fields, 1, false, NULL};
+    static const struct dw_schema oncall_schema = {oncall_fields, 1, true, NULL};
 
     struct dw_diags d;
     struct dw_config *cfg = load_example(&d);
@@ -1281,9 +1281,10 @@ TEST(config_decode_section_with_file_positions)
          .sub = &min_schema, DW_SCHEMA_LIST_AT(struct oncall, schedules, n)},
     };
     /* clang-format on */
-    static const struct dw_schema min_oncall = {min_root, 1, false, NULL};
+    static const struct dw_schema min_oncall = {min_root, 1, true, NULL};
     struct oncall m = {0};
-    ASSERT_EQ_UINT(dw_config_decode_section(cfg, "oncall", &min_oncall, &m, NULL, &d), 4);
+    /* name, members, rotation, handoff, handoff_day of each of the two schedules */
+    ASSERT_EQ_UINT(dw_config_decode_section(cfg, "oncall", &min_oncall, &m, NULL, &d), 10);
     ASSERT_CONTAINS(d.items[0].file, "examples/dojopool.yaml");
     ASSERT_EQ_STR(d.items[0].key, "oncall.schedules[0].name");
     ASSERT_EQ_STR(d.items[0].msg, "unknown key");
