@@ -220,9 +220,10 @@ struct outcome {
  * "resolved") and "priority" ("P0".."P2" or null). A page from the on-call
  * module adds
  *   "page": {"id", "step", "recipient", "recipient_name", "ack_url",
- *            "resolve_url", "voice_url", "bundled"}
+ *            "resolve_url", "voice_url", "status_url", "bundled"}
  * (ack_url / resolve_url: signed, expiring links; voice_url: where Twilio
- * posts the keypad digits of a call; bundled: how many pages this message
+ * posts the keypad digits of a call; status_url: where it posts the call's
+ * final status; bundled: how many pages this message
  * stands for, when more than one). Channels render what they can from it.
  *
  * conf is the channel's decoded configuration item (y_webhook, ...). to is

@@ -9,7 +9,10 @@
  *   resolve." and the page's signed acknowledge link. At most 1600
  *   characters (Twilio's limit, counted in UTF-16 units as Twilio does):
  *   the summary is cut (with "…") so the hint and the link stay whole.
- * voice: render gives inline TwiML, XML-escaped: with the page's voice_url
+ * voice: render gives inline TwiML, XML-escaped (preceded by a line
+ * "StatusCallback: URL" when the page has a status_url, which request sends
+ * as the call's StatusCallback, so an unanswered call reaches the on-call
+ * module and falls back to SMS): with the page's voice_url
  *   a <Gather numDigits="1"> posting the key pressed there, around a <Say>
  *   of the alert and "Press 4 to acknowledge, 6 to resolve.", then a
  *   goodbye; without it (or for a resolve) a plain <Say>. Twilio takes at
@@ -42,6 +45,10 @@
 #include <jansson.h>
 
 #include "notify/notify_internal.h"
+
+/* A voice body may start with this line naming the call's status callback (a page's
+ * status_url); the rest is the TwiML. */
+#define STATUS_LINE "StatusCallback: "
 
 #define SMS_MAX 1600    /* UTF-16 units */
 #define TWIML_MAX 4000  /* characters */
@@ -202,6 +209,13 @@ static char *voice_render(const void *conf, const char *payload, const char **sk
     if (!twiml)
         twiml = twiml_say(text);
     free(text);
+    const char *status =
+        json_string_value(json_object_get(json_object_get(doc, "page"), "status_url"));
+    if (status && *status && !strchr(status, '\n')) {
+        char *both = dw_asprintf("%s%s\n%s", STATUS_LINE, status, twiml);
+        free(twiml);
+        twiml = both;
+    }
     json_decref(doc);
     return twiml;
 }
@@ -233,14 +247,26 @@ static int twilio_post(const struct y_twilio *c, const char *to, const char *res
             *err = dw_strdup("no auth_token");
         return -1;
     }
+    /* a page's call names its own status callback in the body's first line */
+    const char *status = c->status_callback;
+    char *own = NULL;
+    if (strncmp(body, STATUS_LINE, strlen(STATUS_LINE)) == 0) {
+        const char *url = body + strlen(STATUS_LINE), *nl = strchr(url, '\n');
+        if (nl) {
+            own = dw_strndup(url, (size_t)(nl - url));
+            status = own;
+            body = nl + 1;
+        }
+    }
     struct dw_buf f;
     dw_buf_init(&f, 0);
     form_add(&f, "To", dest);
     form_add(&f, "From", c->from);
     form_add(&f, content_key, body);
-    form_add(&f, "StatusCallback", c->status_callback);
-    if (c->status_callback && strcmp(resource, "Calls") == 0)
+    form_add(&f, "StatusCallback", status);
+    if (status && strcmp(resource, "Calls") == 0)
         form_add(&f, "StatusCallbackEvent", "completed");
+    free(own);
     at->upload_len = f.len;
     at->upload = dw_buf_steal(&f);
     struct dw_buf u;

@@ -282,9 +282,12 @@ static char *message_payload(struct dw_oncall *oc, const struct page *pg, const 
     char *ack = link_for(oc, "/oncall/act", "ack", person, ids, nids, now);
     char *res = link_for(oc, "/oncall/act", "resolve", person, ids, nids, now);
     char *voice = link_for(oc, "/api/oncall/twilio/voice", "any", person, ids, nids, now);
+    char *status = link_for(oc, "/api/oncall/twilio/status", "any", person, ids, nids, now);
     json_object_set_new(page, "ack_url", json_string(ack));
     json_object_set_new(page, "resolve_url", json_string(res));
     json_object_set_new(page, "voice_url", json_string(voice));
+    json_object_set_new(page, "status_url", json_string(status));
+    free(status);
     free(ack);
     free(res);
     free(voice);

@@ -421,6 +421,44 @@ TEST(escalation_resumes_after_a_restart)
     fx_close(&f);
 }
 
+TEST(an_unanswered_call_falls_back_to_sms)
+{
+    struct fx f = {0};
+    fx_open(&f, T0,
+            "  notification_rules:\n"
+            "    - person: primary-engineer\n"
+            "      rules: [{channel: phone, after: 0s}]\n");
+    alert(&f, "NoAnswer", "P0", DW_ALERT_FIRING);
+    dw_oncall_tick(f.oc, dw_now_ms());
+    char *id = newest_page(&f);
+    ASSERT_TRUE(wait_count(&f, "/Calls.json", "To=" PRIMARY, 1));
+    /* the call names the page's status callback; Twilio would post "no-answer" there */
+    const char *mark =
+        "StatusCallback=http%3A%2F%2Fdw.test%2Fapi%2Foncall%2Ftwilio%2Fstatus%3Ft%3D";
+    char *tok = NULL;
+    pthread_mutex_lock(&f.srv->mu);
+    for (size_t i = 0; i < f.srv->nreqs && !tok; i++) {
+        const char *at = strstr(f.srv->reqs[i].body ? f.srv->reqs[i].body : "", mark);
+        if (at)
+            tok = dw_strndup(at + strlen(mark), strcspn(at + strlen(mark), "&"));
+    }
+    pthread_mutex_unlock(&f.srv->mu);
+    ASSERT_NOT_NULL(tok);
+    ASSERT_EQ_INT(count(&f, "/Calls.json", "StatusCallbackEvent=completed"), 1);
+    ASSERT_EQ_INT(count(&f, "/Messages.json", NULL), 0);
+    char *err = NULL;
+    ASSERT_EQ_INT(dw_oncall_voice_status(f.oc, tok, "no-answer", dw_now_ms(), &err), 0);
+    dw_oncall_tick(f.oc, dw_now_ms());
+    ASSERT_TRUE(wait_count(&f, "/Messages.json", "To=" PRIMARY, 1));
+    ASSERT_EQ_INT(timeline_count(&f, id, "call_failed", "voice"), 1);
+    ASSERT_EQ_INT(dw_oncall_voice_status(f.oc, "forged.token", "failed", dw_now_ms(), &err),
+                  DW_ONCALL_EDENIED);
+    free(err);
+    free(tok);
+    free(id);
+    fx_close(&f);
+}
+
 TEST(configuration_errors_have_positions)
 {
     struct http_server *srv = http_server_start();
