@@ -13,7 +13,7 @@ LISTEN     ?=
 SHARED     := $(shell scripts/find-shared.sh)
 SHAREDOPT  := $(if $(SHARED),-Dshared_dir=$(SHARED),)
 
-.PHONY: all run build test unit integration tsan fuzz clean deps test-deps format bench-ingest bench-query bench-probes bench-alert-latency
+.PHONY: all run build test unit integration tsan fuzz clean deps test-deps format bench-ingest bench-query bench-probes bench-alert-latency bench-notify
 
 all: build
 
@@ -74,6 +74,10 @@ bench-probes: build
 # Side-by-side alert latency: remote write -> P0 webhook, 1,000 rules over 10,000 series, against Prometheus + Alertmanager.
 bench-alert-latency: build
 	bench/alert-latency/run.sh $(BENCH_ARGS)
+
+# Side-by-side notification delivery: 10,000 alert groups to a webhook, a failing receiver, kill -9, against Alertmanager.
+bench-notify: build
+	bench/notify/run.sh $(BENCH_ARGS)
 
 format:
 	clang-format -i $$(git ls-files 'src/*.c' 'src/*.h' 'tests/*.c' 'tests/*.h')
