@@ -21,7 +21,9 @@
  *    alert, a new resolved one, everything resolved, or repeat_interval
  *    elapsed (strictly) since the last notification means "notify".
  *  - Notifying appends one event (webhook v4 JSON) and updates the log in
- *    one durable transaction, then wakes the consumers. Resolved alerts
+ *    one transaction, then wakes the consumers; the pass ends with one
+ *    dw_store_sync, so every event of it is durable (one fsync) before the
+ *    put or tick that flushed it returns. Resolved alerts
  *    (except held ones) then leave the group; an empty group is deleted.
  *    A log entry whose firing set is empty is deleted too (equivalent for
  *    the decision, and keeps the table small).
@@ -431,7 +433,7 @@ static int notify(struct dw_alerter *a, const struct group *g, struct batch *b, 
     nc.next = entry_from(g, b, now);
     nc.payload = payload(a, g, b, kind);
     char *err = NULL;
-    int rc = dw_store_tx_durable(a->store, notify_tx, &nc, &err);
+    int rc = dw_store_tx(a->store, notify_tx, &nc, &err); /* made durable by dispatch_due */
     if (rc == 0) {
         struct nflog *old = nflog_find(a, g->key);
         if (old)
@@ -480,8 +482,8 @@ static void schedule_next(const struct acfg *c, struct group *g, int64_t now)
     g->flushed = true;
 }
 
-/* Flushes groups[i]; returns true when the group was removed. */
-static bool flush(struct dw_alerter *a, size_t i, int64_t now)
+/* Flushes groups[i]; returns true when the group was removed. *queued counts notifications. */
+static bool flush(struct dw_alerter *a, size_t i, int64_t now, size_t *queued)
 {
     struct group *g = a->groups[i];
     if (route_time_muted(a->cfg, g->route, now)) {
@@ -495,6 +497,8 @@ static bool flush(struct dw_alerter *a, size_t i, int64_t now)
     route_timing(a->cfg, g->route, g->prio, &t);
     const char *kind = b.n ? decide(e, &b, t.repeat_interval, now) : NULL;
     int rc = kind ? notify(a, g, &b, kind, now) : 0;
+    if (kind && rc == 0)
+        (*queued)++;
     batch_release(&b);
     schedule_next(a->cfg, g, now);
     if (rc < 0)
@@ -506,13 +510,23 @@ static bool flush(struct dw_alerter *a, size_t i, int64_t now)
     return true;
 }
 
+/*
+ * Every group notification is an ordinary commit; one sync after the pass
+ * makes them all durable with a single fsync (a burst of 100 new groups in
+ * one POST costs one fsync, not 100) before the caller answers.
+ */
 void dispatch_due(struct dw_alerter *a, int64_t now)
 {
-    size_t i = 0;
+    size_t i = 0, queued = 0;
     while (i < a->ngroups) {
-        if (a->groups[i]->next_flush <= now && flush(a, i, now))
+        if (a->groups[i]->next_flush <= now && flush(a, i, now, &queued))
             continue; /* groups[i] is now the former last group */
         i++;
+    }
+    char *err = NULL;
+    if (queued && dw_store_sync(a->store, &err) != 0) {
+        dw_log_kv(DW_LOG_ERROR, "alert", "syncing queued notifications failed", "error", err, NULL);
+        free(err);
     }
 }
 

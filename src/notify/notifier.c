@@ -30,9 +30,11 @@
  *
  * Retries: what the channel classifies as retryable waits base * 2^(n-1),
  * capped, with equal jitter (uniform in [d/2, d]), or the Retry-After asked
- * for when longer; a row past its not-after time is "expired". Rows given up
- * or expired that name a fallback (a call that cannot be placed -> SMS)
- * queue the fallback once, with the same message.
+ * for when longer; on a channel where at least half of the last outcomes
+ * succeeded the exponent stops at 3 (2 s with the defaults), so a receiver
+ * that fails now and then does not leave a notification waiting minutes; a row past its not-after
+ * time is "expired". Rows given up or expired that name a fallback (a call that cannot be placed ->
+ * SMS) queue the fallback once, with the same message.
  *
  * Circuit breaker, per channel (receiver + channel index, or the kind of a
  * direct message): when nine in ten of its last outcomes (at least
@@ -70,6 +72,7 @@
 #define BREAKER_MAX_OPEN_MS 300000
 #define BREAKERS_MAX 256
 #define BREAKER_WINDOW 20 /* outcomes the failure share is taken over */
+#define UP_ATTEMPTS_MAX 3 /* on a channel that is mostly up, backoff grows no further */
 #define PRUNE_AFTER_MS (30LL * 24 * 3600 * 1000)
 #define PRUNE_EVERY_NS (3600LL * 1000000000)
 
@@ -373,10 +376,16 @@ static bool expired(const struct delivery *d, int64_t delay_ms)
     return dw_now_ms() + delay_ms > d->row.not_after_ms;
 }
 
+static bool channel_mostly_up(struct dw_notifier *n, const struct delivery *d);
+
 static void retry_later(struct dw_notifier *n, struct delivery *d, struct ob_result *res,
                         const struct outcome *o)
 {
-    int64_t delay = backoff_ms(n, d->attempts);
+    /* a channel answering most requests is up: this failure was a passing one, so the
+       backoff stays short instead of growing to the cap */
+    int attempts =
+        channel_mostly_up(n, d) && d->attempts > UP_ATTEMPTS_MAX ? UP_ATTEMPTS_MAX : d->attempts;
+    int64_t delay = backoff_ms(n, attempts);
     if (o->retry_after_ms > delay)
         delay = o->retry_after_ms;
     if (expired(d, delay)) {
@@ -437,6 +446,13 @@ static int failures_in(uint32_t bits)
     for (; bits; bits &= bits - 1)
         n++;
     return n;
+}
+
+/* At least half of the channel's last outcomes (10 or more known) succeeded. */
+static bool channel_mostly_up(struct dw_notifier *n, const struct delivery *d)
+{
+    struct breaker *b = breaker_get(n, d);
+    return b && b->nrecent >= 10 && failures_in(b->recent) * 2 <= b->nrecent;
 }
 
 /*
@@ -722,24 +738,27 @@ static void flush_results(struct dw_notifier *n)
 
 /* ---- producers: events and enqueues ---- */
 
+struct insert_ctx {
+    const struct ob_new *rows;
+    size_t n;
+    int added;
+};
+
 static int insert_tx(struct dw_store *s, void *ctx)
 {
-    struct {
-        const struct ob_new *rows;
-        size_t n;
-    } *c = ctx;
-    return outbox_insert(s, c->rows, c->n, NULL);
+    struct insert_ctx *c = ctx;
+    c->added = outbox_insert(s, c->rows, c->n, NULL);
+    return c->added < 0 ? -1 : 0;
 }
 
+/* Inserts rows in one transaction; the number of new rows, or -1 with *err. */
 static int insert_rows(struct dw_notifier *n, const struct ob_new *rows, size_t cnt, bool durable,
                        char **err)
 {
-    struct {
-        const struct ob_new *rows;
-        size_t n;
-    } c = {rows, cnt};
-    return durable ? dw_store_tx_durable(n->store, insert_tx, &c, err)
-                   : dw_store_tx(n->store, insert_tx, &c, err);
+    struct insert_ctx c = {rows, cnt, 0};
+    int rc = durable ? dw_store_tx_durable(n->store, insert_tx, &c, err)
+                     : dw_store_tx(n->store, insert_tx, &c, err);
+    return rc == 0 ? c.added : -1;
 }
 
 /* Rows for one event: one per channel with something to send. */
@@ -825,7 +844,7 @@ static void take_new_events(struct dw_notifier *n)
     size_t nrows = 0, caprows = 0, nowned = 0, capowned = 0;
     for (size_t i = 0; i < cnt; i++)
         event_rows(n, &ev[i], &rows, &nrows, &caprows, &owned, &nowned, &capowned);
-    int rc = insert_rows(n, rows, nrows, false, &err);
+    int rc = insert_rows(n, rows, nrows, false, &err) < 0 ? -1 : 0;
     if (rc == 0 && cnt > 0)
         rc = dw_alerter_events_ack(n->a, n->consumer, ev[cnt - 1].id, &err);
     if (rc != 0) {
@@ -853,10 +872,23 @@ static void take_new_events(struct dw_notifier *n)
     dw_alert_events_free(ev, cnt);
 }
 
-/* Renders and inserts one direct row (enqueue and fallbacks). */
-static int enqueue_row(struct dw_notifier *n, const struct dw_notification *msg, int64_t now,
-                       int64_t *id_out, char **err)
+/* Checks and renders one direct message into *row (its body in *body, heap). */
+static int prepare_row(struct dw_notifier *n, const struct dw_notification *msg, int64_t now,
+                       struct ob_new *row, char **body, char **err)
 {
+    *body = NULL;
+    if (!msg->dedup_key || !msg->dedup_key[0] || strlen(msg->dedup_key) > OUTBOX_DEDUP_MAX) {
+        *err = dw_asprintf("a dedup key of 1 to %d bytes is required", OUTBOX_DEDUP_MAX);
+        return -1;
+    }
+    if (!msg->kind || !msg->payload) {
+        *err = dw_strdup("kind and payload are required");
+        return -1;
+    }
+    if (strlen(msg->payload) > OUTBOX_PAYLOAD_MAX) {
+        *err = dw_asprintf("the payload is over %d bytes", OUTBOX_PAYLOAD_MAX);
+        return -1;
+    }
     const struct channel *ch = channel_by_kind(msg->kind);
     if (!ch) {
         *err = dw_asprintf("unknown channel kind \"%s\"", msg->kind);
@@ -865,42 +897,74 @@ static int enqueue_row(struct dw_notifier *n, const struct dw_notification *msg,
     pthread_mutex_lock(&n->cfg_mu);
     const void *conf = providers_conf(n->prov, msg->kind);
     const char *skip = NULL;
-    char *body = conf ? ch->render(conf, msg->payload, &skip) : NULL;
+    *body = conf ? ch->render(conf, msg->payload, &skip) : NULL;
     pthread_mutex_unlock(&n->cfg_mu);
     if (!conf) {
         *err = dw_asprintf("no %s channel is configured in the notify section", msg->kind);
         return -1;
     }
-    if (!body) {
+    if (!*body) {
         *err = dw_asprintf("nothing to send: %s", skip ? skip : "the channel rendered nothing");
         return -1;
     }
-    struct ob_new row = {.dedup_key = msg->dedup_key,
-                         .receiver = "",
-                         .target = -1,
-                         .kind = ch->kind,
-                         .to = msg->to,
-                         .order_key = msg->order_key ? msg->order_key : msg->dedup_key,
-                         .person = msg->person,
-                         .fallback_kind = msg->fallback_kind,
-                         .fallback_to = msg->fallback_to,
-                         .payload = msg->fallback_kind ? msg->payload : NULL,
-                         .body = body,
-                         .created_ms = now,
-                         .not_after_ms =
-                             msg->not_after_ms > 0 ? msg->not_after_ms : now + n->give_up_ms};
-    int64_t before = outbox_id_of(n->store, msg->dedup_key, NULL);
-    int rc = insert_rows(n, &row, 1, true, err);
-    free(body);
-    if (rc != 0)
-        return -1;
-    if (id_out)
-        *id_out = outbox_id_of(n->store, msg->dedup_key, NULL);
-    if (before == 0) {
-        STAT(n, pending, 1);
+    *row = (struct ob_new){.dedup_key = msg->dedup_key,
+                           .receiver = "",
+                           .target = -1,
+                           .kind = ch->kind,
+                           .to = msg->to,
+                           .order_key = msg->order_key ? msg->order_key : msg->dedup_key,
+                           .person = msg->person,
+                           .fallback_kind = msg->fallback_kind,
+                           .fallback_to = msg->fallback_to,
+                           .payload = msg->fallback_kind ? msg->payload : NULL,
+                           .body = *body,
+                           .created_ms = now,
+                           .not_after_ms =
+                               msg->not_after_ms > 0 ? msg->not_after_ms : now + n->give_up_ms};
+    return 0;
+}
+
+int dw_notifier_enqueue_many(struct dw_notifier *n, const struct dw_notification *msgs,
+                             size_t count, char **errs)
+{
+    int64_t now = dw_now_ms();
+    struct ob_new *rows = dw_calloc(count ? count : 1, sizeof *rows);
+    char **bodies = dw_calloc(count ? count : 1, sizeof *bodies);
+    size_t nrows = 0;
+    for (size_t i = 0; i < count; i++) {
+        errs[i] = NULL;
+        if (prepare_row(n, &msgs[i], now, &rows[nrows], &bodies[nrows], &errs[i]) == 0)
+            nrows++;
+    }
+    char *err = NULL;
+    int added = nrows ? insert_rows(n, rows, nrows, true, &err) : 0;
+    int done = (int)nrows;
+    if (added < 0) {
+        for (size_t i = 0; i < count; i++)
+            if (!errs[i])
+                errs[i] = dw_asprintf("the outbox failed: %s", err ? err : "store error");
+        done = 0;
+    } else if (added > 0) {
+        STAT(n, pending, added);
         atomic_store(&n->dirty, true);
         curl_multi_wakeup(n->multi);
     }
+    free(err);
+    for (size_t i = 0; i <= nrows && i < count; i++)
+        free(bodies[i]);
+    free(bodies);
+    free(rows);
+    return done;
+}
+
+/* One direct row (dw_notifier_enqueue and fallbacks). */
+static int enqueue_row(struct dw_notifier *n, const struct dw_notification *msg, int64_t *id_out,
+                       char **err)
+{
+    if (dw_notifier_enqueue_many(n, msg, 1, err) != 1)
+        return -1;
+    if (id_out)
+        *id_out = outbox_id_of(n->store, msg->dedup_key, NULL);
     return 0;
 }
 
@@ -914,7 +978,7 @@ static void queue_fallback(struct dw_notifier *n, const struct delivery *d)
                                  .order_key = d->row.order_key,
                                  .person = d->row.person};
     char *err = NULL;
-    if (enqueue_row(n, &fb, dw_now_ms(), NULL, &err) == 0) {
+    if (enqueue_row(n, &fb, NULL, &err) == 0) {
         STAT(n, fallbacks, 1);
         dw_log_kv(DW_LOG_INFO, "notify", "fallback queued", "key", d->row.dedup_key, "channel",
                   d->row.fallback_kind, NULL);
@@ -929,19 +993,7 @@ static void queue_fallback(struct dw_notifier *n, const struct delivery *d)
 int dw_notifier_enqueue(struct dw_notifier *n, const struct dw_notification *msg, int64_t *id_out,
                         char **err)
 {
-    if (!msg->dedup_key || !msg->dedup_key[0] || strlen(msg->dedup_key) > OUTBOX_DEDUP_MAX) {
-        *err = dw_asprintf("a dedup key of 1 to %d bytes is required", OUTBOX_DEDUP_MAX);
-        return -1;
-    }
-    if (!msg->kind || !msg->payload) {
-        *err = dw_strdup("kind and payload are required");
-        return -1;
-    }
-    if (strlen(msg->payload) > OUTBOX_PAYLOAD_MAX) {
-        *err = dw_asprintf("the payload is over %d bytes", OUTBOX_PAYLOAD_MAX);
-        return -1;
-    }
-    return enqueue_row(n, msg, dw_now_ms(), id_out, err);
+    return enqueue_row(n, msg, id_out, err);
 }
 
 /* ---- threads ---- */

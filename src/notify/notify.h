@@ -111,6 +111,14 @@ struct dw_notification {
 int dw_notifier_enqueue(struct dw_notifier *n, const struct dw_notification *msg, int64_t *id_out,
                         char **err);
 
+/**
+ * Queues several messages in one durable commit (one fsync). errs has count
+ * slots: NULL for a message queued (or already queued under its key), else
+ * why not (caller frees). Returns how many were queued. Thread-safe.
+ */
+int dw_notifier_enqueue_many(struct dw_notifier *n, const struct dw_notification *msgs,
+                             size_t count, char **errs);
+
 /** Switches to cfg's notify section (channel defaults) for later attempts. Thread-safe. */
 void dw_notifier_set_config(struct dw_notifier *n, const struct dw_config *cfg);
 

@@ -73,6 +73,7 @@ static struct dw_value text_or_null(const char *s)
 
 int outbox_insert(struct dw_store *s, const struct ob_new *rows, size_t n, char **err)
 {
+    int added = 0;
     static const char sql[] =
         "INSERT INTO notify_outbox (dedup_key, receiver, target, kind, to_addr, order_key, person,"
         " fallback_kind, fallback_to, payload, body, state, attempts, created_at, not_after, "
@@ -96,8 +97,9 @@ int outbox_insert(struct dw_store *s, const struct ob_new *rows, size_t n, char 
                                DW_VTEXT(r->body)};
         if (dw_store_exec(s, sql, p, DW_ARRAY_LEN(p), NULL, NULL, err) != 0)
             return -1;
+        added += (int)dw_store_changes(s);
     }
-    return 0;
+    return added;
 }
 
 static int first_int(void *ctx, const struct dw_value *c, size_t nc)

@@ -50,7 +50,7 @@ struct ob_result {
 int outbox_migrate(struct dw_store *s, char **err);
 /**
  * Inserts rows; an existing dedup key is left alone. Runs in the caller's
- * transaction when there is one. 0 or -1 with *err.
+ * transaction when there is one. The number of rows added, or -1 with *err.
  */
 int outbox_insert(struct dw_store *s, const struct ob_new *rows, size_t n, char **err);
 /** The id of a dedup key, 0 when absent, -1 on error. */

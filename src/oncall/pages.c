@@ -308,33 +308,6 @@ static char *message_payload(struct dw_oncall *oc, const struct page *pg, const 
     return out;
 }
 
-static int send(struct dw_oncall *oc, const char *key, const char *kind, const char *to,
-                const char *person, const char *payload, const char *order, const char *fallback,
-                const char *page, int64_t now)
-{
-    if (!oc->notifier)
-        return 0;
-    struct dw_notification msg = {.dedup_key = key,
-                                  .kind = kind,
-                                  .to = to,
-                                  .payload = payload,
-                                  .order_key = order,
-                                  .person = person,
-                                  .fallback_kind = fallback,
-                                  .fallback_to = fallback ? to : NULL};
-    char *err = NULL;
-    if (dw_notifier_enqueue(oc->notifier, &msg, NULL, &err) != 0) {
-        char *detail = dw_asprintf("cannot send by %s: %s", kind, err);
-        timeline(oc, page, now, "notify_failed", person, kind, detail);
-        dw_log_kv(DW_LOG_WARN, "oncall", "cannot queue a page notification", "page", page,
-                  "channel", kind, "error", err, NULL);
-        free(detail);
-        free(err);
-        return -1;
-    }
-    return 0;
-}
-
 /* ---- steps ---- */
 
 struct people {
@@ -415,23 +388,14 @@ static void queue_for(struct dw_oncall *oc, const struct page *pg, const struct 
             queue_person(oc, pg, person, personal[i], i == 0 && !has_channel(st, "sms"), now);
 }
 
+/* A step's Slack channels get one message each, through the queue like people
+ * (person "", channel "slack:<purpose>"). */
 static void slack_step(struct dw_oncall *oc, const struct page *pg, const struct step *st,
                        int64_t now)
 {
-    for (size_t i = 0; i < st->nchannels; i++) {
-        if (!dw_str_has_prefix(st->channels[i], "slack:"))
-            continue;
-        const char *purpose = st->channels[i] + 6;
-        const char *chan = dw_config_channel(oc->cfg, purpose);
-        char *key = dw_asprintf("pg:%s:s%lld:r%lld:slack:%s", pg->id, (long long)pg->step,
-                                (long long)pg->round, purpose);
-        const char *ids[] = {pg->id};
-        char *payload = message_payload(oc, pg, NULL, ids, 1, NULL, now);
-        if (send(oc, key, "slack", chan, NULL, payload, pg->group_key, NULL, pg->id, now) == 0)
-            timeline(oc, pg->id, now, "notified", chan ? chan : purpose, "slack", NULL);
-        free(payload);
-        free(key);
-    }
+    for (size_t i = 0; i < st->nchannels; i++)
+        if (dw_str_has_prefix(st->channels[i], "slack:"))
+            queue_person(oc, pg, "", st->channels[i], false, now);
 }
 
 static void save_progress(struct dw_oncall *oc, const struct page *pg, int64_t now)
@@ -544,73 +508,87 @@ static int64_t int_query(struct dw_oncall *oc, const char *sql, const struct dw_
 
 static const char *kind_of(const char *channel)
 {
+    if (dw_str_has_prefix(channel, "slack:"))
+        return "slack";
     return strcmp(channel, "phone") == 0 ? "voice" : channel;
 }
 
-static const char *address_of(const struct dw_plan_person *p, const char *channel)
+/* The destination of a queue row: a person's phone or e-mail, or a Slack channel. */
+static const char *address_of(struct dw_oncall *oc, const char *person, const char *channel)
 {
+    if (dw_str_has_prefix(channel, "slack:"))
+        return dw_config_channel(oc->cfg, channel + 6);
+    const struct dw_plan_person *p = dw_config_find_person(oc->cfg, person);
     if (!p)
         return NULL;
     return strcmp(channel, "email") == 0 ? p->email : p->phone;
 }
 
-/* Sends one message to a person for the due rows [from, to) of one (person, channel). */
-static void send_bundle(struct dw_oncall *oc, struct qrow *rows, size_t n, int64_t now)
+/* One message of a turn: for one person (or Slack channel) and channel, naming pages. */
+struct outmsg {
+    struct dw_notification msg;
+    char *key, *payload;
+    const char *ids[TOKEN_PAGES_MAX]; /* borrowed from the queue rows */
+    size_t nids;
+    const char *person, *channel;
+    char *err; /* why it was not queued, NULL when it was */
+};
+
+struct turn {
+    struct dw_oncall *oc;
+    int64_t now;
+    struct qrows q;
+    struct outmsg *out;
+    size_t nout;
+    bool *done; /* per queue row: delete it at the end of the turn */
+};
+
+/* Builds the message for the due rows [0, n) of one destination (none: nothing to send). */
+static void build_message(struct turn *t, struct qrow *rows, size_t n)
 {
-    const char *ids[TOKEN_PAGES_MAX];
-    size_t nids = 0;
+    struct dw_oncall *oc = t->oc;
+    struct outmsg *m = &t->out[t->nout];
+    *m = (struct outmsg){.person = rows[0].person, .channel = rows[0].channel};
     struct page newest = {0};
-    for (size_t i = 0; i < n && nids < TOKEN_PAGES_MAX; i++) {
+    for (size_t i = 0; i < n && m->nids < TOKEN_PAGES_MAX; i++) {
         struct page pg = {0};
         if (!page_get(oc, rows[i].page, &pg))
             continue;
         if (strcmp(pg.state, "triggered") == 0) {
-            ids[nids++] = rows[i].page;
+            m->ids[m->nids++] = rows[i].page;
             page_release(&newest);
             newest = pg;
         } else {
             page_release(&pg);
         }
     }
-    const char *person = rows[0].person, *channel = rows[0].channel;
-    if (nids == 0) {
+    if (m->nids == 0) {
         page_release(&newest);
         return; /* acknowledged or resolved meanwhile */
     }
-    const struct dw_plan_person *pp = dw_config_find_person(oc->cfg, person);
-    const char *to = address_of(pp, channel);
-    if (!to || !*to) {
-        for (size_t i = 0; i < nids; i++)
-            timeline(oc, ids[i], now, "notify_failed", person, channel,
+    bool slack = !*m->person;
+    const char *to = address_of(oc, m->person, m->channel);
+    if (!slack && (!to || !*to)) {
+        for (size_t i = 0; i < m->nids; i++)
+            timeline(oc, m->ids[i], t->now, "notify_failed", m->person, m->channel,
                      "the person has no address for this channel");
         page_release(&newest);
         return;
     }
-    char *payload = message_payload(oc, &newest, person, ids, nids, NULL, now);
-    char *key = dw_asprintf("pg:%s:s%lld:r%lld:%s:%s:q%lld", newest.id, (long long)rows[0].step,
-                            (long long)rows[0].round, person, channel, (long long)rows[0].id);
-    const char *fallback = rows[0].fallback ? "sms" : NULL;
-    if (send(oc, key, kind_of(channel), to, person, payload, person, fallback, newest.id, now) ==
-        0) {
-        char detail[64];
-        snprintf(detail, sizeof detail, "%zu page(s) in one message", nids);
-        for (size_t i = 0; i < nids; i++)
-            timeline(oc, ids[i], now, "notified", person, channel, nids > 1 ? detail : NULL);
-        struct dw_value p[] = {DW_VTEXT(person), DW_VTEXT(channel), DW_VINT(now)};
-        exec(oc,
-             "INSERT INTO oncall_sent (person, channel, at) VALUES ($1, $2, $3)"
-             " ON CONFLICT (person, channel) DO UPDATE SET at = $3",
-             p, 3);
-        for (size_t i = 0; i < nids && strcmp(channel, "email") != 0; i++) {
-            struct dw_value q[] = {DW_VTEXT(person), DW_VTEXT(ids[i]), DW_VINT(now)};
-            exec(oc,
-                 "INSERT INTO oncall_sms_pages (person, page_id, at) VALUES ($1, $2, $3)"
-                 " ON CONFLICT (person, page_id) DO UPDATE SET at = $3",
-                 q, 3);
-        }
-    }
-    free(key);
-    free(payload);
+    m->payload =
+        message_payload(oc, &newest, slack ? NULL : m->person, m->ids, m->nids, NULL, t->now);
+    m->key = dw_asprintf("pg:%s:s%lld:r%lld:%s:%s:q%lld", newest.id, (long long)rows[0].step,
+                         (long long)rows[0].round, m->person, m->channel, (long long)rows[0].id);
+    m->msg = (struct dw_notification){.dedup_key = m->key,
+                                      .kind = kind_of(m->channel),
+                                      .to = to,
+                                      .payload = m->payload,
+                                      .order_key = slack ? newest.group_key : m->person,
+                                      .person = slack ? NULL : m->person,
+                                      .fallback_kind = rows[0].fallback ? "sms" : NULL,
+                                      .fallback_to = rows[0].fallback ? to : NULL};
+    m->msg.order_key = dw_strdup(m->msg.order_key); /* outlives newest */
+    t->nout++;
     page_release(&newest);
 }
 
@@ -622,7 +600,8 @@ static bool same_dest(const struct qrow *a, const struct qrow *b)
 /* The end of the person's bundling window on a channel (0 when it is not open). */
 static int64_t window_end(struct dw_oncall *oc, const struct qrow *r, int64_t now)
 {
-    if (oc->conf->bundle_ms <= 0 || strcmp(r->channel, "email") == 0)
+    bool bundled = strcmp(r->channel, "phone") == 0 || strcmp(r->channel, "sms") == 0;
+    if (oc->conf->bundle_ms <= 0 || !bundled)
         return 0;
     struct dw_value p[] = {DW_VTEXT(r->person), DW_VTEXT(r->channel)};
     int64_t last =
@@ -631,41 +610,120 @@ static int64_t window_end(struct dw_oncall *oc, const struct qrow *r, int64_t no
     return end > now ? end : 0;
 }
 
-static void delete_rows(struct dw_oncall *oc, const struct qrow *rows, size_t n)
+/* Phase 1 (in a transaction): due rows, grouped per destination, bundled or built. */
+static int plan_tx(struct dw_store *s, void *ctx)
 {
-    for (size_t i = 0; i < n; i++) {
-        struct dw_value p[] = {DW_VINT(rows[i].id)};
-        exec(oc, "DELETE FROM oncall_queue WHERE id = $1", p, 1);
-    }
-}
-
-static void send_due(struct dw_oncall *oc, int64_t now)
-{
-    struct qrows q = {0};
-    struct dw_value p[] = {DW_VINT(now)};
-    dw_store_exec(oc->store,
+    (void)s;
+    struct turn *t = ctx;
+    struct dw_value p[] = {DW_VINT(t->now)};
+    dw_store_exec(t->oc->store,
                   "SELECT id, page_id, step, round, person, channel, fallback, due_at"
                   " FROM oncall_queue WHERE due_at <= $1 ORDER BY person, channel, id LIMIT 1000",
-                  p, 1, qrow_cb, &q, NULL);
-    for (size_t i = 0; i < q.n;) {
+                  p, 1, qrow_cb, &t->q, NULL);
+    t->out = dw_calloc(t->q.n ? t->q.n : 1, sizeof *t->out);
+    t->done = dw_calloc(t->q.n ? t->q.n : 1, sizeof *t->done);
+    for (size_t i = 0; i < t->q.n;) {
         size_t k = i + 1;
-        while (k < q.n && same_dest(&q.v[i], &q.v[k]))
+        while (k < t->q.n && same_dest(&t->q.v[i], &t->q.v[k]))
             k++;
-        int64_t wend = window_end(oc, &q.v[i], now);
+        int64_t wend = window_end(t->oc, &t->q.v[i], t->now);
         if (wend) { /* bundled: everything for them waits for the window's end */
-            struct dw_value u[] = {DW_VTEXT(q.v[i].person), DW_VTEXT(q.v[i].channel),
+            struct dw_value u[] = {DW_VTEXT(t->q.v[i].person), DW_VTEXT(t->q.v[i].channel),
                                    DW_VINT(wend)};
-            exec(oc,
+            exec(t->oc,
                  "UPDATE oncall_queue SET due_at = $3 WHERE person = $1 AND channel = $2"
                  " AND due_at < $3",
                  u, 3);
         } else {
-            send_bundle(oc, &q.v[i], k - i, now);
-            delete_rows(oc, &q.v[i], k - i);
+            build_message(t, &t->q.v[i], k - i);
+            for (size_t r = i; r < k; r++)
+                t->done[r] = true;
         }
         i = k;
     }
-    qrows_release(&q);
+    return 0;
+}
+
+/* Phase 3 (in a transaction): what was sent, on the timelines; the queue rows done. */
+static int record_tx(struct dw_store *s, void *ctx)
+{
+    (void)s;
+    struct turn *t = ctx;
+    struct dw_oncall *oc = t->oc;
+    for (size_t i = 0; i < t->nout; i++) {
+        struct outmsg *m = &t->out[i];
+        const char *who = *m->person ? m->person : m->msg.to;
+        char detail[64];
+        snprintf(detail, sizeof detail, "%zu pages in one message", m->nids);
+        for (size_t k = 0; k < m->nids; k++) {
+            if (m->err)
+                timeline(oc, m->ids[k], t->now, "notify_failed", who, m->channel, m->err);
+            else
+                timeline(oc, m->ids[k], t->now, "notified", who, *m->person ? m->channel : "slack",
+                         m->nids > 1 ? detail : NULL);
+        }
+        if (m->err || !*m->person)
+            continue;
+        struct dw_value p[] = {DW_VTEXT(m->person), DW_VTEXT(m->channel), DW_VINT(t->now)};
+        exec(oc,
+             "INSERT INTO oncall_sent (person, channel, at) VALUES ($1, $2, $3)"
+             " ON CONFLICT (person, channel) DO UPDATE SET at = $3",
+             p, 3);
+        for (size_t k = 0; k < m->nids && strcmp(m->channel, "email") != 0; k++) {
+            struct dw_value q[] = {DW_VTEXT(m->person), DW_VTEXT(m->ids[k]), DW_VINT(t->now)};
+            exec(oc,
+                 "INSERT INTO oncall_sms_pages (person, page_id, at) VALUES ($1, $2, $3)"
+                 " ON CONFLICT (person, page_id) DO UPDATE SET at = $3",
+                 q, 3);
+        }
+    }
+    for (size_t i = 0; i < t->q.n; i++) {
+        if (!t->done[i])
+            continue;
+        struct dw_value p[] = {DW_VINT(t->q.v[i].id)};
+        exec(oc, "DELETE FROM oncall_queue WHERE id = $1", p, 1);
+    }
+    return 0;
+}
+
+/*
+ * Sends what is due in three steps: plan (one transaction), queue every
+ * message in the notifier's outbox (one durable commit), record (one
+ * transaction). A crash between the last two replays the turn: the same
+ * dedup keys queue nothing twice.
+ */
+static void send_due(struct dw_oncall *oc, int64_t now)
+{
+    struct turn t = {.oc = oc, .now = now};
+    char *err = NULL;
+    if (dw_store_tx(oc->store, plan_tx, &t, &err) == 0 && t.nout) {
+        struct dw_notification *msgs = dw_calloc(t.nout, sizeof *msgs);
+        char **errs = dw_calloc(t.nout, sizeof *errs);
+        for (size_t i = 0; i < t.nout; i++)
+            msgs[i] = t.out[i].msg;
+        if (oc->notifier)
+            dw_notifier_enqueue_many(oc->notifier, msgs, t.nout, errs);
+        for (size_t i = 0; i < t.nout; i++) {
+            t.out[i].err = errs[i];
+            if (errs[i])
+                dw_log_kv(DW_LOG_WARN, "oncall", "cannot queue a page notification", "page",
+                          t.out[i].ids[0], "channel", t.out[i].channel, "error", errs[i], NULL);
+        }
+        free(errs);
+        free(msgs);
+    }
+    if (!err && t.q.n && dw_store_tx(oc->store, record_tx, &t, &err) != 0)
+        dw_log_kv(DW_LOG_ERROR, "oncall", "recording sent pages failed", "error", err, NULL);
+    free(err);
+    for (size_t i = 0; i < t.nout; i++) {
+        free(t.out[i].key);
+        free(t.out[i].payload);
+        free((char *)t.out[i].msg.order_key);
+        free(t.out[i].err);
+    }
+    free(t.out);
+    free(t.done);
+    qrows_release(&t.q);
 }
 
 /* ---- alert events ---- */
@@ -793,38 +851,80 @@ static void handle_event(struct dw_oncall *oc, const struct dw_alert_event *ev, 
     page_release(&pg);
 }
 
+struct events_ctx {
+    struct dw_oncall *oc;
+    int64_t now;
+    int64_t last; /* the newest event handled */
+};
+
+/* New alert events, handled in one transaction; the cursor moves after its commit. */
+static int events_tx(struct dw_store *s, void *ctx)
+{
+    (void)s;
+    struct events_ctx *ec = ctx;
+    struct dw_alert_event *ev = NULL;
+    size_t n = 0;
+    char *err = NULL;
+    if (dw_alerter_events_read(ec->oc->alerter, ec->oc->consumer, EVENT_BATCH, &ev, &n, &err) !=
+        0) {
+        dw_log_kv(DW_LOG_ERROR, "oncall", "reading alert events failed", "error", err, NULL);
+        free(err);
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++)
+        handle_event(ec->oc, &ev[i], ec->now);
+    ec->last = n ? ev[n - 1].id : 0;
+    dw_alert_events_free(ev, n);
+    return 0;
+}
+
 static void read_events(struct dw_oncall *oc, int64_t now)
 {
     if (!oc->alerter)
         return;
-    struct dw_alert_event *ev = NULL;
-    size_t n = 0;
+    struct events_ctx ec = {oc, now, 0};
     char *err = NULL;
-    if (dw_alerter_events_read(oc->alerter, oc->consumer, EVENT_BATCH, &ev, &n, &err) != 0) {
-        dw_log_kv(DW_LOG_ERROR, "oncall", "reading alert events failed", "error", err, NULL);
+    if (dw_store_tx(oc->store, events_tx, &ec, &err) != 0) {
+        dw_log_kv(DW_LOG_ERROR, "oncall", "handling alert events failed; retrying", "error", err,
+                  NULL);
         free(err);
         return;
     }
-    for (size_t i = 0; i < n; i++)
-        handle_event(oc, &ev[i], now);
-    if (n && dw_alerter_events_ack(oc->alerter, oc->consumer, ev[n - 1].id, &err) != 0) {
+    if (ec.last && dw_alerter_events_ack(oc->alerter, oc->consumer, ec.last, &err) != 0) {
         dw_log_kv(DW_LOG_ERROR, "oncall", "moving the event cursor failed", "error", err, NULL);
         free(err);
     }
-    dw_alert_events_free(ev, n);
+}
+
+static int escalate_tx(struct dw_store *s, void *ctx)
+{
+    (void)s;
+    struct events_ctx *ec = ctx;
+    struct pages ps = {0};
+    struct dw_value p[] = {DW_VINT(ec->now)};
+    pages_query(ec->oc, "state = 'triggered' AND next_at > 0 AND next_at <= $1 ORDER BY next_at", p,
+                1, &ps);
+    for (size_t i = 0; i < ps.n; i++)
+        run_next_step(ec->oc, &ps.v[i], ec->now);
+    pages_release(&ps);
+    return 0;
 }
 
 static void escalate_due(struct dw_oncall *oc, int64_t now)
 {
-    struct pages ps = {0};
-    struct dw_value p[] = {DW_VINT(now)};
-    pages_query(oc, "state = 'triggered' AND next_at > 0 AND next_at <= $1 ORDER BY next_at", p, 1,
-                &ps);
-    for (size_t i = 0; i < ps.n; i++)
-        run_next_step(oc, &ps.v[i], now);
-    pages_release(&ps);
+    struct events_ctx ec = {oc, now, 0};
+    char *err = NULL;
+    if (dw_store_tx(oc->store, escalate_tx, &ec, &err) != 0) {
+        dw_log_kv(DW_LOG_ERROR, "oncall", "escalating pages failed; retrying", "error", err, NULL);
+        free(err);
+    }
 }
 
+/*
+ * One turn: alert events (one transaction), due escalations (one
+ * transaction), due notifications (send_due). Every write of a turn is an
+ * ordinary commit; the messages are made durable by the notifier's commit.
+ */
 void dw_oncall_tick(struct dw_oncall *oc, int64_t now)
 {
     pthread_mutex_lock(&oc->mu);
@@ -836,6 +936,22 @@ void dw_oncall_tick(struct dw_oncall *oc, int64_t now)
 
 /* ---- actions ---- */
 
+struct finish_ctx {
+    struct dw_oncall *oc;
+    const struct page *pg;
+    const char *state, *by, *via;
+    int64_t now;
+};
+
+static int finish_tx(struct dw_store *s, void *ctx)
+{
+    (void)s;
+    struct finish_ctx *fc = ctx;
+    page_finish(fc->oc, fc->pg, fc->state, fc->by, fc->via, fc->now);
+    return 0;
+}
+
+/* Acknowledges or resolves a page, durably: the person is told "done". */
 static int act_locked(struct dw_oncall *oc, const char *id, enum dw_page_action act, const char *by,
                       const char *via, int64_t now, char **err)
 {
@@ -846,13 +962,17 @@ static int act_locked(struct dw_oncall *oc, const char *id, enum dw_page_action 
     }
     bool done = strcmp(pg.state, "resolved") == 0 ||
                 (act == DW_PAGE_ACK && strcmp(pg.state, "acknowledged") == 0);
+    int rc = 0;
     if (!done) {
-        page_finish(oc, &pg, act == DW_PAGE_ACK ? "acknowledged" : "resolved", by, via, now);
-        if (act == DW_PAGE_ACK)
+        struct finish_ctx fc = {oc, &pg, act == DW_PAGE_ACK ? "acknowledged" : "resolved",
+                                by, via, now};
+        if (dw_store_tx_durable(oc->store, finish_tx, &fc, err) != 0)
+            rc = -1;
+        else if (act == DW_PAGE_ACK)
             mark_alerts(oc, &pg, by, now);
     }
     page_release(&pg);
-    return 0;
+    return rc;
 }
 
 int dw_oncall_page_act(struct dw_oncall *oc, const char *id, enum dw_page_action act,

@@ -132,6 +132,13 @@ int dw_store_tx(struct dw_store *s, int (*fn)(struct dw_store *s, void *ctx), vo
 int dw_store_tx_durable(struct dw_store *s, int (*fn)(struct dw_store *s, void *ctx), void *ctx,
                         char **err);
 
+/**
+ * Makes every commit so far durable with one fsync (a durable write of the
+ * meta key "synced_at"): many ordinary commits followed by one sync cost one
+ * fsync instead of one each. Not inside dw_store_tx. 0 or -1 with *err.
+ */
+int dw_store_sync(struct dw_store *s, char **err);
+
 /* ---- the "core" component: meta and config history ---- */
 
 /** Rows kept in config_history; older ones are pruned on insert. */

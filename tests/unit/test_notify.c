@@ -543,7 +543,16 @@ TEST(receiver_configuration_errors_have_positions)
 /* ---- direct messages (dw_notifier_enqueue): outbox, dedup, fallback, breaker ---- */
 
 /* A notifier whose notify section points every provider at the fixture's server. */
+static struct dw_notifier *direct_notifier_max(struct fixture *f, int failures, int64_t open_ms,
+                                               int64_t max_ms);
+
 static struct dw_notifier *direct_notifier(struct fixture *f, int failures, int64_t open_ms)
+{
+    return direct_notifier_max(f, failures, open_ms, 80);
+}
+
+static struct dw_notifier *direct_notifier_max(struct fixture *f, int failures, int64_t open_ms,
+                                               int64_t max_ms)
 {
     char *sec = dw_asprintf(
         "notify:\n"
@@ -560,7 +569,7 @@ static struct dw_notifier *direct_notifier(struct fixture *f, int failures, int6
                                     .config = cfg,
                                     .consumer = "direct",
                                     .backoff_base_ms = 20,
-                                    .backoff_max_ms = 80,
+                                    .backoff_max_ms = max_ms,
                                     .breaker_failures = failures,
                                     .breaker_open_ms = open_ms};
     struct dw_notifier *n = dw_notifier_new(&o);
@@ -715,6 +724,31 @@ TEST(circuit_breaker_opens_after_failures_and_probes_once)
     int64_t gap = gap_ms(f.srv, 2);
     ASSERT_TRUE(gap >= 300); /* the probe waited for the open period */
     ASSERT_EQ_INT(metric("dojowatch_notify_circuit_open{channel=\"direct/slack\"}"), 0);
+    fx_close(&f);
+}
+
+TEST(a_channel_that_mostly_works_keeps_retries_short)
+{
+    struct fixture f = {0};
+    fx_open(&f, "unused", NULL, 20);
+    dw_notifier_free(&f.n);
+    f.n = direct_notifier_max(&f, 50, 1000, 60000);
+    for (int i = 0; i < 12; i++) { /* the channel answers: it is up */
+        char key[32];
+        snprintf(key, sizeof key, "pg:warm:%d", i);
+        enqueue_ok(&f, key, "slack", "#incidents", NULL);
+    }
+    ASSERT_TRUE(wait_finished(&f, 12, 5000));
+    size_t before = http_server_count(f.srv);
+    http_server_default(f.srv, (struct http_answer){.status = 503});
+    enqueue_ok(&f, "pg:flaky", "slack", "#incidents", NULL);
+    ASSERT_TRUE(wait_requests(f.srv, before + 8, 10000)); /* eight failures in a row */
+    http_server_default(f.srv, (struct http_answer){.status = 200});
+    ASSERT_TRUE(wait_finished(&f, 13, 10000));
+    ASSERT_EQ_INT(http_server_count(f.srv), before + 9);
+    /* attempt 9 after 8 failures would wait 20 ms * 2^7 = 1.28-2.56 s on a dead channel;
+       here the exponent stops at 3: at most 80 ms (plus scheduling) */
+    ASSERT_TRUE(gap_ms(f.srv, before + 8) < 1000);
     fx_close(&f);
 }
 

@@ -202,6 +202,26 @@ TEST(reopen_keeps_instance_and_does_not_reapply_core)
     free(path);
 }
 
+TEST(sync_makes_earlier_commits_durable_with_one_write)
+{
+    char *path = db_path("sync");
+    dw_clock_set_manual(7000);
+    struct dw_store *s = open_ok(path);
+    exec_ok(s, "CREATE TABLE t (x INTEGER)", NULL, 0);
+    for (int i = 0; i < 3; i++)
+        exec_ok(s, "INSERT INTO t (x) VALUES (1)", NULL, 0);
+    char *err = NULL;
+    ASSERT_EQ_INT(dw_store_sync(s, &err), 0);
+    char *at = NULL;
+    ASSERT_EQ_INT(dw_store_meta_get(s, "synced_at", &at, NULL), 1);
+    ASSERT_EQ_STR(at, "7000");
+    free(at);
+    ASSERT_EQ_INT(query_int(s, "SELECT count(*) FROM t", NULL, 0), 3);
+    dw_store_close(&s);
+    dw_clock_set_real();
+    free(path);
+}
+
 TEST(open_refuses_a_file_that_is_not_sqlite)
 {
     char *path = db_path("notadb");
