@@ -63,6 +63,8 @@ const char dw_cli_oncall_usage[] =
     "  override --schedule S --person P [--replaces Q] --start T --end T\n"
     "                                  put P on call for S from T to T (a swap with Q\n"
     "                                  when --replaces is given)\n"
+    "  overrides                       the overrides added at run time, with their ids\n"
+    "  unoverride ID...                delete run-time overrides\n"
     "  ical schedule|person ID         the iCalendar feed of a schedule's or a person's\n"
     "                                  shifts (7 days back, 90 ahead) on stdout\n"
     "\n"
@@ -610,6 +612,51 @@ static int cmd_override(struct opts *o, char **args)
     return rc;
 }
 
+static int cmd_overrides(struct opts *o, char **args)
+{
+    (void)args;
+    json_t *data;
+    int rc = call(o, "GET", "/api/oncall/overrides", NULL, NULL, &data);
+    if (rc == 0 && o->json) {
+        print_json(data);
+    } else if (rc == 0) {
+        printf("%-6s  %-16s  %-20s  %-20s  %-24s  %s\n", "ID", "SCHEDULE", "PERSON", "REPLACES",
+               "START", "END");
+        size_t i;
+        json_t *v;
+        json_array_foreach(data, i, v)
+        {
+            printf("%-6lld  %-16s  %-20s  %-20s  %-24s  %s\n",
+                   (long long)json_integer_value(json_object_get(v, "id")), str(v, "schedule", "?"),
+                   str(v, "person", "?"), str(v, "replaces", "-"), str(v, "start", "?"),
+                   str(v, "end", "?"));
+        }
+    }
+    json_decref(data);
+    return rc;
+}
+
+static int cmd_unoverride(struct opts *o, char **args)
+{
+    int status = 0;
+    for (; *args; args++) {
+        struct dw_buf path;
+        dw_buf_init(&path, 0);
+        dw_buf_puts(&path, "/api/oncall/overrides/");
+        dw_buf_url_encode(&path, *args);
+        json_t *data;
+        if (call(o, "DELETE", path.data, NULL, NULL, &data) != 0)
+            status = 1;
+        else if (o->json)
+            print_json(data);
+        else
+            printf("override %s deleted\n", *args);
+        json_decref(data);
+        dw_buf_release(&path);
+    }
+    return status;
+}
+
 static int cmd_ical(struct opts *o, char **args)
 {
     const char *kind = args[0];
@@ -689,6 +736,15 @@ static const struct sub subs[] = {
      "\n"
      "example: dojowatch oncall override --schedule primary --person cto \\\n"
      "           --start 2026-11-20T09:00:00Z --end 2026-11-21T09:00:00Z\n"},
+    {"overrides", 0, 0, 0, cmd_overrides,
+     "usage: dojowatch oncall overrides [-o json]\n"
+     "\n"
+     "The overrides added at run time (dojowatch oncall override), with their ids.\n"},
+    {"unoverride", 0, 1, -1, cmd_unoverride,
+     "usage: dojowatch oncall unoverride ID...\n"
+     "\n"
+     "Deletes run-time overrides (ids from dojowatch oncall overrides); the rotation\n"
+     "applies again. Exit status 1 when any could not be deleted. Needs a responder token.\n"},
     {"ical", 0, 2, 2, cmd_ical,
      "usage: dojowatch oncall ical schedule|person ID\n"
      "\n"

@@ -132,6 +132,29 @@ void dw_api_oncall_person_ical(struct dw_http_request *req, struct dw_http_respo
     ical(req, resp, app, "person");
 }
 
+void dw_api_oncall_overrides(struct dw_http_request *req, struct dw_http_response *resp,
+                             const struct dw_http_app *app)
+{
+    (void)req;
+    if (need_oncall(app, resp))
+        dw_http_resp_success(resp, dw_oncall_overrides_json(app->oncall));
+}
+
+void dw_api_oncall_override_delete(struct dw_http_request *req, struct dw_http_response *resp,
+                                   const struct dw_http_app *app)
+{
+    if (!need_oncall(app, resp))
+        return;
+    int64_t id = 0;
+    if (dw_parse_int64(dw_http_req_param(req, "id"), &id) != 0 || id <= 0) {
+        dw_http_resp_error(resp, 400, "bad_data", "an override id is a positive number");
+        return;
+    }
+    char *err = NULL;
+    int rc = dw_oncall_override_delete(app->oncall, id, dw_http_req_principal(req), &err);
+    answer_json(resp, rc, rc == 0 ? json_pack("{s:I}", "deleted", (json_int_t)id) : NULL, err);
+}
+
 void dw_api_oncall_override(struct dw_http_request *req, struct dw_http_response *resp,
                             const struct dw_http_app *app)
 {

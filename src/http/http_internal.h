@@ -212,6 +212,10 @@ void dw_api_oncall_schedule_ical(struct dw_http_request *req, struct dw_http_res
                                  const struct dw_http_app *app);
 void dw_api_oncall_person_ical(struct dw_http_request *req, struct dw_http_response *resp,
                                const struct dw_http_app *app);
+void dw_api_oncall_overrides(struct dw_http_request *req, struct dw_http_response *resp,
+                             const struct dw_http_app *app);
+void dw_api_oncall_override_delete(struct dw_http_request *req, struct dw_http_response *resp,
+                                   const struct dw_http_app *app);
 void dw_api_oncall_override(struct dw_http_request *req, struct dw_http_response *resp,
                             const struct dw_http_app *app);
 void dw_api_oncall_pages(struct dw_http_request *req, struct dw_http_response *resp,

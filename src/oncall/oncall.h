@@ -93,6 +93,11 @@ int dw_oncall_override_add(struct dw_oncall *oc, const char *schedule, const cha
                            const char *replaces, int64_t start_ms, int64_t end_ms, const char *by,
                            char **err);
 
+/** Run-time overrides: id, schedule, person, replaces, start, end, createdBy, createdAt. */
+json_t *dw_oncall_overrides_json(struct dw_oncall *oc);
+/** Deletes a run-time override; the schedules are rebuilt without it. DW_ONCALL_ENOTFOUND. */
+int dw_oncall_override_delete(struct dw_oncall *oc, int64_t id, const char *by, char **err);
+
 /* ---- pages ---- */
 
 enum dw_page_action { DW_PAGE_ACK, DW_PAGE_RESOLVE };

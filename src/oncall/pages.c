@@ -1300,6 +1300,63 @@ int dw_oncall_override_add(struct dw_oncall *oc, const char *schedule, const cha
     return rc;
 }
 
+static json_t *time_json(int64_t ms);
+static json_t *jstr(const struct dw_value *v);
+
+static int override_row_json(void *ctx, const struct dw_value *c, size_t nc)
+{
+    (void)nc;
+    json_t *o =
+        json_pack("{s:I, s:s%, s:s%, s:o, s:o, s:s%, s:o}", "id", (json_int_t)c[0].i, "schedule",
+                  c[1].s, c[1].n, "person", c[2].s, c[2].n, "start", time_json(c[4].i), "end",
+                  time_json(c[5].i), "createdBy", c[6].s, c[6].n, "createdAt", time_json(c[7].i));
+    json_object_set_new(o, "replaces", jstr(&c[3]));
+    json_array_append_new(ctx, o);
+    return 0;
+}
+
+json_t *dw_oncall_overrides_json(struct dw_oncall *oc)
+{
+    json_t *arr = json_array();
+    dw_store_exec(oc->store,
+                  "SELECT id, schedule, person, replaces, start_at, end_at, created_by, created_at"
+                  " FROM oncall_overrides ORDER BY start_at, id",
+                  NULL, 0, override_row_json, arr, NULL);
+    return arr;
+}
+
+static struct oncall_conf *decode_or_err(const struct dw_config *cfg, char **err);
+static void load_overrides(struct dw_oncall *oc, struct oncall_conf *conf);
+
+int dw_oncall_override_delete(struct dw_oncall *oc, int64_t id, const char *by, char **err)
+{
+    pthread_mutex_lock(&oc->mu);
+    struct dw_value p[] = {DW_VINT(id)};
+    int rc = exec(oc, "DELETE FROM oncall_overrides WHERE id = $1", p, 1);
+    if (rc != 0) {
+        *err = dw_strdup("the store failed; the override is still there");
+    } else if (dw_store_changes(oc->store) == 0) {
+        *err = dw_asprintf("no override %lld", (long long)id);
+        rc = DW_ONCALL_ENOTFOUND;
+    } else {
+        /* schedules again from the configuration and the overrides that are left */
+        struct oncall_conf *conf = decode_or_err(oc->cfg, err);
+        if (conf) {
+            load_overrides(oc, conf);
+            struct oncall_conf *old = oc->conf;
+            oc->conf = conf;
+            oncall_conf_free(&old);
+            char ids[24];
+            snprintf(ids, sizeof ids, "%lld", (long long)id);
+            dw_log_kv(DW_LOG_INFO, "oncall", "override deleted", "id", ids, "by", by, NULL);
+        } else {
+            rc = -1;
+        }
+    }
+    pthread_mutex_unlock(&oc->mu);
+    return rc;
+}
+
 char *dw_oncall_base_url(struct dw_oncall *oc)
 {
     pthread_mutex_lock(&oc->mu);

@@ -246,6 +246,16 @@ def override_puts_someone_else_on_call():
                             "--start", "2026-11-06T00:00:00Z", "--end", "2026-11-07T00:00:00Z",
                             d=d)
         assert rc == 1 and 'no person "nobody"' in err, (rc, err)
+        rc, out, err = oncall("overrides", "-o", "json", d=d)
+        assert rc == 0, err
+        rows = json.loads(out)
+        assert len(rows) == 1 and rows[0]["person"] == "cto", rows
+        rc, out, err = oncall("unoverride", str(rows[0]["id"]), d=d)
+        assert rc == 0 and "deleted" in out, (rc, out, err)
+        doc = who_json("--at", "2026-11-04T12:00:00Z", d=d)
+        assert on_call(doc, "primary") != "cto", doc
+        rc, _, err = oncall("unoverride", str(rows[0]["id"]), d=d)
+        assert rc == 1 and "no override" in err, (rc, err)
 
 
 @test
@@ -308,7 +318,8 @@ def bad_usage_exits_2():
         rc, out, err = oncall(*args)
         assert rc == 2, (args, rc, out, err)
         assert msg in err, (args, err)
-    for sub in ("who", "pages", "page", "ack", "resolve", "check", "override", "ical"):
+    for sub in ("who", "pages", "page", "ack", "resolve", "check", "override", "overrides",
+                "unoverride", "ical"):
         rc, out, _ = oncall(sub, "--help")
         assert rc == 0 and out.startswith("usage: dojowatch oncall " + sub), (sub, out)
     rc, out, _ = oncall("--help")

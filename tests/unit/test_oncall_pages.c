@@ -459,6 +459,66 @@ TEST(an_unanswered_call_falls_back_to_sms)
     fx_close(&f);
 }
 
+/* Who is on call in a schedule at t, as the API says (heap, or NULL for a gap). */
+static char *who_at(struct fx *f, const char *schedule, int64_t t)
+{
+    json_t *out = NULL;
+    char *err = NULL;
+    ASSERT_EQ_INT(dw_oncall_who_json(f->oc, schedule, t, &out, &err), 0);
+    json_t *oncall =
+        json_object_get(json_array_get(json_object_get(out, "schedules"), 0), "onCall");
+    const char *id = json_string_value(json_object_get(oncall, "id"));
+    char *res = id ? dw_strdup(id) : NULL;
+    json_decref(out);
+    return res;
+}
+
+TEST(run_time_overrides_are_kept_listed_and_deleted)
+{
+    struct fx f = {0};
+    fx_open(&f, T0, NULL);
+    char *err = NULL;
+    int64_t at = T0 + 60 * MIN;
+    ASSERT_EQ_INT(dw_oncall_override_add(f.oc, "primary", "devops-lead", NULL, T0,
+                                         T0 + 2 * 60 * MIN, "admin", &err),
+                  0);
+    char *who = who_at(&f, "primary", at);
+    ASSERT_EQ_STR(who, "devops-lead");
+    free(who);
+    /* an overlapping one is refused, an unknown person too */
+    ASSERT_EQ_INT(
+        dw_oncall_override_add(f.oc, "primary", "cto", NULL, T0 + MIN, T0 + 3 * MIN, "admin", &err),
+        DW_ONCALL_EINVAL);
+    free(err);
+    err = NULL;
+    ASSERT_EQ_INT(
+        dw_oncall_override_add(f.oc, "primary", "nobody", NULL, T0, T0 + MIN, "admin", &err),
+        DW_ONCALL_EINVAL);
+    ASSERT_CONTAINS(err, "nobody");
+    free(err);
+    err = NULL;
+    /* kept across a restart */
+    dw_oncall_close(&f.oc);
+    fx_open_oncall(&f);
+    who = who_at(&f, "primary", at);
+    ASSERT_EQ_STR(who, "devops-lead");
+    free(who);
+    json_t *list = dw_oncall_overrides_json(f.oc);
+    ASSERT_EQ_INT(json_array_size(list), 1);
+    json_t *o = json_array_get(list, 0);
+    ASSERT_EQ_STR(json_string_value(json_object_get(o, "person")), "devops-lead");
+    ASSERT_EQ_STR(json_string_value(json_object_get(o, "createdBy")), "admin");
+    int64_t id = json_integer_value(json_object_get(o, "id"));
+    json_decref(list);
+    ASSERT_EQ_INT(dw_oncall_override_delete(f.oc, id, "admin", &err), 0);
+    who = who_at(&f, "primary", at);
+    ASSERT_EQ_STR(who, "primary-engineer");
+    free(who);
+    ASSERT_EQ_INT(dw_oncall_override_delete(f.oc, id, "admin", &err), DW_ONCALL_ENOTFOUND);
+    free(err);
+    fx_close(&f);
+}
+
 TEST(configuration_errors_have_positions)
 {
     struct http_server *srv = http_server_start();
