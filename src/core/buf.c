@@ -116,18 +116,30 @@ char *dw_buf_steal(struct dw_buf *b)
     return s;
 }
 
+int dw_buf_xml_escape_n(struct dw_buf *b, const char *s, size_t n)
+{
+    size_t run = 0;
+    for (size_t i = 0; i < n; i++) {
+        const char *rep;
+        switch (s[i]) {
+        case '&': rep = "&amp;"; break;
+        case '<': rep = "&lt;"; break;
+        case '>': rep = "&gt;"; break;
+        case '"': rep = "&quot;"; break;
+        case '\'': rep = "&#39;"; break;
+        default: continue;
+        }
+        if (dw_buf_append(b, s + run, i - run) < 0 || dw_buf_puts(b, rep) < 0)
+            return -1;
+        run = i + 1;
+    }
+    return dw_buf_append(b, s + run, n - run);
+}
+
 void dw_buf_xml_escape(struct dw_buf *b, const char *s)
 {
-    for (; s && *s; s++) {
-        switch (*s) {
-        case '&': dw_buf_puts(b, "&amp;"); break;
-        case '<': dw_buf_puts(b, "&lt;"); break;
-        case '>': dw_buf_puts(b, "&gt;"); break;
-        case '"': dw_buf_puts(b, "&quot;"); break;
-        case '\'': dw_buf_puts(b, "&#39;"); break;
-        default: dw_buf_putc(b, *s);
-        }
-    }
+    if (s)
+        dw_buf_xml_escape_n(b, s, strlen(s));
 }
 
 void dw_buf_url_encode(struct dw_buf *b, const char *s)

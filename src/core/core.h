@@ -83,6 +83,8 @@ void dw_buf_put_label_value(struct dw_buf *b, const char *v);
 char *dw_buf_steal(struct dw_buf *b);
 /** Appends s with & < > " ' as XML / HTML character references (TwiML, HTML mail, pages). */
 void dw_buf_xml_escape(struct dw_buf *b, const char *s);
+/** The same for n bytes (NUL bytes kept); -1 when the buffer's maximum was reached. */
+int dw_buf_xml_escape_n(struct dw_buf *b, const char *s, size_t n);
 /** Appends s percent-encoded for a URL or a form (A-Z a-z 0-9 - . _ ~ as they are). */
 void dw_buf_url_encode(struct dw_buf *b, const char *s);
 

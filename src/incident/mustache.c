@@ -442,22 +442,9 @@ static int put(struct render *r, const char *s, size_t n)
 
 static int put_escaped(struct render *r, const char *s, size_t n)
 {
-    size_t run = 0;
-    for (size_t i = 0; i < n; i++) {
-        const char *rep;
-        switch (s[i]) {
-        case '&': rep = "&amp;"; break;
-        case '<': rep = "&lt;"; break;
-        case '>': rep = "&gt;"; break;
-        case '"': rep = "&quot;"; break;
-        case '\'': rep = "&#39;"; break;
-        default: continue;
-        }
-        if (put(r, s + run, i - run) < 0 || put(r, rep, strlen(rep)) < 0)
-            return -1;
-        run = i + 1;
-    }
-    return put(r, s + run, n - run);
+    if (dw_buf_xml_escape_n(r->out, s, n) < 0)
+        return fail(r, "output is larger than %zu bytes", r->out->max);
+    return 0;
 }
 
 static void push(struct render *r, json_t *v)
