@@ -1,0 +1,2 @@
+/* incident.c - placeholder until the incident model lands. */
+#include "incident/incident.h"
