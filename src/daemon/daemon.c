@@ -50,6 +50,7 @@
 #include "collect/collect.h"
 #include "daemon/daemon.h"
 #include "http/http.h"
+#include "incident/incident.h"
 #include "notify/notify.h"
 #include "oncall/oncall.h"
 #include "plan/plan.h"
@@ -74,6 +75,7 @@ struct daemon {
     struct dw_alerter *alerter;
     struct dw_notifier *notifier;
     struct dw_oncall *oncall;
+    struct dw_incidents *incidents;
     struct dw_http_server *http;
     struct dw_http_app app;
     atomic_bool ready;
@@ -307,7 +309,7 @@ size_t dw_daemon_check_sections(const struct dw_config *cfg, struct dw_diags *di
 {
     return dw_collect_check_config(cfg, diags) + dw_rules_check_config(cfg, diags) +
            dw_alerter_check_config(cfg, diags) + dw_notify_check_config(cfg, diags) +
-           dw_oncall_check_config(cfg, diags);
+           dw_oncall_check_config(cfg, diags) + dw_incidents_check_config(cfg, diags);
 }
 
 /* Hands a validated configuration to the modules (a file changed between the
@@ -328,6 +330,13 @@ static void apply_sections(struct daemon *d, const struct dw_config *cfg, struct
         char *err = NULL;
         if (dw_oncall_apply(d->oncall, cfg, &err) != 0)
             dw_log_kv(DW_LOG_ERROR, "oncall", "on-call configuration not applied", "error", err,
+                      NULL);
+        free(err);
+    }
+    if (d->incidents) {
+        char *err = NULL;
+        if (dw_incidents_apply(d->incidents, cfg, &err) != 0)
+            dw_log_kv(DW_LOG_ERROR, "incident", "incident configuration not applied", "error", err,
                       NULL);
         free(err);
     }
@@ -779,6 +788,18 @@ int dw_daemon_run(const struct dw_daemon_options *opts)
         goto out_store;
     }
 
+    d.incidents = dw_incidents_open(
+        &(struct dw_incidents_options){
+            .store = d.store, .alerter = d.alerter, .oncall = d.oncall, .config = d.cfg},
+        &err);
+    if (!d.incidents) {
+        dw_log_kv(DW_LOG_ERROR, "incident", "cannot start incidents", "error", err, NULL);
+        free(err);
+        err = NULL;
+        status = 2;
+        goto out_store;
+    }
+
     d.app = (struct dw_http_app){
         .ctx = &d,
         .config_get = config_get,
@@ -792,6 +813,7 @@ int dw_daemon_run(const struct dw_daemon_options *opts)
         .alerter = d.alerter,
         .notifier = d.notifier,
         .oncall = d.oncall,
+        .incidents = d.incidents,
         .started_at_ms = dw_now_ms(),
         .test_clock = opts->test_clock,
     };
@@ -812,7 +834,8 @@ int dw_daemon_run(const struct dw_daemon_options *opts)
     publish_tsdb_metrics(d.tsdb);
     if (start_threads(&d) < 0 || dw_collector_start(d.collector) < 0 ||
         dw_ruler_start(d.ruler) < 0 || dw_alerter_start(d.alerter) < 0 ||
-        dw_notifier_start(d.notifier) < 0 || dw_oncall_start(d.oncall) < 0)
+        dw_notifier_start(d.notifier) < 0 || dw_oncall_start(d.oncall) < 0 ||
+        dw_incidents_start(d.incidents) < 0)
         goto out_threads;
 
     atomic_store(&d.ready, true);
@@ -830,6 +853,7 @@ int dw_daemon_run(const struct dw_daemon_options *opts)
 out_threads:
     dw_collector_stop(d.collector);
     dw_ruler_stop(d.ruler);
+    dw_incidents_stop(d.incidents);
     dw_oncall_stop(d.oncall);
     dw_notifier_stop(d.notifier);
     if (d.alerter)
@@ -841,6 +865,7 @@ out_store:
     if (d.tsdb)
         dw_tsdb_set_watch(d.tsdb, NULL, NULL, NULL);
     dw_ruler_free(&d.ruler);
+    dw_incidents_close(&d.incidents);
     dw_oncall_close(&d.oncall);
     dw_notifier_free(&d.notifier);
     dw_alerter_close(&d.alerter);

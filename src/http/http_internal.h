@@ -203,6 +203,34 @@ void dw_api_alert_stats(struct dw_http_request *req, struct dw_http_response *re
                         const struct dw_http_app *app);
 
 /* ---- handlers of the plan API, written in api_plan.c ---- */
+/* api_incident.c: incidents, their reports and measures */
+void dw_api_incidents_list(struct dw_http_request *req, struct dw_http_response *resp,
+                           const struct dw_http_app *app);
+void dw_api_incidents_create(struct dw_http_request *req, struct dw_http_response *resp,
+                             const struct dw_http_app *app);
+void dw_api_incident_get(struct dw_http_request *req, struct dw_http_response *resp,
+                         const struct dw_http_app *app);
+void dw_api_incident_update(struct dw_http_request *req, struct dw_http_response *resp,
+                            const struct dw_http_app *app);
+void dw_api_incident_state(struct dw_http_request *req, struct dw_http_response *resp,
+                           const struct dw_http_app *app);
+void dw_api_incident_note(struct dw_http_request *req, struct dw_http_response *resp,
+                          const struct dw_http_app *app);
+void dw_api_incident_action_add(struct dw_http_request *req, struct dw_http_response *resp,
+                                const struct dw_http_app *app);
+void dw_api_incident_action_update(struct dw_http_request *req, struct dw_http_response *resp,
+                                   const struct dw_http_app *app);
+void dw_api_incident_merge(struct dw_http_request *req, struct dw_http_response *resp,
+                           const struct dw_http_app *app);
+void dw_api_incident_report(struct dw_http_request *req, struct dw_http_response *resp,
+                            const struct dw_http_app *app);
+void dw_api_incident_notice(struct dw_http_request *req, struct dw_http_response *resp,
+                            const struct dw_http_app *app);
+void dw_api_incidents_stats(struct dw_http_request *req, struct dw_http_response *resp,
+                            const struct dw_http_app *app);
+void dw_api_incidents_actions(struct dw_http_request *req, struct dw_http_response *resp,
+                              const struct dw_http_app *app);
+
 /* api_oncall.c: on-call, pages, links, Twilio webhooks, the notification outbox */
 void dw_api_oncall_now(struct dw_http_request *req, struct dw_http_response *resp,
                        const struct dw_http_app *app);
