@@ -30,10 +30,10 @@ if [ -z "$suite" ] && [ "${DW_SKIP_TSAN:-}" != 1 ]; then
         ${shared:+-Dshared_dir="$shared"} >/dev/null
     if ninja -C "$tsan" src/tsdb/test_tsdb_head src/tsdb/test_tsdb_db src/http/test_http \
         src/collect/test_collect src/rules/test_rules src/alert/test_alert src/notify/test_notify \
-        src/oncall/test_oncall_pages >"$tsan/ninja.out" 2>&1; then
+        src/oncall/test_oncall_pages src/incident/test_incident >"$tsan/ninja.out" 2>&1; then
         TSAN_OPTIONS="${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1}" \
             meson test -C "$tsan" --no-rebuild --print-errorlogs --num-processes 2 \
-            tsdb_head tsdb_db http collect rules alert notify oncall_pages >"$tsan/meson-test.out" 2>&1
+            tsdb_head tsdb_db http collect rules alert notify oncall_pages incident >"$tsan/meson-test.out" 2>&1
         sed -n 's/^\( *[0-9]*\/[0-9]* \)dojowatch:unit \/ /\1tsan \/ /p' "$tsan/meson-test.out"
         logs="$logs $tsan/meson-logs/testlog.txt"
     else
