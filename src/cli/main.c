@@ -16,6 +16,7 @@
 #include "cli/cli.h"
 #include "cli/host.h"
 #include "cli/import.h"
+#include "cli/incident.h"
 #include "cli/oncall.h"
 #include "cli/probe.h"
 #include "cli/query.h"
@@ -257,6 +258,8 @@ static const struct command commands[] = {
      dw_cli_alerts},
     {"oncall", "who is on call; list, acknowledge and resolve pages", dw_cli_oncall_usage,
      dw_cli_oncall},
+    {"incident", "open, follow and report incidents on a running daemon", dw_cli_incident_usage,
+     dw_cli_incident},
     {"check-rules", "validate Prometheus rule files like promtool", dw_cli_check_rules_usage,
      dw_cli_check_rules},
     {"probe", "run one synthetic probe once and show the result", dw_cli_probe_usage, dw_cli_probe},

@@ -999,8 +999,9 @@ static int action_add_tx(struct dw_store *s, void *ctx)
         count_query(a->inc, "SELECT MAX(id) FROM incident_actions WHERE incident_id = $1", p, 1);
     if (aa->id_out)
         *aa->id_out = id;
-    char *text = dw_asprintf("action item %lld added: %s%s%s", (long long)id, aa->task,
-                             aa->owner ? " (owner " : "", aa->owner ? aa->owner : "");
+    char *text =
+        dw_asprintf("action item %lld added: %s%s%s%s", (long long)id, aa->task,
+                    aa->owner ? " (owner " : "", aa->owner ? aa->owner : "", aa->owner ? ")" : "");
     if (rc == 0)
         rc = inc_timeline(a->inc, a->id, a->now, "action", a->by, text);
     free(text);

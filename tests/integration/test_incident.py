@@ -125,6 +125,7 @@ def a_sev1_from_breach_to_report():
                     "role", "action"} <= kinds, kinds
             texts = " ".join(e["text"] or "" for e in inc["timeline"])
             assert "rolled back" in texts, texts
+            assert "canary deploys (owner devops-lead)" in texts, texts
             ats = [e["at"] for e in inc["timeline"]]
             assert ats == sorted(ats), ats
             r = d.get("/api/incidents/%s/report" % iid, token="viewer")
