@@ -33,7 +33,6 @@
 #include "cli/cli.h"
 #include "core/core.h"
 
-#define MAX_RESPONSE (64u << 20)
 #define TIMEOUT_MS 30000L
 #define MAX_FILTERS 64
 
@@ -113,7 +112,7 @@ static int call(const struct dw_cli_client *c, const char *method, const char *p
                 const char *body, json_t **doc)
 {
     struct dw_buf out;
-    dw_buf_init(&out, MAX_RESPONSE);
+    dw_buf_init(&out, DW_CLI_MAX_RESPONSE);
     long status = 0;
     int rc = 1;
     *doc = NULL;
@@ -143,13 +142,6 @@ static int get_filtered(const struct opts *o, const char *path, json_t **doc)
     int rc = call(&o->c, "GET", b.data, NULL, doc);
     dw_buf_release(&b);
     return rc;
-}
-
-static void print_json(json_t *doc)
-{
-    char *s = doc ? json_dumps(doc, JSON_INDENT(2) | JSON_ENCODE_ANY) : NULL;
-    printf("%s\n", s ? s : "null");
-    free(s);
 }
 
 /* ---- flags ---- */
@@ -350,7 +342,7 @@ static int cmd_list(struct opts *o)
     if (rc == 0) {
         json_t *arr = o->all ? json_object_get(doc, "data") : doc;
         if (o->json)
-            print_json(arr);
+            dw_cli_print_json(arr);
         else if (o->all)
             print_lifecycle(arr);
         else
@@ -380,7 +372,7 @@ static int cmd_ack(struct opts *o, int argc, char **argv)
         json_t *doc;
         if (call(&o->c, "POST", path.data, NULL, &doc) == 0) {
             if (o->json)
-                print_json(json_object_get(doc, "data"));
+                dw_cli_print_json(json_object_get(doc, "data"));
             else
                 printf("%s %s\n", argv[i],
                        o->false_positive ? "marked as a false positive" : "acknowledged");
@@ -444,7 +436,7 @@ static int cmd_silence(struct opts *o, int argc, char **argv)
     free(text);
     if (rc == 0) {
         if (o->json)
-            print_json(doc);
+            dw_cli_print_json(doc);
         else
             printf("%s\n", json_string_value(json_object_get(doc, "silenceID")));
     }
@@ -499,7 +491,7 @@ static int cmd_silences(struct opts *o)
     json_t *doc;
     int rc = get_filtered(o, "/api/v2/silences", &doc);
     if (rc == 0 && o->json)
-        print_json(doc);
+        dw_cli_print_json(doc);
     else if (rc == 0)
         print_silences(doc, o->expired);
     json_decref(doc);
@@ -568,7 +560,7 @@ static int cmd_stats(struct opts *o)
     int rc = call(&o->c, "GET", path.data, NULL, &doc);
     dw_buf_release(&path);
     if (rc == 0 && o->json)
-        print_json(json_object_get(doc, "data"));
+        dw_cli_print_json(json_object_get(doc, "data"));
     else if (rc == 0)
         print_stats(json_object_get(doc, "data"));
     json_decref(doc);

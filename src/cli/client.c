@@ -9,11 +9,15 @@
  * kept in a bounded buffer the caller sizes. Only "could not reach the
  * server" is printed here ("dojowatch CMD: cannot reach URL: reason"); an
  * HTTP error answer goes back to the command, which knows the shape of its
- * API's errors. The token is in a header only, never in a message.
+ * API's errors; dw_cli_request_ok() and dw_cli_call() are for the commands
+ * of dojowatch's own API, whose answers are the {"status","data"} envelope
+ * and whose errors {"status":"error","error"}. The token is in a header
+ * only, never in a message.
  *
  * Threads: one (curl_global_init is not thread-safe).
  */
 #include <curl/curl.h>
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -97,6 +101,79 @@ int dw_cli_request(const struct dw_cli_client *c, const char *method, const char
     return rc == CURLE_OK ? 0 : -1;
 }
 
+/* The reason of an error answer: the {"status":"error","error"} envelope, a
+ * JSON string or the body as it is. */
+static void print_error(const struct dw_cli_client *c, long status, const struct dw_buf *body)
+{
+    json_error_t je;
+    json_t *doc = body->len ? json_loadb(body->data, body->len, JSON_DECODE_ANY, &je) : NULL;
+    const char *msg = json_is_string(doc) ? json_string_value(doc)
+                                          : json_string_value(json_object_get(doc, "error"));
+    fprintf(stderr, "dojowatch %s: HTTP %ld: %s\n", c->cmd, status,
+            msg         ? msg
+            : body->len ? body->data
+                        : "(no reason given)");
+    json_decref(doc);
+}
+
+int dw_cli_request_ok(const struct dw_cli_client *c, const char *method, const char *path,
+                      const char *content_type, const char *body, struct dw_buf *out)
+{
+    long status = 0;
+    if (dw_cli_request(c, method, path, content_type, body, &status, out) != 0)
+        return 1;
+    if (status >= 200 && status < 300)
+        return 0;
+    print_error(c, status, out);
+    return 1;
+}
+
+int dw_cli_call(const struct dw_cli_client *c, const char *method, const char *path,
+                const char *content_type, const char *body, json_t **data)
+{
+    struct dw_buf out;
+    dw_buf_init(&out, DW_CLI_MAX_RESPONSE);
+    *data = NULL;
+    int rc = dw_cli_request_ok(c, method, path, content_type, body, &out);
+    if (rc == 0) {
+        json_error_t je;
+        json_t *doc = out.len ? json_loadb(out.data, out.len, 0, &je) : NULL;
+        *data = json_incref(json_object_get(doc, "data"));
+        json_decref(doc);
+        if (!*data) {
+            fprintf(stderr, "dojowatch %s: the server's answer has no data\n", c->cmd);
+            rc = 1;
+        }
+    }
+    dw_buf_release(&out);
+    return rc;
+}
+
+void dw_cli_add_param(struct dw_buf *path, const char *name, const char *value)
+{
+    dw_buf_printf(path, "%s%s=", strchr(path->data, '?') ? "&" : "?", name);
+    dw_buf_url_encode(path, value);
+}
+
+void dw_cli_add_time_param(struct dw_buf *path, const char *name, int64_t ms)
+{
+    char t[40];
+    dw_format_rfc3339(ms, t, sizeof t);
+    dw_cli_add_param(path, name, t);
+}
+
+void dw_cli_print_json(json_t *doc)
+{
+    char *s = doc ? json_dumps(doc, JSON_INDENT(2) | JSON_ENCODE_ANY) : NULL;
+    printf("%s\n", s ? s : "null");
+    free(s);
+}
+
+const char *dw_cli_str(json_t *obj, const char *key, const char *dflt)
+{
+    const char *v = json_string_value(json_object_get(obj, key));
+    return v && *v ? v : dflt;
+}
 
 int dw_cli_parse_time(const char *s, int64_t *ms)
 {

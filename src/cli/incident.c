@@ -19,9 +19,10 @@
  *   incident stats [--since T] [--until T]   GET /api/incidents/stats
  *
  * DESIGN
- * A thin client shaped like oncall.c: each subcommand lists the flags it
- * takes (a flag meant for another one is a usage error, exit status 2,
- * instead of being ignored) and the operands it needs; values the daemon
+ * A thin client shaped like oncall.c, run by the subcommand runner
+ * (subcmd.c): each subcommand lists the flags it takes (a flag meant for
+ * another one is a usage error, exit status 2, instead of being ignored)
+ * and the operands it needs; values the daemon
  * would refuse anyway (severity, state names, times, yes/no) are checked
  * here first so that the message can say what to type instead. The request
  * goes through the CLI's client (client.c) with the token from --token or
@@ -43,7 +44,6 @@
 #include "core/core.h"
 #include "incident/incident.h"
 
-#define MAX_RESPONSE (64u << 20)
 #define TIMEOUT_MS 30000L
 #define LIMIT_MAX DW_INCIDENT_LIST_MAX
 #define NEED_ID "which incident? give its id (dojowatch incident list)"
@@ -100,7 +100,7 @@ const char dw_cli_incident_usage[] =
 
 /* The flags beyond the common ones; a subcommand lists those it takes. */
 enum {
-    OPT_STATE = 256,
+    OPT_STATE = DW_CLI_OPT_FIRST,
     OPT_SEVERITY,
     OPT_SINCE,
     OPT_UNTIL,
@@ -129,9 +129,8 @@ enum {
     OPT_FORMAT,
     OPT_END_ /* not a flag */
 };
-#define NFLAGS (OPT_END_ - OPT_STATE)
-#define BIT(opt) (1u << ((opt)-OPT_STATE))
-_Static_assert(NFLAGS <= 32, "the flags fit an unsigned");
+#define BIT(opt) DW_CLI_BIT(opt)
+_Static_assert(OPT_END_ - OPT_STATE <= DW_CLI_MAX_FLAGS, "the flags fit an unsigned");
 
 /* The fields `update` changes: flag, JSON key, how the value is sent. */
 enum field_kind { F_TEXT, F_SEVERITY, F_BOOL, F_USERS, F_LIST };
@@ -162,17 +161,6 @@ static const struct {
      BIT(OPT_DATA_LOSS) | BIT(OPT_ROOT_CAUSE) | BIT(OPT_FACTOR) | BIT(OPT_RESOLUTION) |            \
      BIT(OPT_PREVENTION) | BIT(OPT_LESSONS))
 
-struct opts;
-
-struct sub {
-    const char *name;
-    unsigned flags;                          /* BIT(OPT_...) it accepts */
-    int min_args, max_args;                  /* operands after the flags; max -1: any number */
-    const char *more;                        /* what to add when only the id was given */
-    int (*run)(struct opts *o, char **args); /* args: the operands, NULL-terminated */
-    const char *usage;
-};
-
 /* A repeatable flag's values (borrowed from argv). */
 struct list {
     const char *v[DW_INCIDENT_LIST_ITEMS_MAX];
@@ -180,58 +168,23 @@ struct list {
 };
 
 struct opts {
-    struct dw_cli_client c;
-    const struct sub *sub;
-    bool json;               /* -o json */
-    unsigned given;          /* BIT(OPT_...) of the flags given */
-    const char *val[NFLAGS]; /* each flag's last value (borrowed from argv) */
-    struct list systems;     /* --system */
-    struct list factors;     /* --factor */
-    int severity;            /* --severity, 1..4 */
-    bool data_loss;          /* --data-loss */
-    int64_t limit;           /* --limit */
-    int64_t since, until;    /* ms */
+    struct dw_cli_sub s;  /* the client, -o json, the flags given and their values */
+    struct list systems;  /* --system */
+    struct list factors;  /* --factor */
+    int severity;         /* --severity, 1..4 */
+    bool data_loss;       /* --data-loss */
+    int64_t limit;        /* --limit */
+    int64_t since, until; /* ms */
 };
 
 static const char *flag(const struct opts *o, int opt)
 {
-    return o->val[opt - OPT_STATE];
+    return o->s.val[opt - OPT_STATE];
 }
 
 static int usage(const struct opts *o, const char *fmt, const char *arg)
 {
-    return dw_cli_usage_error(o->c.cmd, fmt, arg);
-}
-
-/* ---- HTTP ---- */
-
-/* The reason of an error answer: the {"status":"error","error"} envelope or
- * the body as it is. */
-static void print_error(const struct opts *o, long status, const struct dw_buf *body)
-{
-    json_error_t je;
-    json_t *doc = body->len ? json_loadb(body->data, body->len, JSON_DECODE_ANY, &je) : NULL;
-    const char *msg = json_is_string(doc) ? json_string_value(doc)
-                                          : json_string_value(json_object_get(doc, "error"));
-    fprintf(stderr, "dojowatch %s: HTTP %ld: %s\n", o->c.cmd, status,
-            msg         ? msg
-            : body->len ? body->data
-                        : "(no reason given)");
-    json_decref(doc);
-}
-
-/* One request; 0 with the 2xx answer in *out (caller-initialised), else 1
- * after printing why. */
-static int request_raw(const struct opts *o, const char *method, const char *path,
-                       const char *ctype, const char *body, struct dw_buf *out)
-{
-    long status = 0;
-    if (dw_cli_request(&o->c, method, path, ctype, body, &status, out) != 0)
-        return 1;
-    if (status >= 200 && status < 300)
-        return 0;
-    print_error(o, status, out);
-    return 1;
+    return dw_cli_sub_usage(&o->s, fmt, arg);
 }
 
 /* A JSON request: body (may be NULL; its reference is taken) goes as
@@ -241,22 +194,8 @@ static int call(const struct opts *o, const char *method, const char *path, json
 {
     char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
     json_decref(body);
-    struct dw_buf out;
-    dw_buf_init(&out, MAX_RESPONSE);
-    *data = NULL;
-    int rc = request_raw(o, method, path, text ? "application/json" : NULL, text, &out);
+    int rc = dw_cli_call(&o->s.c, method, path, text ? "application/json" : NULL, text, data);
     free(text);
-    if (rc == 0) {
-        json_error_t je;
-        json_t *doc = out.len ? json_loadb(out.data, out.len, 0, &je) : NULL;
-        *data = json_incref(json_object_get(doc, "data"));
-        json_decref(doc);
-        if (!*data) {
-            fprintf(stderr, "dojowatch %s: the server's answer has no data\n", o->c.cmd);
-            rc = 1;
-        }
-    }
-    dw_buf_release(&out);
     return rc;
 }
 
@@ -271,41 +210,9 @@ static char *incident_path(const char *id, const char *suffix)
     return dw_buf_steal(&b);
 }
 
-/* Appends ?name=value or &name=value. */
-static void add_param(struct dw_buf *b, const char *name, const char *value)
-{
-    dw_buf_printf(b, "%s%s=", strchr(b->data, '?') ? "&" : "?", name);
-    dw_buf_url_encode(b, value);
-}
-
-static void add_time_param(struct dw_buf *b, const char *name, int64_t ms)
-{
-    char t[40];
-    dw_format_rfc3339(ms, t, sizeof t);
-    add_param(b, name, t);
-}
-
-static void print_json(json_t *doc)
-{
-    char *s = doc ? json_dumps(doc, JSON_INDENT(2) | JSON_ENCODE_ANY) : NULL;
-    printf("%s\n", s ? s : "null");
-    free(s);
-}
-
-/* A string field, or `dflt` when it is missing, null or empty. */
-static const char *str(json_t *obj, const char *key, const char *dflt)
-{
-    const char *v = json_string_value(json_object_get(obj, key));
-    return v && *v ? v : dflt;
-}
-
 /* ---- flags ---- */
 
-static const struct option longopts[] = {
-    {"server", required_argument, NULL, 's'},
-    {"token", required_argument, NULL, 't'},
-    {"output", required_argument, NULL, 'o'},
-    {"help", no_argument, NULL, 'h'},
+static const struct option flags[] = {
     {"state", required_argument, NULL, OPT_STATE},
     {"severity", required_argument, NULL, OPT_SEVERITY},
     {"since", required_argument, NULL, OPT_SINCE},
@@ -348,13 +255,6 @@ static int parse_severity(const char *s)
     return s[0] >= '1' && s[0] <= '4' && !s[1] ? s[0] - '0' : -1;
 }
 
-static int time_flag(const struct opts *o, const char *s, int64_t *ms)
-{
-    if (dw_cli_parse_time(s, ms) < 0)
-        return usage(o, "'%s' is not a time: RFC 3339, Unix seconds, now or now-7d", s);
-    return -1;
-}
-
 static int list_flag(const struct opts *o, struct list *l, const char *v)
 {
     if (!*v)
@@ -366,75 +266,34 @@ static int list_flag(const struct opts *o, struct list *l, const char *v)
 }
 
 /* A flag of a subcommand (its value already kept); -1 to go on, or the exit status. */
-static int sub_flag(int ch, struct opts *o)
+static int sub_flag(void *ctx, int opt, const char *arg)
 {
-    switch (ch) {
+    struct opts *o = ctx;
+    switch (opt) {
     case OPT_STATE:
-        if (strcmp(optarg, "open") && dw_incident_state_parse(optarg) < 0)
-            return usage(o, "unknown state '%s' (open or one of: triggered ... closed)", optarg);
+        if (strcmp(arg, "open") && dw_incident_state_parse(arg) < 0)
+            return usage(o, "unknown state '%s' (open or one of: triggered ... closed)", arg);
         return -1;
     case OPT_SEVERITY:
-        o->severity = parse_severity(optarg);
+        o->severity = parse_severity(arg);
         if (o->severity < 0)
-            return usage(o, "--severity needs 1 (SEV1, the worst) to 4, got '%s'", optarg);
+            return usage(o, "--severity needs 1 (SEV1, the worst) to 4, got '%s'", arg);
         return -1;
     case OPT_LIMIT:
-        if (dw_parse_int64(optarg, &o->limit) != 0 || o->limit < 1 || o->limit > LIMIT_MAX)
-            return usage(o, "--limit needs a number from 1 to 1000, got '%s'", optarg);
+        if (dw_parse_int64(arg, &o->limit) != 0 || o->limit < 1 || o->limit > LIMIT_MAX)
+            return usage(o, "--limit needs a number from 1 to 1000, got '%s'", arg);
         return -1;
     case OPT_DATA_LOSS:
-        if (strcmp(optarg, "yes") && strcmp(optarg, "no") && strcmp(optarg, "true") &&
-            strcmp(optarg, "false"))
-            return usage(o, "--data-loss needs yes or no, got '%s'", optarg);
-        o->data_loss = optarg[0] == 'y' || optarg[0] == 't';
+        if (strcmp(arg, "yes") && strcmp(arg, "no") && strcmp(arg, "true") && strcmp(arg, "false"))
+            return usage(o, "--data-loss needs yes or no, got '%s'", arg);
+        o->data_loss = arg[0] == 'y' || arg[0] == 't';
         return -1;
-    case OPT_SINCE: return time_flag(o, optarg, &o->since);
-    case OPT_UNTIL: return time_flag(o, optarg, &o->until);
-    case OPT_SYSTEM: return list_flag(o, &o->systems, optarg);
-    case OPT_FACTOR: return list_flag(o, &o->factors, optarg);
+    case OPT_SINCE: return dw_cli_sub_time(&o->s, arg, &o->since);
+    case OPT_UNTIL: return dw_cli_sub_time(&o->s, arg, &o->until);
+    case OPT_SYSTEM: return list_flag(o, &o->systems, arg);
+    case OPT_FACTOR: return list_flag(o, &o->factors, arg);
     default: return -1;
     }
-}
-
-/* One option; -1 to go on, or the exit status. */
-static int one_flag(int ch, int longindex, struct opts *o)
-{
-    switch (ch) {
-    case 's': o->c.server = optarg; return -1;
-    case 't': o->c.token = optarg; return -1;
-    case 'o':
-        if (strcmp(optarg, "json") && strcmp(optarg, "table") && strcmp(optarg, "text"))
-            return usage(o, "unknown output format '%s' (table, json)", optarg);
-        o->json = strcmp(optarg, "json") == 0;
-        return -1;
-    case 'h': fputs(o->sub->usage, stdout); return 0;
-    case '?': return usage(o, "%s", "bad option");
-    default: break;
-    }
-    if (ch < OPT_STATE || ch >= OPT_END_)
-        return usage(o, "%s", "bad option");
-    if (!(o->sub->flags & BIT(ch)))
-        return usage(o, "--%s does not apply to this command", longopts[longindex].name);
-    o->given |= BIT(ch);
-    o->val[ch - OPT_STATE] = optarg;
-    return sub_flag(ch, o);
-}
-
-static int parse_flags(int argc, char **argv, struct opts *o)
-{
-    int ch, longindex = 0;
-    optind = 1;
-    while ((ch = getopt_long(argc, argv, "s:t:o:h", longopts, &longindex)) != -1) {
-        int rc = one_flag(ch, longindex, o);
-        if (rc >= 0)
-            return rc;
-    }
-    int n = argc - optind;
-    if (n < o->sub->min_args)
-        return usage(o, "%s", n == 0 ? NEED_ID : o->sub->more);
-    if (o->sub->max_args >= 0 && n > o->sub->max_args)
-        return usage(o, "unexpected argument '%s'", argv[optind + o->sub->max_args]);
-    return -1;
 }
 
 /* ---- list ---- */
@@ -446,31 +305,33 @@ static void print_summary_row(json_t *i)
     char sev[16];
     snprintf(sev, sizeof sev, "SEV%lld",
              (long long)json_integer_value(json_object_get(i, "severity")));
-    printf(LIST_ROW, str(i, "id", "?"), sev, str(i, "priority", "-"), str(i, "state", "?"),
-           str(i, "createdAt", "-"), str(i, "duration", "-"), str(i, "commander", "-"),
-           str(i, "title", ""));
+    printf(LIST_ROW, dw_cli_str(i, "id", "?"), sev, dw_cli_str(i, "priority", "-"),
+           dw_cli_str(i, "state", "?"), dw_cli_str(i, "createdAt", "-"),
+           dw_cli_str(i, "duration", "-"), dw_cli_str(i, "commander", "-"),
+           dw_cli_str(i, "title", ""));
 }
 
-static int cmd_list(struct opts *o, char **args)
+static int cmd_list(void *ctx, char **args)
 {
+    struct opts *o = ctx;
     (void)args;
     struct dw_buf path;
     dw_buf_init(&path, 0);
     dw_buf_puts(&path, "/api/incidents");
     if (flag(o, OPT_STATE))
-        add_param(&path, "state", flag(o, OPT_STATE));
-    if (o->given & BIT(OPT_SEVERITY))
+        dw_cli_add_param(&path, "state", flag(o, OPT_STATE));
+    if (o->s.given & BIT(OPT_SEVERITY))
         dw_buf_printf(&path, "%sseverity=%d", strchr(path.data, '?') ? "&" : "?", o->severity);
-    if (o->given & BIT(OPT_SINCE))
-        add_time_param(&path, "since", o->since);
+    if (o->s.given & BIT(OPT_SINCE))
+        dw_cli_add_time_param(&path, "since", o->since);
     if (o->limit)
         dw_buf_printf(&path, "%slimit=%lld", strchr(path.data, '?') ? "&" : "?",
                       (long long)o->limit);
     json_t *data;
     int rc = call(o, "GET", path.data, NULL, &data);
     dw_buf_release(&path);
-    if (rc == 0 && o->json) {
-        print_json(data);
+    if (rc == 0 && o->s.json) {
+        dw_cli_print_json(data);
     } else if (rc == 0) {
         size_t k;
         json_t *i;
@@ -513,7 +374,7 @@ static void print_role(json_t *in, const char *label, const char *key)
 {
     char idkey[40];
     snprintf(idkey, sizeof idkey, "%sId", key);
-    const char *name = str(in, key, NULL), *id = str(in, idkey, NULL);
+    const char *name = dw_cli_str(in, key, NULL), *id = dw_cli_str(in, idkey, NULL);
     if (name && id && strcmp(name, id) != 0) {
         char *both = dw_asprintf("%s (%s)", name, id);
         print_field(label, both);
@@ -549,12 +410,12 @@ static void print_header(json_t *in)
     char sev[64];
     snprintf(sev, sizeof sev, "%lld (%s)",
              (long long)json_integer_value(json_object_get(in, "severity")),
-             str(in, "severityName", "-"));
-    print_field("incident", str(in, "id", "?"));
-    print_field("title", str(in, "title", ""));
-    print_field("state", str(in, "state", "?"));
+             dw_cli_str(in, "severityName", "-"));
+    print_field("incident", dw_cli_str(in, "id", "?"));
+    print_field("title", dw_cli_str(in, "title", ""));
+    print_field("state", dw_cli_str(in, "state", "?"));
     print_field("severity", sev);
-    print_field("priority", str(in, "priority", NULL));
+    print_field("priority", dw_cli_str(in, "priority", NULL));
     static const char *const times[][2] = {
         {"createdAt", "created"},
         {"acknowledgedAt", "acknowledged"},
@@ -570,7 +431,7 @@ static void print_header(json_t *in)
         {"timeToResolve", "to resolve"},
     };
     for (size_t i = 0; i < DW_ARRAY_LEN(times); i++)
-        print_field(times[i][1], str(in, times[i][0], NULL));
+        print_field(times[i][1], dw_cli_str(in, times[i][0], NULL));
 }
 
 static void print_details(json_t *in)
@@ -579,33 +440,33 @@ static void print_details(json_t *in)
     print_role(in, "comms lead", "communicationsLead");
     print_role(in, "scribe", "scribe");
     print_list_field(in, "systems", "affectedSystems");
-    print_field("impact", str(in, "impact", NULL));
+    print_field("impact", dw_cli_str(in, "impact", NULL));
     json_t *users = json_object_get(in, "usersAffected");
     if (json_is_integer(users)) {
         char n[32];
         snprintf(n, sizeof n, "%lld", (long long)json_integer_value(users));
         print_field("users affected", n);
     } else {
-        print_field("users affected", str(in, "usersAffected", NULL));
+        print_field("users affected", dw_cli_str(in, "usersAffected", NULL));
     }
     print_field("data loss", json_is_true(json_object_get(in, "dataLoss")) ? "yes" : "no");
     json_t *det = json_object_get(in, "detection");
-    print_field("detected by", str(det, "method", NULL));
-    print_field("detecting alert", str(det, "alert", NULL));
-    print_field("root cause", str(in, "rootCause", NULL));
+    print_field("detected by", dw_cli_str(det, "method", NULL));
+    print_field("detecting alert", dw_cli_str(det, "alert", NULL));
+    print_field("root cause", dw_cli_str(in, "rootCause", NULL));
     print_list_field(in, "factors", "contributingFactors");
-    print_field("resolution", str(in, "resolution", NULL));
-    print_field("prevention", str(in, "prevention", NULL));
-    print_field("lessons", str(in, "lessonsLearned", NULL));
+    print_field("resolution", dw_cli_str(in, "resolution", NULL));
+    print_field("prevention", dw_cli_str(in, "prevention", NULL));
+    print_field("lessons", dw_cli_str(in, "lessonsLearned", NULL));
     print_list_field(in, "alert groups", "groups");
-    print_field("merged into", str(in, "mergedInto", NULL));
-    print_field("created by", str(in, "createdBy", NULL));
+    print_field("merged into", dw_cli_str(in, "mergedInto", NULL));
+    print_field("created by", dw_cli_str(in, "createdBy", NULL));
     size_t i;
     json_t *b;
     json_array_foreach(json_object_get(in, "breaches"), i, b)
     {
-        char *s = dw_asprintf("%s target %s missed at %s", str(b, "kind", "?"),
-                              str(b, "target", "?"), str(b, "at", "?"));
+        char *s = dw_asprintf("%s target %s missed at %s", dw_cli_str(b, "kind", "?"),
+                              dw_cli_str(b, "target", "?"), dw_cli_str(b, "at", "?"));
         print_field("breach", s);
         free(s);
     }
@@ -618,8 +479,9 @@ static void print_timeline(json_t *in)
     printf("\ntimeline:\n%-24s  %-16s  %-20s  %s\n", "AT", "KIND", "WHO", "TEXT");
     json_array_foreach(json_object_get(in, "timeline"), i, t)
     {
-        printf("%-24s  %-16s  %-20s  ", str(t, "at", "-"), str(t, "kind", "?"), str(t, "who", "-"));
-        print_indented(24 + 2 + 16 + 2 + 20 + 2, str(t, "text", ""));
+        printf("%-24s  %-16s  %-20s  ", dw_cli_str(t, "at", "-"), dw_cli_str(t, "kind", "?"),
+               dw_cli_str(t, "who", "-"));
+        print_indented(24 + 2 + 16 + 2 + 20 + 2, dw_cli_str(t, "text", ""));
     }
 }
 
@@ -639,19 +501,21 @@ static void print_actions_of(json_t *in)
                            : json_is_true(json_object_get(a, "overdue")) ? "LATE"
                                                                          : "no";
         printf("%-4lld  %-5s  %-24s  %-20s  %s\n",
-               (long long)json_integer_value(json_object_get(a, "id")), done, str(a, "due", "-"),
-               str(a, "ownerName", str(a, "owner", "-")), str(a, "task", ""));
+               (long long)json_integer_value(json_object_get(a, "id")), done,
+               dw_cli_str(a, "due", "-"), dw_cli_str(a, "ownerName", dw_cli_str(a, "owner", "-")),
+               dw_cli_str(a, "task", ""));
     }
 }
 
-static int cmd_show(struct opts *o, char **args)
+static int cmd_show(void *ctx, char **args)
 {
+    struct opts *o = ctx;
     char *path = incident_path(args[0], "");
     json_t *data;
     int rc = call(o, "GET", path, NULL, &data);
     free(path);
-    if (rc == 0 && o->json) {
-        print_json(data);
+    if (rc == 0 && o->s.json) {
+        dw_cli_print_json(data);
     } else if (rc == 0) {
         print_header(data);
         print_details(data);
@@ -672,12 +536,13 @@ static json_t *list_json(const struct list *l)
     return a;
 }
 
-static int cmd_create(struct opts *o, char **args)
+static int cmd_create(void *ctx, char **args)
 {
+    struct opts *o = ctx;
     (void)args;
     if (!flag(o, OPT_TITLE) || !*flag(o, OPT_TITLE))
         return usage(o, "%s", "--title is required: what is wrong, in a few words");
-    if (!(o->given & BIT(OPT_SEVERITY)))
+    if (!(o->s.given & BIT(OPT_SEVERITY)))
         return usage(o, "%s", "--severity is required: 1 (SEV1, the worst) to 4");
     json_t *body = json_pack("{s:s, s:i}", "title", flag(o, OPT_TITLE), "severity", o->severity);
     static const struct {
@@ -695,10 +560,10 @@ static int cmd_create(struct opts *o, char **args)
         json_object_set_new(body, "affectedSystems", list_json(&o->systems));
     json_t *data;
     int rc = call(o, "POST", "/api/incidents", body, &data);
-    if (rc == 0 && o->json)
-        print_json(data);
+    if (rc == 0 && o->s.json)
+        dw_cli_print_json(data);
     else if (rc == 0)
-        printf("%s\n", str(data, "id", "?"));
+        printf("%s\n", dw_cli_str(data, "id", "?"));
     json_decref(data);
     return rc;
 }
@@ -720,22 +585,23 @@ static json_t *field_json(const struct opts *o, size_t i)
     }
 }
 
-static int cmd_update(struct opts *o, char **args)
+static int cmd_update(void *ctx, char **args)
 {
-    if (!(o->given & UPDATE_FLAGS))
+    struct opts *o = ctx;
+    if (!(o->s.given & UPDATE_FLAGS))
         return usage(o, "%s",
                      "nothing to change; give fields like --root-cause TEXT "
                      "(dojowatch incident update --help)");
     json_t *body = json_object();
     for (size_t i = 0; i < DW_ARRAY_LEN(fields); i++)
-        if (o->given & BIT(fields[i].opt))
+        if (o->s.given & BIT(fields[i].opt))
             json_object_set_new(body, fields[i].key, field_json(o, i));
     char *path = incident_path(args[0], "");
     json_t *data;
     int rc = call(o, "PATCH", path, body, &data);
     free(path);
-    if (rc == 0 && o->json)
-        print_json(data);
+    if (rc == 0 && o->s.json)
+        dw_cli_print_json(data);
     else if (rc == 0)
         printf("%s updated\n", args[0]);
     json_decref(data);
@@ -750,26 +616,29 @@ static int set_state(struct opts *o, const char *id, const char *state)
     json_t *data;
     int rc = call(o, "POST", path, json_pack("{s:s}", "state", state), &data);
     free(path);
-    if (rc == 0 && o->json)
-        print_json(data);
+    if (rc == 0 && o->s.json)
+        dw_cli_print_json(data);
     else if (rc == 0)
-        printf("%s is now %s\n", id, str(data, "state", state));
+        printf("%s is now %s\n", id, dw_cli_str(data, "state", state));
     json_decref(data);
     return rc;
 }
 
-static int cmd_ack(struct opts *o, char **args)
+static int cmd_ack(void *ctx, char **args)
 {
+    struct opts *o = ctx;
     return set_state(o, args[0], "acknowledged");
 }
 
-static int cmd_resolve(struct opts *o, char **args)
+static int cmd_resolve(void *ctx, char **args)
 {
+    struct opts *o = ctx;
     return set_state(o, args[0], "resolved");
 }
 
-static int cmd_state(struct opts *o, char **args)
+static int cmd_state(void *ctx, char **args)
 {
+    struct opts *o = ctx;
     if (dw_incident_state_parse(args[1]) < 0) {
         char *msg = dw_asprintf("unknown state '%s' (%s)", args[1], states_text);
         int rc = usage(o, "%s", msg);
@@ -781,8 +650,9 @@ static int cmd_state(struct opts *o, char **args)
 
 /* ---- notes, action items, merge ---- */
 
-static int cmd_note(struct opts *o, char **args)
+static int cmd_note(void *ctx, char **args)
 {
+    struct opts *o = ctx;
     struct dw_buf text;
     dw_buf_init(&text, 0);
     for (char **a = args + 1; *a; a++)
@@ -796,8 +666,8 @@ static int cmd_note(struct opts *o, char **args)
     int rc = call(o, "POST", path, json_pack("{s:s}", "text", text.data), &data);
     free(path);
     dw_buf_release(&text);
-    if (rc == 0 && o->json)
-        print_json(data);
+    if (rc == 0 && o->s.json)
+        dw_cli_print_json(data);
     else if (rc == 0)
         printf("note added to %s\n", args[0]);
     json_decref(data);
@@ -816,14 +686,14 @@ static json_t *action_body(const struct opts *o, bool adding)
     if (flag(o, OPT_DUE) && (*flag(o, OPT_DUE) || !adding))
         json_object_set_new(body, "due",
                             *flag(o, OPT_DUE) ? json_string(flag(o, OPT_DUE)) : json_null());
-    if (o->given & (BIT(OPT_DONE) | BIT(OPT_NOT_DONE)))
-        json_object_set_new(body, "done", json_boolean(o->given & BIT(OPT_DONE)));
+    if (o->s.given & (BIT(OPT_DONE) | BIT(OPT_NOT_DONE)))
+        json_object_set_new(body, "done", json_boolean(o->s.given & BIT(OPT_DONE)));
     return body;
 }
 
 static int action_add(struct opts *o, const char *id)
 {
-    if (o->given & (BIT(OPT_DONE) | BIT(OPT_NOT_DONE)))
+    if (o->s.given & (BIT(OPT_DONE) | BIT(OPT_NOT_DONE)))
         return usage(o, "%s", "--done needs the action item's number: incident action ID N --done");
     if (!flag(o, OPT_TASK) || !*flag(o, OPT_TASK))
         return usage(o, "%s", "--task is required: what is to be done");
@@ -831,8 +701,8 @@ static int action_add(struct opts *o, const char *id)
     json_t *data;
     int rc = call(o, "POST", path, action_body(o, true), &data);
     free(path);
-    if (rc == 0 && o->json)
-        print_json(data);
+    if (rc == 0 && o->s.json)
+        dw_cli_print_json(data);
     else if (rc == 0)
         printf("action item %lld added to %s\n",
                (long long)json_integer_value(json_object_get(data, "id")), id);
@@ -845,9 +715,9 @@ static int action_update(struct opts *o, const char *id, const char *n)
     int64_t num;
     if (dw_parse_int64(n, &num) != 0 || num < 1)
         return usage(o, "'%s' is not an action item's number (dojowatch incident show ID)", n);
-    if ((o->given & BIT(OPT_DONE)) && (o->given & BIT(OPT_NOT_DONE)))
+    if ((o->s.given & BIT(OPT_DONE)) && (o->s.given & BIT(OPT_NOT_DONE)))
         return usage(o, "%s", "give --done or --not-done, not both");
-    if (!(o->given &
+    if (!(o->s.given &
           (BIT(OPT_TASK) | BIT(OPT_OWNER) | BIT(OPT_DUE) | BIT(OPT_DONE) | BIT(OPT_NOT_DONE))))
         return usage(o, "%s",
                      "nothing to change; give --done, --not-done, --task, --owner or --due");
@@ -857,39 +727,41 @@ static int action_update(struct opts *o, const char *id, const char *n)
     json_t *data;
     int rc = call(o, "PATCH", path, action_body(o, false), &data);
     free(path);
-    if (rc == 0 && o->json)
-        print_json(data);
+    if (rc == 0 && o->s.json)
+        dw_cli_print_json(data);
     else if (rc == 0)
         printf("action item %lld of %s updated\n", (long long)num, id);
     json_decref(data);
     return rc;
 }
 
-static int cmd_action(struct opts *o, char **args)
+static int cmd_action(void *ctx, char **args)
 {
+    struct opts *o = ctx;
     return args[1] ? action_update(o, args[0], args[1]) : action_add(o, args[0]);
 }
 
-static int cmd_actions(struct opts *o, char **args)
+static int cmd_actions(void *ctx, char **args)
 {
+    struct opts *o = ctx;
     (void)args;
     json_t *data;
     int rc = call(o, "GET",
-                  o->given & BIT(OPT_OVERDUE) ? "/api/incidents/actions?overdue=true"
-                                              : "/api/incidents/actions",
+                  o->s.given & BIT(OPT_OVERDUE) ? "/api/incidents/actions?overdue=true"
+                                                : "/api/incidents/actions",
                   NULL, &data);
-    if (rc == 0 && o->json) {
-        print_json(data);
+    if (rc == 0 && o->s.json) {
+        dw_cli_print_json(data);
     } else if (rc == 0) {
         printf("%-24s  %-4s  %-24s  %-7s  %-20s  %s\n", "INCIDENT", "ID", "DUE", "OVERDUE", "OWNER",
                "TASK");
         size_t i;
         json_t *a;
-        json_array_foreach(data, i, a)
-            printf("%-24s  %-4lld  %-24s  %-7s  %-20s  %s\n", str(a, "incident", "?"),
-                   (long long)json_integer_value(json_object_get(a, "id")), str(a, "due", "-"),
-                   json_is_true(json_object_get(a, "overdue")) ? "yes" : "no",
-                   str(a, "ownerName", str(a, "owner", "-")), str(a, "task", ""));
+        json_array_foreach(data, i, a) printf(
+            "%-24s  %-4lld  %-24s  %-7s  %-20s  %s\n", dw_cli_str(a, "incident", "?"),
+            (long long)json_integer_value(json_object_get(a, "id")), dw_cli_str(a, "due", "-"),
+            json_is_true(json_object_get(a, "overdue")) ? "yes" : "no",
+            dw_cli_str(a, "ownerName", dw_cli_str(a, "owner", "-")), dw_cli_str(a, "task", ""));
         if (!json_array_size(data))
             fprintf(stderr, "no open action items\n");
     }
@@ -897,8 +769,9 @@ static int cmd_actions(struct opts *o, char **args)
     return rc;
 }
 
-static int cmd_merge(struct opts *o, char **args)
+static int cmd_merge(void *ctx, char **args)
 {
+    struct opts *o = ctx;
     const char *into = flag(o, OPT_INTO);
     if (!into || !*into)
         return usage(o, "%s", "--into is required: the incident that stays open");
@@ -908,8 +781,8 @@ static int cmd_merge(struct opts *o, char **args)
     json_t *data;
     int rc = call(o, "POST", path, json_pack("{s:s}", "into", into), &data);
     free(path);
-    if (rc == 0 && o->json)
-        print_json(data);
+    if (rc == 0 && o->s.json)
+        dw_cli_print_json(data);
     else if (rc == 0)
         printf("%s merged into %s\n", args[0], into);
     json_decref(data);
@@ -922,7 +795,7 @@ static int cmd_merge(struct opts *o, char **args)
 static int document(struct opts *o, const char *id, const char *what, const char *formats)
 {
     const char *format = flag(o, OPT_FORMAT);
-    if (o->json)
+    if (o->s.json)
         return usage(o, "%s", "the document is text; leave out -o json and use --format");
     if (format) {
         size_t n = strlen(format);
@@ -940,11 +813,11 @@ static int document(struct opts *o, const char *id, const char *what, const char
     dw_buf_puts(&full, path);
     free(path);
     if (format)
-        add_param(&full, "format", format);
-    dw_buf_init(&out, MAX_RESPONSE);
-    int rc = request_raw(o, "GET", full.data, NULL, NULL, &out);
+        dw_cli_add_param(&full, "format", format);
+    dw_buf_init(&out, DW_CLI_MAX_RESPONSE);
+    int rc = dw_cli_request_ok(&o->s.c, "GET", full.data, NULL, NULL, &out);
     if (rc == 0 && out.len && fwrite(out.data, 1, out.len, stdout) != out.len) {
-        fprintf(stderr, "dojowatch %s: cannot write the document to stdout\n", o->c.cmd);
+        fprintf(stderr, "dojowatch %s: cannot write the document to stdout\n", o->s.c.cmd);
         rc = 1;
     }
     dw_buf_release(&out);
@@ -952,13 +825,15 @@ static int document(struct opts *o, const char *id, const char *what, const char
     return rc;
 }
 
-static int cmd_report(struct opts *o, char **args)
+static int cmd_report(void *ctx, char **args)
 {
+    struct opts *o = ctx;
     return document(o, args[0], "/report", "markdown|html");
 }
 
-static int cmd_notice(struct opts *o, char **args)
+static int cmd_notice(void *ctx, char **args)
 {
+    struct opts *o = ctx;
     return document(o, args[0], "/notice", "text|markdown|html");
 }
 
@@ -978,7 +853,8 @@ static const char *seconds(json_t *fig, const char *key, char *buf, size_t size)
 
 static void print_stats(json_t *data)
 {
-    printf("incidents created from %s to %s\n\n", str(data, "since", "?"), str(data, "until", "?"));
+    printf("incidents created from %s to %s\n\n", dw_cli_str(data, "since", "?"),
+           dw_cli_str(data, "until", "?"));
     printf(STATS_ROW, "SEVERITY", "NAME", "INCIDENTS", "MTTA MEAN", "MTTA P50", "MTTA P90",
            "MTTR MEAN", "MTTR P50", "MTTR P90");
     size_t i;
@@ -991,30 +867,31 @@ static void print_stats(json_t *data)
                  (long long)json_integer_value(json_object_get(s, "severity")));
         snprintf(count, sizeof count, "%lld",
                  (long long)json_integer_value(json_object_get(s, "incidents")));
-        printf(STATS_ROW, sev, str(s, "name", "-"), count, seconds(mtta, "mean", b[0], 32),
+        printf(STATS_ROW, sev, dw_cli_str(s, "name", "-"), count, seconds(mtta, "mean", b[0], 32),
                seconds(mtta, "p50", b[1], 32), seconds(mtta, "p90", b[2], 32),
                seconds(mttr, "mean", b[3], 32), seconds(mttr, "p50", b[4], 32),
                seconds(mttr, "p90", b[5], 32));
     }
 }
 
-static int cmd_stats(struct opts *o, char **args)
+static int cmd_stats(void *ctx, char **args)
 {
+    struct opts *o = ctx;
     (void)args;
-    if ((o->given & BIT(OPT_SINCE)) && (o->given & BIT(OPT_UNTIL)) && o->until <= o->since)
+    if ((o->s.given & BIT(OPT_SINCE)) && (o->s.given & BIT(OPT_UNTIL)) && o->until <= o->since)
         return usage(o, "%s", "--until must be after --since");
     struct dw_buf path;
     dw_buf_init(&path, 0);
     dw_buf_puts(&path, "/api/incidents/stats");
-    if (o->given & BIT(OPT_SINCE))
-        add_time_param(&path, "since", o->since);
-    if (o->given & BIT(OPT_UNTIL))
-        add_time_param(&path, "until", o->until);
+    if (o->s.given & BIT(OPT_SINCE))
+        dw_cli_add_time_param(&path, "since", o->since);
+    if (o->s.given & BIT(OPT_UNTIL))
+        dw_cli_add_time_param(&path, "until", o->until);
     json_t *data;
     int rc = call(o, "GET", path.data, NULL, &data);
     dw_buf_release(&path);
-    if (rc == 0 && o->json)
-        print_json(data);
+    if (rc == 0 && o->s.json)
+        dw_cli_print_json(data);
     else if (rc == 0)
         print_stats(data);
     json_decref(data);
@@ -1023,8 +900,8 @@ static int cmd_stats(struct opts *o, char **args)
 
 /* ---- dispatch ---- */
 
-static const struct sub subs[] = {
-    {"list", BIT(OPT_STATE) | BIT(OPT_SEVERITY) | BIT(OPT_SINCE) | BIT(OPT_LIMIT), 0, 0, NULL,
+static const struct dw_cli_subcmd subs[] = {
+    {"list", BIT(OPT_STATE) | BIT(OPT_SEVERITY) | BIT(OPT_SINCE) | BIT(OPT_LIMIT), 0, 0, NULL, NULL,
      cmd_list,
      "usage: dojowatch incident list [--state S] [--severity N] [--since T] [--limit N] [-o json]\n"
      "\n"
@@ -1035,7 +912,7 @@ static const struct sub subs[] = {
      "keeps 1 (SEV1) to 4; --since keeps those opened at or after T.\n"
      "\n"
      "example: dojowatch incident list --state open --severity 1\n"},
-    {"show", 0, 1, 1, NULL, cmd_show,
+    {"show", 0, 1, 1, NEED_ID, NULL, cmd_show,
      "usage: dojowatch incident show ID [-o json]\n"
      "\n"
      "One incident: its fields (states with their times, durations, roles, impact,\n"
@@ -1044,7 +921,7 @@ static const struct sub subs[] = {
     {"create",
      BIT(OPT_TITLE) | BIT(OPT_SEVERITY) | BIT(OPT_PRIORITY) | BIT(OPT_COMMANDER) | BIT(OPT_IMPACT) |
          BIT(OPT_SYSTEM),
-     0, 0, NULL, cmd_create,
+     0, 0, NULL, NULL, cmd_create,
      "usage: dojowatch incident create --title T --severity N [--priority P]\n"
      "           [--commander PERSON] [--impact TEXT] [--system S]... [-o json]\n"
      "\n"
@@ -1054,12 +931,12 @@ static const struct sub subs[] = {
      "an affected system (repeat the flag for more). Needs a responder token.\n"
      "\n"
      "example: dojowatch incident create --title 'Checkout errors' --severity 2 --system api\n"},
-    {"ack", 0, 1, 1, NULL, cmd_ack,
+    {"ack", 0, 1, 1, NEED_ID, NULL, cmd_ack,
      "usage: dojowatch incident ack ID [-o json]\n"
      "\n"
      "Acknowledges an incident (state acknowledged), as the token's name. Needs a\n"
      "responder token.\n"},
-    {"state", 0, 2, 2, "which state? give it after the id, e.g. investigating", cmd_state,
+    {"state", 0, 2, 2, NEED_ID, "which state? give it after the id, e.g. investigating", cmd_state,
      "usage: dojowatch incident state ID STATE [-o json]\n"
      "\n"
      "Moves an incident to STATE: triggered, acknowledged, investigating, identified,\n"
@@ -1068,11 +945,11 @@ static const struct sub subs[] = {
      "Needs a responder token.\n"
      "\n"
      "example: dojowatch incident state INC-20260302100000-1 investigating\n"},
-    {"resolve", 0, 1, 1, NULL, cmd_resolve,
+    {"resolve", 0, 1, 1, NEED_ID, NULL, cmd_resolve,
      "usage: dojowatch incident resolve ID [-o json]\n"
      "\n"
      "Resolves an incident (state resolved). Needs a responder token.\n"},
-    {"update", UPDATE_FLAGS, 1, 1, NULL, cmd_update,
+    {"update", UPDATE_FLAGS, 1, 1, NEED_ID, NULL, cmd_update,
      "usage: dojowatch incident update ID --FIELD VALUE... [-o json]\n"
      "\n"
      "Changes fields of an incident, all or nothing; each change is a timeline entry.\n"
@@ -1088,7 +965,7 @@ static const struct sub subs[] = {
      "\n"
      "example: dojowatch incident update INC-20260302100000-1 --root-cause 'disk full' \\\n"
      "           --data-loss no --system db --system api\n"},
-    {"note", 0, 2, -1, "what does the note say? give its text after the id", cmd_note,
+    {"note", 0, 2, -1, NEED_ID, "what does the note say? give its text after the id", cmd_note,
      "usage: dojowatch incident note ID TEXT...\n"
      "\n"
      "Adds a note to the incident's timeline (the words of TEXT joined with spaces;\n"
@@ -1096,7 +973,7 @@ static const struct sub subs[] = {
      "\n"
      "example: dojowatch incident note INC-20260302100000-1 'rolled back to v1.4.2'\n"},
     {"action", BIT(OPT_TASK) | BIT(OPT_OWNER) | BIT(OPT_DUE) | BIT(OPT_DONE) | BIT(OPT_NOT_DONE), 1,
-     2, NULL, cmd_action,
+     2, NEED_ID, NULL, cmd_action,
      "usage: dojowatch incident action ID --task T [--owner P] [--due DATE] [-o json]\n"
      "       dojowatch incident action ID N [--done|--not-done] [--task T] [--owner P]\n"
      "           [--due DATE]\n"
@@ -1109,29 +986,29 @@ static const struct sub subs[] = {
      "examples:\n"
      "  dojowatch incident action INC-20260302100000-1 --task 'alert on disk' --due 2026-03-20\n"
      "  dojowatch incident action INC-20260302100000-1 1 --done\n"},
-    {"actions", BIT(OPT_OVERDUE), 0, 0, NULL, cmd_actions,
+    {"actions", BIT(OPT_OVERDUE), 0, 0, NULL, NULL, cmd_actions,
      "usage: dojowatch incident actions [--overdue] [-o json]\n"
      "\n"
      "Action items not done yet across all incidents, by due date (--overdue: only\n"
      "those past their due date).\n"},
-    {"merge", BIT(OPT_INTO), 1, 1, NULL, cmd_merge,
+    {"merge", BIT(OPT_INTO), 1, 1, NEED_ID, NULL, cmd_merge,
      "usage: dojowatch incident merge ID --into ID [-o json]\n"
      "\n"
      "Merges the first incident into the --into one: its alert groups, timeline and\n"
      "action items move, and it is closed pointing at the other. Needs a responder token.\n"},
-    {"report", BIT(OPT_FORMAT), 1, 1, NULL, cmd_report,
+    {"report", BIT(OPT_FORMAT), 1, 1, NEED_ID, NULL, cmd_report,
      "usage: dojowatch incident report ID [--format markdown|html]\n"
      "\n"
      "Writes the internal incident report (post-mortem) to stdout as the server renders\n"
      "it: Markdown (default) or HTML.\n"
      "\n"
      "example: dojowatch incident report INC-20260302100000-1 --format html > report.html\n"},
-    {"notice", BIT(OPT_FORMAT), 1, 1, NULL, cmd_notice,
+    {"notice", BIT(OPT_FORMAT), 1, 1, NEED_ID, NULL, cmd_notice,
      "usage: dojowatch incident notice ID [--format text|markdown|html]\n"
      "\n"
      "Writes the user-facing notice (for a status page or an e-mail) to stdout: plain\n"
      "text (default), Markdown or HTML.\n"},
-    {"stats", BIT(OPT_SINCE) | BIT(OPT_UNTIL), 0, 0, NULL, cmd_stats,
+    {"stats", BIT(OPT_SINCE) | BIT(OPT_UNTIL), 0, 0, NULL, NULL, cmd_stats,
      "usage: dojowatch incident stats [--since T] [--until T] [-o json]\n"
      "\n"
      "Mean time to acknowledge (MTTA) and to resolve (MTTR) per severity, with the\n"
@@ -1141,44 +1018,21 @@ static const struct sub subs[] = {
      "example: dojowatch incident stats --since now-30d\n"},
 };
 
-static int unknown_sub(const char *word)
-{
-    const char *names[DW_ARRAY_LEN(subs)];
-    for (size_t i = 0; i < DW_ARRAY_LEN(subs); i++)
-        names[i] = subs[i].name;
-    const char *near = dw_suggest(word, names, DW_ARRAY_LEN(names));
-    char *msg = near ? dw_asprintf("unknown command '%s'; did you mean '%s'?", word, near)
-                     : dw_asprintf("unknown command '%s' (list, show, create, ack, state, "
-                                   "resolve, update, note, action, actions, merge, report, "
-                                   "notice, stats)",
-                                   word);
-    int rc = dw_cli_usage_error("incident", "%s", msg);
-    free(msg);
-    return rc;
-}
+static const struct dw_cli_command incident = {
+    .name = "incident",
+    .usage = dw_cli_incident_usage,
+    .subs = subs,
+    .nsubs = DW_ARRAY_LEN(subs),
+    .names_text = "list, show, create, ack, state, resolve, update, note, action, actions, "
+                  "merge, report, notice, stats",
+    .flags = flags,
+    .time_example = "now-7d",
+    .timeout_ms = TIMEOUT_MS,
+    .flag = sub_flag,
+};
 
 int dw_cli_incident(int argc, char **argv)
 {
-    if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
-        fputs(dw_cli_incident_usage, argc < 2 ? stderr : stdout);
-        return argc < 2 ? 2 : 0;
-    }
-    size_t k = 0;
-    while (k < DW_ARRAY_LEN(subs) && strcmp(argv[1], subs[k].name) != 0)
-        k++;
-    if (k == DW_ARRAY_LEN(subs))
-        return unknown_sub(argv[1]);
-    struct opts o = {.sub = &subs[k]};
-    char cmd[32];
-    snprintf(cmd, sizeof cmd, "incident %s", subs[k].name);
-    dw_cli_client_init(&o.c, cmd);
-    o.c.timeout_ms = TIMEOUT_MS;
-    int rc = parse_flags(argc - 1, argv + 1, &o);
-    if (rc >= 0)
-        return rc;
-    if (dw_cli_client_start(&o.c) != 0)
-        return 1;
-    rc = subs[k].run(&o, argv + 1 + optind);
-    dw_cli_client_finish();
-    return rc;
+    struct opts o = {0};
+    return dw_cli_subcmd_main(&incident, argc, argv, &o.s, &o);
 }

@@ -13,9 +13,10 @@
  *   oncall ical schedule|person ID           GET /api/oncall/{schedules|people}/{id}/ical
  *
  * DESIGN
- * A thin client like alerts.c: flags are checked locally (each subcommand
- * lists the flags it takes, so a flag meant for another one is a usage error,
- * exit status 2, instead of being ignored), the request goes to the daemon
+ * A thin client like alerts.c: flags are checked locally by the subcommand
+ * runner (subcmd.c; each subcommand lists the flags it takes, so a flag meant
+ * for another one is a usage error, exit status 2, instead of being ignored)
+ * and by sub_flag() here, the request goes to the daemon
  * through the CLI's client (client.c) with the token from --token or
  * $DOJOWATCH_TOKEN, and the answer's "data" is printed as a table or, with
  * -o json, as JSON. An error answer prints the server's reason and exits 1.
@@ -39,10 +40,12 @@
 #include "oncall/oncall.h"
 #include "plan/plan.h"
 
-#define MAX_RESPONSE (64u << 20)
 #define TIMEOUT_MS 30000L
 #define EXIT_ISSUES 3
 #define LIMIT_MAX 1000
+/* What a subcommand says when its operands are missing. */
+#define NEED_PAGE "which page? give its id (dojowatch oncall pages)"
+#define NEED_FEED "which feed? give schedule ID or person ID"
 
 const char dw_cli_oncall_usage[] =
     "usage: dojowatch oncall COMMAND [OPTIONS]\n"
@@ -87,7 +90,7 @@ const char dw_cli_oncall_usage[] =
 
 /* The flags beyond the common ones; a subcommand lists those it takes. */
 enum {
-    OPT_AT = 256,
+    OPT_AT = DW_CLI_OPT_FIRST,
     OPT_SCHEDULE,
     OPT_CONFIG,
     OPT_STATE,
@@ -99,122 +102,9 @@ enum {
     OPT_START,
     OPT_END,
 };
-#define BIT(opt) (1u << ((opt)-OPT_AT))
+#define BIT(opt) DW_CLI_BIT(opt)
 
-struct opts;
-
-struct sub {
-    const char *name;
-    unsigned flags;                          /* BIT(OPT_...) it accepts */
-    int min_args, max_args;                  /* operands after the flags; max -1: any number */
-    int (*run)(struct opts *o, char **args); /* args: the operands, NULL-terminated */
-    const char *usage;
-};
-
-struct opts {
-    struct dw_cli_client c;
-    const struct sub *sub;
-    bool json;      /* -o json */
-    unsigned given; /* BIT(OPT_...) of the flags given */
-    const char *schedule, *config, *state, *person, *replaces;
-    int64_t at, from, to, start, end; /* ms */
-    int64_t limit;
-};
-
-static int usage(const struct opts *o, const char *fmt, const char *arg)
-{
-    return dw_cli_usage_error(o->c.cmd, fmt, arg);
-}
-
-/* ---- HTTP ---- */
-
-/* The reason of an error answer: the {"status":"error","error"} envelope or
- * the body as it is. */
-static void print_error(const struct opts *o, long status, const struct dw_buf *body)
-{
-    json_error_t je;
-    json_t *doc = body->len ? json_loadb(body->data, body->len, JSON_DECODE_ANY, &je) : NULL;
-    const char *msg = json_is_string(doc) ? json_string_value(doc)
-                                          : json_string_value(json_object_get(doc, "error"));
-    fprintf(stderr, "dojowatch %s: HTTP %ld: %s\n", o->c.cmd, status,
-            msg         ? msg
-            : body->len ? body->data
-                        : "(no reason given)");
-    json_decref(doc);
-}
-
-/* One request; 0 with the 2xx answer in *out (caller-initialised), else 1
- * after printing why. */
-static int request_raw(const struct opts *o, const char *method, const char *path,
-                       const char *ctype, const char *body, struct dw_buf *out)
-{
-    long status = 0;
-    if (dw_cli_request(&o->c, method, path, ctype, body, &status, out) != 0)
-        return 1;
-    if (status >= 200 && status < 300)
-        return 0;
-    print_error(o, status, out);
-    return 1;
-}
-
-/* request_raw() for the JSON API: *data gets the envelope's "data" (a new
- * reference, NULL when absent). */
-static int call(const struct opts *o, const char *method, const char *path, const char *ctype,
-                const char *body, json_t **data)
-{
-    struct dw_buf out;
-    dw_buf_init(&out, MAX_RESPONSE);
-    *data = NULL;
-    int rc = request_raw(o, method, path, ctype, body, &out);
-    if (rc == 0) {
-        json_error_t je;
-        json_t *doc = out.len ? json_loadb(out.data, out.len, 0, &je) : NULL;
-        *data = json_incref(json_object_get(doc, "data"));
-        json_decref(doc);
-        if (!*data) {
-            fprintf(stderr, "dojowatch %s: the server's answer has no data\n", o->c.cmd);
-            rc = 1;
-        }
-    }
-    dw_buf_release(&out);
-    return rc;
-}
-
-/* Appends ?name=value or &name=value. */
-static void add_param(struct dw_buf *b, const char *name, const char *value)
-{
-    dw_buf_printf(b, "%s%s=", strchr(b->data, '?') ? "&" : "?", name);
-    dw_buf_url_encode(b, value);
-}
-
-static void add_time_param(struct dw_buf *b, const char *name, int64_t ms)
-{
-    char t[40];
-    dw_format_rfc3339(ms, t, sizeof t);
-    add_param(b, name, t);
-}
-
-static void print_json(json_t *doc)
-{
-    char *s = doc ? json_dumps(doc, JSON_INDENT(2) | JSON_ENCODE_ANY) : NULL;
-    printf("%s\n", s ? s : "null");
-    free(s);
-}
-
-/* A string field, or `dflt` when it is missing or null. */
-static const char *str(json_t *obj, const char *key, const char *dflt)
-{
-    const char *v = json_string_value(json_object_get(obj, key));
-    return v && *v ? v : dflt;
-}
-
-/* ---- flags ---- */
-
-static const struct option longopts[] = {
-    {"server", required_argument, NULL, 's'},
-    {"token", required_argument, NULL, 't'},
-    {"output", required_argument, NULL, 'o'},
-    {"help", no_argument, NULL, 'h'},
+static const struct option flags[] = {
     {"at", required_argument, NULL, OPT_AT},
     {"schedule", required_argument, NULL, OPT_SCHEDULE},
     {"config", required_argument, NULL, OPT_CONFIG},
@@ -229,79 +119,48 @@ static const struct option longopts[] = {
     {0, 0, 0, 0},
 };
 
-static int time_flag(const struct opts *o, const char *s, int64_t *ms)
+struct opts {
+    struct dw_cli_sub s; /* the client, -o json, the flags given */
+    const char *schedule, *config, *state, *person, *replaces;
+    int64_t at, from, to, start, end; /* ms */
+    int64_t limit;
+};
+
+static int usage(const struct opts *o, const char *fmt, const char *arg)
 {
-    if (dw_cli_parse_time(s, ms) < 0)
-        return usage(o, "'%s' is not a time: RFC 3339, Unix seconds, now or now-1h", s);
-    return -1;
+    return dw_cli_sub_usage(&o->s, fmt, arg);
+}
+
+static int call(const struct opts *o, const char *method, const char *path, const char *ctype,
+                const char *body, json_t **data)
+{
+    return dw_cli_call(&o->s.c, method, path, ctype, body, data);
 }
 
 /* A flag of a subcommand; -1 to go on, or the exit status. */
-static int sub_flag(int ch, struct opts *o)
+static int sub_flag(void *ctx, int opt, const char *arg)
 {
-    switch (ch) {
-    case OPT_SCHEDULE: o->schedule = optarg; return -1;
-    case OPT_CONFIG: o->config = optarg; return -1;
-    case OPT_PERSON: o->person = optarg; return -1;
-    case OPT_REPLACES: o->replaces = optarg; return -1;
+    struct opts *o = ctx;
+    switch (opt) {
+    case OPT_SCHEDULE: o->schedule = arg; return -1;
+    case OPT_CONFIG: o->config = arg; return -1;
+    case OPT_PERSON: o->person = arg; return -1;
+    case OPT_REPLACES: o->replaces = arg; return -1;
     case OPT_STATE:
-        if (strcmp(optarg, "triggered") && strcmp(optarg, "acknowledged") &&
-            strcmp(optarg, "resolved"))
-            return usage(o, "unknown state '%s' (triggered, acknowledged, resolved)", optarg);
-        o->state = optarg;
+        if (strcmp(arg, "triggered") && strcmp(arg, "acknowledged") && strcmp(arg, "resolved"))
+            return usage(o, "unknown state '%s' (triggered, acknowledged, resolved)", arg);
+        o->state = arg;
         return -1;
     case OPT_LIMIT:
-        if (dw_parse_int64(optarg, &o->limit) != 0 || o->limit < 1 || o->limit > LIMIT_MAX)
-            return usage(o, "--limit needs a number from 1 to 1000, got '%s'", optarg);
+        if (dw_parse_int64(arg, &o->limit) != 0 || o->limit < 1 || o->limit > LIMIT_MAX)
+            return usage(o, "--limit needs a number from 1 to 1000, got '%s'", arg);
         return -1;
-    case OPT_AT: return time_flag(o, optarg, &o->at);
-    case OPT_FROM: return time_flag(o, optarg, &o->from);
-    case OPT_TO: return time_flag(o, optarg, &o->to);
-    case OPT_START: return time_flag(o, optarg, &o->start);
-    default: return time_flag(o, optarg, &o->end); /* OPT_END */
+    case OPT_AT: return dw_cli_sub_time(&o->s, arg, &o->at);
+    case OPT_FROM: return dw_cli_sub_time(&o->s, arg, &o->from);
+    case OPT_TO: return dw_cli_sub_time(&o->s, arg, &o->to);
+    case OPT_START: return dw_cli_sub_time(&o->s, arg, &o->start);
+    default: return dw_cli_sub_time(&o->s, arg, &o->end); /* OPT_END */
     }
-}
-
-/* One option; -1 to go on, or the exit status. */
-static int one_flag(int ch, int longindex, struct opts *o)
-{
-    switch (ch) {
-    case 's': o->c.server = optarg; return -1;
-    case 't': o->c.token = optarg; return -1;
-    case 'o':
-        if (strcmp(optarg, "json") && strcmp(optarg, "table") && strcmp(optarg, "text"))
-            return usage(o, "unknown output format '%s' (table, json)", optarg);
-        o->json = strcmp(optarg, "json") == 0;
-        return -1;
-    case 'h': fputs(o->sub->usage, stdout); return 0;
-    case '?': return usage(o, "%s", "bad option");
-    default: break;
-    }
-    if (ch < OPT_AT || ch > OPT_END)
-        return usage(o, "%s", "bad option");
-    if (!(o->sub->flags & BIT(ch)))
-        return usage(o, "--%s does not apply to this command", longopts[longindex].name);
-    o->given |= BIT(ch);
-    return sub_flag(ch, o);
-}
-
-static int parse_flags(int argc, char **argv, struct opts *o)
-{
-    int ch, longindex = 0;
-    optind = 1;
-    while ((ch = getopt_long(argc, argv, "s:t:o:h", longopts, &longindex)) != -1) {
-        int rc = one_flag(ch, longindex, o);
-        if (rc >= 0)
-            return rc;
-    }
-    int n = argc - optind;
-    if (n < o->sub->min_args)
-        return usage(o, "%s",
-                     o->sub->min_args == 1 ? "which page? give its id (dojowatch oncall pages)"
-                                           : "which feed? give schedule ID or person ID");
-    if (o->sub->max_args >= 0 && n > o->sub->max_args)
-        return usage(o, "unexpected argument '%s'", argv[optind + o->sub->max_args]);
-    return -1;
 }
 
 /* ---- who ---- */
@@ -315,10 +174,10 @@ static void print_who(json_t *data)
     json_array_foreach(json_object_get(data, "schedules"), i, s)
     {
         json_t *p = json_object_get(s, "onCall");
-        printf("%-16s  %-24s  %-16s  %-36s  %-20s  %s\n", str(s, "id", "?"),
-               json_is_object(p) ? str(p, "name", str(p, "id", "?")) : "(nobody)",
-               str(p, "phone", "-"), str(p, "email", "-"), str(s, "until", "-"),
-               str(s, "name", ""));
+        printf("%-16s  %-24s  %-16s  %-36s  %-20s  %s\n", dw_cli_str(s, "id", "?"),
+               json_is_object(p) ? dw_cli_str(p, "name", dw_cli_str(p, "id", "?")) : "(nobody)",
+               dw_cli_str(p, "phone", "-"), dw_cli_str(p, "email", "-"),
+               dw_cli_str(s, "until", "-"), dw_cli_str(s, "name", ""));
     }
 }
 
@@ -340,13 +199,13 @@ static int who_local(const struct opts *o, int64_t at, json_t **data)
             dw_buf_release(&line);
         }
         fprintf(stderr, "dojowatch %s: cannot use %s (errors above; dojowatch check-config %s)\n",
-                o->c.cmd, o->config, o->config);
+                o->s.c.cmd, o->config, o->config);
         rc = 2;
     } else {
         char *err = NULL;
         int r = dw_oncall_who_config_json(cfg, o->schedule, at, data, &err);
         if (r != 0) {
-            fprintf(stderr, "dojowatch %s: %s\n", o->c.cmd, err ? err : "failed");
+            fprintf(stderr, "dojowatch %s: %s\n", o->s.c.cmd, err ? err : "failed");
             rc = r == DW_ONCALL_EINVAL ? 2 : 1;
         }
         free(err);
@@ -356,26 +215,27 @@ static int who_local(const struct opts *o, int64_t at, json_t **data)
     return rc;
 }
 
-static int cmd_who(struct opts *o, char **args)
+static int cmd_who(void *ctx, char **args)
 {
+    struct opts *o = ctx;
     (void)args;
     json_t *data = NULL;
     int rc;
     if (o->config) {
-        rc = who_local(o, o->given & BIT(OPT_AT) ? o->at : dw_now_ms(), &data);
+        rc = who_local(o, o->s.given & BIT(OPT_AT) ? o->at : dw_now_ms(), &data);
     } else {
         struct dw_buf path;
         dw_buf_init(&path, 0);
         dw_buf_puts(&path, "/api/oncall/now");
-        if (o->given & BIT(OPT_AT))
-            add_time_param(&path, "at", o->at);
+        if (o->s.given & BIT(OPT_AT))
+            dw_cli_add_time_param(&path, "at", o->at);
         if (o->schedule)
-            add_param(&path, "schedule", o->schedule);
+            dw_cli_add_param(&path, "schedule", o->schedule);
         rc = call(o, "GET", path.data, NULL, NULL, &data);
         dw_buf_release(&path);
     }
-    if (rc == 0 && o->json)
-        print_json(data);
+    if (rc == 0 && o->s.json)
+        dw_cli_print_json(data);
     else if (rc == 0)
         print_who(data);
     json_decref(data);
@@ -390,26 +250,28 @@ static void print_page_row(json_t *p)
 {
     char step[24];
     snprintf(step, sizeof step, "%lld", (long long)json_integer_value(json_object_get(p, "step")));
-    printf(PAGES_ROW, str(p, "id", "?"), str(p, "state", "?"), str(p, "priority", "-"), step,
-           str(p, "createdAt", "-"), str(p, "summary", ""));
+    printf(PAGES_ROW, dw_cli_str(p, "id", "?"), dw_cli_str(p, "state", "?"),
+           dw_cli_str(p, "priority", "-"), step, dw_cli_str(p, "createdAt", "-"),
+           dw_cli_str(p, "summary", ""));
 }
 
-static int cmd_pages(struct opts *o, char **args)
+static int cmd_pages(void *ctx, char **args)
 {
+    struct opts *o = ctx;
     (void)args;
     struct dw_buf path;
     dw_buf_init(&path, 0);
     dw_buf_puts(&path, "/api/oncall/pages");
     if (o->state)
-        add_param(&path, "state", o->state);
+        dw_cli_add_param(&path, "state", o->state);
     if (o->limit)
         dw_buf_printf(&path, "%slimit=%lld", strchr(path.data, '?') ? "&" : "?",
                       (long long)o->limit);
     json_t *data;
     int rc = call(o, "GET", path.data, NULL, NULL, &data);
     dw_buf_release(&path);
-    if (rc == 0 && o->json) {
-        print_json(data);
+    if (rc == 0 && o->s.json) {
+        dw_cli_print_json(data);
     } else if (rc == 0) {
         size_t i;
         json_t *p;
@@ -442,7 +304,7 @@ static void print_page(json_t *p)
         {"resolvedVia", "resolved via"},
     };
     for (size_t i = 0; i < DW_ARRAY_LEN(fields); i++) {
-        const char *v = str(p, fields[i][0], NULL);
+        const char *v = dw_cli_str(p, fields[i][0], NULL);
         if (v)
             printf("%-13s %s\n", fields[i][1], v);
         if (i == 2)
@@ -453,9 +315,9 @@ static void print_page(json_t *p)
     size_t i;
     json_t *t;
     printf("\n%-24s  %-14s  %-20s  %-8s  %s\n", "AT", "KIND", "WHO", "VIA", "DETAIL");
-    json_array_foreach(json_object_get(p, "timeline"), i, t)
-        printf("%-24s  %-14s  %-20s  %-8s  %s\n", str(t, "at", "-"), str(t, "kind", "?"),
-               str(t, "who", "-"), str(t, "via", "-"), str(t, "detail", ""));
+    json_array_foreach(json_object_get(p, "timeline"), i, t) printf(
+        "%-24s  %-14s  %-20s  %-8s  %s\n", dw_cli_str(t, "at", "-"), dw_cli_str(t, "kind", "?"),
+        dw_cli_str(t, "who", "-"), dw_cli_str(t, "via", "-"), dw_cli_str(t, "detail", ""));
 }
 
 /* /api/oncall/pages/ID plus suffix. */
@@ -469,14 +331,15 @@ static char *page_path(const char *id, const char *suffix)
     return dw_buf_steal(&b);
 }
 
-static int cmd_page(struct opts *o, char **args)
+static int cmd_page(void *ctx, char **args)
 {
+    struct opts *o = ctx;
     char *path = page_path(args[0], "");
     json_t *data;
     int rc = call(o, "GET", path, NULL, NULL, &data);
     free(path);
-    if (rc == 0 && o->json)
-        print_json(data);
+    if (rc == 0 && o->s.json)
+        dw_cli_print_json(data);
     else if (rc == 0)
         print_page(data);
     json_decref(data);
@@ -493,11 +356,11 @@ static int act(struct opts *o, char **args, bool resolve)
         json_t *data;
         if (call(o, "POST", path, NULL, "via=cli", &data) != 0) {
             status = 1;
-        } else if (o->json) {
-            print_json(data);
+        } else if (o->s.json) {
+            dw_cli_print_json(data);
         } else {
             /* Acting on a page already in that state (or resolved) succeeds unchanged. */
-            const char *state = str(data, "state", done);
+            const char *state = dw_cli_str(data, "state", done);
             if (strcmp(state, done) == 0)
                 printf("%s %s\n", *args, done);
             else
@@ -509,13 +372,15 @@ static int act(struct opts *o, char **args, bool resolve)
     return status;
 }
 
-static int cmd_ack(struct opts *o, char **args)
+static int cmd_ack(void *ctx, char **args)
 {
+    struct opts *o = ctx;
     return act(o, args, false);
 }
 
-static int cmd_resolve(struct opts *o, char **args)
+static int cmd_resolve(void *ctx, char **args)
 {
+    struct opts *o = ctx;
     return act(o, args, true);
 }
 
@@ -525,8 +390,8 @@ static void print_issues(json_t *data)
 {
     json_t *issues = json_object_get(data, "issues");
     if (!json_array_size(issues)) {
-        printf("no gaps or double bookings from %s to %s\n", str(data, "from", "?"),
-               str(data, "to", "?"));
+        printf("no gaps or double bookings from %s to %s\n", dw_cli_str(data, "from", "?"),
+               dw_cli_str(data, "to", "?"));
         return;
     }
     size_t i;
@@ -536,33 +401,35 @@ static void print_issues(json_t *data)
     {
         struct dw_buf detail;
         dw_buf_init(&detail, 0);
-        if (str(s, "person", NULL))
-            dw_buf_printf(&detail, "person %s", str(s, "person", ""));
-        if (str(s, "otherSchedule", NULL))
+        if (dw_cli_str(s, "person", NULL))
+            dw_buf_printf(&detail, "person %s", dw_cli_str(s, "person", ""));
+        if (dw_cli_str(s, "otherSchedule", NULL))
             dw_buf_printf(&detail, "%swith schedule %s", detail.len ? " " : "",
-                          str(s, "otherSchedule", ""));
-        printf("%-16s  %-16s  %-24s  %-24s  %s\n", str(s, "kind", "?"), str(s, "schedule", "?"),
-               str(s, "start", "-"), str(s, "end", "-"), detail.len ? detail.data : "");
+                          dw_cli_str(s, "otherSchedule", ""));
+        printf("%-16s  %-16s  %-24s  %-24s  %s\n", dw_cli_str(s, "kind", "?"),
+               dw_cli_str(s, "schedule", "?"), dw_cli_str(s, "start", "-"),
+               dw_cli_str(s, "end", "-"), detail.len ? detail.data : "");
         dw_buf_release(&detail);
     }
 }
 
-static int cmd_check(struct opts *o, char **args)
+static int cmd_check(void *ctx, char **args)
 {
+    struct opts *o = ctx;
     (void)args;
     struct dw_buf path;
     dw_buf_init(&path, 0);
     dw_buf_puts(&path, "/api/oncall/check");
-    if (o->given & BIT(OPT_FROM))
-        add_time_param(&path, "from", o->from);
-    if (o->given & BIT(OPT_TO))
-        add_time_param(&path, "to", o->to);
+    if (o->s.given & BIT(OPT_FROM))
+        dw_cli_add_time_param(&path, "from", o->from);
+    if (o->s.given & BIT(OPT_TO))
+        dw_cli_add_time_param(&path, "to", o->to);
     json_t *data;
     int rc = call(o, "GET", path.data, NULL, NULL, &data);
     dw_buf_release(&path);
     if (rc == 0) {
-        if (o->json)
-            print_json(data);
+        if (o->s.json)
+            dw_cli_print_json(data);
         else
             print_issues(data);
         if (json_array_size(json_object_get(data, "issues")))
@@ -572,8 +439,9 @@ static int cmd_check(struct opts *o, char **args)
     return rc;
 }
 
-static int cmd_override(struct opts *o, char **args)
+static int cmd_override(void *ctx, char **args)
 {
+    struct opts *o = ctx;
     (void)args;
     static const struct {
         int opt;
@@ -585,7 +453,7 @@ static int cmd_override(struct opts *o, char **args)
         {OPT_END, "--end is required: when the override ends"},
     };
     for (size_t i = 0; i < DW_ARRAY_LEN(required); i++)
-        if (!(o->given & BIT(required[i].opt)))
+        if (!(o->s.given & BIT(required[i].opt)))
             return usage(o, "%s", required[i].msg);
     if (o->end <= o->start)
         return usage(o, "%s", "--end must be after --start");
@@ -601,8 +469,8 @@ static int cmd_override(struct opts *o, char **args)
     json_t *data;
     int rc = call(o, "POST", "/api/oncall/overrides", "application/json", text, &data);
     free(text);
-    if (rc == 0 && o->json)
-        print_json(data);
+    if (rc == 0 && o->s.json)
+        dw_cli_print_json(data);
     else if (rc == 0 && o->replaces)
         printf("%s replaces %s on %s from %s to %s\n", o->person, o->replaces, o->schedule, start,
                end);
@@ -612,13 +480,14 @@ static int cmd_override(struct opts *o, char **args)
     return rc;
 }
 
-static int cmd_overrides(struct opts *o, char **args)
+static int cmd_overrides(void *ctx, char **args)
 {
+    struct opts *o = ctx;
     (void)args;
     json_t *data;
     int rc = call(o, "GET", "/api/oncall/overrides", NULL, NULL, &data);
-    if (rc == 0 && o->json) {
-        print_json(data);
+    if (rc == 0 && o->s.json) {
+        dw_cli_print_json(data);
     } else if (rc == 0) {
         printf("%-6s  %-16s  %-20s  %-20s  %-24s  %s\n", "ID", "SCHEDULE", "PERSON", "REPLACES",
                "START", "END");
@@ -627,17 +496,19 @@ static int cmd_overrides(struct opts *o, char **args)
         json_array_foreach(data, i, v)
         {
             printf("%-6lld  %-16s  %-20s  %-20s  %-24s  %s\n",
-                   (long long)json_integer_value(json_object_get(v, "id")), str(v, "schedule", "?"),
-                   str(v, "person", "?"), str(v, "replaces", "-"), str(v, "start", "?"),
-                   str(v, "end", "?"));
+                   (long long)json_integer_value(json_object_get(v, "id")),
+                   dw_cli_str(v, "schedule", "?"), dw_cli_str(v, "person", "?"),
+                   dw_cli_str(v, "replaces", "-"), dw_cli_str(v, "start", "?"),
+                   dw_cli_str(v, "end", "?"));
         }
     }
     json_decref(data);
     return rc;
 }
 
-static int cmd_unoverride(struct opts *o, char **args)
+static int cmd_unoverride(void *ctx, char **args)
 {
+    struct opts *o = ctx;
     int status = 0;
     for (; *args; args++) {
         struct dw_buf path;
@@ -647,8 +518,8 @@ static int cmd_unoverride(struct opts *o, char **args)
         json_t *data;
         if (call(o, "DELETE", path.data, NULL, NULL, &data) != 0)
             status = 1;
-        else if (o->json)
-            print_json(data);
+        else if (o->s.json)
+            dw_cli_print_json(data);
         else
             printf("override %s deleted\n", *args);
         json_decref(data);
@@ -657,23 +528,24 @@ static int cmd_unoverride(struct opts *o, char **args)
     return status;
 }
 
-static int cmd_ical(struct opts *o, char **args)
+static int cmd_ical(void *ctx, char **args)
 {
+    struct opts *o = ctx;
     const char *kind = args[0];
     if (strcmp(kind, "schedule") && strcmp(kind, "person"))
         return usage(o, "'%s': give 'schedule ID' or 'person ID'", kind);
-    if (o->json)
+    if (o->s.json)
         return usage(o, "%s", "the feed is iCalendar text; leave out -o json");
     struct dw_buf path, out;
     dw_buf_init(&path, 0);
-    dw_buf_init(&out, MAX_RESPONSE);
+    dw_buf_init(&out, DW_CLI_MAX_RESPONSE);
     dw_buf_puts(&path,
                 strcmp(kind, "schedule") == 0 ? "/api/oncall/schedules/" : "/api/oncall/people/");
     dw_buf_url_encode(&path, args[1]);
     dw_buf_puts(&path, "/ical");
-    int rc = request_raw(o, "GET", path.data, NULL, NULL, &out);
+    int rc = dw_cli_request_ok(&o->s.c, "GET", path.data, NULL, NULL, &out);
     if (rc == 0 && out.len && fwrite(out.data, 1, out.len, stdout) != out.len) {
-        fprintf(stderr, "dojowatch %s: cannot write the feed to stdout\n", o->c.cmd);
+        fprintf(stderr, "dojowatch %s: cannot write the feed to stdout\n", o->s.c.cmd);
         rc = 1;
     }
     dw_buf_release(&out);
@@ -683,8 +555,8 @@ static int cmd_ical(struct opts *o, char **args)
 
 /* ---- dispatch ---- */
 
-static const struct sub subs[] = {
-    {"who", BIT(OPT_AT) | BIT(OPT_SCHEDULE) | BIT(OPT_CONFIG), 0, 0, cmd_who,
+static const struct dw_cli_subcmd subs[] = {
+    {"who", BIT(OPT_AT) | BIT(OPT_SCHEDULE) | BIT(OPT_CONFIG), 0, 0, NULL, NULL, cmd_who,
      "usage: dojowatch oncall who [--at T] [--schedule ID] [--config FILE] [-o json]\n"
      "\n"
      "Who is on call for each schedule (or only --schedule) at --at (default now): the\n"
@@ -694,29 +566,29 @@ static const struct sub subs[] = {
      "overrides added at run time are not in it).\n"
      "\n"
      "example: dojowatch oncall who --config examples/dojopool.yaml --at 2026-11-10T12:00:00Z\n"},
-    {"pages", BIT(OPT_STATE) | BIT(OPT_LIMIT), 0, 0, cmd_pages,
+    {"pages", BIT(OPT_STATE) | BIT(OPT_LIMIT), 0, 0, NULL, NULL, cmd_pages,
      "usage: dojowatch oncall pages [--state S] [--limit N] [-o json]\n"
      "\n"
      "Pages, newest first (at most --limit, 1 to 1000, default 100): id, state, priority,\n"
      "escalation step, when it was opened and the alert's summary. --state keeps\n"
      "triggered, acknowledged or resolved pages.\n"},
-    {"page", 0, 1, 1, cmd_page,
+    {"page", 0, 1, 1, NEED_PAGE, NULL, cmd_page,
      "usage: dojowatch oncall page ID [-o json]\n"
      "\n"
      "One page and its timeline: every notification, escalation, acknowledgement and\n"
      "resolution with when, who and how (via).\n"},
-    {"ack", 0, 1, -1, cmd_ack,
+    {"ack", 0, 1, -1, NEED_PAGE, NULL, cmd_ack,
      "usage: dojowatch oncall ack ID...\n"
      "\n"
      "Acknowledges each page, as the token's name, via cli: its escalation stops.\n"
      "Prints one line per page; exit status 1 when any could not be acknowledged.\n"
      "Needs a responder token.\n"},
-    {"resolve", 0, 1, -1, cmd_resolve,
+    {"resolve", 0, 1, -1, NEED_PAGE, NULL, cmd_resolve,
      "usage: dojowatch oncall resolve ID...\n"
      "\n"
      "Resolves each page, as the token's name, via cli. Prints one line per page; exit\n"
      "status 1 when any could not be resolved. Needs a responder token.\n"},
-    {"check", BIT(OPT_FROM) | BIT(OPT_TO), 0, 0, cmd_check,
+    {"check", BIT(OPT_FROM) | BIT(OPT_TO), 0, 0, NULL, NULL, cmd_check,
      "usage: dojowatch oncall check [--from T] [--to T] [-o json]\n"
      "\n"
      "Gaps (nobody on call) and double bookings (one person on two schedules at once)\n"
@@ -727,7 +599,7 @@ static const struct sub subs[] = {
      "example: dojowatch oncall check --to 2026-12-31T00:00:00Z || exit 1\n"},
     {"override",
      BIT(OPT_SCHEDULE) | BIT(OPT_PERSON) | BIT(OPT_REPLACES) | BIT(OPT_START) | BIT(OPT_END), 0, 0,
-     cmd_override,
+     NULL, NULL, cmd_override,
      "usage: dojowatch oncall override --schedule S --person P [--replaces Q] --start T --end T\n"
      "\n"
      "Puts person P on call for schedule S from --start to --end, over the rotation;\n"
@@ -736,16 +608,16 @@ static const struct sub subs[] = {
      "\n"
      "example: dojowatch oncall override --schedule primary --person cto \\\n"
      "           --start 2026-11-20T09:00:00Z --end 2026-11-21T09:00:00Z\n"},
-    {"overrides", 0, 0, 0, cmd_overrides,
+    {"overrides", 0, 0, 0, NULL, NULL, cmd_overrides,
      "usage: dojowatch oncall overrides [-o json]\n"
      "\n"
      "The overrides added at run time (dojowatch oncall override), with their ids.\n"},
-    {"unoverride", 0, 1, -1, cmd_unoverride,
+    {"unoverride", 0, 1, -1, NEED_PAGE, NULL, cmd_unoverride,
      "usage: dojowatch oncall unoverride ID...\n"
      "\n"
      "Deletes run-time overrides (ids from dojowatch oncall overrides); the rotation\n"
      "applies again. Exit status 1 when any could not be deleted. Needs a responder token.\n"},
-    {"ical", 0, 2, 2, cmd_ical,
+    {"ical", 0, 2, 2, NEED_FEED, NULL, cmd_ical,
      "usage: dojowatch oncall ical schedule|person ID\n"
      "\n"
      "Writes the iCalendar feed (text/calendar) of a schedule's or a person's shifts,\n"
@@ -754,46 +626,28 @@ static const struct sub subs[] = {
      "example: dojowatch oncall ical person primary-engineer > oncall.ics\n"},
 };
 
-static int unknown_sub(const char *word)
+/* who --config needs no daemon. */
+static bool local(void *ctx)
 {
-    const char *names[DW_ARRAY_LEN(subs)];
-    for (size_t i = 0; i < DW_ARRAY_LEN(subs); i++)
-        names[i] = subs[i].name;
-    const char *near = dw_suggest(word, names, DW_ARRAY_LEN(names));
-    char *msg = near ? dw_asprintf("unknown command '%s'; did you mean '%s'?", word, near)
-                     : dw_asprintf("unknown command '%s' (who, pages, page, ack, resolve, "
-                                   "check, override, ical)",
-                                   word);
-    int rc = dw_cli_usage_error("oncall", "%s", msg);
-    free(msg);
-    return rc;
+    const struct opts *o = ctx;
+    return o->config != NULL;
 }
+
+static const struct dw_cli_command oncall = {
+    .name = "oncall",
+    .usage = dw_cli_oncall_usage,
+    .subs = subs,
+    .nsubs = DW_ARRAY_LEN(subs),
+    .names_text = "who, pages, page, ack, resolve, check, override, ical",
+    .flags = flags,
+    .time_example = "now-1h",
+    .timeout_ms = TIMEOUT_MS,
+    .flag = sub_flag,
+    .local = local,
+};
 
 int dw_cli_oncall(int argc, char **argv)
 {
-    if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
-        fputs(dw_cli_oncall_usage, argc < 2 ? stderr : stdout);
-        return argc < 2 ? 2 : 0;
-    }
-    size_t k = 0;
-    while (k < DW_ARRAY_LEN(subs) && strcmp(argv[1], subs[k].name) != 0)
-        k++;
-    if (k == DW_ARRAY_LEN(subs))
-        return unknown_sub(argv[1]);
-    struct opts o = {.sub = &subs[k]};
-    char cmd[32];
-    snprintf(cmd, sizeof cmd, "oncall %s", subs[k].name);
-    dw_cli_client_init(&o.c, cmd);
-    o.c.timeout_ms = TIMEOUT_MS;
-    int rc = parse_flags(argc - 1, argv + 1, &o);
-    if (rc >= 0)
-        return rc;
-    char **args = argv + 1 + optind;
-    if (o.config) /* who --config: no daemon */
-        return subs[k].run(&o, args);
-    if (dw_cli_client_start(&o.c) != 0)
-        return 1;
-    rc = subs[k].run(&o, args);
-    dw_cli_client_finish();
-    return rc;
+    struct opts o = {0};
+    return dw_cli_subcmd_main(&oncall, argc, argv, &o.s, &o);
 }
