@@ -20,6 +20,7 @@ import threading
 import time
 import urllib.parse
 
+from collectcfg import config_with
 from dwtest import EXAMPLE, TOKENS, Daemon, cli, env_with_tokens, metric_value, run, test, wait_until, free_port
 
 T0 = 1700000000  # first sample (2023-11-14T22:13:20Z); one every 15 s for an hour
@@ -68,7 +69,11 @@ _shared = {}
 
 def daemon():
     if "d" not in _shared:
-        d = Daemon(args=["--retention", "100y"])  # the samples are from 2023
+        # Only the imported samples: no host collector, probes or rules writing series of
+        # their own (they would show in label lists the reference Prometheus does not have).
+        quiet = config_with("scrape: {host: {enabled: false}}\nprobes: {checks: []}\n"
+                            "rules: {files: []}\n")
+        d = Daemon(config=quiet, args=["--retention", "100y"])  # the samples are from 2023
         d.start()
         _shared["d"] = d
         r = d.post("/api/v1/import/prometheus", token="responder", data=dataset(False))
