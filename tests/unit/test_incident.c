@@ -559,6 +559,17 @@ TEST(rules_choose_severity_and_which_groups_open_incidents)
     ASSERT_CONTAINS(err, "severity");
     free(err);
     dw_config_unref(&bad);
+    /* a misspelt key is reported with its position and the likely meaning */
+    bad = config_with("incidents:\n  rulez: [{priority: P0, severity: 1}]\n");
+    dw_diags_init(&d);
+    ASSERT_EQ_INT(dw_incidents_check_config(bad, &d), 1);
+    char *text = diags_text(&d);
+    ASSERT_CONTAINS(text, "rulez");
+    ASSERT_CONTAINS(text, "rules");
+    ASSERT_CONTAINS(text, "test.yaml:");
+    free(text);
+    dw_diags_release(&d);
+    dw_config_unref(&bad);
     fx_close(&f);
 }
 
