@@ -30,6 +30,8 @@
 
 #include <jansson.h>
 
+#include <pthread.h>
+
 #include "core/core.h"
 #include "plan/plan.h"
 #include "store/store.h"
@@ -217,6 +219,27 @@ int dw_alerter_events_ack(struct dw_alerter *a, const char *consumer, int64_t la
  * cursor. Returns true when there is one (also at once when one is queued).
  */
 bool dw_alerter_events_wait(struct dw_alerter *a, const char *consumer, int64_t timeout_ms);
+
+/**
+ * The thread of a queue consumer (consumer.c): turn(ctx, now) runs when an
+ * event arrives after the cursor `consumer` and at least every every_ms
+ * (the test clock's kick wakes it too). Fill alerter (may be NULL: a turn
+ * every every_ms), consumer, turn, ctx, every_ms; the rest is the thread's.
+ */
+struct dw_alert_consumer {
+    struct dw_alerter *alerter;
+    const char *consumer;
+    void (*turn)(void *ctx, int64_t now_ms);
+    void *ctx;
+    int64_t every_ms;
+    pthread_t thread;
+    atomic_bool stop;
+    bool running;
+};
+/** Starts the thread (a no-op when running). 0, or -1 (logged). */
+int dw_alert_consumer_start(struct dw_alert_consumer *c, const char *thread_name);
+/** Stops and joins it (a no-op when not running). */
+void dw_alert_consumer_stop(struct dw_alert_consumer *c);
 
 /* ---- acknowledgements, false positives, quality statistics ---- */
 

@@ -1638,43 +1638,27 @@ int dw_incidents_apply(struct dw_incidents *inc, const struct dw_config *cfg, ch
     return 0;
 }
 
-static void *incident_thread(void *arg)
+static void incident_turn(void *ctx, int64_t now_ms)
 {
-    struct dw_incidents *inc = arg;
-    while (!atomic_load(&inc->stop)) {
-        dw_incidents_tick(inc, dw_now_ms());
-        if (inc->alerter)
-            dw_alerter_events_wait(inc->alerter, inc->consumer, TURN_MS);
-        else
-            dw_clock_sleep_until(dw_now_ms() + TURN_MS, &inc->stop);
-    }
-    return NULL;
+    dw_incidents_tick(ctx, now_ms);
 }
 
 int dw_incidents_start(struct dw_incidents *inc)
 {
-    if (inc->running)
+    if (inc->worker.running)
         return 0;
-    atomic_store(&inc->stop, false);
-    int rc = pthread_create(&inc->thread, NULL, incident_thread, inc);
-    if (rc != 0) {
-        dw_log_kv(DW_LOG_ERROR, "incident", "cannot start the incident thread", "error",
-                  strerror(rc), NULL);
-        return -1;
-    }
-    pthread_setname_np(inc->thread, "dw-incident");
-    inc->running = true;
-    return 0;
+    inc->worker = (struct dw_alert_consumer){.alerter = inc->alerter,
+                                             .consumer = inc->consumer,
+                                             .turn = incident_turn,
+                                             .ctx = inc,
+                                             .every_ms = TURN_MS};
+    return dw_alert_consumer_start(&inc->worker, "dw-incident");
 }
 
 void dw_incidents_stop(struct dw_incidents *inc)
 {
-    if (!inc || !inc->running)
-        return;
-    atomic_store(&inc->stop, true);
-    dw_clock_kick();
-    pthread_join(inc->thread, NULL);
-    inc->running = false;
+    if (inc)
+        dw_alert_consumer_stop(&inc->worker);
 }
 
 void dw_incidents_close(struct dw_incidents **pinc)

@@ -21,9 +21,7 @@ struct dw_incidents {
     pthread_mutex_t mu;
     struct dw_config *cfg; /* reference */
     struct incident_conf *conf;
-    pthread_t thread;
-    bool running;
-    atomic_bool stop;
+    struct dw_alert_consumer worker; /* the module's thread */
 };
 
 /* The text columns of an incident row, in INC_ROW_COLS order. */

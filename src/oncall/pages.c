@@ -61,9 +61,7 @@ struct dw_oncall {
     struct dw_config *cfg; /* reference */
     struct oncall_conf *conf;
     struct token_key key;
-    pthread_t thread;
-    bool running;
-    atomic_bool stop;
+    struct dw_alert_consumer worker; /* the module's thread */
 };
 
 static const struct dw_store_migration migrations[] = {
@@ -1478,43 +1476,27 @@ int dw_oncall_apply(struct dw_oncall *oc, const struct dw_config *cfg, char **er
     return 0;
 }
 
-static void *oncall_thread(void *arg)
+static void oncall_turn(void *ctx, int64_t now_ms)
 {
-    struct dw_oncall *oc = arg;
-    while (!atomic_load(&oc->stop)) {
-        dw_oncall_tick(oc, dw_now_ms());
-        if (oc->alerter)
-            dw_alerter_events_wait(oc->alerter, oc->consumer, TURN_MS);
-        else
-            dw_clock_sleep_until(dw_now_ms() + TURN_MS, &oc->stop);
-    }
-    return NULL;
+    dw_oncall_tick(ctx, now_ms);
 }
 
 int dw_oncall_start(struct dw_oncall *oc)
 {
-    if (oc->running)
+    if (oc->worker.running)
         return 0;
-    atomic_store(&oc->stop, false);
-    int rc = pthread_create(&oc->thread, NULL, oncall_thread, oc);
-    if (rc != 0) {
-        dw_log_kv(DW_LOG_ERROR, "oncall", "cannot start the on-call thread", "error", strerror(rc),
-                  NULL);
-        return -1;
-    }
-    pthread_setname_np(oc->thread, "dw-oncall");
-    oc->running = true;
-    return 0;
+    oc->worker = (struct dw_alert_consumer){.alerter = oc->alerter,
+                                            .consumer = oc->consumer,
+                                            .turn = oncall_turn,
+                                            .ctx = oc,
+                                            .every_ms = TURN_MS};
+    return dw_alert_consumer_start(&oc->worker, "dw-oncall");
 }
 
 void dw_oncall_stop(struct dw_oncall *oc)
 {
-    if (!oc || !oc->running)
-        return;
-    atomic_store(&oc->stop, true);
-    dw_clock_kick();
-    pthread_join(oc->thread, NULL);
-    oc->running = false;
+    if (oc)
+        dw_alert_consumer_stop(&oc->worker);
 }
 
 void dw_oncall_close(struct dw_oncall **poc)
