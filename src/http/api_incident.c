@@ -13,6 +13,9 @@
 #include "incident/incident.h"
 #include "incident/report.h"
 
+_Static_assert(DW_INCIDENT_EINVAL == DW_API_EINVAL && DW_INCIDENT_ENOTFOUND == DW_API_ENOTFOUND,
+               "incident return codes");
+
 #define DOC_MAX (4u << 20) /* a rendered report or notice */
 
 static bool need_incidents(const struct dw_http_app *app, struct dw_http_response *resp)
@@ -21,17 +24,6 @@ static bool need_incidents(const struct dw_http_app *app, struct dw_http_respons
         return true;
     dw_http_resp_error(resp, 503, "unavailable", "incidents are not running in this process");
     return false;
-}
-
-static void answer_rc(struct dw_http_response *resp, int rc, const char *err)
-{
-    const char *msg = err ? err : "store failure";
-    if (rc == DW_INCIDENT_EINVAL)
-        dw_http_resp_error(resp, 400, "bad_data", "%s", msg);
-    else if (rc == DW_INCIDENT_ENOTFOUND)
-        dw_http_resp_error(resp, 404, "not_found", "%s", msg);
-    else
-        dw_http_resp_error(resp, 503, "unavailable", "%s", msg);
 }
 
 /* The request's JSON object body, or NULL after a 400. */
@@ -61,7 +53,7 @@ static void answer_incident(struct dw_http_response *resp, const struct dw_http_
         else
             dw_http_resp_error(resp, 404, "not_found", "no incident %s", id);
     } else {
-        answer_rc(resp, rc, err);
+        dw_api_module_error(resp, rc, err);
     }
     free(err);
 }
@@ -89,11 +81,7 @@ void dw_api_incidents_list(struct dw_http_request *req, struct dw_http_response 
     json_t *out = NULL;
     char *err = NULL;
     int rc = dw_incidents_list_json(app->incidents, &f, &out, &err);
-    if (rc == 0)
-        dw_http_resp_success(resp, out);
-    else
-        answer_rc(resp, rc, err);
-    free(err);
+    dw_api_module_answer(resp, rc, out, err);
 }
 
 void dw_api_incidents_create(struct dw_http_request *req, struct dw_http_response *resp,
@@ -126,11 +114,7 @@ void dw_api_incidents_create(struct dw_http_request *req, struct dw_http_respons
     char id[DW_INCIDENT_ID_LEN], *err = NULL;
     int rc =
         dw_incident_create(app->incidents, &n, dw_http_req_principal(req), dw_now_ms(), id, &err);
-    if (rc == 0)
-        dw_http_resp_success(resp, json_pack("{s:s}", "id", id));
-    else
-        answer_rc(resp, rc, err);
-    free(err);
+    dw_api_module_answer(resp, rc, rc == 0 ? json_pack("{s:s}", "id", id) : NULL, err);
     json_decref(in);
 }
 
@@ -242,11 +226,8 @@ void dw_api_incident_action_add(struct dw_http_request *req, struct dw_http_resp
         int rc = dw_incident_action_add(app->incidents, dw_http_req_param(req, "id"), task,
                                         json_string_value(json_object_get(in, "owner")), due,
                                         dw_http_req_principal(req), dw_now_ms(), &aid, &err);
-        if (rc == 0)
-            dw_http_resp_success(resp, json_pack("{s:I}", "id", (json_int_t)aid));
-        else
-            answer_rc(resp, rc, err);
-        free(err);
+        dw_api_module_answer(resp, rc, rc == 0 ? json_pack("{s:I}", "id", (json_int_t)aid) : NULL,
+                             err);
     }
     json_decref(in);
 }
@@ -368,11 +349,7 @@ void dw_api_incidents_stats(struct dw_http_request *req, struct dw_http_response
     json_t *out = NULL;
     char *err = NULL;
     int rc = dw_incidents_stats_json(app->incidents, since, until, &out, &err);
-    if (rc == 0)
-        dw_http_resp_success(resp, out);
-    else
-        answer_rc(resp, rc, err);
-    free(err);
+    dw_api_module_answer(resp, rc, out, err);
 }
 
 void dw_api_incidents_actions(struct dw_http_request *req, struct dw_http_response *resp,

@@ -16,6 +16,10 @@
 #include "notify/notify.h"
 #include "oncall/oncall.h"
 
+_Static_assert(DW_ONCALL_EINVAL == DW_API_EINVAL && DW_ONCALL_ENOTFOUND == DW_API_ENOTFOUND &&
+                   DW_ONCALL_EDENIED == DW_API_EDENIED,
+               "oncall return codes");
+
 #define CHECK_DEFAULT_MS (28LL * 86400000)
 #define TWILIO_PARAMS_MAX 64
 
@@ -25,29 +29,6 @@ static bool need_oncall(const struct dw_http_app *app, struct dw_http_response *
         return true;
     dw_http_resp_error(resp, 503, "unavailable", "on-call is not running in this process");
     return false;
-}
-
-static void answer_rc(struct dw_http_response *resp, int rc, const char *err)
-{
-    const char *msg = err ? err : "store failure";
-    if (rc == DW_ONCALL_EINVAL)
-        dw_http_resp_error(resp, 400, "bad_data", "%s", msg);
-    else if (rc == DW_ONCALL_ENOTFOUND)
-        dw_http_resp_error(resp, 404, "not_found", "%s", msg);
-    else if (rc == DW_ONCALL_EDENIED)
-        dw_http_resp_error(resp, 403, "forbidden", "%s", msg);
-    else
-        dw_http_resp_error(resp, 503, "unavailable", "%s", msg);
-}
-
-/* out when rc is 0, else the error rc stands for; frees err. */
-static void answer_json(struct dw_http_response *resp, int rc, json_t *out, char *err)
-{
-    if (rc == 0)
-        dw_http_resp_success(resp, out);
-    else
-        answer_rc(resp, rc, err);
-    free(err);
 }
 
 /* The "limit" argument (100 when absent) into *limit; false after a 400 when not 1 to 1000. */
@@ -87,7 +68,7 @@ void dw_api_oncall_now(struct dw_http_request *req, struct dw_http_response *res
     json_t *out = NULL;
     char *err = NULL;
     int rc = dw_oncall_who_json(app->oncall, dw_http_req_arg(req, "schedule"), at, &out, &err);
-    answer_json(resp, rc, out, err);
+    dw_api_module_answer(resp, rc, out, err);
 }
 
 void dw_api_oncall_check(struct dw_http_request *req, struct dw_http_response *resp,
@@ -102,7 +83,7 @@ void dw_api_oncall_check(struct dw_http_request *req, struct dw_http_response *r
     json_t *out = NULL;
     char *err = NULL;
     int rc = dw_oncall_check_json(app->oncall, from, to, &out, &err);
-    answer_json(resp, rc, out, err);
+    dw_api_module_answer(resp, rc, out, err);
 }
 
 static void ical(struct dw_http_request *req, struct dw_http_response *resp,
@@ -116,7 +97,7 @@ static void ical(struct dw_http_request *req, struct dw_http_response *resp,
     if (rc == 0)
         dw_http_resp_body(resp, 200, "text/calendar; charset=utf-8", out, strlen(out));
     else
-        answer_rc(resp, rc, err);
+        dw_api_module_error(resp, rc, err);
     free(err);
 }
 
@@ -152,7 +133,8 @@ void dw_api_oncall_override_delete(struct dw_http_request *req, struct dw_http_r
     }
     char *err = NULL;
     int rc = dw_oncall_override_delete(app->oncall, id, dw_http_req_principal(req), &err);
-    answer_json(resp, rc, rc == 0 ? json_pack("{s:I}", "deleted", (json_int_t)id) : NULL, err);
+    dw_api_module_answer(resp, rc, rc == 0 ? json_pack("{s:I}", "deleted", (json_int_t)id) : NULL,
+                         err);
 }
 
 void dw_api_oncall_override(struct dw_http_request *req, struct dw_http_response *resp,
@@ -181,8 +163,9 @@ void dw_api_oncall_override(struct dw_http_request *req, struct dw_http_response
     char *err = NULL;
     int rc = dw_oncall_override_add(app->oncall, sched, person, replaces, s, e,
                                     dw_http_req_principal(req), &err);
-    answer_json(resp, rc,
-                rc == 0 ? json_pack("{s:s, s:s}", "schedule", sched, "person", person) : NULL, err);
+    dw_api_module_answer(
+        resp, rc, rc == 0 ? json_pack("{s:s, s:s}", "schedule", sched, "person", person) : NULL,
+        err);
     json_decref(in);
 }
 
@@ -223,7 +206,7 @@ static void page_act(struct dw_http_request *req, struct dw_http_response *resp,
     char *err = NULL;
     int rc = dw_oncall_page_act(app->oncall, id, act, dw_http_req_principal(req),
                                 via && strcmp(via, "cli") == 0 ? "cli" : "web", dw_now_ms(), &err);
-    answer_json(resp, rc, rc == 0 ? dw_oncall_page_json(app->oncall, id) : NULL, err);
+    dw_api_module_answer(resp, rc, rc == 0 ? dw_oncall_page_json(app->oncall, id) : NULL, err);
 }
 
 void dw_api_oncall_ack(struct dw_http_request *req, struct dw_http_response *resp,
@@ -369,7 +352,7 @@ void dw_api_oncall_twilio_sms(struct dw_http_request *req, struct dw_http_respon
     int rc = dw_oncall_sms_reply(app->oncall, dw_http_req_arg(req, "From"),
                                  dw_http_req_arg(req, "Body"), dw_now_ms(), &reply, &err);
     if (rc != 0) {
-        answer_rc(resp, rc, err);
+        dw_api_module_error(resp, rc, err);
         free(err);
         return;
     }
@@ -393,7 +376,7 @@ void dw_api_oncall_twilio_voice(struct dw_http_request *req, struct dw_http_resp
     if (rc == 0)
         twiml(resp, xml);
     else
-        answer_rc(resp, rc, err);
+        dw_api_module_error(resp, rc, err);
     free(err);
 }
 
@@ -408,7 +391,7 @@ void dw_api_oncall_twilio_status(struct dw_http_request *req, struct dw_http_res
     if (rc == 0)
         twiml(resp, dw_strdup("<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response/>"));
     else
-        answer_rc(resp, rc, err);
+        dw_api_module_error(resp, rc, err);
     free(err);
 }
 

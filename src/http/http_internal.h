@@ -139,6 +139,16 @@ void dw_api_json_string(struct dw_buf *b, const char *s);
 void dw_api_go_quote(struct dw_buf *b, const char *s);
 /** 503 unavailable when the app has no tsdb; returns whether it has one. */
 bool dw_api_need_tsdb(const struct dw_http_app *app, struct dw_http_response *resp);
+
+/* The return codes the modules share (alert, oncall, incident): 0, -1 store failure,
+ * and these, each module's own names having the same values. */
+#define DW_API_EINVAL (-2)    /* bad input: 400 */
+#define DW_API_ENOTFOUND (-3) /* no such thing: 404 */
+#define DW_API_EDENIED (-4)   /* a link or signature that does not verify: 403 */
+/** The error a module's return code stands for, with its message (NULL: "store failure"). */
+void dw_api_module_error(struct dw_http_response *resp, int rc, const char *err);
+/** out (stolen) when rc is 0, else dw_api_module_error; frees err. */
+void dw_api_module_answer(struct dw_http_response *resp, int rc, json_t *out, char *err);
 /**
  * Reads an optional time parameter like Prometheus's parseTimeParam: absent
  * or empty gives def. Returns false after answering 400 bad_data

@@ -94,3 +94,25 @@ void dw_http_resp_error(struct dw_http_response *resp, int status, const char *t
     json_decref(env);
     dw_http_resp_body(resp, status, "application/json", body, strlen(body));
 }
+
+void dw_api_module_error(struct dw_http_response *resp, int rc, const char *err)
+{
+    const char *msg = err ? err : "store failure";
+    if (rc == DW_API_EINVAL)
+        dw_http_resp_error(resp, 400, "bad_data", "%s", msg);
+    else if (rc == DW_API_ENOTFOUND)
+        dw_http_resp_error(resp, 404, "not_found", "%s", msg);
+    else if (rc == DW_API_EDENIED)
+        dw_http_resp_error(resp, 403, "forbidden", "%s", msg);
+    else
+        dw_http_resp_error(resp, 503, "unavailable", "%s", msg);
+}
+
+void dw_api_module_answer(struct dw_http_response *resp, int rc, json_t *out, char *err)
+{
+    if (rc == 0)
+        dw_http_resp_success(resp, out);
+    else
+        dw_api_module_error(resp, rc, err);
+    free(err);
+}
