@@ -31,12 +31,8 @@ static const char alerting[] = "route: {receiver: critical, group_by: [alertname
 
 static void fx_start(struct fx *f)
 {
-    char *path = dw_asprintf("%s/dojowatch.db", f->dir), *err = NULL;
-    f->store = dw_store_open(path, &err);
-    free(path);
-    ASSERT_NOT_NULL(f->store);
-    f->a = dw_alerter_open(f->store, &err);
-    ASSERT_NOT_NULL(f->a);
+    char *err = NULL;
+    f->a = alerter_open_in(f->dir, &f->store);
     alerter_apply_ok(f->a, alerting);
     struct dw_oncall_options oo = {.store = f->store, .alerter = f->a, .config = f->cfg};
     f->oc = dw_oncall_open(&oo, &err);
@@ -91,18 +87,7 @@ static void advance(struct fx *f, int64_t ms)
 
 static void alert(struct fx *f, const char *name, const char *priority, int state)
 {
-    struct dw_label l[] = {{"alertname", name}, {"priority", priority}, {"service", "api"}};
-    struct dw_label an[] = {{"summary", "API is down"}};
-    struct dw_alert_in in = {.labels = l,
-                             .nlabels = 3,
-                             .annotations = an,
-                             .nannotations = 1,
-                             .state = state,
-                             .ends_at_ms =
-                                 state == DW_ALERT_FIRING ? dw_now_ms() + 7 * 86400000LL : 0};
-    char *err = NULL;
-    ASSERT_EQ_INT(dw_alerter_put(f->a, &in, 1, dw_now_ms(), &err), 0);
-    free(err);
+    put_alert(f->a, name, priority, "API is down", state);
     tick(f);
 }
 

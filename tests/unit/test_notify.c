@@ -64,12 +64,7 @@ static void fx_open(struct fixture *f, const char *receiver, const char *extra, 
     dw_log_set_level(DW_LOG_ERROR);
     dw_clock_set_manual(T0);
     f->dir = tmpdir_new();
-    char *path = dw_asprintf("%s/dojowatch.db", f->dir), *err = NULL;
-    f->store = dw_store_open(path, &err);
-    free(path);
-    ASSERT_NOT_NULL(f->store);
-    f->a = dw_alerter_open(f->store, &err);
-    ASSERT_NOT_NULL(f->a);
+    f->a = alerter_open_in(f->dir, &f->store);
     f->srv = http_server_start();
     char *yaml = config_for(receiver, f->srv->port, extra);
     fx_apply(f, yaml);

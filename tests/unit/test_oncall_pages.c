@@ -78,12 +78,7 @@ static void fx_open(struct fx *f, int64_t t0, const char *oncall_extra)
     dw_clock_set_manual(t0);
     f->dir = tmpdir_new();
     f->srv = http_server_start();
-    char *path = dw_asprintf("%s/dojowatch.db", f->dir), *err = NULL;
-    f->store = dw_store_open(path, &err);
-    free(path);
-    ASSERT_NOT_NULL(f->store);
-    f->a = dw_alerter_open(f->store, &err);
-    ASSERT_NOT_NULL(f->a);
+    f->a = alerter_open_in(f->dir, &f->store);
     alerter_apply_ok(f->a, alerting);
     f->cfg = fx_config(f, oncall_extra);
     struct dw_notifier_options no = {
@@ -110,19 +105,7 @@ static void fx_close(struct fx *f)
 /* Fires (or resolves) alert `name` of a priority and lets the alerter flush it. */
 static void alert(struct fx *f, const char *name, const char *priority, int state)
 {
-    struct dw_label l[] = {{"alertname", name}, {"priority", priority}, {"service", "api"}};
-    struct dw_label an[] = {{"summary", name}};
-    /* firing ones last a week, as if a rule re-sent them on every evaluation */
-    struct dw_alert_in in = {.labels = l,
-                             .nlabels = 3,
-                             .annotations = an,
-                             .nannotations = 1,
-                             .state = state,
-                             .ends_at_ms =
-                                 state == DW_ALERT_FIRING ? dw_now_ms() + 7 * 86400000LL : 0};
-    char *err = NULL;
-    ASSERT_EQ_INT(dw_alerter_put(f->a, &in, 1, dw_now_ms(), &err), 0);
-    free(err);
+    put_alert(f->a, name, priority, name, state);
     dw_alerter_tick(f->a, dw_now_ms());
 }
 
