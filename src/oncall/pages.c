@@ -486,9 +486,6 @@ static void qrows_release(struct qrows *q)
     free(q->v);
 }
 
-static int64_t int_query(struct dw_oncall *oc, const char *sql, const struct dw_value *p, size_t n,
-                         int64_t dflt);
-
 static int first_int(void *ctx, const struct dw_value *c, size_t nc)
 {
     (void)nc;
