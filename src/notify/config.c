@@ -33,7 +33,9 @@
  *
  *         slack_configs:                # Alertmanager's slack_config
  *           - api_url: ${SLACK_HOOK}    # or api_url_file; the incoming webhook (a secret)
- *             channel: '#alerts'        # username, icon_emoji, icon_url, link_names
+ *             # or the Web API (Alertmanager >= 0.28's keys): app_token: ${SLACK_BOT_TOKEN}
+ *             # (or app_token_file), app_url: https://slack.com/api/chat.postMessage
+ *             channel: '#alerts'        # required with app_token; username, icon_emoji, ...
  *             title: ..., text: ..., color: ...   # literal (templates are not expanded)
  *             send_resolved: false      # (Alertmanager's default)
  *             http_config: {...}        # as above; timeout: 10s
@@ -93,6 +95,7 @@
 static void check_http(struct dw_schema_ctx *ctx, void *obj);
 static void check_receiver(struct dw_schema_ctx *ctx, void *obj);
 static void check_slack(struct dw_schema_ctx *ctx, void *obj);
+static void check_slack_item(struct dw_schema_ctx *ctx, void *obj);
 static void check_email(struct dw_schema_ctx *ctx, void *obj);
 static void check_email_item(struct dw_schema_ctx *ctx, void *obj);
 static void check_twilio(struct dw_schema_ctx *ctx, void *obj);
@@ -161,6 +164,11 @@ static const struct dw_schema_field slack_fields[] = {
     {.name = "api_url", .type = DW_SCHEMA_STRING, .flags = DW_SCHEMA_URL,
      DW_SCHEMA_AT(struct y_slack, api_url)},
     {.name = "api_url_file", .type = DW_SCHEMA_STRING, DW_SCHEMA_AT(struct y_slack, api_url_file)},
+    {.name = "app_token", .type = DW_SCHEMA_STRING, DW_SCHEMA_AT(struct y_slack, app_token)},
+    {.name = "app_token_file", .type = DW_SCHEMA_STRING,
+     DW_SCHEMA_AT(struct y_slack, app_token_file)},
+    {.name = "app_url", .type = DW_SCHEMA_STRING, .flags = DW_SCHEMA_URL,
+     .def = "https://slack.com/api/chat.postMessage", DW_SCHEMA_AT(struct y_slack, app_url)},
     {.name = "channel", .type = DW_SCHEMA_STRING, DW_SCHEMA_AT(struct y_slack, channel)},
     {.name = "username", .type = DW_SCHEMA_STRING, DW_SCHEMA_AT(struct y_slack, username)},
     {.name = "icon_emoji", .type = DW_SCHEMA_STRING, DW_SCHEMA_AT(struct y_slack, icon_emoji)},
@@ -179,6 +187,8 @@ static const struct dw_schema_field slack_fields[] = {
      DW_SCHEMA_AT(struct y_slack, http)},
 };
 static const struct dw_schema slack_schema = {slack_fields, N(slack_fields), false, check_slack};
+static const struct dw_schema slack_item_schema = {slack_fields, N(slack_fields), false,
+                                                   check_slack_item};
 
 static const struct dw_schema_field email_fields[] = {
     {.name = "to", .type = DW_SCHEMA_STRING, DW_SCHEMA_AT(struct y_email, to)},
@@ -296,7 +306,7 @@ static const struct dw_schema_field receiver_fields[] = {
     {.name = "name", .type = DW_SCHEMA_STRING, .flags = DW_SCHEMA_REQUIRED,
      DW_SCHEMA_AT(struct y_receiver, name)},
     CHANNEL_LIST("webhook_configs", webhook_schema, webhooks, nwebhooks),
-    CHANNEL_LIST("slack_configs", slack_schema, slacks, nslacks),
+    CHANNEL_LIST("slack_configs", slack_item_schema, slacks, nslacks),
     CHANNEL_LIST("email_configs", email_schema, emails, nemails),
     CHANNEL_LIST("pagerduty_configs", pagerduty_schema, pagerduties, npagerduties),
     CHANNEL_LIST("sms_configs", sms_schema, sms, nsms),
@@ -435,13 +445,38 @@ static void drop_template(struct dw_schema_ctx *ctx, char **value, const char *w
     *value = NULL;
 }
 
+/* An incoming webhook (api_url) or the Web API (app_token), as Alertmanager >= 0.28. */
 static void check_slack(struct dw_schema_ctx *ctx, void *obj)
 {
     struct y_slack *s = obj;
-    check_secret(ctx, &s->api_url, &s->api_url_file, "api_url");
+    bool hook = s->api_url || s->api_url_file, app = s->app_token || s->app_token_file;
+    if (hook && app)
+        dw_schema_error_at(ctx, s->app_token ? &s->app_token : &s->app_token_file,
+                           "at most one of api_url/api_url_file (an incoming webhook) and "
+                           "app_token/app_token_file (the Web API)");
+    else if (!hook && !app)
+        dw_schema_error(ctx, "one of api_url and api_url_file is required (or app_token / "
+                             "app_token_file for the Web API)");
+    else if (hook)
+        check_secret(ctx, &s->api_url, &s->api_url_file, "api_url");
+    else
+        check_secret(ctx, &s->app_token, &s->app_token_file, "app_token");
+    if (app && (auth_given(ctx, &s->http.authorization) || s->http.bearer_token ||
+                s->http.bearer_token_file || s->http.basic_auth.username))
+        dw_schema_error(ctx, "app_token is the request's authorization: http_config cannot set "
+                             "another");
     drop_template(ctx, &s->title, "title");
     drop_template(ctx, &s->text, "text");
     drop_template(ctx, &s->color, "colour");
+}
+
+/* A receiver's item: the Web API has no channel of its own, so one is required. */
+static void check_slack_item(struct dw_schema_ctx *ctx, void *obj)
+{
+    struct y_slack *s = obj;
+    check_slack(ctx, obj);
+    if ((s->app_token || s->app_token_file) && !s->channel)
+        dw_schema_error(ctx, "channel: missing required key (the Web API posts to a channel)");
 }
 
 /* "host:port" (host may be a [v6] literal), port 1..65535. */

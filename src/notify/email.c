@@ -23,6 +23,18 @@
  * episode as one thread. Limitation: if the alert that started the episode
  * leaves the group before the others, later messages name another root.
  *
+ * A plain message (notify_internal.h): Subject its title (else its text's
+ * first line), text/plain with the text, the fields ("Severity: SEV1") and
+ * "link_text: url"; text/html with the same, escaped, line breaks as <br>.
+ * With a "thread" its root id is derived from the key (SHA-256,
+ * "<hash.thread@domain>") and it is rendered as a reply (fresh Message-ID,
+ * In-Reply-To / References the root). The notifier knows whether a message
+ * of that thread was delivered to the same recipients (notify_threads):
+ * when none was (no at->thread_ts), request makes this one the root - its
+ * Message-ID becomes the root id and the two reply headers go - and outcome
+ * reports the root so the notifier remembers it. So the first message
+ * delivered is the root and the later ones name it, whatever was given up.
+ *
  * The To: header depends on the destination, which render does not know:
  * request composes "To: ..." + the rendered message into the attempt
  * (at->upload), and the envelope recipients (at->rcpt) from the same list.
@@ -52,7 +64,8 @@
 
 #define ALERTS_LISTED 50
 #define ALERT_LINE_MAX 500
-#define SUBJECT_MAX 200 /* characters */
+#define SUBJECT_MAX 200        /* characters */
+#define THREAD_MARK ".thread@" /* in the root id of a plain message's thread */
 
 /* ---- addresses ---- */
 
@@ -165,10 +178,30 @@ static char *fresh_id(const char *domain)
     return id;
 }
 
+/* A plain message thread's root id: its key, hashed ("<hash.thread@domain>"). */
+static char *message_root(const char *thread, const char *domain)
+{
+    char *seed = dw_asprintf("message\n%s", thread);
+    char sum[65];
+    dw_sha256_hex(seed, strlen(seed), sum);
+    free(seed);
+    sum[32] = '\0';
+    return dw_asprintf("<%s%s%s>", sum, THREAD_MARK, domain);
+}
+
 static void put_ids(struct dw_buf *b, json_t *doc, const char *domain)
 {
-    const char *kind = json_string_value(json_object_get(doc, "kind"));
-    char *root = thread_root(doc, domain);
+    json_t *m = msg_plain(doc);
+    const char *thread = msg_plain_get(m, "thread");
+    if (m && !thread) {
+        char *id = fresh_id(domain);
+        dw_buf_printf(b, "Message-ID: %s\r\n", id);
+        free(id);
+        return;
+    }
+    /* a message of a thread is rendered as a reply; request makes the first one the root */
+    const char *kind = m ? "reply" : json_string_value(json_object_get(doc, "kind"));
+    char *root = m ? message_root(thread, domain) : thread_root(doc, domain);
     if (kind && strcmp(kind, "fired") == 0) {
         dw_buf_printf(b, "Message-ID: %s\r\n", root);
     } else {
@@ -179,11 +212,27 @@ static void put_ids(struct dw_buf *b, json_t *doc, const char *domain)
     free(root);
 }
 
+/* The subject of either form: the group title, or a message's title (else its text's start). */
+static char *title_of(json_t *doc)
+{
+    json_t *m = msg_plain(doc);
+    if (!m)
+        return msg_title(doc);
+    const char *t = msg_plain_get(m, "title");
+    if (t)
+        return text_cut(t, SUBJECT_MAX);
+    const char *text = msg_plain_get(m, "text");
+    char *line = dw_strndup(text, strcspn(text, "\r\n"));
+    char *cut = text_cut(line, SUBJECT_MAX);
+    free(line);
+    return cut;
+}
+
 static void put_headers(struct dw_buf *b, const struct y_email *c, json_t *doc)
 {
     const char *from = header_value(c, "From");
     dw_buf_printf(b, "From: %s\r\n", from ? from : c->from);
-    char *title = msg_title(doc);
+    char *title = title_of(doc);
     const char *subject = header_value(c, "Subject");
     put_subject(b, subject ? subject : title);
     free(title);
@@ -313,6 +362,90 @@ static char *html_part(json_t *doc, const char *title, const struct link *links,
     return dw_buf_steal(&b);
 }
 
+/* ---- a plain message's parts ---- */
+
+static char *plain_text_part(json_t *m, const char *title)
+{
+    struct dw_buf b;
+    dw_buf_init(&b, 0);
+    const char *text = msg_plain_get(m, "text"), *url = msg_plain_get(m, "url");
+    dw_buf_printf(&b, "%s\n\n", title);
+    if (text)
+        dw_buf_printf(&b, "%s\n", text);
+    json_t *f;
+    size_t i;
+    json_array_foreach(json_object_get(m, "fields"), i, f)
+    {
+        dw_buf_printf(&b, "%s%s: %s\n", i ? "" : "\n",
+                      json_string_value(json_object_get(f, "title")),
+                      json_string_value(json_object_get(f, "value")));
+    }
+    if (url) {
+        const char *label = msg_plain_get(m, "link_text");
+        dw_buf_printf(&b, "\n%s: %s\n", label ? label : "Open", url);
+    }
+    return dw_buf_steal(&b);
+}
+
+/* s escaped, each line break a <br> (CRLF counted once). */
+static void html_lines(struct dw_buf *b, const char *s)
+{
+    while (*s) {
+        size_t n = strcspn(s, "\r\n");
+        char *line = dw_strndup(s, n);
+        dw_buf_xml_escape(b, line);
+        free(line);
+        s += n;
+        if (*s == '\r' && s[1] == '\n')
+            s++;
+        if (*s) {
+            dw_buf_puts(b, "<br>\n");
+            s++;
+        }
+    }
+}
+
+static char *plain_html_part(json_t *m, const char *title)
+{
+    struct dw_buf b;
+    dw_buf_init(&b, 0);
+    const char *text = msg_plain_get(m, "text"), *url = msg_plain_get(m, "url");
+    dw_buf_puts(&b, "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>");
+    dw_buf_xml_escape(&b, title);
+    dw_buf_puts(&b, "</title></head><body>\n<h2>");
+    dw_buf_xml_escape(&b, title);
+    dw_buf_puts(&b, "</h2>\n");
+    if (text) {
+        dw_buf_puts(&b, "<p>");
+        html_lines(&b, text);
+        dw_buf_puts(&b, "</p>\n");
+    }
+    json_t *fields = json_object_get(m, "fields"), *f;
+    size_t i;
+    if (json_array_size(fields))
+        dw_buf_puts(&b, "<table>\n");
+    json_array_foreach(fields, i, f)
+    {
+        dw_buf_puts(&b, "<tr><th align=\"left\">");
+        dw_buf_xml_escape(&b, json_string_value(json_object_get(f, "title")));
+        dw_buf_puts(&b, "</th><td>");
+        dw_buf_xml_escape(&b, json_string_value(json_object_get(f, "value")));
+        dw_buf_puts(&b, "</td></tr>\n");
+    }
+    if (json_array_size(fields))
+        dw_buf_puts(&b, "</table>\n");
+    if (url) {
+        const char *label = msg_plain_get(m, "link_text");
+        dw_buf_puts(&b, "<p><a href=\"");
+        dw_buf_xml_escape(&b, url);
+        dw_buf_puts(&b, "\">");
+        dw_buf_xml_escape(&b, label ? label : "Open");
+        dw_buf_puts(&b, "</a></p>\n");
+    }
+    dw_buf_puts(&b, "</body></html>\n");
+    return dw_buf_steal(&b);
+}
+
 /* One MIME part: its headers and the content in base64, 76 columns. */
 static void put_part(struct dw_buf *b, const char *boundary, const char *type, const char *content)
 {
@@ -339,11 +472,17 @@ static void put_body(struct dw_buf *b, json_t *doc)
                   "MIME-Version: 1.0\r\nContent-Type: multipart/alternative; boundary=\"%s\"\r\n"
                   "\r\nThis is a multi-part message in MIME format.\r\n",
                   boundary);
-    char *title = msg_title(doc), *silence = NULL;
-    struct link links[4];
-    size_t nlinks = links_of(doc, links, &silence);
-    char *text = text_part(doc, title, links, nlinks);
-    char *html = html_part(doc, title, links, nlinks);
+    char *title = title_of(doc), *silence = NULL, *text, *html;
+    json_t *m = msg_plain(doc);
+    if (m) {
+        text = plain_text_part(m, title);
+        html = plain_html_part(m, title);
+    } else {
+        struct link links[4];
+        size_t nlinks = links_of(doc, links, &silence);
+        text = text_part(doc, title, links, nlinks);
+        html = html_part(doc, title, links, nlinks);
+    }
     put_part(b, boundary, "text/plain", text);
     put_part(b, boundary, "text/html", html);
     dw_buf_printf(b, "--%s--\r\n", boundary);
@@ -435,6 +574,57 @@ static void set_tls(const struct y_email *c, CURL *e, bool implicit_tls)
     tls_apply(&c->tls, e);
 }
 
+/* The value of header `name` in the head of msg (heap); NULL when absent. */
+static char *head_value(const char *msg, const char *name)
+{
+    const char *end = strstr(msg, "\r\n\r\n");
+    size_t nl = strlen(name);
+    for (const char *p = msg; end && p < end; p = strstr(p, "\r\n") + 2) {
+        if (strncasecmp(p, name, nl) == 0 && p[nl] == ':') {
+            const char *v = p + nl + 1;
+            while (*v == ' ')
+                v++;
+            return dw_strndup(v, (size_t)(strstr(v, "\r\n") - v));
+        }
+    }
+    return NULL;
+}
+
+static bool is_id_line(const char *p)
+{
+    static const char *const names[] = {"Message-ID:", "In-Reply-To:", "References:"};
+    for (size_t i = 0; i < DW_ARRAY_LEN(names); i++)
+        if (strncasecmp(p, names[i], strlen(names[i])) == 0)
+            return true;
+    return false;
+}
+
+/*
+ * A plain message's thread: rendered as a reply to the root id derived from
+ * its key. When no message of the thread was delivered to this destination
+ * yet (no at->thread_ts), this one becomes the root: its Message-ID is the
+ * root id and the In-Reply-To / References lines go. Appends what to send.
+ */
+static void put_thread_head(struct dw_buf *b, struct attempt *at, const char *body)
+{
+    char *root = head_value(body, "In-Reply-To");
+    if (!root || !strstr(root, THREAD_MARK) || at->thread_ts) {
+        free(root);
+        dw_buf_puts(b, body);
+        return;
+    }
+    const char *end = strstr(body, "\r\n\r\n") + 2; /* past the last header line */
+    for (const char *p = body; p < end;) {
+        const char *eol = strstr(p, "\r\n") + 2;
+        if (!is_id_line(p))
+            dw_buf_append(b, p, (size_t)(eol - p));
+        p = eol;
+    }
+    dw_buf_printf(b, "Message-ID: %s\r\n", root);
+    dw_buf_puts(b, end);
+    at->new_root = root;
+}
+
 /* "To: list" then the rendered message, into the attempt. */
 static void compose(struct attempt *at, const char *to, const char *body)
 {
@@ -445,7 +635,7 @@ static void compose(struct attempt *at, const char *to, const char *body)
         if (*p != '\r' && *p != '\n')
             dw_buf_putc(&b, *p);
     dw_buf_puts(&b, "\r\n");
-    dw_buf_puts(&b, body);
+    put_thread_head(&b, at, body);
     at->upload_len = b.len;
     at->upload_pos = 0;
     at->upload = dw_buf_steal(&b);
@@ -502,6 +692,8 @@ static void email_outcome(CURL *e, CURLcode rc, const struct attempt *at, struct
     o->status = code;
     const char *why = at->errbuf[0] ? at->errbuf : curl_easy_strerror(rc);
     snprintf(o->detail, sizeof o->detail, "smtp: %ld %.200s", code, rc == CURLE_OK ? "sent" : why);
+    if (rc == CURLE_OK && at->new_root)
+        snprintf(o->root_ts, sizeof o->root_ts, "%s", at->new_root);
     if (rc == CURLE_OK)
         verdict(o, OUT_DELIVERED, "success");
     else if (rc == CURLE_LOGIN_DENIED)
@@ -517,9 +709,18 @@ static void email_outcome(CURL *e, CURLcode rc, const struct attempt *at, struct
         verdict(o, OUT_RETRY, rc == CURLE_OPERATION_TIMEDOUT ? "timeout" : "connection_error");
 }
 
+/* A thread's root is per recipient list. */
+static char *email_thread_dest(const void *conf, const char *to)
+{
+    const struct y_email *c = conf;
+    const char *list = to && *to ? to : c->to;
+    return list ? dw_strdup(list) : NULL;
+}
+
 const struct channel email_channel = {
     .kind = "email",
     .render = email_render,
     .request = email_request,
     .outcome = email_outcome,
+    .thread_dest = email_thread_dest,
 };

@@ -45,6 +45,16 @@
  * closed: its retries get through. A final 4xx is the message's fault, not
  * the channel's, and counts as a success here.
  *
+ * Threads: each row carries its thread key (msg_thread_key: a plain
+ * message's "thread", an alert group's firing episode). Before an attempt
+ * on a channel that threads (channel.thread_dest: Slack in Web API mode,
+ * e-mail), the root delivered before for (key, destination) is read from
+ * notify_threads and lent to the request; an attempt delivered without one
+ * reports its own (Slack's channel id and ts) and it is recorded in the
+ * same transaction as the attempt, so the next message of the chain (the
+ * producer gives an incident's messages one order key) replies to it.
+ * This thread is the only writer of notify_threads.
+ *
  * Reload: dw_notifier_reload() raises a flag; the delivery thread re-reads
  * every receiver through dw_alerter_receiver_config at its next turn.
  * Queued rows keep their rendered body and use the receiver's current
@@ -85,6 +95,8 @@ struct delivery {
     uint64_t chain, breaker;
     struct delivery *next_same; /* the next row of this chain */
     struct attempt at;
+    char *thread_dest;  /* where the row's thread lives for its channel (heap); NULL: none */
+    bool thread_rooted; /* the last attempt replied to a known root */
 };
 
 struct breaker {
@@ -516,6 +528,37 @@ static void attempt_failed_to_start(struct dw_notifier *n, struct delivery *d, c
     retry_later(n, d, res, &o);
 }
 
+/*
+ * The root of the row's thread at its destination, when its channel threads
+ * and a message of the thread was delivered there before: lent to the attempt
+ * (root owns the strings). Without one the message starts the thread.
+ */
+static void thread_root(struct dw_notifier *n, struct delivery *d, const struct channel *ch,
+                        const void *conf, struct ob_thread *root)
+{
+    free(d->thread_dest);
+    d->thread_dest = NULL;
+    d->thread_rooted = false;
+    if (!d->row.thread_key || !ch->thread_dest)
+        return;
+    d->thread_dest = ch->thread_dest(conf, d->row.to);
+    if (!d->thread_dest)
+        return;
+    char *err = NULL;
+    int found = outbox_thread_get(n->store, d->row.thread_key, d->thread_dest, root, &err);
+    if (found < 0) {
+        dw_log_kv(DW_LOG_ERROR, "notify",
+                  "reading a thread's root failed; the message starts "
+                  "a new thread",
+                  "error", err ? err : "?", NULL);
+        free(err);
+    } else if (found) {
+        d->at.thread_channel = root->channel_id;
+        d->at.thread_ts = root->ts;
+        d->thread_rooted = true;
+    }
+}
+
 static void attempt_start(struct dw_notifier *n, struct delivery *d, int64_t now_ns)
 {
     const struct channel *ch = NULL;
@@ -540,9 +583,13 @@ static void attempt_start(struct dw_notifier *n, struct delivery *d, int64_t now
     d->started_ms = dw_now_ms();
     d->at = (struct attempt){.easy = curl_easy_init(), .started_ns = now_ns};
     dw_buf_init(&d->at.answer, ANSWER_MAX);
+    struct ob_thread root = {0};
+    thread_root(n, d, ch, conf, &root);
     char *err = NULL;
     int rc = d->at.easy ? ch->request(conf, d->row.to, d->row.body, &d->at, &err) : -1;
     pthread_mutex_unlock(&n->cfg_mu);
+    d->at.thread_channel = d->at.thread_ts = NULL;
+    ob_thread_release(&root);
     if (rc < 0) {
         attempt_failed_to_start(n, d, err ? err : "cannot create a transfer");
         free(err);
@@ -595,6 +642,12 @@ static void answer_received(struct dw_notifier *n, struct delivery *d, CURLcode 
                               .result = o.result,
                               .status = o.status,
                               .detail = o.detail[0] ? dw_strdup(o.detail) : NULL};
+    if (o.action == OUT_DELIVERED && d->thread_dest && !d->thread_rooted && o.root_ts[0]) {
+        res->thread_key = dw_strdup(d->row.thread_key); /* the thread's first: its root */
+        res->thread_dest = dw_strdup(d->thread_dest);
+        res->thread_channel = dw_strdup(o.root_channel);
+        res->thread_ts = dw_strdup(o.root_ts);
+    }
     if (o.action == OUT_DELIVERED)
         finish(n, d, "delivered", res, NULL);
     else if (o.action == OUT_GIVE_UP)
@@ -641,6 +694,7 @@ static void abandon_in_flight(struct dw_notifier *n)
 static void delivery_free(struct delivery *d)
 {
     attempt_release(&d->at);
+    free(d->thread_dest);
     ob_row_release(&d->row);
     free(d);
 }
@@ -731,8 +785,13 @@ static void flush_results(struct dw_notifier *n)
                   NULL);
         free(err);
     }
-    for (size_t i = 0; i < n->nresults; i++)
-        free((char *)n->results[i].detail);
+    for (size_t i = 0; i < n->nresults; i++) {
+        struct ob_result *r = &n->results[i];
+        const char *owned[] = {r->detail, r->thread_key, r->thread_dest, r->thread_channel,
+                               r->thread_ts};
+        for (size_t k = 0; k < DW_ARRAY_LEN(owned); k++)
+            free((char *)owned[k]);
+    }
     n->nresults = 0;
 }
 
@@ -766,6 +825,11 @@ static void event_rows(struct dw_notifier *n, const struct dw_alert_event *ev, s
                        size_t *cnt, size_t *cap, char ***bodies, size_t *nb, size_t *capb)
 {
     struct y_receiver *r = receiver_find(n, ev->receiver ? ev->receiver : "");
+    char *thread = r->ntargets ? msg_thread_key(ev->payload) : NULL;
+    if (thread) {
+        *bodies = dw_grow(*bodies, capb, *nb + 1, sizeof **bodies);
+        (*bodies)[(*nb)++] = thread;
+    }
     for (size_t i = 0; i < r->ntargets; i++) {
         const char *skip = NULL;
         char *body =
@@ -786,6 +850,7 @@ static void event_rows(struct dw_notifier *n, const struct dw_alert_event *ev, s
                                             .kind = r->targets[i].ch->kind,
                                             .order_key = ev->group_key ? ev->group_key : "",
                                             .body = body,
+                                            .thread_key = thread,
                                             .created_ms = ev->at_ms,
                                             .not_after_ms = ev->at_ms + n->give_up_ms};
     }
@@ -874,9 +939,10 @@ static void take_new_events(struct dw_notifier *n)
 
 /* Checks and renders one direct message into *row (its body in *body, heap). */
 static int prepare_row(struct dw_notifier *n, const struct dw_notification *msg, int64_t now,
-                       struct ob_new *row, char **body, char **err)
+                       struct ob_new *row, char **body, char **thread, char **err)
 {
     *body = NULL;
+    *thread = NULL;
     if (!msg->dedup_key || !msg->dedup_key[0] || strlen(msg->dedup_key) > OUTBOX_DEDUP_MAX) {
         *err = dw_asprintf("a dedup key of 1 to %d bytes is required", OUTBOX_DEDUP_MAX);
         return -1;
@@ -898,9 +964,17 @@ static int prepare_row(struct dw_notifier *n, const struct dw_notification *msg,
     const void *conf = providers_conf(n->prov, msg->kind);
     const char *skip = NULL;
     *body = conf ? ch->render(conf, msg->payload, &skip) : NULL;
+    bool no_channel = conf && ch == &slack_channel && !slack_has_channel(conf, msg->to);
     pthread_mutex_unlock(&n->cfg_mu);
     if (!conf) {
         *err = dw_asprintf("no %s channel is configured in the notify section", msg->kind);
+        return -1;
+    }
+    if (no_channel) {
+        free(*body);
+        *body = NULL;
+        *err = dw_strdup("no Slack channel: the Web API needs the message's to or notify.slack's "
+                         "channel");
         return -1;
     }
     if (!*body) {
@@ -918,6 +992,7 @@ static int prepare_row(struct dw_notifier *n, const struct dw_notification *msg,
                            .fallback_to = msg->fallback_to,
                            .payload = msg->fallback_kind ? msg->payload : NULL,
                            .body = *body,
+                           .thread_key = *thread = msg_thread_key(msg->payload),
                            .created_ms = now,
                            .not_after_ms =
                                msg->not_after_ms > 0 ? msg->not_after_ms : now + n->give_up_ms};
@@ -930,10 +1005,12 @@ int dw_notifier_enqueue_many(struct dw_notifier *n, const struct dw_notification
     int64_t now = dw_now_ms();
     struct ob_new *rows = dw_calloc(count ? count : 1, sizeof *rows);
     char **bodies = dw_calloc(count ? count : 1, sizeof *bodies);
+    char **threads = dw_calloc(count ? count : 1, sizeof *threads);
     size_t nrows = 0;
     for (size_t i = 0; i < count; i++) {
         errs[i] = NULL;
-        if (prepare_row(n, &msgs[i], now, &rows[nrows], &bodies[nrows], &errs[i]) == 0)
+        if (prepare_row(n, &msgs[i], now, &rows[nrows], &bodies[nrows], &threads[nrows],
+                        &errs[i]) == 0)
             nrows++;
     }
     char *err = NULL;
@@ -950,8 +1027,11 @@ int dw_notifier_enqueue_many(struct dw_notifier *n, const struct dw_notification
         curl_multi_wakeup(n->multi);
     }
     free(err);
-    for (size_t i = 0; i <= nrows && i < count; i++)
+    for (size_t i = 0; i <= nrows && i < count; i++) {
         free(bodies[i]);
+        free(threads[i]);
+    }
+    free(threads);
     free(bodies);
     free(rows);
     return done;

@@ -61,6 +61,11 @@ struct y_webhook { /* one item of webhook_configs */
 struct y_slack {   /* one item of slack_configs (Alertmanager 0.25), or notify.slack */
     char *api_url; /* secret: the incoming webhook's URL; or api_url_file, read at each request */
     char *api_url_file;
+    /* Web API mode (Alertmanager >= 0.28's keys): a bot token (secret; or app_token_file, read
+       at each request) selects chat.postMessage at app_url instead of the incoming webhook. */
+    char *app_token;
+    char *app_token_file;
+    char *app_url; /* default https://slack.com/api/chat.postMessage */
     char *channel; /* NULL: the webhook's own channel */
     char *username;
     char *icon_emoji;
@@ -197,6 +202,12 @@ struct attempt {
     size_t upload_len;       /* its length */
     size_t upload_pos;       /* SMTP: how much the read callback handed to libcurl */
     struct curl_slist *rcpt; /* SMTP: the envelope recipients */
+    size_t answer_keep;      /* bytes of the answer kept; 0: 512 (a Slack Web API answer: more) */
+    /* The root of the message's thread at its destination, when one was delivered before (set
+       by the notifier before request; borrowed; NULL: the message starts the thread). */
+    const char *thread_channel;
+    const char *thread_ts;
+    char *new_root; /* e-mail: the Message-ID this message takes as its thread's root (heap) */
 };
 
 enum outcome_action { OUT_DELIVERED, OUT_RETRY, OUT_GIVE_UP };
@@ -209,6 +220,10 @@ struct outcome {
     long status;            /* HTTP status, 0 when there was none */
     int64_t retry_after_ms; /* from Retry-After, -1 when absent */
     char detail[256];       /* for the log */
+    /* Delivered as a thread's first message: where it is (Slack: the channel id and the
+       message ts it answered; e-mail: "" and the Message-ID); empty otherwise. */
+    char root_channel[64];
+    char root_ts[320];
 };
 
 /**
@@ -226,6 +241,21 @@ struct outcome {
  * final status; bundled: how many pages this message
  * stands for, when more than one). Channels render what they can from it.
  *
+ * The second form is a plain message (the incident module's updates), any
+ * payload without an "alerts" array:
+ *   {"message": {"title": "short line",              (title or text required)
+ *                "text": "plain text, may have several lines",
+ *                "url": "optional link", "link_text": "its label (default Open)",
+ *                "thread": "optional thread key, e.g. INC-20261127093000",
+ *                "color": "P0" | "P1" | "P2" | "resolved" | "#rrggbb" (optional),
+ *                "fields": [{"title": "Severity", "value": "SEV1"}, ...]}}  (at most 10)
+ * Every member is a string but fields; msg_load checks the types and the limits
+ * (title at most 1000 bytes, thread at most 256, text and url at most 64 KiB).
+ * slack, email, sms and webhook render it; voice and pagerduty skip it.
+ * Messages with the same "thread" go to one thread at each destination (a
+ * Slack thread in Web API mode, a mail thread), the first delivered being its
+ * root; an alert group's firing episode is a thread too (msg_thread_key).
+ *
  * conf is the channel's decoded configuration item (y_webhook, ...). to is
  * the destination when the message names one (a person's phone number,
  * e-mail address or Slack channel); NULL: the configuration's own.
@@ -239,7 +269,17 @@ struct channel {
                    char **err);
     /** Classifies the finished transfer. */
     void (*outcome)(CURL *easy, CURLcode rc, const struct attempt *at, struct outcome *out);
+    /**
+     * Where a thread lives for this configuration and destination (a Slack channel in Web API
+     * mode, an e-mail recipient list), heap; NULL when messages cannot thread here. The
+     * notifier keeps each thread's root per (thread key, this) and hands it to request in
+     * at->thread_channel / at->thread_ts. NULL member: the channel does not thread.
+     */
+    char *(*thread_dest)(const void *conf, const char *to);
 };
+
+/** False when c is in Web API mode and neither to nor its channel names where to post. */
+bool slack_has_channel(const struct y_slack *c, const char *to);
 
 extern const struct channel webhook_channel;   /* webhook.c */
 extern const struct channel slack_channel;     /* slack.c */
@@ -285,13 +325,27 @@ void http_outcome(CURL *easy, CURLcode rc, const struct attempt *at, struct outc
 
 /* Reading the message JSON (see struct channel). */
 
-/** The payload as an object with an "alerts" array, or NULL with *skip. */
+/** The payload as an object with an "alerts" array, or NULL with *skip (a plain message too). */
 json_t *msg_parse(const char *payload, const char **skip);
 /**
- * msg_parse, then with send_resolved false the resolved alerts removed;
- * NULL with *skip when it does not parse or nothing fires.
+ * Either form: an alert document (msg_parse, then with send_resolved false
+ * the resolved alerts removed) or a valid plain message; NULL with *skip when
+ * it is neither, or nothing fires. msg_plain tells which.
  */
 json_t *msg_load(const char *payload, bool send_resolved, const char **skip);
+/** The "message" object of a plain message loaded by msg_load (borrowed); NULL for alerts. */
+json_t *msg_plain(json_t *doc);
+/** A string member of a plain message, NULL when absent or empty. */
+const char *msg_plain_get(json_t *m, const char *key);
+/**
+ * The thread a payload belongs to (heap), NULL when none: a plain message's
+ * "thread", prefixed "message:"; an alert group's firing episode,
+ * "episode:" + groupKey + "@" + its earliest startsAt in ms.
+ */
+char *msg_thread_key(const char *payload);
+/** The skip reason of a channel that cannot carry plain messages. */
+#define MSG_NOT_FOR_PLAIN(kind) kind " does not carry plain messages (only alert notifications)"
+
 /** Sets o's member key to value when value is neither NULL nor empty. */
 void msg_set_opt(json_t *o, const char *key, const char *value);
 /** o as compact JSON (heap); out of memory aborts. */

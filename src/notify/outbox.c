@@ -11,6 +11,11 @@
  * given_up, expired or dropped), the attempt count and the time the next
  * attempt is due. notify_attempts keeps every attempt: when, how long, the
  * result class, the status code and the answer's first bytes.
+ * notify_threads (migration 2, with the outbox's thread_key column) keeps
+ * the root of each thread at each destination: (thread_key, destination) ->
+ * channel_id, ts (Slack's message ts, or an e-mail's Message-ID), written
+ * with the attempt that delivered the thread's first message there (first
+ * one wins), pruned with the outbox after 30 days.
  *
  * Ids are AUTOINCREMENT, and the store has one writer, so ids become visible
  * in increasing order: the delivery thread reads new work as "pending rows
@@ -59,6 +64,16 @@ static const struct dw_store_migration migrations[] = {
         " status INTEGER NOT NULL,"
         " detail TEXT,"
         " PRIMARY KEY (outbox_id, n));"},
+    /* Threads: a row's thread key, and the root each thread has at a destination (written by
+       the delivery thread when a thread's first message is delivered there). */
+    {2, "ALTER TABLE notify_outbox ADD COLUMN thread_key TEXT;"
+        "CREATE TABLE notify_threads ("
+        " thread_key TEXT NOT NULL,"
+        " destination TEXT NOT NULL,"
+        " channel_id TEXT NOT NULL,"
+        " ts TEXT NOT NULL,"
+        " created_at BIGINT NOT NULL,"
+        " PRIMARY KEY (thread_key, destination));"},
 };
 
 int outbox_migrate(struct dw_store *s, char **err)
@@ -77,8 +92,8 @@ int outbox_insert(struct dw_store *s, const struct ob_new *rows, size_t n, char 
     static const char sql[] =
         "INSERT INTO notify_outbox (dedup_key, receiver, target, kind, to_addr, order_key, person,"
         " fallback_kind, fallback_to, payload, body, state, attempts, created_at, not_after, "
-        "next_at)"
-        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $13, 'pending', 0, $11, $12, 0)"
+        "next_at, thread_key)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $13, 'pending', 0, $11, $12, 0, $14)"
         " ON CONFLICT (dedup_key) DO NOTHING";
     for (size_t i = 0; i < n; i++) {
         const struct ob_new *r = &rows[i];
@@ -94,7 +109,8 @@ int outbox_insert(struct dw_store *s, const struct ob_new *rows, size_t n, char 
                                text_or_null(r->payload),
                                DW_VINT(r->created_ms),
                                DW_VINT(r->not_after_ms),
-                               DW_VTEXT(r->body)};
+                               DW_VTEXT(r->body),
+                               text_or_null(r->thread_key)};
         if (dw_store_exec(s, sql, p, DW_ARRAY_LEN(p), NULL, NULL, err) != 0)
             return -1;
         added += (int)dw_store_changes(s);
@@ -151,6 +167,7 @@ static int load_row(void *ctx, const struct dw_value *c, size_t nc)
         .created_ms = c[13].i,
         .not_after_ms = c[14].i,
         .next_ms = c[15].i,
+        .thread_key = dup_col(&c[16]),
     };
     return 0;
 }
@@ -164,7 +181,7 @@ int outbox_load(struct dw_store *s, int64_t after_id, size_t max, struct ob_row 
         dw_store_exec(s,
                       "SELECT id, dedup_key, receiver, target, kind, to_addr, order_key,"
                       " person, fallback_kind, fallback_to, payload, body, attempts, created_at,"
-                      " not_after, next_at FROM notify_outbox"
+                      " not_after, next_at, thread_key FROM notify_outbox"
                       " WHERE state = 'pending' AND id > $1 ORDER BY id LIMIT $2",
                       p, 2, load_row, &lc, err);
     if (rc != 0) {
@@ -187,7 +204,7 @@ void ob_row_release(struct ob_row *r)
 {
     char **fields[] = {&r->dedup_key, &r->receiver, &r->kind,          &r->to,
                        &r->order_key, &r->person,   &r->fallback_kind, &r->fallback_to,
-                       &r->payload,   &r->body};
+                       &r->payload,   &r->body,     &r->thread_key};
     for (size_t i = 0; i < DW_ARRAY_LEN(fields); i++)
         free(*fields[i]);
     *r = (struct ob_row){0};
@@ -209,6 +226,17 @@ static int record_one(struct dw_store *s, const struct ob_result *r, char **err)
                           " status, detail) VALUES ($1, $2, $3, $4, $5, $6, $7)"
                           " ON CONFLICT (outbox_id, n) DO NOTHING",
                           a, DW_ARRAY_LEN(a), NULL, NULL, err) != 0)
+            return -1;
+    }
+    if (r->thread_key && r->thread_dest && r->thread_ts) {
+        struct dw_value t[] = {DW_VTEXT(r->thread_key), DW_VTEXT(r->thread_dest),
+                               DW_VTEXT(r->thread_channel ? r->thread_channel : ""),
+                               DW_VTEXT(r->thread_ts), DW_VINT(r->done_ms)};
+        if (dw_store_exec(s,
+                          "INSERT INTO notify_threads (thread_key, destination, channel_id, ts,"
+                          " created_at) VALUES ($1, $2, $3, $4, $5)"
+                          " ON CONFLICT (thread_key, destination) DO NOTHING",
+                          t, DW_ARRAY_LEN(t), NULL, NULL, err) != 0)
             return -1;
     }
     bool done = strcmp(r->state, "pending") != 0;
@@ -245,9 +273,43 @@ int outbox_record(struct dw_store *s, const struct ob_result *r, size_t n, char 
     return dw_store_tx(s, record_tx, &rc, err);
 }
 
+static int thread_row(void *ctx, const struct dw_value *c, size_t nc)
+{
+    (void)nc;
+    struct ob_thread *t = ctx;
+    t->channel_id = dup_col(&c[0]);
+    t->ts = dup_col(&c[1]);
+    return 1;
+}
+
+int outbox_thread_get(struct dw_store *s, const char *thread_key, const char *dest,
+                      struct ob_thread *out, char **err)
+{
+    *out = (struct ob_thread){0};
+    struct dw_value p[] = {DW_VTEXT(thread_key), DW_VTEXT(dest)};
+    if (dw_store_exec(s,
+                      "SELECT channel_id, ts FROM notify_threads"
+                      " WHERE thread_key = $1 AND destination = $2",
+                      p, 2, thread_row, out, err) != 0) {
+        ob_thread_release(out);
+        return -1;
+    }
+    return out->ts ? 1 : 0;
+}
+
+void ob_thread_release(struct ob_thread *t)
+{
+    free(t->channel_id);
+    free(t->ts);
+    *t = (struct ob_thread){0};
+}
+
 static int prune_tx(struct dw_store *s, void *ctx)
 {
     struct dw_value p[] = {DW_VINT(*(int64_t *)ctx)};
+    if (dw_store_exec(s, "DELETE FROM notify_threads WHERE created_at < $1", p, 1, NULL, NULL,
+                      NULL) != 0)
+        return -1;
     if (dw_store_exec(s,
                       "DELETE FROM notify_attempts WHERE outbox_id IN (SELECT id FROM notify_outbox"
                       " WHERE state <> 'pending' AND done_at < $1)",

@@ -20,8 +20,9 @@ struct ob_new {
     const char *order_key;
     const char *person; /* may be NULL */
     const char *fallback_kind, *fallback_to;
-    const char *payload; /* the message JSON, kept only for a fallback (may be NULL) */
-    const char *body;    /* rendered for the channel */
+    const char *payload;    /* the message JSON, kept only for a fallback (may be NULL) */
+    const char *body;       /* rendered for the channel */
+    const char *thread_key; /* msg_thread_key of the message; may be NULL */
     int64_t created_ms, not_after_ms;
 };
 
@@ -30,7 +31,7 @@ struct ob_row {
     int64_t id, target, created_ms, not_after_ms, next_ms;
     int attempts;
     char *dedup_key, *receiver, *kind, *to, *order_key, *person, *fallback_kind, *fallback_to,
-        *payload, *body;
+        *payload, *body, *thread_key;
 };
 
 /** One finished attempt and what it leaves the row in. */
@@ -45,6 +46,15 @@ struct ob_result {
     const char *state;  /* "pending" (retry), "delivered", "given_up", "expired", "dropped" */
     int64_t next_ms;    /* pending: when the next attempt is due */
     int64_t done_ms;
+    /* Delivered as its thread's first message at a destination: remembered (first one wins)
+       so later messages of the thread reply to it. NULL when not. */
+    const char *thread_key, *thread_dest, *thread_channel, *thread_ts;
+};
+
+/** A thread's root at a destination (notify_threads). */
+struct ob_thread {
+    char *channel_id; /* heap; "" when the channel has none (e-mail) */
+    char *ts;         /* heap: Slack's message ts, the e-mail's Message-ID */
 };
 
 int outbox_migrate(struct dw_store *s, char **err);
@@ -63,7 +73,14 @@ void ob_rows_free(struct ob_row *rows, size_t n);
 void ob_row_release(struct ob_row *r);
 /** Records attempts and state changes in one transaction. 0 or -1 with *err. */
 int outbox_record(struct dw_store *s, const struct ob_result *r, size_t n, char **err);
-/** Deletes finished rows (and their attempts) done before cutoff_ms. */
+/**
+ * The root of thread_key at dest: 1 with *out filled (free with ob_thread_release), 0 when none
+ * was delivered there, -1 with *err.
+ */
+int outbox_thread_get(struct dw_store *s, const char *thread_key, const char *dest,
+                      struct ob_thread *out, char **err);
+void ob_thread_release(struct ob_thread *t);
+/** Deletes finished rows (and their attempts) done before cutoff_ms, and threads older. */
 int outbox_prune(struct dw_store *s, int64_t cutoff_ms, char **err);
 /** Number of pending rows, -1 on error. */
 int64_t outbox_pending(struct dw_store *s, char **err);

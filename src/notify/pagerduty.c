@@ -178,7 +178,12 @@ static json_t *event(const void *conf, json_t *doc, bool compact)
 static char *pagerduty_render(const void *conf, const char *payload, const char **skip)
 {
     const struct y_pagerduty *c = conf;
-    json_t *doc = msg_parse(payload, skip);
+    json_t *doc = msg_load(payload, true, skip);
+    if (doc && msg_plain(doc)) {
+        json_decref(doc);
+        *skip = MSG_NOT_FOR_PLAIN("pagerduty");
+        return NULL;
+    }
     if (!doc)
         return NULL;
     if (!c->send_resolved && msg_resolved(doc)) {

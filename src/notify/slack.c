@@ -1,6 +1,6 @@
 /*
  * slack.c - the Slack channel: Alertmanager's slack_config over an incoming
- * webhook, with Block Kit.
+ * webhook or the Web API (chat.postMessage, threads), with Block Kit.
  *
  * DESIGN
  * render: one JSON body per message, built from the group's v4 document:
@@ -24,24 +24,45 @@
  * The secret webhook URL is never part of the body (bodies may be stored
  * and logged); it is read at each request.
  *
- * Follow-ups: an incoming webhook cannot thread (its answer is "ok", not a
- * message ts), so nothing is threaded. Instead every message of a group
- * starts with the same group identity ("[FIRING:2] HighLatency api",
- * "[RESOLVED] HighLatency api"), so a search or a channel's history shows
- * the episode together.
+ * A plain message ({"message": {...}}, notify_internal.h) renders as "text"
+ * (title and text), a header (the title, 150), a mrkdwn section (the text,
+ * escaped and cut like the summary), a section of its fields, an actions
+ * block with one URL button (link_text, default "Open") and, when it names
+ * a colour (P0, P1, P2, resolved or #rrggbb; else the configured one), an
+ * attachment carrying it. Compact (over BODY_MAX): shorter text, no fields.
  *
- * request: `to` (a person's "@user" or a "#channel") replaces the channel:
- * the body is composed again into the attempt. POST application/json.
+ * Two modes, by the configuration:
+ *  - incoming webhook (api_url / api_url_file): POST application/json to the
+ *    secret URL; `to` (a person's "@user" or a "#channel") replaces the
+ *    channel. It cannot thread (its answer is "ok", not a message ts): every
+ *    message of a group starts with the same group identity instead.
+ *  - Web API (app_token / app_token_file, Alertmanager >= 0.28's keys):
+ *    POST app_url (chat.postMessage) with "Authorization: Bearer <token>"
+ *    and application/json; charset=utf-8; "channel" is `to` or the
+ *    configured channel. Slack answers 200 {"ok":true,"channel":"C..",
+ *    "ts":".."}; the notifier keeps the ts of a thread's first delivered
+ *    message (notify_threads) and hands it back (at->thread_channel /
+ *    thread_ts), so later messages of the thread carry "thread_ts" and go to
+ *    the root's channel id. Threads: a plain message's "thread"; an alert
+ *    group's firing episode (msg_thread_key), so an episode's "changed",
+ *    "repeat" and "resolved" reply under its "fired" message.
  *
- * outcome: the webhook's table; Slack's own error text ("channel_not_found",
- * "invalid_payload", "channel_is_archived", "action_prohibited", "no_text"...)
- * is in the detail of a given-up 4xx. 429 waits for Retry-After.
+ * outcome: the webhook's table; a given-up 4xx carries Slack's own error text
+ * ("channel_not_found", "invalid_payload", "channel_is_archived", "no_text"...)
+ * in the detail; 429 waits for Retry-After. A 2xx that is the Web API's JSON
+ * with ok:false is classified by its error: ratelimited / rate_limited,
+ * internal_error, fatal_error, service_unavailable and request_timeout are
+ * retried (Retry-After honoured), every other error (invalid_auth,
+ * not_authed, channel_not_found, is_archived, msg_too_long, no_text,
+ * invalid_blocks, ...) is given up with "slack: <error>" in the detail.
+ * Neither the webhook URL nor the token is ever part of a body or a log.
  *
  * Threads: the notifier's delivery thread.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <jansson.h>
 
@@ -54,6 +75,8 @@
 #define BUTTON_URL_MAX 3000
 #define ALERT_LINES 20
 #define ALERT_LINE_MAX 300
+#define DEFAULT_APP_URL "https://slack.com/api/chat.postMessage"
+#define WEB_API_ANSWER_KEEP (BODY_MAX + 8192) /* chat.postMessage echoes the message */
 
 /* mrkdwn text: &, < and > are escaped, the rest is literal. */
 static char *mrkdwn(const char *s, size_t max)
@@ -91,6 +114,22 @@ static json_t *field(const char *name, const char *value)
     free(n);
     free(v);
     return f;
+}
+
+/* A plain message's colour name (P0, P1, P2, resolved) or #rrggbb as a colour; NULL: none. */
+static const char *named_colour(const char *name)
+{
+    if (!name)
+        return NULL;
+    if (strcmp(name, "P0") == 0)
+        return "#d00000";
+    if (strcmp(name, "P1") == 0)
+        return "#ff9900";
+    if (strcmp(name, "P2") == 0)
+        return "#439fe0";
+    if (strcmp(name, "resolved") == 0)
+        return "#2eb67d";
+    return name;
 }
 
 static const char *colour(const struct y_slack *c, json_t *doc)
@@ -228,11 +267,9 @@ static void append_opt(json_t *arr, json_t *item)
         json_array_append_new(arr, item);
 }
 
-/* The body; compact leaves out the labels and the alert lines. */
-static json_t *message(const void *conf, json_t *doc, bool compact)
+/* The members every body starts with: the configured channel and identity. */
+static json_t *body_head(const struct y_slack *c)
 {
-    const struct y_slack *c = conf;
-    char *title = msg_title(doc);
     json_t *o = json_object();
     msg_set_opt(o, "channel", c->channel);
     msg_set_opt(o, "username", c->username);
@@ -240,6 +277,79 @@ static json_t *message(const void *conf, json_t *doc, bool compact)
     msg_set_opt(o, "icon_url", c->icon_url);
     if (c->link_names)
         json_object_set_new(o, "link_names", json_true());
+    return o;
+}
+
+/* A plain message's fields as a section; NULL when it has none. */
+static json_t *plain_fields_block(json_t *m)
+{
+    json_t *fields = json_array(), *f;
+    size_t i;
+    json_array_foreach(json_object_get(m, "fields"), i, f)
+    {
+        if (i < FIELDS_MAX)
+            json_array_append_new(fields, field(json_string_value(json_object_get(f, "title")),
+                                                json_string_value(json_object_get(f, "value"))));
+    }
+    if (!json_array_size(fields)) {
+        json_decref(fields);
+        return NULL;
+    }
+    return json_pack("{s:s,s:o}", "type", "section", "fields", fields);
+}
+
+/* A plain message's body; compact cuts the text shorter and leaves out the fields. */
+static json_t *plain_message(const void *conf, json_t *doc, bool compact)
+{
+    const struct y_slack *c = conf;
+    json_t *m = msg_plain(doc);
+    const char *title = msg_plain_get(m, "title"), *text = msg_plain_get(m, "text");
+    const char *url = msg_plain_get(m, "url"), *label = msg_plain_get(m, "link_text");
+    json_t *o = body_head(c);
+    char *both =
+        dw_asprintf("%s%s%s", title ? title : "", title && text ? "\n" : "", text ? text : "");
+    char *fallback = mrkdwn(both, compact ? 1000 : SECTION_MAX);
+    json_object_set_new(o, "text", json_string(fallback));
+    json_t *blocks = json_array();
+    if (title) {
+        char *t = text_cut(title, HEADER_MAX);
+        json_array_append_new(
+            blocks, json_pack("{s:s,s:o}", "type", "header", "text", text_obj("plain_text", t)));
+        free(t);
+    }
+    if (text) {
+        char *t = mrkdwn(text, compact ? 1000 : SECTION_MAX);
+        json_array_append_new(
+            blocks, json_pack("{s:s,s:o}", "type", "section", "text", text_obj("mrkdwn", t)));
+        free(t);
+    }
+    append_opt(blocks, compact ? NULL : plain_fields_block(m));
+    json_t *el = json_array();
+    char *l = text_cut(label ? label : "Open", 75);
+    add_button(el, "open", l, url, NULL);
+    free(l);
+    if (json_array_size(el))
+        json_array_append_new(blocks, json_pack("{s:s,s:o}", "type", "actions", "elements", el));
+    else
+        json_decref(el);
+    json_object_set_new(o, "blocks", blocks);
+    const char *col = named_colour(msg_plain_get(m, "color"));
+    if (!col)
+        col = c->color;
+    if (col)
+        json_object_set_new(o, "attachments",
+                            json_pack("[{s:s,s:s}]", "color", col, "fallback", fallback));
+    free(fallback);
+    free(both);
+    return o;
+}
+
+/* The body; compact leaves out the labels and the alert lines. */
+static json_t *message(const void *conf, json_t *doc, bool compact)
+{
+    const struct y_slack *c = conf;
+    char *title = msg_title(doc);
+    json_t *o = body_head(c);
     char *summary = mrkdwn(msg_summary(doc), 1000);
     char *fallback = dw_asprintf("%s: %s", title, summary);
     json_object_set_new(o, "text", json_string(fallback));
@@ -267,17 +377,83 @@ static char *slack_render(const void *conf, const char *payload, const char **sk
     json_t *doc = msg_load(payload, c->send_resolved, skip);
     if (!doc)
         return NULL;
-    char *body = msg_dump_bounded(message, c, doc);
+    char *body = msg_dump_bounded(msg_plain(doc) ? plain_message : message, c, doc);
     json_decref(doc);
     return body;
+}
+
+static bool web_api(const struct y_slack *c)
+{
+    return c->app_token || c->app_token_file;
+}
+
+/* The channel a message goes to: the destination, else the configured channel; NULL: none. */
+static const char *destination(const struct y_slack *c, const char *to)
+{
+    return to && *to ? to : c->channel && *c->channel ? c->channel : NULL;
+}
+
+bool slack_has_channel(const struct y_slack *c, const char *to)
+{
+    return !web_api(c) || destination(c, to);
+}
+
+/* The body with channel (and the thread's root) set, into at->upload. */
+static int compose(struct attempt *at, const char *body, const char *channel, const char *thread_ts,
+                   char **err)
+{
+    json_t *o = json_loads(body, 0, NULL);
+    if (!json_is_object(o)) {
+        json_decref(o);
+        *err = dw_strdup("the rendered Slack body is not JSON");
+        return -1;
+    }
+    if (channel)
+        json_object_set_new(o, "channel", json_string(channel));
+    if (thread_ts)
+        json_object_set_new(o, "thread_ts", json_string(thread_ts));
+    at->upload = msg_dump(o);
+    at->upload_len = strlen(at->upload);
+    json_decref(o);
+    return 0;
+}
+
+/* chat.postMessage with the bot token; a reply names its root's channel id and ts. */
+static int web_api_request(const struct y_slack *c, const char *to, const char *body,
+                           struct attempt *at, char **err)
+{
+    const char *channel = destination(c, to);
+    if (!channel) {
+        *err = dw_strdup("no channel: the Slack Web API needs channel or the message's to");
+        return -1;
+    }
+    bool reply = at->thread_ts && at->thread_channel && *at->thread_channel;
+    if (compose(at, body, reply ? at->thread_channel : channel, reply ? at->thread_ts : NULL, err) <
+        0)
+        return -1;
+    char *token = secret_get(c->app_token, c->app_token_file, err);
+    if (!token) {
+        if (!*err)
+            *err = dw_strdup("no app_token");
+        return -1;
+    }
+    char *auth = dw_asprintf("Authorization: Bearer %s", token);
+    at->headers = curl_slist_append(at->headers, auth);
+    free(auth);
+    free(token);
+    at->answer_keep = WEB_API_ANSWER_KEEP; /* the answer echoes the message; its ts is needed */
+    return http_post(at, c->app_url ? c->app_url : DEFAULT_APP_URL,
+                     "application/json; charset=utf-8", at->upload, at->upload_len, c->timeout_ms,
+                     &c->http, err);
 }
 
 static int slack_request(const void *conf, const char *to, const char *body, struct attempt *at,
                          char **err)
 {
     const struct y_slack *c = conf;
-    if (to && *to &&
-        upload_with_member(at, body, "channel", to, "the rendered Slack body is not JSON", err) < 0)
+    if (web_api(c))
+        return web_api_request(c, to, body, at, err);
+    if (to && *to && compose(at, body, to, NULL, err) < 0)
         return -1;
     char *url = secret_get(c->api_url, c->api_url_file, err);
     if (!url) {
@@ -291,12 +467,68 @@ static int slack_request(const void *conf, const char *to, const char *body, str
     return rc;
 }
 
+/* Web API errors a later attempt can get through (Slack's side or its rate limit). */
+static bool transient(const char *error, bool *rate)
+{
+    static const char *const rated[] = {"ratelimited", "rate_limited"};
+    static const char *const passing[] = {"fatal_error", "internal_error", "service_unavailable",
+                                          "request_timeout"};
+    for (size_t i = 0; i < DW_ARRAY_LEN(rated); i++)
+        if (strcmp(error, rated[i]) == 0)
+            return *rate = true;
+    for (size_t i = 0; i < DW_ARRAY_LEN(passing); i++)
+        if (strcmp(error, passing[i]) == 0)
+            return true;
+    return false;
+}
+
+/* A 2xx answer that is the Web API's JSON: ok:false classified by its error; ok:true gives the
+ * message's channel id and ts. An incoming webhook's "ok" is not JSON and stays delivered. */
+static void web_api_answer(CURL *e, const struct attempt *at, struct outcome *o)
+{
+    json_t *a = at->answer.len ? json_loadb(at->answer.data, at->answer.len, 0, NULL) : NULL;
+    json_t *ok = json_object_get(a, "ok");
+    if (json_is_true(ok)) {
+        const char *ch = json_string_value(json_object_get(a, "channel"));
+        const char *ts = json_string_value(json_object_get(a, "ts"));
+        if (ch && ts && strlen(ch) < sizeof o->root_channel && strlen(ts) < sizeof o->root_ts) {
+            snprintf(o->root_channel, sizeof o->root_channel, "%s", ch);
+            snprintf(o->root_ts, sizeof o->root_ts, "%s", ts);
+        }
+    } else if (json_is_false(ok)) {
+        const char *error = json_string_value(json_object_get(a, "error"));
+        bool rate = false;
+        snprintf(o->detail, sizeof o->detail, "slack: %s", error ? error : "ok:false");
+        if (error && transient(error, &rate)) {
+            o->action = OUT_RETRY;
+            o->result = rate ? "rate_limited" : "server_error";
+            struct curl_header *h = NULL;
+            if (curl_easy_header(e, "Retry-After", 0, CURLH_HEADER, -1, &h) == CURLHE_OK && h)
+                o->retry_after_ms = retry_after_parse(h->value, (int64_t)time(NULL));
+        } else {
+            o->action = OUT_GIVE_UP;
+            o->result = "client_error";
+        }
+    }
+    json_decref(a);
+}
+
 static void slack_outcome(CURL *e, CURLcode rc, const struct attempt *at, struct outcome *o)
 {
     http_outcome(e, rc, at, o);
-    if (rc == CURLE_OK && o->action == OUT_GIVE_UP)
+    if (rc == CURLE_OK && o->action == OUT_DELIVERED)
+        web_api_answer(e, at, o);
+    else if (rc == CURLE_OK && o->action == OUT_GIVE_UP)
         snprintf(o->detail, sizeof o->detail, "slack: HTTP %ld %.*s", o->status,
                  (int)at->answer.len, at->answer.len ? at->answer.data : "(no error text)");
+}
+
+/* A thread needs the Web API (an incoming webhook's answer has no ts). */
+static char *slack_thread_dest(const void *conf, const char *to)
+{
+    const struct y_slack *c = conf;
+    const char *channel = destination(c, to);
+    return web_api(c) && channel ? dw_strdup(channel) : NULL;
 }
 
 const struct channel slack_channel = {
@@ -304,4 +536,5 @@ const struct channel slack_channel = {
     .render = slack_render,
     .request = slack_request,
     .outcome = slack_outcome,
+    .thread_dest = slack_thread_dest,
 };

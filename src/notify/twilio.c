@@ -9,6 +9,8 @@
  *   resolve." and the page's signed acknowledge link. At most 1600
  *   characters (Twilio's limit, counted in UTF-16 units as Twilio does):
  *   the summary is cut (with "…") so the hint and the link stay whole.
+ *   A plain message: "title\ntext" cut to the same limit, then " url" when
+ *   it still fits. voice skips plain messages (nothing to acknowledge).
  * voice: render gives inline TwiML, XML-escaped (preceded by a line
  * "StatusCallback: URL" when the page has a status_url, which request sends
  * as the call's StatusCallback, so an unanswered call reaches the on-call
@@ -128,12 +130,34 @@ static char *sms_tail(json_t *doc)
     return dw_buf_steal(&b);
 }
 
+/* A plain message: "title\ntext", cut to the limit, then " url" when it still fits. */
+static char *sms_plain(json_t *m)
+{
+    const char *title = msg_plain_get(m, "title"), *text = msg_plain_get(m, "text");
+    const char *url = msg_plain_get(m, "url");
+    char *both =
+        dw_asprintf("%s%s%s", title ? title : "", title && text ? "\n" : "", text ? text : "");
+    char *body = cut_units(both, SMS_MAX);
+    free(both);
+    if (url && utf16_len(body) + 1 + utf16_len(url) <= SMS_MAX) {
+        char *with = dw_asprintf("%s %s", body, url);
+        free(body);
+        body = with;
+    }
+    return body;
+}
+
 static char *sms_render(const void *conf, const char *payload, const char **skip)
 {
     const struct y_twilio *c = conf;
     json_t *doc = msg_load(payload, c->send_resolved, skip);
     if (!doc)
         return NULL;
+    if (msg_plain(doc)) {
+        char *body = sms_plain(msg_plain(doc));
+        json_decref(doc);
+        return body;
+    }
     const char *prio = json_string_value(json_object_get(doc, "priority"));
     char *head = dw_asprintf("[%s%s%s] ", prio ? prio : "", prio ? " " : "", state_of(doc));
     char *tail = sms_tail(doc);
@@ -194,6 +218,11 @@ static char *voice_render(const void *conf, const char *payload, const char **sk
 {
     const struct y_twilio *c = conf;
     json_t *doc = msg_load(payload, c->send_resolved, skip);
+    if (doc && msg_plain(doc)) {
+        json_decref(doc);
+        *skip = MSG_NOT_FOR_PLAIN("voice");
+        return NULL;
+    }
     if (!doc)
         return NULL;
     char *text = spoken(doc);

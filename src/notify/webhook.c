@@ -12,6 +12,8 @@
  * send. Per configuration, like Alertmanager: send_resolved: false drops the
  * resolved alerts (and the whole notification when none fires);
  * max_alerts keeps the first N and counts the rest in truncatedAlerts.
+ * A plain message (notify_internal.h) is POSTed as
+ * {"version": "1", "kind": "message", "message": <the message as given>}.
  *
  * request: a POST with Content-Type application/json and User-Agent
  * dojowatch/VERSION, the configured authorization, proxy and TLS files, the
@@ -84,6 +86,14 @@ static char *webhook_render(const void *conf, const char *payload, const char **
     json_t *doc = msg_load(payload, w->send_resolved, skip);
     if (!doc)
         return NULL;
+    json_t *m = msg_plain(doc);
+    if (m) { /* the message as given, in dojowatch's own envelope */
+        json_t *o = json_pack("{s:s,s:s,s:O}", "version", "1", "kind", "message", "message", m);
+        char *body = msg_dump(o);
+        json_decref(o);
+        json_decref(doc);
+        return body;
+    }
     json_object_del(doc, "kind");
     json_object_del(doc, "priority");
     truncate_alerts(doc, w->max_alerts);
@@ -97,10 +107,11 @@ static char *webhook_render(const void *conf, const char *payload, const char **
 static size_t keep_answer(char *data, size_t size, size_t nmemb, void *arg)
 {
     struct attempt *at = arg;
-    if (!at->answer.max) /* a zeroed attempt: give the buffer its bound */
-        dw_buf_init(&at->answer, ANSWER_KEEP);
-    size_t n = size * nmemb, room = ANSWER_KEEP - at->answer.len;
-    if (at->answer.len < ANSWER_KEEP)
+    size_t keep = at->answer_keep ? at->answer_keep : ANSWER_KEEP;
+    if (!at->answer.max || at->answer.max < keep) /* give the buffer its bound */
+        at->answer.max = keep;
+    size_t n = size * nmemb, room = keep - at->answer.len;
+    if (at->answer.len < keep)
         dw_buf_append(&at->answer, data, n < room ? n : room);
     return n;
 }
@@ -333,6 +344,7 @@ void attempt_release(struct attempt *at)
     curl_slist_free_all(at->headers);
     curl_slist_free_all(at->rcpt);
     free(at->upload);
+    free(at->new_root);
     dw_buf_release(&at->answer);
     *at = (struct attempt){0};
 }
@@ -357,26 +369,143 @@ const struct channel *channel_by_kind(const char *kind)
 
 /* ---- reading the message JSON (shared) ---- */
 
+#define NOT_A_PAYLOAD                                                                              \
+    "the payload is neither Alertmanager webhook JSON (\"alerts\") nor a message (\"message\")"
+
 json_t *msg_parse(const char *payload, const char **skip)
 {
     json_t *doc = json_loads(payload ? payload : "", 0, NULL);
     if (!json_is_object(doc) || !json_is_array(json_object_get(doc, "alerts"))) {
         json_decref(doc);
-        *skip = "the event payload is not Alertmanager webhook JSON";
+        *skip = NOT_A_PAYLOAD;
         return NULL;
     }
     return doc;
 }
 
+/* The limits of a plain message's members (bytes); fields: at most MSG_FIELDS_MAX. */
+#define MSG_TITLE_MAX 1000
+#define MSG_THREAD_MAX 256
+#define MSG_TEXT_MAX 65536
+#define MSG_FIELDS_MAX 10
+
+static bool is_hex_colour(const char *c)
+{
+    return c[0] == '#' && strlen(c) == 7 && strspn(c + 1, "0123456789abcdefABCDEF") == 6;
+}
+
+/* A member that must be a string of at most max bytes when present; NULL when fine. */
+static const char *check_string(json_t *m, const char *key, size_t max, const char *why)
+{
+    json_t *v = json_object_get(m, key);
+    if (v && (!json_is_string(v) || json_string_length(v) > max))
+        return why;
+    return NULL;
+}
+
+static const char *check_fields(json_t *fields)
+{
+    static const char why[] =
+        "message: fields must be an array of at most 10 {\"title\", \"value\"} strings";
+    if (!fields)
+        return NULL;
+    if (!json_is_array(fields) || json_array_size(fields) > MSG_FIELDS_MAX)
+        return why;
+    size_t i;
+    json_t *f;
+    json_array_foreach(fields, i, f)
+    {
+        if (!json_is_object(f) || !json_is_string(json_object_get(f, "title")) ||
+            !json_is_string(json_object_get(f, "value")) ||
+            json_string_length(json_object_get(f, "title")) > MSG_TITLE_MAX ||
+            json_string_length(json_object_get(f, "value")) > MSG_TITLE_MAX)
+            return why;
+    }
+    return NULL;
+}
+
+/* Why m is not a valid plain message; NULL when it is. */
+static const char *plain_problem(json_t *m)
+{
+    if (!json_is_object(m))
+        return NOT_A_PAYLOAD;
+    const char *why;
+    if ((why = check_string(m, "title", MSG_TITLE_MAX,
+                            "message: title must be a string of at "
+                            "most 1000 bytes")) ||
+        (why = check_string(m, "text", MSG_TEXT_MAX,
+                            "message: text must be a string of at most "
+                            "64 KiB")) ||
+        (why = check_string(m, "url", MSG_TEXT_MAX, "message: url must be a string")) ||
+        (why =
+             check_string(m, "link_text", MSG_TITLE_MAX, "message: link_text must be a string")) ||
+        (why = check_string(m, "thread", MSG_THREAD_MAX,
+                            "message: thread must be a string of at "
+                            "most 256 bytes")) ||
+        (why = check_string(m, "color", 16,
+                            "message: color must be P0, P1, P2, resolved or "
+                            "#rrggbb")) ||
+        (why = check_fields(json_object_get(m, "fields"))))
+        return why;
+    if (!msg_plain_get(m, "title") && !msg_plain_get(m, "text"))
+        return "message: a title or a text is required";
+    const char *c = msg_plain_get(m, "color");
+    if (c && strcmp(c, "P0") != 0 && strcmp(c, "P1") != 0 && strcmp(c, "P2") != 0 &&
+        strcmp(c, "resolved") != 0 && !is_hex_colour(c))
+        return "message: color must be P0, P1, P2, resolved or #rrggbb";
+    return NULL;
+}
+
 json_t *msg_load(const char *payload, bool send_resolved, const char **skip)
 {
-    json_t *doc = msg_parse(payload, skip);
+    json_t *doc = json_loads(payload ? payload : "", 0, NULL);
+    if (json_is_object(doc) && !json_is_array(json_object_get(doc, "alerts"))) {
+        const char *why = plain_problem(json_object_get(doc, "message"));
+        if (!why)
+            return doc;
+        json_decref(doc);
+        *skip = why;
+        return NULL;
+    }
+    json_decref(doc);
+    doc = msg_parse(payload, skip);
     if (doc && !send_resolved && !drop_resolved(doc)) {
         json_decref(doc);
         *skip = "nothing fires and send_resolved is false";
         return NULL;
     }
     return doc;
+}
+
+json_t *msg_plain(json_t *doc)
+{
+    if (json_is_array(json_object_get(doc, "alerts")))
+        return NULL;
+    json_t *m = json_object_get(doc, "message");
+    return json_is_object(m) ? m : NULL;
+}
+
+const char *msg_plain_get(json_t *m, const char *key)
+{
+    const char *v = json_string_value(json_object_get(m, key));
+    return v && *v ? v : NULL;
+}
+
+char *msg_thread_key(const char *payload)
+{
+    const char *skip = NULL;
+    json_t *doc = msg_load(payload, true, &skip);
+    if (!doc)
+        return NULL;
+    char *key = NULL;
+    json_t *m = msg_plain(doc);
+    const char *group = json_string_value(json_object_get(doc, "groupKey"));
+    if (m && msg_plain_get(m, "thread"))
+        key = dw_asprintf("message:%s", msg_plain_get(m, "thread"));
+    else if (!m && group && *group)
+        key = dw_asprintf("episode:%s@%lld", group, (long long)msg_first_start(doc));
+    json_decref(doc);
+    return key;
 }
 
 void msg_set_opt(json_t *o, const char *key, const char *value)

@@ -1,6 +1,6 @@
 """receivers - local stand-ins for the notification services an integration
-test or a bench script cannot reach from this machine: Slack incoming webhooks,
-Twilio's REST API (Messages, Calls), PagerDuty Events API v2, an Alertmanager
+test or a bench script cannot reach from this machine: Slack incoming webhooks
+and its Web API's chat.postMessage (SlackAppReceiver: bot token, threads), Twilio's REST API (Messages, Calls), PagerDuty Events API v2, an Alertmanager
 webhook v4 endpoint and an SMTP server (aiosmtpd).
 
 Each receiver listens on 127.0.0.1 on a free port in a background thread,
@@ -663,6 +663,142 @@ def slack_block_problems(blocks, block_types=SLACK_BLOCK_TYPES):
             if extra:
                 out.append("%s: unexpected fields %s" % (w, sorted(extra)))
     return out
+
+
+# --------------------------------------------------------------------------
+# Slack Web API: chat.postMessage with a bot token
+# --------------------------------------------------------------------------
+
+SLACK_APP_PATH = "/api/chat.postMessage"
+SLACK_APP_TOKEN = "xoxb-0000-test-token"
+SLACK_TEXT_MAX = 40000
+
+
+class SlackAppReceiver(HTTPReceiver):
+    """Slack's Web API method chat.postMessage (POST /api/chat.postMessage).
+
+    Checks the bearer token (missing: not_authed, wrong: invalid_auth), a JSON
+    body (application/json, charset allowed) with a channel (channels, when
+    given, lists the names accepted; else any), text or blocks (no_text;
+    blocks checked like the incoming webhook's: invalid_blocks; text over
+    40,000 characters: msg_too_long), and a thread_ts that is a ts this
+    receiver issued in that channel (thread_not_found). Like Slack, errors
+    are HTTP 200 {"ok": false, "error": ...}. Success answers
+    {"ok": true, "channel": <id>, "ts": <ts>, "message": {...}} with a stable
+    channel id per channel name ("C" + 10 hex digits; an issued id is accepted
+    as the channel) and increasing ts. error(code) queues an ok:false answer;
+    an injected 429 carries Retry-After, 5xx an internal_error body.
+    req.info: channel (the id), ts, thread_ts (None at top level)."""
+
+    name = "slack-app"
+
+    def __init__(self, token=SLACK_APP_TOKEN, channels=None, **kw):
+        super().__init__(**kw)
+        self.token = token
+        self.channels = None if channels is None else set(channels)
+        self._ids = {}  # channel name -> id
+        self._issued = {}  # channel id -> set of ts
+        self._next = 0
+        self._base = int(time.time())
+        self._app_lock = threading.Lock()
+
+    def error(self, code, n=1):
+        """The next n well-formed requests get HTTP 200 {"ok": false, "error": code}."""
+        return self.script([(200, {"ok": False, "error": code},
+                             {"Content-Type": "application/json; charset=utf-8"})] * n)
+
+    def canned(self, status):
+        hdrs = {"Content-Type": "application/json; charset=utf-8"}
+        if status == 429:
+            hdrs["Retry-After"] = "1"
+            return _jbody({"ok": False, "error": "ratelimited"}), hdrs
+        if status >= 500:
+            return _jbody({"ok": False, "error": "internal_error"}), hdrs
+        return _jbody({"ok": False, "error": "invalid_request"}), hdrs
+
+    def _err(self, req, code, problem):
+        req.problems.append(problem)
+        return 200, {"ok": False, "error": code}, {"Content-Type": "application/json; charset=utf-8"}
+
+    def _channel_id(self, name):
+        """The id of a channel name or issued id; None for an unknown one."""
+        with self._app_lock:
+            if name in self._issued:
+                return name
+            if self.channels is not None and name not in self.channels:
+                return None
+            if name not in self._ids:
+                cid = "C" + hashlib.sha256(name.encode()).hexdigest()[:10].upper()
+                self._ids[name] = cid
+                self._issued.setdefault(cid, set())
+            return self._ids[name]
+
+    def check(self, req):
+        if req.method != "POST":
+            req.problems.append("method %s, want POST" % req.method)
+            return 405, b"", {}
+        if req.route != SLACK_APP_PATH:
+            req.problems.append("path %s, want %s" % (req.route, SLACK_APP_PATH))
+            return 404, {"ok": False, "error": "unknown_method"}, {"Content-Type": "application/json"}
+        auth = req.header("authorization")
+        if not auth:
+            return self._err(req, "not_authed", "no Authorization header")
+        if auth != "Bearer " + self.token:
+            return self._err(req, "invalid_auth", "Authorization is not Bearer <the token>")
+        ctype, params = _content_type(req)
+        if ctype != "application/json" or params.get("charset", "utf-8").lower() != "utf-8":
+            return self._err(req, "invalid_form_data", "Content-Type %r, want application/json"
+                             % req.header("content-type"))
+        err = _decode_json(req)
+        if err:
+            return self._err(req, "invalid_json", err)
+        msg = req.parsed
+        if not isinstance(msg, dict):
+            return self._err(req, "invalid_json", "body is not a JSON object")
+        channel = msg.get("channel")
+        if not isinstance(channel, str) or not channel:
+            return self._err(req, "channel_not_found", "channel missing or empty")
+        cid = self._channel_id(channel)
+        if cid is None:
+            return self._err(req, "channel_not_found", "unknown channel %r" % channel)
+        text, blocks = msg.get("text"), msg.get("blocks")
+        if text is not None and not isinstance(text, str):
+            return self._err(req, "invalid_arguments", "text is not a string")
+        if blocks is not None:
+            problems = slack_block_problems(blocks)
+            if problems:
+                req.problems.extend(problems)
+                return 200, {"ok": False, "error": "invalid_blocks"}, {"Content-Type": "application/json"}
+        if not text and not blocks:
+            return self._err(req, "no_text", "neither a non-empty text nor blocks")
+        if text and len(text) > SLACK_TEXT_MAX:
+            return self._err(req, "msg_too_long", "text is %d chars (max %d)" % (len(text), SLACK_TEXT_MAX))
+        thread = msg.get("thread_ts")
+        if thread is not None:
+            with self._app_lock:
+                known = isinstance(thread, str) and thread in self._issued.get(cid, ())
+            if not known:
+                return self._err(req, "thread_not_found", "thread_ts %r was not issued in %s" % (thread, cid))
+        req.info.update(channel=cid, thread_ts=thread)
+        return None
+
+    def ok(self, req):
+        with self._app_lock:
+            self._next += 1
+            ts = "%d.%06d" % (self._base, self._next)
+            cid = req.info["channel"]
+            if req.info.get("thread_ts") is None:  # only a top-level message can be a root
+                self._issued[cid].add(ts)
+        req.info["ts"] = ts
+        echo = {"type": "message", "text": req.parsed.get("text", ""), "ts": ts}
+        if req.info.get("thread_ts"):
+            echo["thread_ts"] = req.info["thread_ts"]
+        return 200, {"ok": True, "channel": cid, "ts": ts, "message": echo}, \
+            {"Content-Type": "application/json; charset=utf-8"}
+
+    def messages(self):
+        """The requests answered ok:true, oldest first."""
+        return [r for r in self.requests if r.valid and r.status == 200 and "ts" in r.info]
 
 
 # --------------------------------------------------------------------------

@@ -24,8 +24,9 @@ import urllib.request
 from email.message import EmailMessage
 
 from dwtest import run, test
-from receivers import (PagerDutyReceiver, SlackReceiver, SmtpReceiver, TwilioReceiver, WebhookReceiver,
-                       gather_params, http_request, inbound_sms_params, post_inbound, twilio_signature)
+from receivers import (SLACK_APP_TOKEN, PagerDutyReceiver, SlackAppReceiver, SlackReceiver, SmtpReceiver,
+                       TwilioReceiver, WebhookReceiver, gather_params, http_request, inbound_sms_params,
+                       post_inbound, twilio_signature)
 
 JSON = {"Content-Type": "application/json"}
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
@@ -666,6 +667,96 @@ def smtp_implicit_tls_and_auth_without_tls():
     with socket.socket() as so:  # stopped means closed
         so.settimeout(1)
         assert so.connect_ex(("127.0.0.1", port)) != 0
+
+
+# ---------------------------------------------------------------- Slack Web API
+
+APP = {"Content-Type": "application/json; charset=utf-8", "Authorization": "Bearer " + SLACK_APP_TOKEN}
+
+
+def app_post(rx, body, headers=APP, path="/api/chat.postMessage"):
+    return http_request(rx.url + path, json.dumps(body).encode(), headers, "POST")
+
+
+@test
+def slack_app_posts_and_threads_with_issued_ts():
+    with SlackAppReceiver() as rx:
+        r = app_post(rx, {"channel": "#incidents", "text": "INC-1 opened", "blocks": GOOD_BLOCKS})
+        first = r.json()
+        assert r.status == 200 and first["ok"] is True, r
+        assert re.match(r"^C[0-9A-F]{10}$", first["channel"]) and re.match(r"^\d+\.\d{6}$", first["ts"]), first
+        assert first["message"]["ts"] == first["ts"]
+        # a reply by the channel's name or by its id, with the root's ts
+        r2 = app_post(rx, {"channel": "#incidents", "text": "update", "thread_ts": first["ts"]}).json()
+        r3 = app_post(rx, {"channel": first["channel"], "text": "more", "thread_ts": first["ts"]}).json()
+        assert r2["ok"] and r3["ok"] and r2["channel"] == first["channel"] == r3["channel"], (r2, r3)
+        assert float(first["ts"]) < float(r2["ts"]) < float(r3["ts"]), (first, r2, r3)
+        assert r3["message"]["thread_ts"] == first["ts"]
+        other = app_post(rx, {"channel": "#other", "blocks": GOOD_BLOCKS}).json()
+        assert other["ok"] and other["channel"] != first["channel"]
+        msgs = rx.messages()
+        assert [m.info["thread_ts"] for m in msgs] == [None, first["ts"], first["ts"], None], msgs
+        assert [m.info["ts"] for m in msgs] == [first["ts"], r2["ts"], r3["ts"], other["ts"]]
+        assert len(rx.wait_for(4, timeout=1, ok_only=True)) == 4
+
+
+@test
+def slack_app_rejects_like_slack_with_ok_false():
+    with SlackAppReceiver(channels=["#incidents"]) as rx:
+        root = app_post(rx, {"channel": "#incidents", "text": "root"}).json()
+        reply = app_post(rx, {"channel": "#incidents", "text": "r", "thread_ts": root["ts"]}).json()
+        bad_blocks = [{"type": "header", "text": {"type": "plain_text", "text": "h" * 151}}]
+        cases = [  # (body, headers, want error, problem substring)
+            ({"channel": "#incidents", "text": "x"}, {"Content-Type": "application/json"}, "not_authed",
+             "no Authorization"),
+            ({"channel": "#incidents", "text": "x"}, dict(APP, Authorization="Bearer xoxb-wrong"),
+             "invalid_auth", "not Bearer"),
+            ({"text": "x"}, APP, "channel_not_found", "channel missing"),
+            ({"channel": "#nowhere", "text": "x"}, APP, "channel_not_found", "unknown channel"),
+            ({"channel": "#incidents"}, APP, "no_text", "neither"),
+            ({"channel": "#incidents", "text": ""}, APP, "no_text", "neither"),
+            ({"channel": "#incidents", "blocks": bad_blocks}, APP, "invalid_blocks", "151 chars"),
+            ({"channel": "#incidents", "text": "x" * 40001}, APP, "msg_too_long", "40001 chars"),
+            ({"channel": "#incidents", "text": "x", "thread_ts": "1.000001"}, APP, "thread_not_found",
+             "was not issued"),
+            ({"channel": "#incidents", "text": "x", "thread_ts": reply["ts"]}, APP, "thread_not_found",
+             "was not issued"),  # a reply's ts is not a thread
+            ({"channel": "#incidents", "text": "x"}, dict(APP, **{"Content-Type": "text/plain"}),
+             "invalid_form_data", "Content-Type"),
+        ]
+        for i, (body, hdrs, error, problem) in enumerate(cases):
+            r = app_post(rx, body, hdrs)
+            assert r.status == 200 and r.json() == {"ok": False, "error": error}, (i, r)
+            rec = rx.requests[-1]
+            assert not rec.valid and any(problem in p for p in rec.problems), (i, rec.problems)
+        r = app_post(rx, {"channel": "#incidents", "text": "x"}, path="/api/chat.update")
+        assert r.status == 404 and r.json()["error"] == "unknown_method"
+        assert len(rx.messages()) == 2
+
+
+@test
+def slack_app_injected_errors_and_rate_limit():
+    with SlackAppReceiver() as rx:
+        rx.error("channel_not_found")
+        rx.error("is_archived")
+        rx.script([(429,), (500,)])
+        body = {"channel": "#incidents", "text": "x"}
+        assert app_post(rx, body).json() == {"ok": False, "error": "channel_not_found"}
+        assert app_post(rx, body).json() == {"ok": False, "error": "is_archived"}
+        r = app_post(rx, body)
+        assert r.status == 429 and r.headers["Retry-After"] == "1", r
+        assert r.json() == {"ok": False, "error": "ratelimited"}
+        r = app_post(rx, body)
+        assert r.status == 500 and r.json()["error"] == "internal_error", r
+        r = app_post(rx, body)
+        assert r.status == 200 and r.json()["ok"] is True, r
+        # injected answers issue no ts: only the last one can be a thread's root
+        assert len(rx.messages()) == 1
+        rx.rate_limit(1, per_s=30, retry_after=9)
+        assert app_post(rx, body).status == 200
+        r = app_post(rx, body)
+        assert r.status == 429 and r.headers["Retry-After"] == "9", r
+        assert r.json() == {"ok": False, "error": "ratelimited"}
 
 
 if __name__ == "__main__":

@@ -747,4 +747,142 @@ TEST(a_channel_that_mostly_works_keeps_retries_short)
     fx_close(&f);
 }
 
+/* Appends each row's first column and a newline to *(char **)ctx. */
+static int collect_text(void *ctx, const struct dw_value *c, size_t nc)
+{
+    (void)nc;
+    char **out = ctx;
+    char *next = dw_asprintf("%s%.*s\n", *out ? *out : "", (int)c[0].n, c[0].s);
+    free(*out);
+    *out = next;
+    return 0;
+}
+
+/* ---- threads: Slack's Web API remembers each thread's first message in the store ---- */
+
+static struct dw_notifier *web_api_notifier(struct fixture *f)
+{
+    char *sec = dw_asprintf("notify:\n"
+                            "  slack: {app_token: xoxb-t0k3n, channel: '#incidents',"
+                            " app_url: 'http://127.0.0.1:%d/api/chat.postMessage'}\n",
+                            f->srv->port);
+    struct dw_config *cfg = config_with(sec);
+    free(sec);
+    struct dw_notifier_options o = {.alerter = f->a,
+                                    .store = f->store,
+                                    .config = cfg,
+                                    .consumer = "direct",
+                                    .backoff_base_ms = 20,
+                                    .backoff_max_ms = 80};
+    struct dw_notifier *n = dw_notifier_new(&o);
+    dw_config_unref(&cfg);
+    ASSERT_NOT_NULL(n);
+    ASSERT_EQ_INT(dw_notifier_start(n), 0);
+    return n;
+}
+
+static void enqueue_message(struct fixture *f, const char *key, const char *thread,
+                            const char *title)
+{
+    char *payload = dw_asprintf("{\"message\":{\"title\":\"%s\",\"text\":\"t\",\"thread\":\"%s\"}}",
+                                title, thread);
+    struct dw_notification msg = {
+        .dedup_key = key, .kind = "slack", .payload = payload, .order_key = thread};
+    char *err = NULL;
+    int rc = dw_notifier_enqueue(f->n, &msg, NULL, &err);
+    if (rc)
+        fprintf(stderr, "  enqueue: %s\n", err);
+    free(err);
+    free(payload);
+    ASSERT_EQ_INT(rc, 0);
+}
+
+static json_t *sent_body(struct fixture *f, size_t i)
+{
+    pthread_mutex_lock(&f->srv->mu);
+    json_t *o = json_loads(f->srv->reqs[i].body, 0, NULL);
+    pthread_mutex_unlock(&f->srv->mu);
+    return o;
+}
+
+#define OK_TS(ts)                                                                                  \
+    {                                                                                              \
+        200, "Content-Type: application/json\r\n",                                                 \
+            "{\"ok\":true,\"channel\":\"C0INC\",\"ts\":\"" ts "\"}", 0                             \
+    }
+
+TEST(slack_web_api_threads_an_incidents_messages_across_a_restart)
+{
+    struct fixture f = {0};
+    fx_open(&f, "unused", NULL, 20);
+    dw_notifier_free(&f.n);
+    const struct http_answer answers[] = {
+        {200, NULL, "{\"ok\":false,\"error\":\"channel_not_found\"}", 0}, /* INC-0's root */
+        OK_TS("1700000000.000001"), /* INC-0's second: now its root */
+        OK_TS("1700000000.000100"), /* INC-1's first: the root */
+        OK_TS("1700000000.000200"), /* INC-1's second */
+        OK_TS("1700000000.000300"), /* INC-1's third, after the restart */
+    };
+    http_server_script(f.srv, answers, DW_ARRAY_LEN(answers));
+    f.n = web_api_notifier(&f);
+    enqueue_message(&f, "inc:INC-0:1", "INC-0", "given up");
+    ASSERT_TRUE(wait_finished(&f, 1, 3000));
+    enqueue_message(&f, "inc:INC-0:2", "INC-0", "top level");
+    ASSERT_TRUE(wait_finished(&f, 2, 3000));
+    enqueue_message(&f, "inc:INC-1:1", "INC-1", "opened");
+    enqueue_message(&f, "inc:INC-1:2", "INC-1", "update");
+    ASSERT_TRUE(wait_finished(&f, 4, 3000));
+    dw_notifier_free(&f.n); /* the root is in the store, not only in memory */
+    f.n = web_api_notifier(&f);
+    enqueue_message(&f, "inc:INC-1:3", "INC-1", "resolved");
+    ASSERT_TRUE(wait_finished(&f, 1, 3000));
+    ASSERT_EQ_INT(http_server_count(f.srv), 5);
+    ASSERT_CONTAINS(f.srv->reqs[0].head, "Authorization: Bearer xoxb-t0k3n\r\n");
+    const struct {
+        const char *title, *channel, *thread_ts;
+    } want[] = {
+        {"given up", "#incidents", NULL},
+        {"top level", "#incidents", NULL}, /* the root was given up: no thread */
+        {"opened", "#incidents", NULL},
+        {"update", "C0INC", "1700000000.000100"},
+        {"resolved", "C0INC", "1700000000.000100"},
+    };
+    for (size_t i = 0; i < DW_ARRAY_LEN(want); i++) {
+        json_t *o = sent_body(&f, i);
+        json_t *header = json_array_get(json_object_get(o, "blocks"), 0);
+        ASSERT_EQ_STR(json_string_value(json_object_get(json_object_get(header, "text"), "text")),
+                      want[i].title);
+        ASSERT_EQ_STR(json_string_value(json_object_get(o, "channel")), want[i].channel);
+        const char *ts = json_string_value(json_object_get(o, "thread_ts"));
+        if (want[i].thread_ts)
+            ASSERT_EQ_STR(ts, want[i].thread_ts);
+        else
+            ASSERT_NULL(ts);
+        json_decref(o);
+    }
+    char *err = NULL;
+    json_t *rows = dw_notifier_outbox_json(f.store, NULL, "inc:INC-0:1", 1, false, &err);
+    json_t *row = json_array_get(rows, 0);
+    ASSERT_EQ_STR(json_string_value(json_object_get(row, "state")), "given_up");
+    ASSERT_CONTAINS(json_string_value(json_object_get(row, "lastDetail")), "channel_not_found");
+    json_decref(rows);
+    /* the table: one root per thread and destination, the secret nowhere in the store */
+    char *stored = NULL;
+    ASSERT_EQ_INT(dw_store_exec(f.store,
+                                "SELECT thread_key || ' ' || destination || ' ' || channel_id ||"
+                                " ' ' || ts FROM notify_threads ORDER BY thread_key",
+                                NULL, 0, collect_text, &stored, &err),
+                  0);
+    ASSERT_EQ_STR(stored, "message:INC-0 #incidents C0INC 1700000000.000001\n"
+                          "message:INC-1 #incidents C0INC 1700000000.000100\n");
+    free(stored);
+    stored = NULL;
+    ASSERT_EQ_INT(dw_store_exec(f.store, "SELECT body FROM notify_outbox", NULL, 0, collect_text,
+                                &stored, &err),
+                  0);
+    ASSERT_NOT_CONTAINS(stored, "xoxb-t0k3n");
+    free(stored);
+    fx_close(&f);
+}
+
 TEST_MAIN()

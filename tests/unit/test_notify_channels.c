@@ -1326,4 +1326,454 @@ TEST(check_config_reports_file_positions_for_channels_and_providers)
     free(text);
 }
 
+/* ---- plain messages (the incident module's updates) ---- */
+
+#define INC_TEXT "Database failover <db-1> & replica\nlag 30s"
+#define INC_URL "https://dw.example/incidents/INC-20261127093000"
+#define FIELD1 "{\"title\": \"a\", \"value\": \"b\"}"
+#define FIELDS11                                                                                   \
+    FIELD1 "," FIELD1 "," FIELD1 "," FIELD1 "," FIELD1 "," FIELD1 "," FIELD1 "," FIELD1 "," FIELD1 \
+           "," FIELD1 "," FIELD1
+
+/* Code points of a UTF-8 string. */
+static size_t code_points(const char *s)
+{
+    size_t n = 0;
+    for (; *s; s++)
+        n += ((unsigned char)*s & 0xC0) != 0x80;
+    return n;
+}
+
+/* A plain message payload; thread and color may be NULL; url NULL: without a link. */
+static char *plain_payload(const char *title, const char *text, const char *url, const char *thread,
+                           const char *color)
+{
+    json_t *m = json_object();
+    msg_set_opt(m, "title", title);
+    msg_set_opt(m, "text", text);
+    msg_set_opt(m, "url", url);
+    if (url)
+        json_object_set_new(m, "link_text", json_string("View incident"));
+    msg_set_opt(m, "thread", thread);
+    msg_set_opt(m, "color", color);
+    json_object_set_new(m, "fields",
+                        json_pack("[{s:s,s:s},{s:s,s:s}]", "title", "Severity", "value", "SEV1",
+                                  "title", "Commander", "value", "alice <a@x>"));
+    json_t *doc = json_pack("{s:o}", "message", m);
+    char *s = json_dumps(doc, JSON_COMPACT);
+    json_decref(doc);
+    return s;
+}
+
+static char *render_plain(const struct channel *ch, const void *conf, const char *payload)
+{
+    const char *skip = NULL;
+    char *body = ch->render(conf, payload, &skip);
+    if (!body)
+        fprintf(stderr, "  skipped: %s\n", skip);
+    return body;
+}
+
+TEST(slack_renders_a_plain_message)
+{
+    struct y_slack c = slack_conf();
+    char *p = plain_payload("INC-7 SEV1: checkout down", INC_TEXT, INC_URL, "INC-7", "P1");
+    char *body = render_plain(&slack_channel, &c, p);
+    ASSERT_NOT_NULL(body);
+    json_t *o = json_loads(body, 0, NULL);
+    ASSERT_EQ_STR(json_string_value(json_object_get(o, "channel")), "#alerts");
+    ASSERT_EQ_STR(json_string_value(json_object_get(o, "username")), "dojowatch");
+    ASSERT_EQ_STR(json_string_value(json_object_get(o, "text")),
+                  "INC-7 SEV1: checkout down\nDatabase failover &lt;db-1&gt; &amp; replica\nlag "
+                  "30s");
+    ASSERT_EQ_STR(text_of(block_of_type(o, "header", 0)), "INC-7 SEV1: checkout down");
+    json_t *sec = block_of_type(o, "section", 0);
+    ASSERT_EQ_STR(json_string_value(json_object_get(json_object_get(sec, "text"), "type")),
+                  "mrkdwn");
+    ASSERT_EQ_STR(text_of(sec), "Database failover &lt;db-1&gt; &amp; replica\nlag 30s");
+    json_t *fields = block_of_type(o, "section", 1);
+    ASSERT_EQ_INT(json_array_size(json_object_get(fields, "fields")), 2);
+    ASSERT_TRUE(has_field(fields, "*Severity*\nSEV1"));
+    ASSERT_TRUE(has_field(fields, "*Commander*\nalice &lt;a@x&gt;"));
+    ASSERT_EQ_STR(button_url(o, "open"), INC_URL);
+    json_t *btn = json_array_get(json_object_get(block_of_type(o, "actions", 0), "elements"), 0);
+    ASSERT_EQ_STR(text_of(btn), "View incident");
+    json_t *att = json_array_get(json_object_get(o, "attachments"), 0);
+    ASSERT_EQ_STR(json_string_value(json_object_get(att, "color")), "#ff9900");
+    ASSERT_NULL(json_object_get(o, "thread_ts")); /* request adds it, in Web API mode */
+    ASSERT_NULL(block_of_type(o, "context", 0));
+    json_decref(o);
+    free(body);
+    free(p);
+    /* no colour, no link, a long title: no attachment, no button, the header cut to 150 */
+    char *title = repeated('t', 400);
+    p = plain_payload(title, "x", NULL, NULL, NULL);
+    body = render_plain(&slack_channel, &c, p);
+    o = json_loads(body, 0, NULL);
+    ASSERT_NULL(json_object_get(o, "attachments"));
+    ASSERT_NULL(block_of_type(o, "actions", 0));
+    ASSERT_EQ_INT(code_points(text_of(block_of_type(o, "header", 0))), 150);
+    json_decref(o);
+    free(body);
+    free(p);
+    free(title);
+    p = plain_payload("t", "x", NULL, NULL, "#00ff00");
+    body = render_plain(&slack_channel, &c, p);
+    ASSERT_CONTAINS(body, "\"color\":\"#00ff00\"");
+    free(body);
+    free(p);
+}
+
+TEST(slack_plain_message_body_is_bounded)
+{
+    struct y_slack c = slack_conf();
+    char *huge = repeated('<', 60000); /* each escapes to 4 bytes */
+    char *p = plain_payload("big", huge, INC_URL, NULL, NULL);
+    char *body = render_plain(&slack_channel, &c, p);
+    ASSERT_NOT_NULL(body);
+    ASSERT_TRUE(strlen(body) <= BODY_MAX);
+    json_t *o = json_loads(body, 0, NULL);
+    ASSERT_TRUE(code_points(text_of(block_of_type(o, "section", 0))) <= 3000 * 4);
+    json_decref(o);
+    free(body);
+    free(p);
+    free(huge);
+}
+
+TEST(plain_message_in_webhook_sms_and_the_channels_that_skip_it)
+{
+    char *p = plain_payload("INC-7 SEV1: checkout down", INC_TEXT, INC_URL, "INC-7", "P0");
+    struct y_webhook w = {.url = "http://127.0.0.1:1/h", .send_resolved = false};
+    char *body = render_plain(&webhook_channel, &w, p);
+    json_t *o = json_loads(body, 0, NULL);
+    json_t *given = json_loads(p, 0, NULL);
+    ASSERT_EQ_STR(json_string_value(json_object_get(o, "version")), "1");
+    ASSERT_EQ_STR(json_string_value(json_object_get(o, "kind")), "message");
+    ASSERT_TRUE(json_equal(json_object_get(o, "message"), json_object_get(given, "message")));
+    ASSERT_EQ_INT(json_object_size(o), 3);
+    json_decref(given);
+    json_decref(o);
+    free(body);
+    struct y_twilio t = twilio_conf(1, false);
+    body = render_plain(&sms_channel, &t, p);
+    ASSERT_EQ_STR(body, "INC-7 SEV1: checkout down\n" INC_TEXT " " INC_URL);
+    free(body);
+    char *long_text = repeated('y', 1700);
+    char *lp = plain_payload("T", long_text, INC_URL, NULL, NULL);
+    body = render_plain(&sms_channel, &t, lp);
+    ASSERT_EQ_INT(utf16_units(body), 1600);
+    ASSERT_TRUE(dw_str_has_suffix(body, "y\xE2\x80\xA6"));
+    ASSERT_NOT_CONTAINS(body, "https://");
+    free(body);
+    free(lp);
+    free(long_text);
+    const char *skip = NULL;
+    ASSERT_NULL(voice_channel.render(&t, p, &skip));
+    ASSERT_CONTAINS(skip, "voice does not carry plain messages");
+    struct y_pagerduty pd = pd_conf(1);
+    skip = NULL;
+    ASSERT_NULL(pagerduty_channel.render(&pd, p, &skip));
+    ASSERT_CONTAINS(skip, "pagerduty does not carry plain messages");
+    free(pd.url);
+    free(t.api_url);
+    free(p);
+    /* neither form, or a malformed message: skipped with the reason */
+    struct y_slack c = slack_conf();
+    const struct {
+        const char *payload, *why;
+    } bad[] = {
+        {"{}", "neither Alertmanager webhook JSON"},
+        {"[1]", "neither Alertmanager webhook JSON"},
+        {"not json", "neither Alertmanager webhook JSON"},
+        {"{\"message\": \"hi\"}", "neither Alertmanager webhook JSON"},
+        {"{\"message\": {}}", "a title or a text is required"},
+        {"{\"message\": {\"title\": 7}}", "title must be a string"},
+        {"{\"message\": {\"title\": \"t\", \"color\": \"red\"}}", "color must be"},
+        {"{\"message\": {\"title\": \"t\", \"fields\": [{\"title\": \"a\"}]}}", "fields must be"},
+        {"{\"message\": {\"title\": \"t\", \"fields\": [" FIELDS11 "]}}", "at most 10"},
+        {"{\"message\": {\"title\": \"t\", \"thread\": 1}}", "thread must be"},
+    };
+    for (size_t i = 0; i < DW_ARRAY_LEN(bad); i++) {
+        const struct channel *chs[] = {&slack_channel, &webhook_channel, &sms_channel,
+                                       &email_channel};
+        struct y_email e = email_conf(25);
+        const void *confs[] = {&c, &w, &t, &e};
+        for (size_t k = 0; k < DW_ARRAY_LEN(chs); k++) {
+            skip = NULL;
+            ASSERT_NULL(chs[k]->render(confs[k], bad[i].payload, &skip));
+            ASSERT_CONTAINS(skip, bad[i].why);
+        }
+        free(e.smarthost);
+    }
+}
+
+/* Sends body as a message of a thread whose root (channel, ts) is known or not (NULL). */
+static struct sent send_in_thread(const struct channel *ch, const void *conf, const char *to,
+                                  const char *body, const char *root_channel, const char *root_ts)
+{
+    struct sent s = {0};
+    struct attempt at = {
+        .easy = curl_easy_init(), .thread_channel = root_channel, .thread_ts = root_ts};
+    s.request_rc = ch->request(conf, to, body, &at, &s.err);
+    if (s.request_rc == 0)
+        ch->outcome(at.easy, curl_easy_perform(at.easy), &at, &s.o);
+    attempt_release(&at);
+    return s;
+}
+
+TEST(email_renders_a_plain_message_and_threads_it)
+{
+    struct smtp_server *srv = smtp_start(0, 0, 0, 0);
+    struct y_email c = email_conf(srv->port);
+    char *p =
+        plain_payload("INC-7 SEV1: checkout down \xE2\x9C\x93", INC_TEXT, INC_URL, "INC-7", NULL);
+    char *body = render_plain(&email_channel, &c, p);
+    assert_crlf_and_short_lines(body);
+    char *subject = header(body, "Subject");
+    ASSERT_TRUE(dw_str_has_prefix(subject, "=?UTF-8?B?")); /* RFC 2047: not ASCII */
+    free(subject);
+    char *text = mime_part(body, "text/plain");
+    ASSERT_EQ_STR(text,
+                  "INC-7 SEV1: checkout down \xE2\x9C\x93\n\n" INC_TEXT
+                  "\n\nSeverity: SEV1\nCommander: alice <a@x>\n\nView incident: " INC_URL "\n");
+    free(text);
+    char *html = mime_part(body, "text/html");
+    ASSERT_CONTAINS(html, "<p>Database failover &lt;db-1&gt; &amp; replica<br>\nlag 30s</p>");
+    ASSERT_CONTAINS(html, "<tr><th align=\"left\">Commander</th><td>alice &lt;a@x&gt;</td></tr>");
+    ASSERT_CONTAINS(html, "<a href=\"" INC_URL "\">View incident</a>");
+    free(html);
+    /* the first message of the thread: its Message-ID is the root derived from the key */
+    struct sent s = send_in_thread(&email_channel, &c, NULL, body, NULL, NULL);
+    assert_outcome(s, OUT_DELIVERED, "success");
+    char *root = header(srv->data, "Message-ID");
+    ASSERT_TRUE(dw_str_has_suffix(root, ".thread@dojopool.example>"));
+    ASSERT_NULL(header(srv->data, "In-Reply-To"));
+    ASSERT_NULL(header(srv->data, "References"));
+    ASSERT_EQ_STR(s.o.root_ts, root);
+    assert_header(srv->data, "To", "oncall@dojopool.example");
+    /* a second message of the thread, the root known: a reply to it */
+    char *p2 = plain_payload("INC-7 update", "mitigated", NULL, "INC-7", NULL);
+    char *body2 = render_plain(&email_channel, &c, p2);
+    s = send_in_thread(&email_channel, &c, NULL, body2, "", root);
+    assert_outcome(s, OUT_DELIVERED, "success");
+    char *id2 = header(srv->data, "Message-ID");
+    ASSERT_TRUE(strcmp(id2, root) != 0);
+    assert_header(srv->data, "In-Reply-To", root);
+    assert_header(srv->data, "References", root);
+    ASSERT_EQ_STR(s.o.root_ts, "");
+    /* another thread key: another root; no thread: a lone message */
+    char *p3 = plain_payload("INC-8", "x", NULL, "INC-8", NULL);
+    char *body3 = render_plain(&email_channel, &c, p3);
+    char *other = header(body3, "In-Reply-To");
+    ASSERT_TRUE(strcmp(other, root) != 0);
+    char *p4 = plain_payload("note", "x", NULL, NULL, NULL);
+    char *body4 = render_plain(&email_channel, &c, p4);
+    ASSERT_NULL(header(body4, "In-Reply-To"));
+    char *lone = header(body4, "Message-ID");
+    ASSERT_TRUE(lone && !strstr(lone, ".thread@"));
+    free(lone);
+    char *thread_dest = email_channel.thread_dest(&c, NULL);
+    ASSERT_EQ_STR(thread_dest, "oncall@dojopool.example");
+    free(thread_dest);
+    free(other);
+    free(id2);
+    free(root);
+    char *bodies[] = {body, body2, body3, body4, p, p2, p3, p4};
+    for (size_t i = 0; i < DW_ARRAY_LEN(bodies); i++)
+        free(bodies[i]);
+    free(c.smarthost);
+    smtp_stop(&srv);
+}
+
+/* ---- Slack's Web API (chat.postMessage) ---- */
+
+#define BOT_TOKEN "xoxb-1-secret-token"
+
+static struct y_slack slack_app_at(int port)
+{
+    struct y_slack c = slack_conf();
+    c.api_url = NULL;
+    c.app_token = BOT_TOKEN;
+    c.app_url = dw_asprintf("http://127.0.0.1:%d/api/chat.postMessage", port);
+    c.channel = "#incidents";
+    c.timeout_ms = 1000;
+    return c;
+}
+
+TEST(slack_web_api_posts_with_the_bot_token_and_threads_replies)
+{
+    struct http_server *srv = http_server_start();
+    const struct http_answer answers[] = {
+        {200, "Content-Type: application/json\r\n",
+         "{\"ok\":true,\"channel\":\"C0INC\",\"ts\":\"1700000000.000100\",\"message\":{}}", 0},
+        {200, "Content-Type: application/json\r\n",
+         "{\"ok\":true,\"channel\":\"C0INC\",\"ts\":\"1700000000.000200\"}", 0},
+    };
+    http_server_script(srv, answers, DW_ARRAY_LEN(answers));
+    struct y_slack c = slack_app_at(srv->port);
+    char *p = plain_payload("INC-7 opened", INC_TEXT, INC_URL, "INC-7", "P0");
+    char *body = render_plain(&slack_channel, &c, p);
+    char *dest = slack_channel.thread_dest(&c, NULL);
+    ASSERT_EQ_STR(dest, "#incidents");
+    free(dest);
+    struct sent s = send_in_thread(&slack_channel, &c, NULL, body, NULL, NULL);
+    assert_outcome(s, OUT_DELIVERED, "success");
+    ASSERT_EQ_STR(s.o.root_channel, "C0INC");
+    ASSERT_EQ_STR(s.o.root_ts, "1700000000.000100");
+    ASSERT_CONTAINS(srv->reqs[0].head, "POST /api/chat.postMessage HTTP/1.1\r\n");
+    ASSERT_CONTAINS(srv->reqs[0].head, "Authorization: Bearer " BOT_TOKEN "\r\n");
+    ASSERT_CONTAINS(srv->reqs[0].head, "Content-Type: application/json; charset=utf-8\r\n");
+    json_t *first = json_loads(srv->reqs[0].body, 0, NULL);
+    ASSERT_EQ_STR(json_string_value(json_object_get(first, "channel")), "#incidents");
+    ASSERT_NULL(json_object_get(first, "thread_ts"));
+    ASSERT_EQ_STR(json_string_value(json_object_get(first, "text")),
+                  "INC-7 opened\nDatabase failover &lt;db-1&gt; &amp; replica\nlag 30s");
+    ASSERT_NOT_CONTAINS(srv->reqs[0].body, BOT_TOKEN);
+    json_decref(first);
+    /* the second message replies in the thread of the ts the first got */
+    char *p2 = plain_payload("INC-7 update", "mitigated", NULL, "INC-7", NULL);
+    char *body2 = render_plain(&slack_channel, &c, p2);
+    char *root_channel = dw_strdup(s.o.root_channel), *root_ts = dw_strdup(s.o.root_ts);
+    s = send_in_thread(&slack_channel, &c, NULL, body2, root_channel, root_ts);
+    assert_outcome(s, OUT_DELIVERED, "success");
+    json_t *second = json_loads(srv->reqs[1].body, 0, NULL);
+    ASSERT_EQ_STR(json_string_value(json_object_get(second, "thread_ts")), "1700000000.000100");
+    ASSERT_EQ_STR(json_string_value(json_object_get(second, "channel")), "C0INC");
+    json_decref(second);
+    /* a destination replaces the channel; an incoming webhook cannot thread */
+    dest = slack_channel.thread_dest(&c, "@alice");
+    ASSERT_EQ_STR(dest, "@alice");
+    free(dest);
+    struct y_slack hook = slack_conf();
+    ASSERT_NULL(slack_channel.thread_dest(&hook, "#x"));
+    ASSERT_TRUE(slack_has_channel(&c, NULL));
+    c.channel = NULL;
+    ASSERT_FALSE(slack_has_channel(&c, NULL));
+    s = send_in_thread(&slack_channel, &c, NULL, body2, NULL, NULL);
+    ASSERT_EQ_INT(s.request_rc, -1);
+    ASSERT_CONTAINS(s.err, "no channel");
+    free(s.err);
+    free(root_channel);
+    free(root_ts);
+    free(body2);
+    free(p2);
+    free(body);
+    free(p);
+    free(c.app_url);
+    http_server_stop(&srv);
+}
+
+TEST(slack_web_api_outcomes_by_answer)
+{
+    struct http_server *srv = http_server_start();
+    struct y_slack c = slack_app_at(srv->port);
+    const char *json_ct = "Content-Type: application/json\r\n";
+    const struct answer_case cases[] = {
+        {{200, json_ct, "{\"ok\":false,\"error\":\"channel_not_found\"}", 0},
+         OUT_GIVE_UP,
+         "client_error",
+         "slack: channel_not_found",
+         -1},
+        {{200, json_ct, "{\"ok\":false,\"error\":\"invalid_auth\"}", 0},
+         OUT_GIVE_UP,
+         "client_error",
+         "invalid_auth",
+         -1},
+        {{200, json_ct, "{\"ok\":false,\"error\":\"not_authed\"}", 0},
+         OUT_GIVE_UP,
+         "client_error",
+         "not_authed",
+         -1},
+        {{200, json_ct, "{\"ok\":false,\"error\":\"is_archived\"}", 0},
+         OUT_GIVE_UP,
+         "client_error",
+         "is_archived",
+         -1},
+        {{200, json_ct, "{\"ok\":false,\"error\":\"msg_too_long\"}", 0},
+         OUT_GIVE_UP,
+         "client_error",
+         "msg_too_long",
+         -1},
+        {{200, json_ct, "{\"ok\":false,\"error\":\"invalid_blocks\"}", 0},
+         OUT_GIVE_UP,
+         "client_error",
+         "invalid_blocks",
+         -1},
+        {{429, "Retry-After: 3\r\n", "{\"ok\":false,\"error\":\"ratelimited\"}", 0},
+         OUT_RETRY,
+         "rate_limited",
+         "429",
+         3000},
+        {{200, "Retry-After: 2\r\n", "{\"ok\":false,\"error\":\"ratelimited\"}", 0},
+         OUT_RETRY,
+         "rate_limited",
+         "ratelimited",
+         2000},
+        {{200, json_ct, "{\"ok\":false,\"error\":\"internal_error\"}", 0},
+         OUT_RETRY,
+         "server_error",
+         "internal_error",
+         -1},
+        {{200, json_ct, "{\"ok\":false,\"error\":\"fatal_error\"}", 0},
+         OUT_RETRY,
+         "server_error",
+         "fatal_error",
+         -1},
+        {{503, NULL, "upstream", 0}, OUT_RETRY, "server_error", "503", -1},
+        {{200, json_ct, "{\"ok\":true,\"channel\":\"C1\",\"ts\":\"1.2\"}", 0},
+         OUT_DELIVERED,
+         "success",
+         "HTTP 200",
+         -1},
+    };
+    char *p = plain_payload("t", "x", NULL, "INC-1", NULL);
+    char *body = render_plain(&slack_channel, &c, p);
+    assert_answers(srv, &slack_channel, &c, body, cases, DW_ARRAY_LEN(cases), BOT_TOKEN);
+    /* the token from a file, read at each request; a missing file fails the request */
+    char *dir = tmpdir_new();
+    char *path = write_file(dir, "token", "xoxb-from-file\n");
+    c.app_token = NULL;
+    c.app_token_file = path;
+    assert_outcome(send_one(&slack_channel, &c, NULL, body), OUT_DELIVERED, "success");
+    ASSERT_CONTAINS(srv->reqs[http_server_count(srv) - 1].head,
+                    "Authorization: Bearer xoxb-from-file\r\n");
+    c.app_token_file = "/nonexistent/token";
+    struct sent s = send_one(&slack_channel, &c, NULL, body);
+    ASSERT_EQ_INT(s.request_rc, -1);
+    free(s.err);
+    rm_rf(dir);
+    free(dir);
+    free(path);
+    free(body);
+    free(p);
+    free(c.app_url);
+    http_server_stop(&srv);
+}
+
+TEST(slack_web_api_configuration)
+{
+    const char *ok = "{name: t, slack_configs: [{app_token: xoxb-1, channel: '#inc'}]}";
+    struct dw_diags d;
+    dw_diags_init(&d);
+    struct y_receiver *r = receiver_decode("t", ok, &d);
+    ASSERT_NOT_NULL(r);
+    ASSERT_EQ_STR(r->slacks[0].app_token, "xoxb-1");
+    ASSERT_EQ_STR(r->slacks[0].app_url, "https://slack.com/api/chat.postMessage");
+    ASSERT_NULL(r->slacks[0].api_url);
+    receiver_free(&r);
+    dw_diags_release(&d);
+    assert_diag("{name: t, slack_configs: [{api_url: 'http://x', app_token: xoxb}]}", "xoxb}",
+                "at most one of api_url/api_url_file (an incoming webhook) and "
+                "app_token/app_token_file");
+    assert_diag("{name: t, slack_configs: [{app_token: a, app_token_file: /f, channel: '#x'}]}",
+                "/f,", "at most one of app_token and app_token_file");
+    assert_diag("{name: t, slack_configs: [{app_token: a}]}", "app_token: a",
+                "channel: missing required key");
+    assert_diag("{name: t, slack_configs: [{app_token: a, channel: '#x', app_url: 'ftp://s'}]}",
+                "ftp:", "http(s) URL");
+    assert_diag("{name: t, slack_configs: [{app_token: a, channel: '#x', "
+                "http_config: {bearer_token: b}}]}",
+                "app_token: a", "http_config cannot set another");
+}
+
 TEST_MAIN()
