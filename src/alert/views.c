@@ -244,7 +244,8 @@ int dw_alerter_groups_json(struct dw_alerter *a, const struct dw_alert_filter *f
     pthread_mutex_lock(&a->mu);
     int64_t now = dw_now_ms();
     struct group **v = dw_calloc(a->ngroups ? a->ngroups : 1, sizeof *v);
-    memcpy(v, a->groups, a->ngroups * sizeof *v);
+    if (a->ngroups)
+        memcpy(v, a->groups, a->ngroups * sizeof *v);
     qsort(v, a->ngroups, sizeof *v, group_order);
     json_t *arr = json_array();
     for (size_t i = 0; i < a->ngroups; i++) {
