@@ -790,7 +790,11 @@ int dw_daemon_run(const struct dw_daemon_options *opts)
 
     d.incidents = dw_incidents_open(
         &(struct dw_incidents_options){
-            .store = d.store, .alerter = d.alerter, .oncall = d.oncall, .config = d.cfg},
+            .store = d.store,
+            .alerter = d.alerter,
+            .oncall = d.oncall,
+            .notifier = d.notifier,
+            .config = d.cfg},
         &err);
     if (!d.incidents) {
         dw_log_kv(DW_LOG_ERROR, "incident", "cannot start incidents", "error", err, NULL);

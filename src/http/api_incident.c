@@ -13,7 +13,8 @@
 #include "incident/incident.h"
 #include "incident/report.h"
 
-_Static_assert(DW_INCIDENT_EINVAL == DW_API_EINVAL && DW_INCIDENT_ENOTFOUND == DW_API_ENOTFOUND,
+_Static_assert(DW_INCIDENT_EINVAL == DW_API_EINVAL && DW_INCIDENT_ENOTFOUND == DW_API_ENOTFOUND &&
+                   DW_INCIDENT_EDENIED == DW_API_EDENIED,
                "incident return codes");
 
 #define DOC_MAX (4u << 20) /* a rendered report or notice */
@@ -281,6 +282,43 @@ void dw_api_incident_merge(struct dw_http_request *req, struct dw_http_response 
     json_decref(in);
 }
 
+void dw_api_incident_delete(struct dw_http_request *req, struct dw_http_response *resp,
+                            const struct dw_http_app *app)
+{
+    if (!need_incidents(app, resp))
+        return;
+    char *err = NULL;
+    const char *id = dw_http_req_param(req, "id");
+    int rc = dw_incident_delete(app->incidents, id, dw_http_req_principal(req), dw_now_ms(), &err);
+    dw_api_module_answer(resp, rc, rc == 0 ? json_pack("{s:s}", "deleted", id) : NULL, err);
+}
+
+/* Slack's slash command: the module verifies the signature and answers in Slack's JSON. */
+void dw_api_incident_slack(struct dw_http_request *req, struct dw_http_response *resp,
+                           const struct dw_http_app *app)
+{
+    if (!need_incidents(app, resp))
+        return;
+    size_t len = 0;
+    const char *body = dw_http_req_body(req, &len);
+    struct dw_incident_slack in = {
+        .timestamp = dw_http_req_header(req, "X-Slack-Request-Timestamp"),
+        .signature = dw_http_req_header(req, "X-Slack-Signature"),
+        .body = body ? body : "",
+        .body_len = body ? len : 0,
+        .command = dw_http_req_arg(req, "command"),
+        .text = dw_http_req_arg(req, "text"),
+        .user_name = dw_http_req_arg(req, "user_name"),
+    };
+    char *out = NULL, *err = NULL;
+    int rc = dw_incident_slack_command(app->incidents, &in, dw_now_ms(), &out, &err);
+    if (rc != 0)
+        dw_api_module_error(resp, rc, err);
+    else
+        dw_http_resp_body(resp, 200, "application/json", out, strlen(out));
+    free(err);
+}
+
 /* The report or the notice, as the document itself (not JSON). */
 static void document(struct dw_http_request *req, struct dw_http_response *resp,
                      const struct dw_http_app *app, bool report)
@@ -301,19 +339,12 @@ static void document(struct dw_http_request *req, struct dw_http_response *resp,
         return;
     }
     const char *id = dw_http_req_param(req, "id");
-    json_t *inc = dw_incident_json(app->incidents, id);
-    if (!inc) {
-        dw_http_resp_error(resp, 404, "not_found", "no incident %s", id);
-        return;
-    }
     struct dw_buf out;
     dw_buf_init(&out, DOC_MAX);
     char *err = NULL;
-    int rc = report ? dw_incident_render_report(inc, NULL, f, &out, &err)
-                    : dw_incident_render_notice(inc, NULL, f, &out, &err);
-    json_decref(inc);
+    int rc = dw_incident_document(app->incidents, id, report, f, &out, &err);
     if (rc != 0) {
-        dw_http_resp_error(resp, 500, "internal", "%s", err ? err : "rendering failed");
+        dw_api_module_error(resp, rc, err);
         free(err);
         dw_buf_release(&out);
         return;

@@ -232,6 +232,10 @@ void dw_api_incident_action_update(struct dw_http_request *req, struct dw_http_r
                                    const struct dw_http_app *app);
 void dw_api_incident_merge(struct dw_http_request *req, struct dw_http_response *resp,
                            const struct dw_http_app *app);
+void dw_api_incident_delete(struct dw_http_request *req, struct dw_http_response *resp,
+                            const struct dw_http_app *app);
+void dw_api_incident_slack(struct dw_http_request *req, struct dw_http_response *resp,
+                           const struct dw_http_app *app);
 void dw_api_incident_report(struct dw_http_request *req, struct dw_http_response *resp,
                             const struct dw_http_app *app);
 void dw_api_incident_notice(struct dw_http_request *req, struct dw_http_response *resp,

@@ -31,6 +31,7 @@
 #include <string.h>
 
 #include "incident/incident_internal.h"
+#include "incident/report.h"
 
 #define EVENT_BATCH 256
 #define TURN_MS 200
@@ -121,23 +122,30 @@ static const struct dw_store_migration migrations[] = {
         " created_at BIGINT NOT NULL,"
         " updated_at BIGINT NOT NULL);"
         "CREATE INDEX incident_actions_by_incident ON incident_actions (incident_id, id);"},
+    /* Communications (comms.c): the first status-page update and its breach,
+     * reminders sent once per (incident, kind, deadline), the timeline
+     * cursor of the posting to the incidents channel and per-incident
+     * progress (page entries posted, stakeholder updates sent). The cursor
+     * starts at the newest entry so an upgrade posts nothing old. */
+    {2, "ALTER TABLE incidents ADD COLUMN status_page_at BIGINT;"
+        "ALTER TABLE incidents ADD COLUMN status_page_breached_at BIGINT;"
+        "CREATE TABLE incident_reminders ("
+        " incident_id TEXT NOT NULL,"
+        " kind TEXT NOT NULL,"
+        " due BIGINT NOT NULL,"
+        " at BIGINT NOT NULL,"
+        " PRIMARY KEY (incident_id, kind, due));"
+        "CREATE TABLE incident_comms ("
+        " incident_id TEXT PRIMARY KEY,"
+        " pages_posted_until BIGINT NOT NULL DEFAULT 0,"
+        " updates_sent INTEGER NOT NULL DEFAULT 0,"
+        " final_sent INTEGER NOT NULL DEFAULT 0);"
+        "CREATE TABLE incident_cursor (name TEXT PRIMARY KEY, value BIGINT NOT NULL);"
+        "INSERT INTO incident_cursor (name, value)"
+        " SELECT 'timeline', COALESCE(MAX(id), 0) FROM incident_timeline;"},
 };
 
 /* ---- configuration: incidents.rules ---- */
-
-struct y_rule {
-    char *priority;
-    int64_t severity;
-    char **services;
-    size_t nservices;
-};
-
-struct y_incidents {
-    char *timeline;       /* the plan's response timeline, read by the report (kept as YAML) */
-    struct y_rule *rules; /* not first: dw_schema_seen(&rules) must not mean the section */
-    size_t nrules;
-    bool rules_seen; /* the key was written (an empty list means "never from alerts") */
-};
 
 static const char *const priority_values[] = {"P0", "P1", "P2", NULL};
 
@@ -160,6 +168,196 @@ static const struct dw_schema_field rule_fields[] = {
 };
 static const struct dw_schema rule_schema = {rule_fields, DW_ARRAY_LEN(rule_fields), false, NULL};
 
+/* A destination: slack:#chan | slack:<purpose> | email:addr | sms:+number |
+ * person:<id> | team:<id> | contacts:<technical|business>. */
+static bool decode_dest(struct dw_schema_ctx *ctx, const char *value, void *dst)
+{
+    const char *colon = strchr(value, ':');
+    size_t kl = colon ? (size_t)(colon - value) : 0;
+    const char *v = colon ? colon + 1 : "";
+    static const char *const kinds[] = {"slack", "email", "sms", "person", "team", "contacts"};
+    bool known = false;
+    for (size_t i = 0; i < DW_ARRAY_LEN(kinds); i++)
+        known |= kl == strlen(kinds[i]) && strncmp(value, kinds[i], kl) == 0;
+    if (!colon || !known || !*v) {
+        dw_schema_error(ctx, "\"%s\" is not a destination; write slack:#channel, "
+                             "slack:<purpose>, email:<address>, sms:<+number>, person:<id>, "
+                             "team:<id> or contacts:<technical|business>",
+                        value);
+        return false;
+    }
+    if (strncmp(value, "person:", 7) == 0)
+        dw_schema_ref(ctx, "person", v);
+    else if (strncmp(value, "team:", 5) == 0)
+        dw_schema_ref(ctx, "team", v);
+    else if (strncmp(value, "slack:", 6) == 0 && *v != '#' && *v != '@')
+        dw_schema_ref(ctx, "channel", v);
+    else if (strncmp(value, "contacts:", 9) == 0 && strcmp(v, "technical") != 0 &&
+             strcmp(v, "business") != 0) {
+        dw_schema_error(ctx, "contacts:%s: the contact kinds are technical and business", v);
+        return false;
+    } else if (strncmp(value, "email:", 6) == 0 && !strchr(v, '@')) {
+        dw_schema_error(ctx, "\"%s\" is not an e-mail address", v);
+        return false;
+    }
+    *(char **)dst = dw_strdup(value);
+    return true;
+}
+
+static const struct dw_schema_field stakeholder_fields[] = {
+    {.name = "every",
+     .type = DW_SCHEMA_DURATION,
+     .flags = DW_SCHEMA_NONE_ZERO,
+     .def = "1h",
+     .min = 60000,
+     .max = 86400000,
+     DW_SCHEMA_AT(struct y_stakeholders, every_ms)},
+    {.name = "max_severity",
+     .type = DW_SCHEMA_INT,
+     .def = "2",
+     .min = 1,
+     .max = 4,
+     DW_SCHEMA_AT(struct y_stakeholders, max_severity)},
+    {.name = "to",
+     .type = DW_SCHEMA_LIST,
+     .elem = DW_SCHEMA_CUSTOM,
+     .decode = decode_dest,
+     .release = dw_schema_release_string,
+     .expect = "a destination like email:ceo@example.com or contacts:business",
+     DW_SCHEMA_LIST_AT(struct y_stakeholders, to, nto)},
+};
+static const struct dw_schema stakeholder_schema = {stakeholder_fields,
+                                                    DW_ARRAY_LEN(stakeholder_fields), false, NULL};
+
+static void check_daily(struct dw_schema_ctx *ctx, void *obj)
+{
+    struct y_daily *d = obj;
+    int h, m;
+    char extra;
+    if (d->at && (sscanf(d->at, "%d:%d%c", &h, &m, &extra) != 2 || h < 0 || h > 23 || m < 0 ||
+                  m > 59))
+        dw_schema_error_at(ctx, &d->at, "\"%s\" is not a time of day; write HH:MM, e.g. 09:00",
+                           d->at);
+    char *err = NULL;
+    if (d->timezone && !dw_tz_get(d->timezone, &err))
+        dw_schema_error_at(ctx, &d->timezone, "%s", err ? err : "unknown time zone");
+    free(err);
+}
+
+static const struct dw_schema_field daily_fields[] = {
+    {.name = "at", .type = DW_SCHEMA_STRING, .def = "09:00", DW_SCHEMA_AT(struct y_daily, at)},
+    {.name = "timezone", .type = DW_SCHEMA_STRING, DW_SCHEMA_AT(struct y_daily, timezone)},
+    {.name = "to",
+     .type = DW_SCHEMA_CUSTOM,
+     .decode = decode_dest,
+     .release = dw_schema_release_string,
+     .expect = "a destination like slack:engineering",
+     DW_SCHEMA_AT(struct y_daily, to)},
+    {.name = "enabled", .type = DW_SCHEMA_BOOL, .def = "true", DW_SCHEMA_AT(struct y_daily, enabled)},
+};
+static const struct dw_schema daily_schema = {daily_fields, DW_ARRAY_LEN(daily_fields), false,
+                                              check_daily};
+
+static const struct dw_schema_field comms_fields[] = {
+    {.name = "timeline",
+     .type = DW_SCHEMA_CUSTOM,
+     .decode = decode_dest,
+     .release = dw_schema_release_string,
+     .expect = "a destination like slack:incidents",
+     DW_SCHEMA_AT(struct y_comms, timeline)},
+    {.name = "timeline_enabled",
+     .type = DW_SCHEMA_BOOL,
+     .def = "true",
+     DW_SCHEMA_AT(struct y_comms, timeline_enabled)},
+    {.name = "stakeholders",
+     .type = DW_SCHEMA_OBJECT,
+     .sub = &stakeholder_schema,
+     DW_SCHEMA_AT(struct y_comms, stakeholders)},
+    {.name = "daily_summary",
+     .type = DW_SCHEMA_OBJECT,
+     .sub = &daily_schema,
+     DW_SCHEMA_AT(struct y_comms, daily)},
+};
+static const struct dw_schema comms_schema = {comms_fields, DW_ARRAY_LEN(comms_fields), false,
+                                              NULL};
+
+static const struct dw_schema_field reminder_fields[] = {
+    {.name = "at_percent",
+     .type = DW_SCHEMA_INT,
+     .def = "80",
+     .min = 10,
+     .max = 99,
+     DW_SCHEMA_AT(struct y_reminders, at_percent)},
+    {.name = "action_items",
+     .type = DW_SCHEMA_BOOL,
+     .def = "true",
+     DW_SCHEMA_AT(struct y_reminders, action_items)},
+};
+static const struct dw_schema reminder_schema = {reminder_fields, DW_ARRAY_LEN(reminder_fields),
+                                                 false, NULL};
+
+/* A template given inline or in a file: the file is read now and both are
+ * compiled, so a broken template is refused at load time. */
+static void check_templates(struct dw_schema_ctx *ctx, void *obj)
+{
+    struct y_templates *t = obj;
+    char **texts[] = {&t->report, &t->notice};
+    char **files[] = {&t->report_file, &t->notice_file};
+    static const char *const names[] = {"report", "notice"};
+    for (int i = 0; i < 2; i++) {
+        if (*texts[i] && *files[i]) {
+            dw_schema_error_at(ctx, files[i], "give %s or %s_file, not both", names[i], names[i]);
+            continue;
+        }
+        if (*files[i]) {
+            struct dw_diags d;
+            dw_diags_init(&d);
+            size_t len = 0;
+            char *text = dw_read_file(*files[i], 1u << 20, &len, &d);
+            if (!text) {
+                dw_schema_error_at(ctx, files[i], "cannot read the %s template %s: %s", names[i],
+                                   *files[i], d.n ? d.items[0].msg : "unknown error");
+                dw_diags_release(&d);
+                continue;
+            }
+            dw_diags_release(&d);
+            *texts[i] = text;
+        }
+        char *err = NULL;
+        if (*texts[i] && dw_incident_template_check(names[i], *texts[i], &err) != 0) {
+            dw_schema_error_at(ctx, *files[i] ? (const void *)files[i] : (const void *)texts[i],
+                               "%s", err ? err : "the template does not compile");
+        }
+        free(err);
+    }
+}
+
+static const struct dw_schema_field template_fields[] = {
+    {.name = "report", .type = DW_SCHEMA_STRING, DW_SCHEMA_AT(struct y_templates, report)},
+    {.name = "notice", .type = DW_SCHEMA_STRING, DW_SCHEMA_AT(struct y_templates, notice)},
+    {.name = "report_file", .type = DW_SCHEMA_STRING, DW_SCHEMA_AT(struct y_templates, report_file)},
+    {.name = "notice_file", .type = DW_SCHEMA_STRING, DW_SCHEMA_AT(struct y_templates, notice_file)},
+};
+static const struct dw_schema template_schema = {template_fields, DW_ARRAY_LEN(template_fields),
+                                                 false, check_templates};
+
+static const struct dw_schema_field slack_fields[] = {
+    {.name = "signing_secret",
+     .type = DW_SCHEMA_STRING,
+     DW_SCHEMA_AT(struct y_slack_cmd, signing_secret)},
+    {.name = "signing_secret_file",
+     .type = DW_SCHEMA_STRING,
+     DW_SCHEMA_AT(struct y_slack_cmd, signing_secret_file)},
+    {.name = "default_severity",
+     .type = DW_SCHEMA_INT,
+     .def = "2",
+     .min = 1,
+     .max = 4,
+     DW_SCHEMA_AT(struct y_slack_cmd, default_severity)},
+};
+static const struct dw_schema slack_schema = {slack_fields, DW_ARRAY_LEN(slack_fields), false,
+                                              NULL};
+
 static const struct dw_schema_field incidents_fields[] = {
     {.name = "rules",
      .type = DW_SCHEMA_LIST,
@@ -167,15 +365,26 @@ static const struct dw_schema_field incidents_fields[] = {
      .sub = &rule_schema,
      DW_SCHEMA_LIST_AT(struct y_incidents, rules, nrules)},
     {.name = "timeline", .type = DW_SCHEMA_YAML, DW_SCHEMA_AT(struct y_incidents, timeline)},
+    {.name = "communications",
+     .type = DW_SCHEMA_OBJECT,
+     .sub = &comms_schema,
+     DW_SCHEMA_AT(struct y_incidents, comms)},
+    {.name = "reminders",
+     .type = DW_SCHEMA_OBJECT,
+     .sub = &reminder_schema,
+     DW_SCHEMA_AT(struct y_incidents, reminders)},
+    {.name = "templates",
+     .type = DW_SCHEMA_OBJECT,
+     .sub = &template_schema,
+     DW_SCHEMA_AT(struct y_incidents, templates)},
+    {.name = "slack",
+     .type = DW_SCHEMA_OBJECT,
+     .sub = &slack_schema,
+     DW_SCHEMA_AT(struct y_incidents, slack)},
 };
-/* Closed: a misspelt key is reported ("did you mean"); keys the report and the
- * communications add later are listed here when they come. */
+/* Closed: a misspelt key is reported ("did you mean"). */
 static const struct dw_schema incidents_schema = {incidents_fields, DW_ARRAY_LEN(incidents_fields),
                                                   false, NULL};
-
-struct incident_conf {
-    struct y_incidents y;
-};
 
 static void conf_free(struct incident_conf **c)
 {
@@ -190,6 +399,9 @@ static void note_rules(struct dw_schema_ctx *ctx, void *obj)
 {
     struct y_incidents *y = obj;
     y->rules_seen = dw_schema_seen(ctx, &y->rules) || y->nrules > 0;
+    y->comms.stakeholders_seen = dw_schema_seen(ctx, &y->comms.stakeholders.to);
+    y->comms.timeline_seen = dw_schema_seen(ctx, &y->comms.timeline);
+    y->comms.daily_to_seen = dw_schema_seen(ctx, &y->comms.daily.to);
 }
 
 static struct incident_conf *conf_decode(const struct dw_config *cfg, struct dw_diags *diags)
@@ -302,6 +514,8 @@ static int row_cb(void *ctx, const struct dw_value *c, size_t nc)
     r->data_loss = inc_col_int(&c[13 + INC_T_COUNT]) != 0;
     r->ack_breach = inc_col_int(&c[14 + INC_T_COUNT]);
     r->res_breach = inc_col_int(&c[15 + INC_T_COUNT]);
+    r->status_page_at = inc_col_int(&c[16 + INC_T_COUNT]);
+    r->status_page_breach = inc_col_int(&c[17 + INC_T_COUNT]);
     r->found = true;
     return 1;
 }
@@ -668,32 +882,96 @@ int dw_incident_transition(struct dw_incidents *inc, const char *id, const char 
     return run_act(inc, transition_tx, &a, err);
 }
 
+struct entry_arg {
+    const char *kind, *text;
+};
+
 static int note_tx(struct dw_store *s, void *ctx)
 {
     (void)s;
     struct act *a = ctx;
+    const struct entry_arg *e = a->arg;
     struct inc_row r;
     int rc = load_for_act(a, &r);
     if (rc == 0)
-        rc = inc_timeline(a->inc, a->id, a->now, "note", a->by, a->arg);
+        rc = inc_timeline(a->inc, a->id, a->now, e->kind, a->by, e->text);
+    if (rc == 0 && strcmp(e->kind, "status_page") == 0 && !r.status_page_at) {
+        struct dw_value p[] = {DW_VTEXT(a->id), DW_VINT(a->now)};
+        rc = exec(a->inc, "UPDATE incidents SET status_page_at = $2 WHERE id = $1", p, 2);
+    }
     inc_row_release(&r);
     return rc;
+}
+
+static int add_entry(struct dw_incidents *inc, const char *id, const char *kind, const char *text,
+                     const char *by, int64_t now, char **err)
+{
+    if (!text || !*text) {
+        inc_set_err(err, "the %s is empty; write what happened or what you found",
+                    strcmp(kind, "note") == 0 ? "note" : "entry");
+        return DW_INCIDENT_EINVAL;
+    }
+    if (strlen(text) > DW_INCIDENT_TEXT_MAX) {
+        inc_set_err(err, "the %s has %zu bytes, over the %d allowed; split it into several",
+                    strcmp(kind, "note") == 0 ? "note" : "entry", strlen(text),
+                    DW_INCIDENT_TEXT_MAX);
+        return DW_INCIDENT_EINVAL;
+    }
+    struct entry_arg e = {kind, text};
+    struct act a = {.inc = inc, .id = id, .by = by, .now = now, .arg = &e};
+    return run_act(inc, note_tx, &a, err);
 }
 
 int dw_incident_note(struct dw_incidents *inc, const char *id, const char *text, const char *by,
                      int64_t now, char **err)
 {
-    if (!text || !*text) {
-        inc_set_err(err, "the note is empty; write what happened or what you found");
-        return DW_INCIDENT_EINVAL;
-    }
-    if (strlen(text) > DW_INCIDENT_TEXT_MAX) {
-        inc_set_err(err, "the note has %zu bytes, over the %d allowed; split it into several notes",
-                    strlen(text), DW_INCIDENT_TEXT_MAX);
-        return DW_INCIDENT_EINVAL;
-    }
-    struct act a = {.inc = inc, .id = id, .by = by, .now = now, .arg = text};
-    return run_act(inc, note_tx, &a, err);
+    return add_entry(inc, id, "note", text, by, now, err);
+}
+
+int dw_incident_record(struct dw_incidents *inc, const char *id, const char *kind,
+                       const char *text, const char *by, int64_t now, char **err)
+{
+    static const char *const kinds[] = {"status_page", "message", "notice"};
+    for (size_t i = 0; i < DW_ARRAY_LEN(kinds); i++)
+        if (kind && strcmp(kind, kinds[i]) == 0)
+            return add_entry(inc, id, kinds[i], text, by, now, err);
+    inc_set_err(err, "unknown timeline entry kind \"%s\"; one of status_page, message, notice",
+                kind ? kind : "");
+    return DW_INCIDENT_EINVAL;
+}
+
+/* ---- deleting ---- */
+
+static int delete_tx(struct dw_store *s, void *ctx)
+{
+    (void)s;
+    struct act *a = ctx;
+    struct inc_row r;
+    int rc = load_for_act(a, &r);
+    inc_row_release(&r);
+    static const char *const sql[] = {
+        "DELETE FROM incident_timeline WHERE incident_id = $1",
+        "DELETE FROM incident_actions WHERE incident_id = $1",
+        "DELETE FROM incident_groups WHERE incident_id = $1",
+        "DELETE FROM incident_reminders WHERE incident_id = $1",
+        "DELETE FROM incident_comms WHERE incident_id = $1",
+        "DELETE FROM incidents WHERE id = $1",
+    };
+    struct dw_value p[] = {DW_VTEXT(a->id)};
+    for (size_t i = 0; rc == 0 && i < DW_ARRAY_LEN(sql); i++)
+        rc = exec(a->inc, sql[i], p, 1);
+    return rc;
+}
+
+int dw_incident_delete(struct dw_incidents *inc, const char *id, const char *by, int64_t now,
+                       char **err)
+{
+    struct act a = {.inc = inc, .id = id, .by = by, .now = now};
+    int rc = run_act(inc, delete_tx, &a, err);
+    if (rc == 0)
+        dw_log_kv(DW_LOG_WARN, "incident", "incident deleted", "id", id, "by", who_or_system(by),
+                  NULL);
+    return rc;
 }
 
 /* ---- field updates ---- */
@@ -1579,6 +1857,7 @@ void dw_incidents_tick(struct dw_incidents *inc, int64_t now)
     check_targets(inc, now);
     inc_metrics_refresh(inc, now);
     pthread_mutex_unlock(&inc->mu);
+    inc_comms_turn(inc, now);
 }
 
 /* ---- life ---- */
@@ -1607,6 +1886,7 @@ struct dw_incidents *dw_incidents_open(const struct dw_incidents_options *o, cha
     inc->store = o->store;
     inc->alerter = o->alerter;
     inc->oncall = o->oncall;
+    inc->notifier = o->notifier;
     inc->consumer = dw_strdup(o->consumer ? o->consumer : "incident");
     inc->cfg = dw_config_ref((struct dw_config *)o->config);
     inc->conf = conf;

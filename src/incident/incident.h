@@ -32,8 +32,11 @@
  *
  * Targets (the plan's priorities: response = acknowledge, resolution) are
  * checked on every tick; a missed one is recorded once as a breach (a field
- * and a timeline entry at the deadline). Reminders before a target is missed
- * are later work.
+ * and a timeline entry at the deadline). Communications (comms.c): the
+ * timeline posted to the incidents channel, hourly stakeholder updates for
+ * SEV1/SEV2, the daily summary and reminders before a target is missed, all
+ * through the notifier's outbox (options.notifier); see
+ * docs/internals/incident.md.
  *
  * Threads: every function is thread-safe (one mutex inside). Times come
  * from dw_now_ms (tests use the manual clock).
@@ -44,7 +47,9 @@
 #include <jansson.h>
 
 #include "alert/alert.h"
+#include "notify/notify.h"
 #include "core/core.h"
+#include "incident/report.h"
 #include "oncall/oncall.h"
 #include "plan/plan.h"
 #include "store/store.h"
@@ -54,6 +59,7 @@ struct dw_incidents;
 /* Return codes besides 0 and -1 (the store failed; *err says why). */
 #define DW_INCIDENT_EINVAL (-2)    /* bad input or a transition not allowed (HTTP 400 / 409) */
 #define DW_INCIDENT_ENOTFOUND (-3) /* no such incident or action item (HTTP 404) */
+#define DW_INCIDENT_EDENIED (-4)   /* a request signature that does not verify (HTTP 403) */
 
 /* Bounds on everything that comes from outside. */
 #define DW_INCIDENT_TITLE_MAX 256      /* bytes */
@@ -87,6 +93,7 @@ struct dw_incidents_options {
     struct dw_store *store;     /* borrowed */
     struct dw_alerter *alerter; /* borrowed; may be NULL (no incidents from alerts) */
     struct dw_oncall *oncall;   /* borrowed; may be NULL (no page acknowledgements or timeline) */
+    struct dw_notifier *notifier; /* borrowed; may be NULL (no communications sent) */
     const struct dw_config *config;
     const char *consumer; /* alert event cursor; NULL: "incident" */
 };
@@ -151,6 +158,16 @@ int dw_incident_update(struct dw_incidents *inc, const char *id, const json_t *c
 /** Adds a note (1 byte to 16 KiB) to the timeline. */
 int dw_incident_note(struct dw_incidents *inc, const char *id, const char *text, const char *by,
                      int64_t now_ms, char **err);
+
+/**
+ * Records what another module did for an incident as a timeline entry:
+ * kind "status_page" (a public status-page update; the first one's time is
+ * the incident's statusPageUpdatedAt and stops the "no status-page update"
+ * reminder), "message" (a message sent about it) or "notice" (the user
+ * notice sent to subscribers). text 1 byte to 16 KiB; EINVAL otherwise.
+ */
+int dw_incident_record(struct dw_incidents *inc, const char *id, const char *kind,
+                       const char *text, const char *by, int64_t now_ms, char **err);
 
 /**
  * Adds an action item: task (1..1024 bytes), owner (person or team id, or
@@ -218,6 +235,46 @@ json_t *dw_incidents_actions_json(struct dw_incidents *inc, bool overdue_only, i
  */
 int dw_incidents_stats_json(struct dw_incidents *inc, int64_t since_ms, int64_t until_ms,
                             json_t **out, char **err);
+
+/**
+ * Renders an incident's internal report (report true) or its user-facing
+ * notice in `format`, with the template of the config
+ * (incidents.templates.report / notice, checked when the config loads) or
+ * the default; the service name and status page URL come from the config.
+ * Appends to out (bounded by out->max). DW_INCIDENT_ENOTFOUND, or
+ * DW_INCIDENT_EINVAL with *err when the template cannot render it (output
+ * over the bound).
+ */
+int dw_incident_document(struct dw_incidents *inc, const char *id, bool report,
+                         enum dw_incident_format format, struct dw_buf *out, char **err);
+
+/**
+ * Deletes an incident and everything it holds (timeline, action items,
+ * communications state); its alert groups are detached. For admins: an
+ * incident opened by mistake or by a test. Incidents merged into it keep
+ * pointing at the id. ENOTFOUND when there is none.
+ */
+int dw_incident_delete(struct dw_incidents *inc, const char *id, const char *by, int64_t now_ms,
+                       char **err);
+
+/** A Slack slash command request (borrowed strings). */
+struct dw_incident_slack {
+    const char *timestamp; /* X-Slack-Request-Timestamp */
+    const char *signature; /* X-Slack-Signature */
+    const char *body;      /* the raw form body, as signed */
+    size_t body_len;
+    const char *command, *text, *user_name; /* form fields */
+};
+
+/**
+ * `/incident [sevN] title` from Slack (slash.c): verifies the request
+ * signature with incidents.slack.signing_secret (DW_INCIDENT_EDENIED when it
+ * does not verify or the timestamp is over 5 minutes away), opens the
+ * incident and puts Slack's JSON answer in *out (caller frees): in_channel
+ * with the id, or ephemeral with the usage or what was wrong with the input.
+ */
+int dw_incident_slack_command(struct dw_incidents *inc, const struct dw_incident_slack *in,
+                              int64_t now_ms, char **out, char **err);
 
 /** "1h 23m", "4m 30s", "12s", "2d 3h": how durations read in views and reports. */
 void dw_incident_format_duration(int64_t ms, char *out, size_t size);

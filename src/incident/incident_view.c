@@ -18,13 +18,14 @@
 #include <string.h>
 
 #include "incident/incident_internal.h"
+#include "incident/report.h"
 
 #define PAGE_SLACK_MS (5 * 60000)
 #define METRICS_WINDOW_MS (30LL * 86400000)
 #define LIST_DEFAULT 100
 
 static struct {
-    struct dw_metric *open, *mtta, *mttr;
+    struct dw_metric *open, *mtta, *mttr, *messages;
 } m;
 
 static void register_once(void)
@@ -37,6 +38,17 @@ static void register_once(void)
     m.mttr =
         dw_metric_gauge("dojowatch_incident_mttr_seconds",
                         "Mean time to resolve incidents opened in the last 30 days.", "severity");
+    m.messages = dw_metric_counter(
+        "dojowatch_incident_messages_total",
+        "Messages about incidents handed to the notifier, by result: queued, dropped (no channel "
+        "of that kind is configured), failed (the store refused; retried).",
+        "result");
+}
+
+void inc_metric_message(const char *result)
+{
+    const char *lv[] = {result};
+    dw_metric_add(m.messages, lv, 1);
 }
 
 void inc_metrics_register(void)
@@ -279,18 +291,24 @@ static int action_cb(void *ctx, const struct dw_value *c, size_t nc)
     return 0;
 }
 
-json_t *dw_incidents_actions_json(struct dw_incidents *inc, bool overdue_only, int64_t now)
+json_t *inc_actions_json_locked(struct dw_incidents *inc, bool overdue_only, int64_t now)
 {
     struct actions_ctx ac = {inc, json_array(), now, true};
     struct dw_value p[] = {DW_VINT(overdue_only), DW_VINT(now)};
-    pthread_mutex_lock(&inc->mu);
     dw_store_exec(inc->store,
                   "SELECT id, task, owner, due, done, incident_id FROM incident_actions"
                   " WHERE done = 0 AND ($1 = 0 OR (due IS NOT NULL AND due < $2))"
                   " ORDER BY due IS NULL, due, id LIMIT 1000",
                   p, 2, action_cb, &ac, NULL);
-    pthread_mutex_unlock(&inc->mu);
     return ac.arr;
+}
+
+json_t *dw_incidents_actions_json(struct dw_incidents *inc, bool overdue_only, int64_t now)
+{
+    pthread_mutex_lock(&inc->mu);
+    json_t *arr = inc_actions_json_locked(inc, overdue_only, now);
+    pthread_mutex_unlock(&inc->mu);
+    return arr;
 }
 
 /* ---- one incident ---- */
@@ -310,6 +328,11 @@ static json_t *breaches_json(const struct inc_row *r, struct dw_incidents *inc)
         dw_incident_format_duration(pp ? pp->resolution_ms : 0, buf, sizeof buf);
         json_array_append_new(a, json_pack("{s:s, s:o, s:s}", "kind", "resolution", "at",
                                            time_json(r->res_breach), "target", buf));
+    }
+    if (r->status_page_breach) {
+        dw_incident_format_duration(pp ? pp->status_page_ms : 0, buf, sizeof buf);
+        json_array_append_new(a, json_pack("{s:s, s:o, s:s}", "kind", "status_page", "at",
+                                           time_json(r->status_page_breach), "target", buf));
     }
     return a;
 }
@@ -337,6 +360,8 @@ static json_t *incident_json_locked(struct dw_incidents *inc, const struct inc_r
     set_duration(o, "timeToAcknowledge", r->created_at, r->at[DW_INCIDENT_ACKNOWLEDGED]);
     set_duration(o, "timeToMitigate", r->created_at, r->at[DW_INCIDENT_MONITORING]);
     set_duration(o, "timeToResolve", r->created_at, r->at[DW_INCIDENT_RESOLVED]);
+    json_object_set_new(o, "statusPageUpdatedAt", time_json(r->status_page_at));
+    set_duration(o, "timeToStatusPage", r->created_at, r->status_page_at);
     static const char *const roles[] = {"commander", "communicationsLead", "scribe"};
     for (int i = 0; i < 3; i++) {
         char key[40];
@@ -609,4 +634,32 @@ void inc_metrics_refresh(struct dw_incidents *inc, int64_t now)
     }
     free(buf);
     free(s.v);
+}
+
+/* ---- documents ---- */
+
+int dw_incident_document(struct dw_incidents *inc, const char *id, bool report,
+                         enum dw_incident_format format, struct dw_buf *out, char **err)
+{
+    json_t *o = dw_incident_json(inc, id);
+    if (!o) {
+        inc_set_err(err, "no incident %s; `dojowatch incident list` shows them", id ? id : "");
+        return DW_INCIDENT_ENOTFOUND;
+    }
+    pthread_mutex_lock(&inc->mu);
+    const struct y_templates *t = &inc->conf->y.templates;
+    char *tmpl = report ? (t->report ? dw_strdup(t->report) : NULL)
+                        : (t->notice ? dw_strdup(t->notice) : NULL);
+    const char *service = dw_config_service_name(inc->cfg);
+    const char *page = dw_config_status_page_url(inc->cfg);
+    if (service && *service)
+        json_object_set_new(o, "service", json_string(service));
+    if (page && *page)
+        json_object_set_new(o, "statusPageUrl", json_string(page));
+    pthread_mutex_unlock(&inc->mu);
+    int rc = report ? dw_incident_render_report(o, tmpl, format, out, err)
+                    : dw_incident_render_notice(o, tmpl, format, out, err);
+    free(tmpl);
+    json_decref(o);
+    return rc == 0 ? 0 : DW_INCIDENT_EINVAL;
 }

@@ -720,6 +720,10 @@ class SlackAppReceiver(HTTPReceiver):
         req.problems.append(problem)
         return 200, {"ok": False, "error": code}, {"Content-Type": "application/json; charset=utf-8"}
 
+    def channel_id(self, name):
+        """The id this receiver answers for a channel name ("#incidents")."""
+        return self._channel_id(name)
+
     def _channel_id(self, name):
         """The id of a channel name or issued id; None for an unknown one."""
         with self._app_lock:

@@ -6,11 +6,14 @@ runs out, the secondary acknowledges the page and the incident follows,
 people move it through its states and fill it in over the API, the sample
 drops, the rule resolves, the incident resolves, and the report carries the
 durations and the timeline. Plus the API's refusals."""
+import hashlib
+import hmac
 import json
 import os
 import shutil
 import tempfile
 import time
+import urllib.parse
 
 from collectcfg import config_with
 from dwtest import TOKENS, Daemon, run, test, wait_until
@@ -139,6 +142,90 @@ def a_sev1_from_breach_to_report():
             assert sev1["mtta"]["count"] == 1 and sev1["mttr"]["count"] == 1, sev1
     finally:
         tw.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+SIGNING_SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
+
+
+def slack_command(d, text, secret=SIGNING_SECRET, ts=None, user="primary-oncall"):
+    """POSTs Slack's slash command form, signed the way Slack signs it."""
+    body = urllib.parse.urlencode({
+        "token": "ignored", "team_id": "T1", "team_domain": "dojopool", "channel_id": "C1",
+        "channel_name": "incidents", "user_id": "U1", "user_name": user,
+        "command": "/incident", "text": text,
+        "response_url": "https://hooks.slack.com/commands/T1/1/x", "trigger_id": "1.2.3"}).encode()
+    ts = str(int(time.time()) if ts is None else ts)
+    sig = "v0=" + hmac.new(secret.encode(), b"v0:" + ts.encode() + b":" + body,
+                           hashlib.sha256).hexdigest()
+    r = d.request("POST", "/api/incidents/slack", data=body, headers={
+        "Content-Type": "application/x-www-form-urlencoded",
+        "X-Slack-Request-Timestamp": ts, "X-Slack-Signature": sig})
+    return r.status, (r.json() if r.body.startswith(b"{") else r.text)
+
+
+@test
+def opened_from_slack_told_to_slack_and_deleted_by_an_admin():
+    tmp = tempfile.mkdtemp(prefix="dwincident-")
+    sl = rx.SlackAppReceiver().start()
+    try:
+        cfg = config_with(
+            "scrape: {host: {enabled: false}}\nprobes: {checks: []}\n"
+            "notify:\n  slack: {app_url: '%s/api/chat.postMessage', app_token: '%s'}\n"
+            "incidents:\n  slack: {signing_secret: '%s'}\n"
+            "  communications: {stakeholders: {every: none}}\n"
+            % (sl.url, rx.SLACK_APP_TOKEN, SIGNING_SECRET), tmp)
+        with Daemon(config=cfg) as d:
+            # Usage, a bad signature, a replayed (old) request.
+            st, out = slack_command(d, "help")
+            assert st == 200 and out["response_type"] == "ephemeral", out
+            assert "Usage: /incident" in out["text"], out
+            st, out = slack_command(d, "sev1 x", secret="wrong")
+            assert st == 403 and "does not verify" in json.dumps(out), out
+            st, out = slack_command(d, "sev1 x", ts=int(time.time()) - 600)
+            assert st == 403 and "5 minutes" in json.dumps(out), out
+            assert api(d, "GET", "/api/incidents", token="viewer")[1]["data"] == []
+            # A title too long is refused to the user alone.
+            st, out = slack_command(d, "sev2 " + "x" * 300)
+            assert st == 200 and out["response_type"] == "ephemeral", out
+            assert "Not opened" in out["text"], out
+            # Opened: in the channel, by the person whose Slack handle it is.
+            st, out = slack_command(d, "SEV1 Payments fail for every card")
+            assert st == 200 and out["response_type"] == "in_channel", out
+            iid = out["text"].split(" incident ")[1].split(":")[0]
+            inc = api(d, "GET", "/api/incidents/" + iid, token="viewer")[1]["data"]
+            assert inc["severity"] == 1 and inc["title"] == "Payments fail for every card", inc
+            assert inc["createdBy"] == "primary-engineer", inc
+            # Its timeline reaches #incidents through the notifier.
+            # (a reply names the channel by the id Slack answered for the first message)
+            def posted():
+                return [r for r in sl.requests
+                        if r.parsed and r.info.get("channel") == sl.channel_id("#incidents")
+                        and iid in json.dumps(r.parsed)]
+            wait_until(posted, 15, what="the timeline in #incidents")
+            first = posted()[0]
+            assert "[SEV1]" in first.parsed["text"], first.parsed
+            assert "Payments fail" in first.parsed["text"], first.parsed
+            assert first.info["thread_ts"] is None, first.info
+            # A note is a reply in the incident's thread.
+            st, out = api(d, "POST", "/api/incidents/%s/notes" % iid,
+                          {"text": "Card processor returns 502"})
+            assert st == 200, (st, out)
+            wait_until(lambda: any("Card processor" in json.dumps(r.parsed) for r in posted()),
+                       15, what="the note in the thread")
+            note = [r for r in posted() if "Card processor" in json.dumps(r.parsed)][0]
+            assert note.info["thread_ts"] == first.info["ts"], (note.info, first.info)
+            assert all(r.valid for r in sl.requests), [r.problems for r in sl.requests]
+            # Responders act; only admins delete.
+            st, out = api(d, "DELETE", "/api/incidents/" + iid, token="responder")
+            assert st == 403, (st, out)
+            st, out = api(d, "DELETE", "/api/incidents/" + iid, token="admin")
+            assert st == 200 and out["data"]["deleted"] == iid, (st, out)
+            st, out = api(d, "GET", "/api/incidents/" + iid, token="viewer")
+            assert st == 404, (st, out)
+            st, out = api(d, "DELETE", "/api/incidents/" + iid, token="admin")
+            assert st == 404 and "no incident" in json.dumps(out), (st, out)
+    finally:
+        sl.stop()
         shutil.rmtree(tmp, ignore_errors=True)
 
 

@@ -45,6 +45,10 @@ def sections(twilio, slack, extra=""):
         "  schedules:\n"
         "    - {id: primary, members: [primary-engineer]}\n"
         "    - {id: secondary, members: [secondary-engineer]}\n"
+        # Pages alone: the incidents' own messages are test_incident's.
+        "incidents:\n"
+        "  communications: {timeline_enabled: false, stakeholders: {every: none},"
+        " daily_summary: {enabled: false}}\n"
         "notify:\n"
         "  slack: {api_url: '%s/services/T000/B000/XXXX'}\n"
         "  sms: {api_url: '%s', account_sid: %s, auth_token: '%s', from: '+15550000001'}\n"

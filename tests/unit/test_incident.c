@@ -24,6 +24,8 @@ struct fx {
     struct dw_oncall *oc;
     struct dw_incidents *inc;
     struct dw_config *cfg;
+    struct dw_notifier *n; /* with_notifier: created, never started (messages stay queued) */
+    bool with_notifier;
 };
 
 static const char alerting[] = "route: {receiver: critical, group_by: [alertname]}\n"
@@ -37,8 +39,11 @@ static void fx_start(struct fx *f)
     struct dw_oncall_options oo = {.store = f->store, .alerter = f->a, .config = f->cfg};
     f->oc = dw_oncall_open(&oo, &err);
     ASSERT_NOT_NULL(f->oc);
+    if (f->with_notifier)
+        f->n = dw_notifier_new(
+            &(struct dw_notifier_options){.alerter = f->a, .store = f->store, .config = f->cfg});
     struct dw_incidents_options io = {
-        .store = f->store, .alerter = f->a, .oncall = f->oc, .config = f->cfg};
+        .store = f->store, .alerter = f->a, .oncall = f->oc, .notifier = f->n, .config = f->cfg};
     f->inc = dw_incidents_open(&io, &err);
     if (!f->inc)
         fprintf(stderr, "  incidents: %s\n", err);
@@ -49,6 +54,7 @@ static void fx_start(struct fx *f)
 static void fx_stop(struct fx *f)
 {
     dw_incidents_close(&f->inc);
+    dw_notifier_free(&f->n);
     dw_oncall_close(&f->oc);
     dw_alerter_close(&f->a);
     dw_store_close(&f->store);
@@ -233,7 +239,11 @@ TEST(a_sev1_from_a_p0_alert_to_resolved)
     ASSERT_EQ_STR(get_s(j, "commander"), "DevOps Lead");
     ASSERT_EQ_STR(get_s(j, "commanderId"), "devops-lead");
     ASSERT_EQ_STR(get_s(j, "impact"), "All API calls fail");
-    ASSERT_EQ_INT(json_array_size(json_object_get(j, "breaches")), 1); /* resolved within 1h */
+    /* resolved within 1h; acknowledged after 5 min and no status-page update by 10 min */
+    ASSERT_EQ_INT(json_array_size(json_object_get(j, "breaches")), 2);
+    ASSERT_EQ_STR(get_s(json_array_get(json_object_get(j, "breaches"), 0), "kind"), "acknowledge");
+    ASSERT_EQ_STR(get_s(json_array_get(json_object_get(j, "breaches"), 1), "kind"), "status_page");
+    expect_time(json_array_get(json_object_get(j, "breaches"), 1), "at", T0 + 10 * MIN);
     json_t *ai = json_array_get(json_object_get(j, "actionItems"), 0);
     ASSERT_EQ_STR(get_s(ai, "task"), "Add a pool limit");
     ASSERT_EQ_STR(get_s(ai, "ownerName"), "DevOps Lead");
@@ -607,6 +617,334 @@ TEST(the_thread_opens_incidents_on_its_own)
     json_decref(j);
     dw_incidents_stop(f.inc);
     free(id);
+    fx_close(&f);
+}
+
+/* ---- communications ---- */
+
+static const char comms_notify[] =
+    "notify:\n"
+    "  slack: {api_url: 'http://127.0.0.1:1/slack'}\n"
+    "  email: {smarthost: '127.0.0.1:1', from: 'dw@dojopool.example', require_tls: false}\n";
+
+struct row_list {
+    json_t *rows;
+};
+
+static int outbox_row_cb(void *ctx, const struct dw_value *c, size_t nc)
+{
+    (void)nc;
+    json_array_append_new(((struct row_list *)ctx)->rows,
+                          json_pack("{s:s, s:s, s:s?, s:s?}", "key", c[0].s, "kind", c[1].s, "to",
+                                    c[2].s, "body", c[3].s));
+    return 0;
+}
+
+/* The queued messages whose dedup key starts with prefix, oldest first. */
+static json_t *queued(struct fx *f, const char *prefix)
+{
+    struct row_list l = {json_array()};
+    char *like = dw_asprintf("%s%%", prefix);
+    struct dw_value p[] = {DW_VTEXT(like)};
+    ASSERT_EQ_INT(dw_store_exec(f->store,
+                                "SELECT dedup_key, kind, to_addr, body FROM notify_outbox"
+                                " WHERE dedup_key LIKE $1 ORDER BY id",
+                                p, 1, outbox_row_cb, &l, NULL),
+                  0);
+    free(like);
+    return l.rows;
+}
+
+static size_t queued_count(struct fx *f, const char *prefix)
+{
+    json_t *r = queued(f, prefix);
+    size_t n = json_array_size(r);
+    json_decref(r);
+    return n;
+}
+
+/* The text of a queued message: a Slack body as it is (JSON), an e-mail's
+ * headers followed by its decoded text/plain part. */
+static const char *body_of(json_t *row)
+{
+    const char *b = json_string_value(json_object_get(row, "body"));
+    if (!b)
+        return "";
+    const char *part = strstr(b, "Content-Transfer-Encoding: base64\r\n\r\n");
+    size_t skip = 37;
+    if (!part) {
+        part = strstr(b, "Content-Transfer-Encoding: base64\n\n");
+        skip = 35;
+    }
+    if (!part)
+        return b;
+    part += skip;
+    const char *end = strstr(part, "--=_");
+    struct dw_buf clean;
+    dw_buf_init(&clean, 0);
+    for (const char *p = part; p < (end ? end : part + strlen(part)); p++)
+        if (*p != '\r' && *p != '\n')
+            dw_buf_putc(&clean, *p);
+    uint8_t *text = dw_calloc(1, clean.len + 1);
+    ssize_t n = dw_base64_decode(clean.data ? clean.data : "", false, text, clean.len);
+    char *all = dw_asprintf("%.*s\n%.*s", (int)(part - b), b, n > 0 ? (int)n : 0, (char *)text);
+    json_object_set_new(row, "decoded", json_string(all));
+    free(all);
+    free(text);
+    dw_buf_release(&clean);
+    return json_string_value(json_object_get(row, "decoded"));
+}
+
+TEST(a_sev1_is_told_to_the_channel_the_stakeholders_and_the_people_who_must_act)
+{
+    struct fx f = {.with_notifier = true};
+    fx_open(&f, comms_notify);
+    alert(&f, "ApiDown", "P0", DW_ALERT_FIRING);
+    advance(&f, 1000);
+    char *id = newest(&f);
+    ASSERT_NOT_NULL(id);
+    json_t *j = NULL;
+    char *pre = dw_asprintf("incident:%s:", id), *key = NULL;
+
+    /* The timeline goes to #incidents, threaded by the incident; the first entry is the root. */
+    json_t *tl = queued(&f, "incident:");
+    size_t n_tl = 0;
+    size_t i;
+    json_t *row;
+    json_array_foreach(tl, i, row)
+    {
+        if (!strstr(get_s(row, "key"), ":timeline:"))
+            continue;
+        ASSERT_EQ_STR(get_s(row, "kind"), "slack");
+        ASSERT_EQ_STR(get_s(row, "to"), "#incidents");
+        ASSERT_CONTAINS(body_of(row), id);
+        if (n_tl++ == 0) {
+            ASSERT_CONTAINS(body_of(row), "[SEV1]");
+            ASSERT_CONTAINS(body_of(row), id);
+            ASSERT_CONTAINS(body_of(row), "opened");
+        }
+    }
+    ASSERT_TRUE(n_tl >= 2); /* opened, alert fired */
+    json_decref(tl);
+
+    /* Stakeholders: the business contacts by e-mail, once when it opens. */
+    key = dw_asprintf("%sstakeholders:0:", pre);
+    json_t *st = queued(&f, key);
+    ASSERT_EQ_INT(json_array_size(st), 3);
+    ASSERT_EQ_STR(get_s(json_array_get(st, 0), "kind"), "email");
+    ASSERT_CONTAINS(body_of(json_array_get(st, 0)), "Incident opened");
+    json_decref(st);
+    free(key);
+
+    /* The daily summary (09:00 UTC had passed at 10:00) went to #engineering once. */
+    json_t *daily = queued(&f, "incident:daily:2026-03-02");
+    ASSERT_EQ_INT(json_array_size(daily), 1);
+    ASSERT_EQ_STR(get_s(json_array_get(daily, 0), "to"), "#engineering");
+    ASSERT_CONTAINS(body_of(json_array_get(daily, 0)), "Open incidents: 1");
+    json_decref(daily);
+
+    /* 4:00 = 80 % of the 5 min acknowledgement target: a reminder, once. */
+    advance(&f, 3 * MIN + 58000);
+    j = dw_incident_json(f.inc, id);
+    ASSERT_EQ_INT(timeline_count(j, "reminder", "not acknowledged"), 0);
+    json_decref(j);
+    advance(&f, 1000);
+    j = dw_incident_json(f.inc, id);
+    ASSERT_EQ_INT(timeline_count(j, "reminder", "not acknowledged"), 1);
+    json_decref(j);
+    advance(&f, 30000);
+    j = dw_incident_json(f.inc, id);
+    ASSERT_EQ_INT(timeline_count(j, "reminder", "not acknowledged"), 1);
+    json_decref(j);
+
+    /* A communications lead: the status-page reminder at 8:00 reaches her directly. */
+    char *err = NULL;
+    json_t *ch = json_pack("{s:s}", "communicationsLead", "head-of-product");
+    ASSERT_EQ_INT(dw_incident_update(f.inc, id, ch, "devops-lead", dw_now_ms(), &err), 0);
+    json_decref(ch);
+    advance(&f, 4 * MIN); /* 8:30 */
+    j = dw_incident_json(f.inc, id);
+    ASSERT_EQ_INT(timeline_count(j, "reminder", "no status-page update"), 1);
+    ASSERT_EQ_INT(json_array_size(json_object_get(j, "breaches")), 1); /* acknowledge */
+    json_decref(j);
+    key = dw_asprintf("%sreminder:status_page:", pre);
+    json_t *dm = queued(&f, key);
+    free(key);
+    ASSERT_EQ_INT(json_array_size(dm), 1);
+    ASSERT_EQ_STR(get_s(json_array_get(dm, 0), "to"), "head-of-product@dojopool.example");
+    json_decref(dm);
+
+    /* An update on the status page at 9:00 stops the breach at 10:00. */
+    advance(&f, 30000);
+    ASSERT_EQ_INT(dw_incident_record(f.inc, id, "status_page", "Investigating API errors",
+                                     "head-of-product", dw_now_ms(), &err),
+                  0);
+    advance(&f, 2 * MIN);
+    j = dw_incident_json(f.inc, id);
+    ASSERT_EQ_INT(json_array_size(json_object_get(j, "breaches")), 1);
+    ASSERT_EQ_INT(get_i(j, "timeToStatusPageSeconds"), 9 * 60);
+    json_decref(j);
+
+    /* 48:00: the stakeholder reminder; 60:00: update 1 with the latest note. */
+    ASSERT_EQ_INT(dw_incident_note(f.inc, id, "Rolled back the pool change", "devops-lead",
+                                   dw_now_ms(), &err),
+                  0);
+    advance(&f, 37 * MIN); /* 48:00 */
+    j = dw_incident_json(f.inc, id);
+    ASSERT_EQ_INT(timeline_count(j, "reminder", "stakeholder update 1"), 1);
+    json_decref(j);
+    key = dw_asprintf("%sstakeholders:1:", pre);
+    ASSERT_EQ_INT(queued_count(&f, key), 0);
+    advance(&f, 12 * MIN); /* 60:00 */
+    st = queued(&f, key);
+    ASSERT_EQ_INT(json_array_size(st), 3);
+    ASSERT_CONTAINS(body_of(json_array_get(st, 0)), "Rolled back the pool change");
+    ASSERT_CONTAINS(body_of(json_array_get(st, 0)), "Next update by 2026-03-02 12:00:00");
+    json_decref(st);
+    free(key);
+
+    /* Resolved: a last update; a restart sends nothing twice. */
+    alert(&f, "ApiDown", "P0", DW_ALERT_RESOLVED);
+    advance(&f, 1000);
+    key = dw_asprintf("%sstakeholders:final:", pre);
+    ASSERT_EQ_INT(queued_count(&f, key), 3);
+    advance(&f, 1000); /* the entry saying so goes to the channel */
+    size_t before = queued_count(&f, "incident:");
+    fx_stop(&f);
+    fx_start(&f);
+    advance(&f, 1000);
+    ASSERT_EQ_INT(queued_count(&f, "incident:"), before + 0);
+    j = dw_incident_json(f.inc, id);
+    ASSERT_EQ_INT(timeline_count(j, "message", "final stakeholder update"), 1);
+    json_decref(j);
+    free(key);
+    free(pre);
+    free(id);
+    fx_close(&f);
+}
+
+TEST(an_overdue_action_item_reminds_its_owner_once)
+{
+    struct fx f = {.with_notifier = true};
+    fx_open(&f, comms_notify);
+    char id[DW_INCIDENT_ID_LEN], *err = NULL;
+    struct dw_incident_new in = {.title = "Slow search", .severity = 3};
+    ASSERT_EQ_INT(dw_incident_create(f.inc, &in, "devops-lead", dw_now_ms(), id, &err), 0);
+    int64_t action = 0;
+    ASSERT_EQ_INT(dw_incident_action_add(f.inc, id, "Add an index", "devops-lead",
+                                         dw_now_ms() + 60 * MIN, "devops-lead", dw_now_ms(),
+                                         &action, &err),
+                  0);
+    advance(&f, 59 * MIN);
+    json_t *j = dw_incident_json(f.inc, id);
+    ASSERT_EQ_INT(timeline_count(j, "reminder", "overdue"), 0);
+    json_decref(j);
+    advance(&f, 2 * MIN);
+    advance(&f, 2 * MIN);
+    j = dw_incident_json(f.inc, id);
+    ASSERT_EQ_INT(timeline_count(j, "reminder", "action item #"), 1);
+    json_decref(j);
+    char *key = dw_asprintf("incident:%s:reminder:action:", id);
+    json_t *dm = queued(&f, key);
+    ASSERT_EQ_INT(json_array_size(dm), 1);
+    ASSERT_CONTAINS(body_of(json_array_get(dm, 0)), "Add an index");
+    json_decref(dm);
+    free(key);
+    /* A SEV3 has no stakeholder updates. */
+    key = dw_asprintf("incident:%s:stakeholders:", id);
+    ASSERT_EQ_INT(queued_count(&f, key), 0);
+    free(key);
+    fx_close(&f);
+}
+
+TEST(communications_follow_the_config_and_bad_keys_are_refused)
+{
+    struct fx f = {.with_notifier = true};
+    fx_open(&f, "notify:\n"
+                "  slack: {api_url: 'http://127.0.0.1:1/slack'}\n"
+                "  email: {smarthost: '127.0.0.1:1', from: 'dw@x.example', require_tls: false}\n"
+                "incidents:\n"
+                "  communications:\n"
+                "    timeline: 'slack:#war-room'\n"
+                "    stakeholders: {every: 30m, max_severity: 1, to: ['email:board@x.example',"
+                " 'slack:monitoring']}\n"
+                "    daily_summary: {at: '23:30', timezone: Europe/London}\n"
+                "  templates:\n"
+                "    notice: 'Notice for {{{incident.title}}}'\n");
+    char id[DW_INCIDENT_ID_LEN], *err = NULL;
+    struct dw_incident_new in = {.title = "Payments fail", .severity = 1};
+    ASSERT_EQ_INT(dw_incident_create(f.inc, &in, "devops-lead", dw_now_ms(), id, &err), 0);
+    advance(&f, 1000);
+    char *key = dw_asprintf("incident:%s:timeline:", id);
+    json_t *tl = queued(&f, key);
+    ASSERT_TRUE(json_array_size(tl) >= 1);
+    ASSERT_EQ_STR(get_s(json_array_get(tl, 0), "to"), "#war-room");
+    json_decref(tl);
+    free(key);
+    key = dw_asprintf("incident:%s:stakeholders:0:", id);
+    json_t *st = queued(&f, key);
+    ASSERT_EQ_INT(json_array_size(st), 2);
+    ASSERT_EQ_STR(get_s(json_array_get(st, 0), "to"), "board@x.example");
+    ASSERT_EQ_STR(get_s(json_array_get(st, 1), "to"), "#production-monitoring");
+    json_decref(st);
+    free(key);
+    /* 10:00 UTC is before 23:30 in London: no summary yet. */
+    ASSERT_EQ_INT(queued_count(&f, "incident:daily:"), 0);
+    /* The configured notice template renders the incident. */
+    struct dw_buf b;
+    dw_buf_init(&b, 0);
+    ASSERT_EQ_INT(dw_incident_document(f.inc, id, false, DW_INCIDENT_TEXT, &b, &err), 0);
+    ASSERT_EQ_STR(b.data, "Notice for Payments fail");
+    dw_buf_release(&b);
+    fx_close(&f);
+
+    /* Bad keys are reported at their position, and a template that does not compile too. */
+    struct dw_config *cfg = config_with("incidents:\n"
+                                        "  communications:\n"
+                                        "    timeline: 'pigeon:#x'\n"
+                                        "    stakeholders: {to: ['person:nobody']}\n"
+                                        "    daily_summary: {at: '25:00', timezone: Mars/Olympus}\n"
+                                        "  templates: {report: '{{#open}} never closed'}\n"
+                                        "  reminders: {at_percent: 5}\n");
+    struct dw_diags d;
+    dw_diags_init(&d);
+    ASSERT_TRUE(dw_incidents_check_config(cfg, &d) >= 5);
+    struct dw_buf all;
+    dw_buf_init(&all, 0);
+    for (size_t k = 0; k < d.n; k++) {
+        dw_diag_format(&d.items[k], &all);
+        dw_buf_putc(&all, '\n');
+    }
+    ASSERT_CONTAINS(all.data, "pigeon:#x");
+    ASSERT_CONTAINS(all.data, "nobody");
+    ASSERT_CONTAINS(all.data, "25:00");
+    ASSERT_CONTAINS(all.data, "Mars/Olympus");
+    ASSERT_CONTAINS(all.data, "report:");
+    ASSERT_CONTAINS(all.data, "at_percent");
+    ASSERT_CONTAINS(all.data, ".yaml:");
+    dw_buf_release(&all);
+    dw_diags_release(&d);
+    dw_config_unref(&cfg);
+}
+
+TEST(an_incident_can_be_deleted_with_everything_it_holds)
+{
+    struct fx f = {0};
+    fx_open(&f, NULL);
+    char id[DW_INCIDENT_ID_LEN], *err = NULL;
+    struct dw_incident_new in = {.title = "Test incident", .severity = 4};
+    ASSERT_EQ_INT(dw_incident_create(f.inc, &in, "devops-lead", dw_now_ms(), id, &err), 0);
+    ASSERT_EQ_INT(dw_incident_action_add(f.inc, id, "Nothing", NULL, 0, "x", dw_now_ms(), NULL,
+                                         &err),
+                  0);
+    ASSERT_EQ_INT(dw_incident_delete(f.inc, id, "admin", dw_now_ms(), &err), 0);
+    ASSERT_NULL(dw_incident_json(f.inc, id));
+    ASSERT_EQ_INT(dw_incident_delete(f.inc, id, "admin", dw_now_ms(), &err), DW_INCIDENT_ENOTFOUND);
+    ASSERT_CONTAINS(err, "no incident");
+    free(err);
+    json_t *acts = dw_incidents_actions_json(f.inc, false, dw_now_ms());
+    ASSERT_EQ_INT(json_array_size(acts), 0);
+    json_decref(acts);
     fx_close(&f);
 }
 
