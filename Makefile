@@ -13,7 +13,7 @@ LISTEN     ?=
 SHARED     := $(shell scripts/find-shared.sh)
 SHAREDOPT  := $(if $(SHARED),-Dshared_dir=$(SHARED),)
 
-.PHONY: all run build test unit integration tsan fuzz clean deps test-deps format bench-ingest bench-query bench-probes bench-alert-latency bench-notify
+.PHONY: all run build test unit integration tsan fuzz clean deps test-deps format bench-ingest bench-query bench-probes bench-alert-latency bench-notify bench-status
 
 all: build
 
@@ -78,6 +78,10 @@ bench-alert-latency: build
 # Side-by-side notification delivery: 10,000 alert groups to a webhook, a failing receiver, kill -9, against Alertmanager.
 bench-notify: build
 	bench/notify/run.sh $(BENCH_ARGS)
+
+# Side-by-side status pages: wrk against dojowatch and nginx serving the same bytes (BENCH_SECONDS per URL, default 15).
+bench-status: build
+	bench/status/run.sh $(BENCH_ARGS)
 
 format:
 	clang-format -i $$(git ls-files 'src/*.c' 'src/*.h' 'tests/*.c' 'tests/*.h')

@@ -13,6 +13,13 @@ libsodium-dev libpcre2-dev libzstd-dev libsnappy-dev libprotobuf-c-dev protobuf-
 libcmark-dev libpq-dev tzdata"
 TEST_PKGS="python3 curl procps clang libclang-rt-14-dev clang-format prometheus prometheus-node-exporter prometheus-blackbox-exporter openssl tzdata python3-aiosmtpd python3-icalendar r-cran-whisker"
 
+# The web assets are bundled at build time with node and npm (scripts/web-build.sh):
+# Debian's packages only when none is on PATH (a newer node may be installed already).
+command -v node >/dev/null 2>&1 || BUILD_PKGS="$BUILD_PKGS nodejs npm"
+command -v node >/dev/null 2>&1 && ! command -v npm >/dev/null 2>&1 && BUILD_PKGS="$BUILD_PKGS npm"
+# Browser tests (tests/browser) drive Debian's headless chromium; it needs a font.
+TEST_PKGS="$TEST_PKGS chromium fonts-liberation"
+
 want="$BUILD_PKGS"
 [ "${1:-build}" = test ] && want="$want $TEST_PKGS"
 

@@ -55,6 +55,7 @@
 #include "oncall/oncall.h"
 #include "plan/plan.h"
 #include "rules/rules.h"
+#include "status/status.h"
 #include "store/store.h"
 #include "tsdb/tsdb.h"
 
@@ -76,6 +77,7 @@ struct daemon {
     struct dw_notifier *notifier;
     struct dw_oncall *oncall;
     struct dw_incidents *incidents;
+    struct dw_status *status;
     struct dw_http_server *http;
     struct dw_http_app app;
     atomic_bool ready;
@@ -309,7 +311,8 @@ size_t dw_daemon_check_sections(const struct dw_config *cfg, struct dw_diags *di
 {
     return dw_collect_check_config(cfg, diags) + dw_rules_check_config(cfg, diags) +
            dw_alerter_check_config(cfg, diags) + dw_notify_check_config(cfg, diags) +
-           dw_oncall_check_config(cfg, diags) + dw_incidents_check_config(cfg, diags);
+           dw_oncall_check_config(cfg, diags) + dw_incidents_check_config(cfg, diags) +
+           dw_status_check_config(cfg, diags);
 }
 
 /* Hands a validated configuration to the modules (a file changed between the
@@ -338,6 +341,13 @@ static void apply_sections(struct daemon *d, const struct dw_config *cfg, struct
         if (dw_incidents_apply(d->incidents, cfg, &err) != 0)
             dw_log_kv(DW_LOG_ERROR, "incident", "incident configuration not applied", "error", err,
                       NULL);
+        free(err);
+    }
+    if (d->status) {
+        char *err = NULL;
+        if (dw_status_apply(d->status, cfg, &err) != 0)
+            dw_log_kv(DW_LOG_ERROR, "status", "status page configuration not applied", "error",
+                      err, NULL);
         free(err);
     }
 }
@@ -804,6 +814,23 @@ int dw_daemon_run(const struct dw_daemon_options *opts)
         goto out_store;
     }
 
+    /* The status page reads probe results from the tsdb through the PromQL storage. */
+    struct dw_promql_storage probes;
+    dw_promql_tsdb_storage(&probes, d.tsdb);
+    d.status = dw_status_open(&(struct dw_status_options){.store = d.store,
+                                                          .alerter = d.alerter,
+                                                          .incidents = d.incidents,
+                                                          .probes = &probes,
+                                                          .config = d.cfg},
+                              &err);
+    if (!d.status) {
+        dw_log_kv(DW_LOG_ERROR, "status", "cannot start the status page", "error", err, NULL);
+        free(err);
+        err = NULL;
+        status = 2;
+        goto out_store;
+    }
+
     d.app = (struct dw_http_app){
         .ctx = &d,
         .config_get = config_get,
@@ -818,6 +845,7 @@ int dw_daemon_run(const struct dw_daemon_options *opts)
         .notifier = d.notifier,
         .oncall = d.oncall,
         .incidents = d.incidents,
+        .status = d.status,
         .started_at_ms = dw_now_ms(),
         .test_clock = opts->test_clock,
     };
@@ -839,7 +867,7 @@ int dw_daemon_run(const struct dw_daemon_options *opts)
     if (start_threads(&d) < 0 || dw_collector_start(d.collector) < 0 ||
         dw_ruler_start(d.ruler) < 0 || dw_alerter_start(d.alerter) < 0 ||
         dw_notifier_start(d.notifier) < 0 || dw_oncall_start(d.oncall) < 0 ||
-        dw_incidents_start(d.incidents) < 0)
+        dw_incidents_start(d.incidents) < 0 || dw_status_start(d.status) < 0)
         goto out_threads;
 
     atomic_store(&d.ready, true);
@@ -857,6 +885,7 @@ int dw_daemon_run(const struct dw_daemon_options *opts)
 out_threads:
     dw_collector_stop(d.collector);
     dw_ruler_stop(d.ruler);
+    dw_status_stop(d.status);
     dw_incidents_stop(d.incidents);
     dw_oncall_stop(d.oncall);
     dw_notifier_stop(d.notifier);
@@ -869,6 +898,7 @@ out_store:
     if (d.tsdb)
         dw_tsdb_set_watch(d.tsdb, NULL, NULL, NULL);
     dw_ruler_free(&d.ruler);
+    dw_status_close(&d.status);
     dw_incidents_close(&d.incidents);
     dw_oncall_close(&d.oncall);
     dw_notifier_free(&d.notifier);

@@ -125,11 +125,7 @@ void dw_api_incident_get(struct dw_http_request *req, struct dw_http_response *r
     if (!need_incidents(app, resp))
         return;
     const char *id = dw_http_req_param(req, "id");
-    json_t *inc = dw_incident_json(app->incidents, id);
-    if (inc)
-        dw_http_resp_success(resp, inc);
-    else
-        dw_http_resp_error(resp, 404, "not_found", "no incident %s", id);
+    dw_api_found(resp, dw_incident_json(app->incidents, id), "incident", id);
 }
 
 void dw_api_incident_update(struct dw_http_request *req, struct dw_http_response *resp,

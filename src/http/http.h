@@ -24,6 +24,7 @@ struct dw_alerter;   /* alert/alert.h */
 struct dw_notifier;  /* notify/notify.h */
 struct dw_oncall;    /* oncall/oncall.h */
 struct dw_incidents; /* incident/incident.h */
+struct dw_status;    /* status/status.h */
 
 struct dw_http_server;
 struct dw_http_request;
@@ -53,6 +54,7 @@ struct dw_http_app {
     struct dw_notifier *notifier;   /* NULL: the outbox routes answer 503 */
     struct dw_oncall *oncall;       /* NULL: /api/oncall/... answer 503 */
     struct dw_incidents *incidents; /* NULL: /api/incidents... answer 503 */
+    struct dw_status *status;       /* NULL: /status... and /api/status... answer 503 */
     int64_t started_at_ms;
     bool test_clock; /* expose POST /-/test/clock (serve --test-clock) */
 };

@@ -147,6 +147,8 @@ bool dw_api_need_tsdb(const struct dw_http_app *app, struct dw_http_response *re
 #define DW_API_EDENIED (-4)   /* a link or signature that does not verify: 403 */
 /** The error a module's return code stands for, with its message (NULL: "store failure"). */
 void dw_api_module_error(struct dw_http_response *resp, int rc, const char *err);
+/** out (stolen) as success, or 404 "no <what> <id>" when out is NULL. */
+void dw_api_found(struct dw_http_response *resp, json_t *out, const char *what, const char *id);
 /** out (stolen) when rc is 0, else dw_api_module_error; frees err. */
 void dw_api_module_answer(struct dw_http_response *resp, int rc, json_t *out, char *err);
 /**
@@ -245,6 +247,36 @@ void dw_api_incidents_stats(struct dw_http_request *req, struct dw_http_response
 void dw_api_incidents_actions(struct dw_http_request *req, struct dw_http_response *resp,
                               const struct dw_http_app *app);
 
+/* api_status.c: the public status page (open) and its management API */
+void dw_api_status_doc(struct dw_http_request *req, struct dw_http_response *resp,
+                       const struct dw_http_app *app);
+void dw_api_status_history(struct dw_http_request *req, struct dw_http_response *resp,
+                           const struct dw_http_app *app);
+void dw_api_status_incident_page(struct dw_http_request *req, struct dw_http_response *resp,
+                                 const struct dw_http_app *app);
+void dw_api_status_badge(struct dw_http_request *req, struct dw_http_response *resp,
+                         const struct dw_http_app *app);
+void dw_api_status_preflight(struct dw_http_request *req, struct dw_http_response *resp,
+                             const struct dw_http_app *app);
+void dw_api_status_components(struct dw_http_request *req, struct dw_http_response *resp,
+                              const struct dw_http_app *app);
+void dw_api_status_component(struct dw_http_request *req, struct dw_http_response *resp,
+                             const struct dw_http_app *app);
+void dw_api_status_component_uptime(struct dw_http_request *req, struct dw_http_response *resp,
+                                    const struct dw_http_app *app);
+void dw_api_status_component_override(struct dw_http_request *req, struct dw_http_response *resp,
+                                      const struct dw_http_app *app);
+void dw_api_status_incident_update(struct dw_http_request *req, struct dw_http_response *resp,
+                                   const struct dw_http_app *app);
+void dw_api_status_maintenances(struct dw_http_request *req, struct dw_http_response *resp,
+                                const struct dw_http_app *app);
+void dw_api_status_maintenance_create(struct dw_http_request *req, struct dw_http_response *resp,
+                                      const struct dw_http_app *app);
+void dw_api_status_maintenance_update(struct dw_http_request *req, struct dw_http_response *resp,
+                                      const struct dw_http_app *app);
+void dw_api_status_maintenance_delete(struct dw_http_request *req, struct dw_http_response *resp,
+                                      const struct dw_http_app *app);
+
 /* api_oncall.c: on-call, pages, links, Twilio webhooks, the notification outbox */
 void dw_api_oncall_now(struct dw_http_request *req, struct dw_http_response *resp,
                        const struct dw_http_app *app);
@@ -287,5 +319,35 @@ void dw_api_plan_review(struct dw_http_request *req, struct dw_http_response *re
                         const struct dw_http_app *app);
 void dw_api_config_get(struct dw_http_request *req, struct dw_http_response *resp,
                        const struct dw_http_app *app);
+
+/* ---- browser assets embedded at build time (assets.c; the table is generated) ---- */
+
+/** One file of web/dist, as scripts/embed-assets.py wrote it into assets_data.c. Static memory. */
+struct dw_http_asset {
+    const char *logical;      /* "console.js": what pages ask dw_http_asset_url() for */
+    const char *hashed;       /* "console.3f2a9c1b.js": the name in the URL */
+    const char *url;          /* "/assets/console.3f2a9c1b.js" */
+    const char *content_type; /* "text/javascript; charset=utf-8" */
+    const char *etag;         /* quoted, of the identity bytes */
+    const char *etag_gzip;    /* quoted, of the gzip variant */
+    const unsigned char *data;
+    size_t len;
+    const unsigned char *gzip; /* NULL when gzip would not be smaller */
+    size_t gzip_len;
+};
+
+/* The generated table, sorted by hashed name (strcmp order); count may be 0. */
+extern const struct dw_http_asset dw_http_assets_table[];
+extern const size_t dw_http_assets_count;
+
+/** The asset whose hashed name is hashed_name, or NULL. */
+const struct dw_http_asset *dw_http_asset_find(const char *hashed_name);
+/** "/assets/<hashed name>" of the asset with this logical name ("console.js"), or NULL. */
+const char *dw_http_asset_url(const char *logical);
+/** True when an Accept-Encoding value admits gzip (gzip, x-gzip or *, without q=0). */
+bool dw_http_accepts_gzip(const char *accept_encoding);
+/** GET /assets/{name}: immutable caching, ETag / If-None-Match, gzip when accepted; else 404. */
+void dw_api_asset_get(struct dw_http_request *req, struct dw_http_response *resp,
+                      const struct dw_http_app *app);
 
 #endif

@@ -108,6 +108,14 @@ void dw_api_module_error(struct dw_http_response *resp, int rc, const char *err)
         dw_http_resp_error(resp, 503, "unavailable", "%s", msg);
 }
 
+void dw_api_found(struct dw_http_response *resp, json_t *out, const char *what, const char *id)
+{
+    if (out)
+        dw_http_resp_success(resp, out);
+    else
+        dw_http_resp_error(resp, 404, "not_found", "no %s %s", what, id ? id : "");
+}
+
 void dw_api_module_answer(struct dw_http_response *resp, int rc, json_t *out, char *err)
 {
     if (rc == 0)
