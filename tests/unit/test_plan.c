@@ -445,7 +445,7 @@ TEST(example_later_sections_kept_as_yaml)
     ASSERT_CONTAINS(oncall, "schedules:");
     ASSERT_CONTAINS(oncall, "primary-engineer");
     ASSERT_CONTAINS(dw_config_section_yaml(cfg, "incidents"), "post_incident");
-    ASSERT_CONTAINS(dw_config_section_yaml(cfg, "notify"), "stakeholder_updates_every: 1h");
+    ASSERT_CONTAINS(dw_config_section_yaml(cfg, "incidents"), "every: 1h");
     ASSERT_CONTAINS(dw_config_section_yaml(cfg, "rules"), "dojopool.rules.yml");
     ASSERT_NULL(dw_config_section_yaml(cfg, "dashboards")); /* a known section, absent */
     ASSERT_NULL(dw_config_section_yaml(cfg, "people"));     /* not a later-issue section */
@@ -485,7 +485,7 @@ TEST(check_file_summary)
     ASSERT_CONTAINS(s.data, "stabilization [3d, 1w)");
     ASSERT_CONTAINS(s.data, "steady [30d, open)");
     ASSERT_CONTAINS(s.data, "P0 respond 5m resolve 1h");
-    ASSERT_CONTAINS(s.data, "sections: scrape, probes, rules, notify, oncall, incidents, alerting");
+    ASSERT_CONTAINS(s.data, "sections: scrape, probes, rules, notify, oncall, status, incidents, alerting");
     dw_buf_clear(&s);
     dw_diags_release(&d);
     ASSERT_EQ_INT(dw_config_check_file(CONFIGS "/bad/gap.yaml", &d, &s, NULL), -1);
@@ -1306,9 +1306,15 @@ struct incidents_section {
     struct timeline_stage *stages;
     size_t n;
 };
-struct notify_section {
-    char *daily_standup;
-    int64_t stakeholder_every_ms;
+struct comms_section {
+    struct {
+        struct {
+            int64_t every_ms;
+        } stakeholders;
+        struct {
+            char *at;
+        } daily;
+    } comms;
 };
 /* clang-format off */
 static const struct dw_schema_field stage_fields[] = {
@@ -1325,14 +1331,25 @@ static const struct dw_schema_field incidents_fields[] = {
     {.name = "timeline", .type = DW_SCHEMA_LIST, .elem = DW_SCHEMA_OBJECT, .sub = &stage_schema,
      DW_SCHEMA_LIST_AT(struct incidents_section, stages, n)},
 };
-static const struct dw_schema incidents_schema = {incidents_fields, 1, false, NULL};
-static const struct dw_schema_field notify_fields[] = {
-    {.name = "daily_standup", .type = DW_SCHEMA_STRING,
-     DW_SCHEMA_AT(struct notify_section, daily_standup)},
-    {.name = "stakeholder_updates_every", .type = DW_SCHEMA_DURATION,
-     DW_SCHEMA_AT(struct notify_section, stakeholder_every_ms)},
+static const struct dw_schema incidents_schema = {incidents_fields, 1, true, NULL};
+static const struct dw_schema_field stakeholder_fields[] = {
+    {.name = "every", .type = DW_SCHEMA_DURATION,
+     DW_SCHEMA_AT(struct comms_section, comms.stakeholders.every_ms)},
 };
-static const struct dw_schema notify_schema = {notify_fields, 2, true, NULL};
+static const struct dw_schema stakeholder_schema = {stakeholder_fields, 1, true, NULL};
+static const struct dw_schema_field daily_fields[] = {
+    {.name = "at", .type = DW_SCHEMA_STRING, DW_SCHEMA_AT(struct comms_section, comms.daily.at)},
+};
+static const struct dw_schema daily_schema = {daily_fields, 1, true, NULL};
+static const struct dw_schema_field comms_fields[] = {
+    {.name = "stakeholders", .type = DW_SCHEMA_OBJECT, .sub = &stakeholder_schema, .offset = 0},
+    {.name = "daily_summary", .type = DW_SCHEMA_OBJECT, .sub = &daily_schema, .offset = 0},
+};
+static const struct dw_schema comms_schema = {comms_fields, 2, true, NULL};
+static const struct dw_schema_field incident_comms_fields[] = {
+    {.name = "communications", .type = DW_SCHEMA_OBJECT, .sub = &comms_schema, .offset = 0},
+};
+static const struct dw_schema incident_comms_schema = {incident_comms_fields, 1, true, NULL};
 /* clang-format on */
 
 TEST(example_seed_numbers_in_later_sections)
@@ -1356,11 +1373,12 @@ TEST(example_seed_numbers_in_later_sections)
     ASSERT_EQ_STR(inc.stages[0].steps[0], "Alert acknowledgment");
     dw_schema_free(&incidents_schema, &inc);
 
-    struct notify_section nt = {0};
-    ASSERT_EQ_UINT(dw_config_decode_section(cfg, "notify", &notify_schema, &nt, NULL, &d), 0);
-    ASSERT_EQ_STR(nt.daily_standup, "09:00");        /* "Daily Standup: 9 AM" */
-    ASSERT_EQ_INT(nt.stakeholder_every_ms, HOUR_MS); /* "Hourly during critical periods" */
-    dw_schema_free(&notify_schema, &nt);
+    struct comms_section cs = {0};
+    ASSERT_EQ_UINT(
+        dw_config_decode_section(cfg, "incidents", &incident_comms_schema, &cs, NULL, &d), 0);
+    ASSERT_EQ_STR(cs.comms.daily.at, "09:00");                  /* "Daily Standup: 9 AM" */
+    ASSERT_EQ_INT(cs.comms.stakeholders.every_ms, HOUR_MS); /* "Hourly during critical periods" */
+    dw_schema_free(&incident_comms_schema, &cs);
     ASSERT_EQ_UINT(d.n, 0);
     dw_diags_release(&d);
     dw_config_unref(&cfg);
