@@ -346,8 +346,8 @@ static void apply_sections(struct daemon *d, const struct dw_config *cfg, struct
     if (d->status) {
         char *err = NULL;
         if (dw_status_apply(d->status, cfg, &err) != 0)
-            dw_log_kv(DW_LOG_ERROR, "status", "status page configuration not applied", "error",
-                      err, NULL);
+            dw_log_kv(DW_LOG_ERROR, "status", "status page configuration not applied", "error", err,
+                      NULL);
         free(err);
     }
 }
@@ -798,14 +798,12 @@ int dw_daemon_run(const struct dw_daemon_options *opts)
         goto out_store;
     }
 
-    d.incidents = dw_incidents_open(
-        &(struct dw_incidents_options){
-            .store = d.store,
-            .alerter = d.alerter,
-            .oncall = d.oncall,
-            .notifier = d.notifier,
-            .config = d.cfg},
-        &err);
+    d.incidents = dw_incidents_open(&(struct dw_incidents_options){.store = d.store,
+                                                                   .alerter = d.alerter,
+                                                                   .oncall = d.oncall,
+                                                                   .notifier = d.notifier,
+                                                                   .config = d.cfg},
+                                    &err);
     if (!d.incidents) {
         dw_log_kv(DW_LOG_ERROR, "incident", "cannot start incidents", "error", err, NULL);
         free(err);

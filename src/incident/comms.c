@@ -166,13 +166,13 @@ static void send_to(struct outs *o, const struct dests *d, const char *dedup_bas
     json_decref(doc);
     for (size_t i = 0; i < d->n; i++) {
         o->v = dw_grow(o->v, &o->cap, o->n + 1, sizeof *o->v);
-        o->v[o->n++] = (struct out){
-            .dedup = dw_asprintf("%s:%s:%s", dedup_base, d->v[i].kind, d->v[i].to),
-            .kind = dw_strdup(d->v[i].kind),
-            .to = dw_strdup(d->v[i].to),
-            .person = d->v[i].person ? dw_strdup(d->v[i].person) : NULL,
-            .order = order ? dw_strdup(order) : NULL,
-            .payload = dw_strdup(payload)};
+        o->v[o->n++] =
+            (struct out){.dedup = dw_asprintf("%s:%s:%s", dedup_base, d->v[i].kind, d->v[i].to),
+                         .kind = dw_strdup(d->v[i].kind),
+                         .to = dw_strdup(d->v[i].to),
+                         .person = d->v[i].person ? dw_strdup(d->v[i].person) : NULL,
+                         .order = order ? dw_strdup(order) : NULL,
+                         .payload = dw_strdup(payload)};
     }
     free(payload);
 }
@@ -197,8 +197,8 @@ static void add_field(json_t *m, const char *title, const char *value)
         f = json_array();
         json_object_set_new(m, "fields", f);
     }
-    json_array_append_new(f, json_pack("{s:s, s:s}", "title", title, "value",
-                                       value && *value ? value : "-"));
+    json_array_append_new(
+        f, json_pack("{s:s, s:s}", "title", title, "value", value && *value ? value : "-"));
 }
 
 static void clock_text(int64_t ms, char *out, size_t size)
@@ -276,7 +276,7 @@ struct turn {
         bool final_sent;
         int64_t pages_until; /* -1: unchanged */
         char *entry;         /* a "message" timeline entry, or NULL */
-    } *rec;
+    } * rec;
     size_t nrec, caprec;
     int64_t summary_day; /* -1: no summary sent this turn */
     struct outs outs;
@@ -341,13 +341,14 @@ static void read_locked(struct turn *t)
     t->new_cursor = t->cursor;
     struct dw_value p[] = {DW_VINT(t->cursor), DW_VINT(TIMELINE_BATCH)};
     char *err = NULL;
-    if (dw_store_exec(inc->store,
-                  "SELECT t.id, t.incident_id, t.at, t.kind, t.who, t.text, i.title, i.severity,"
-                  " i.priority, i.state,"
-                  " (SELECT MIN(f.id) FROM incident_timeline f WHERE f.incident_id = t.incident_id)"
-                  " FROM incident_timeline t JOIN incidents i ON i.id = t.incident_id"
-                  " WHERE t.id > $1 ORDER BY t.id LIMIT $2",
-                  p, 2, tl_cb, t, &err) != 0) {
+    if (dw_store_exec(
+            inc->store,
+            "SELECT t.id, t.incident_id, t.at, t.kind, t.who, t.text, i.title, i.severity,"
+            " i.priority, i.state,"
+            " (SELECT MIN(f.id) FROM incident_timeline f WHERE f.incident_id = t.incident_id)"
+            " FROM incident_timeline t JOIN incidents i ON i.id = t.incident_id"
+            " WHERE t.id > $1 ORDER BY t.id LIMIT $2",
+            p, 2, tl_cb, t, &err) != 0) {
         dw_log_kv(DW_LOG_ERROR, "incident", "reading the timeline failed", "error", err, NULL);
         free(err);
         err = NULL;
@@ -402,12 +403,21 @@ static bool is_open(const char *state)
 
 static const char *kind_label(const char *kind)
 {
-    static const char *const map[][2] = {
-        {"state", "State"},         {"alert", "Alert"},          {"note", "Note"},
-        {"field", "Update"},        {"role", "Role"},            {"action", "Action item"},
-        {"merge", "Merge"},         {"breach", "Target missed"}, {"reminder", "Reminder"},
-        {"message", "Message sent"}, {"status_page", "Status page"}, {"notice", "User notice"},
-        {"page", "Page"},           {"escalation", "Escalation"}, {"acknowledgement", "Acknowledged"}};
+    static const char *const map[][2] = {{"state", "State"},
+                                         {"alert", "Alert"},
+                                         {"note", "Note"},
+                                         {"field", "Update"},
+                                         {"role", "Role"},
+                                         {"action", "Action item"},
+                                         {"merge", "Merge"},
+                                         {"breach", "Target missed"},
+                                         {"reminder", "Reminder"},
+                                         {"message", "Message sent"},
+                                         {"status_page", "Status page"},
+                                         {"notice", "User notice"},
+                                         {"page", "Page"},
+                                         {"escalation", "Escalation"},
+                                         {"acknowledgement", "Acknowledged"}};
     for (size_t i = 0; i < DW_ARRAY_LEN(map); i++)
         if (strcmp(map[i][0], kind) == 0)
             return map[i][1];
@@ -479,8 +489,7 @@ static void page_posts(struct turn *t, const struct dests *d)
             const char *who = json_string_value(json_object_get(e, "who"));
             const char *text = json_string_value(json_object_get(e, "text"));
             int64_t at = 0;
-            if (!kind || !ats || !text || dw_parse_rfc3339(ats, &at) != 0 ||
-                at < ii->pages_until ||
+            if (!kind || !ats || !text || dw_parse_rfc3339(ats, &at) != 0 || at < ii->pages_until ||
                 (strcmp(kind, "page") != 0 && strcmp(kind, "escalation") != 0 &&
                  strcmp(kind, "acknowledgement") != 0))
                 continue;
@@ -499,9 +508,8 @@ static void page_posts(struct turn *t, const struct dests *d)
         json_decref(o);
         if (until != ii->pages_until) {
             t->rec = dw_grow(t->rec, &t->caprec, t->nrec + 1, sizeof *t->rec);
-            t->rec[t->nrec++] = (__typeof__(*t->rec)){.incident = dw_strdup(ii->id),
-                                                     .updates_sent = -1,
-                                                     .pages_until = until};
+            t->rec[t->nrec++] = (__typeof__(*t->rec)){
+                .incident = dw_strdup(ii->id), .updates_sent = -1, .pages_until = until};
         }
     }
 }
@@ -566,13 +574,13 @@ static void stakeholder_update(struct turn *t, const struct incident_info *ii, i
         dw_buf_printf(&b, "Next update by %s.", next);
     }
     char *title = final ? dw_asprintf("[SEV%d] Resolved: %s (%s)", ii->severity, ii->title, ii->id)
-                  : number == 0
-                      ? dw_asprintf("[SEV%d] Incident opened: %s (%s)", ii->severity, ii->title,
-                                    ii->id)
-                      : dw_asprintf("[SEV%d] Update %lld: %s (%s)", ii->severity,
-                                    (long long)number, ii->title, ii->id);
+                  : number == 0 ? dw_asprintf("[SEV%d] Incident opened: %s (%s)", ii->severity,
+                                              ii->title, ii->id)
+                                : dw_asprintf("[SEV%d] Update %lld: %s (%s)", ii->severity,
+                                              (long long)number, ii->title, ii->id);
     char *url = incident_url(t->inc, ii->id);
-    json_t *m = message(title, b.data ? b.data : "", ii->id, final ? "resolved" : ii->priority, url);
+    json_t *m =
+        message(title, b.data ? b.data : "", ii->id, final ? "resolved" : ii->priority, url);
     char *base = final ? dw_asprintf("incident:%s:stakeholders:final", ii->id)
                        : dw_asprintf("incident:%s:stakeholders:%lld", ii->id, (long long)number);
     char *order = dw_asprintf("incident:%s", ii->id);
@@ -623,8 +631,8 @@ static void remind(struct turn *t, const char *incident, const char *kind, int64
                    const char *person, bool breach, char *text /* stolen */)
 {
     t->rem = dw_grow(t->rem, &t->caprem, t->nrem + 1, sizeof *t->rem);
-    t->rem[t->nrem++] = (struct reminder){dw_strdup(incident), dw_strdup(kind), text,
-                                          person ? dw_strdup(person) : NULL, due, breach};
+    t->rem[t->nrem++] = (struct reminder){
+        dw_strdup(incident), dw_strdup(kind), text, person ? dw_strdup(person) : NULL, due, breach};
 }
 
 static int exists_cb(void *ctx, const struct dw_value *c, size_t nc)
@@ -721,9 +729,8 @@ static int overdue_cb(void *ctx, const struct dw_value *c, size_t nc)
     if (!reminded(t->inc, incident, kind, c[4].i)) {
         clock_text(c[4].i, when, sizeof when);
         remind(t, incident, kind, c[4].i, owner, false,
-               dw_asprintf("action item #%lld is overdue (due %s, owner %s): %s",
-                           (long long)c[0].i, when, owner ? person_name(t->inc, owner) : "none",
-                           task));
+               dw_asprintf("action item #%lld is overdue (due %s, owner %s): %s", (long long)c[0].i,
+                           when, owner ? person_name(t->inc, owner) : "none", task));
     }
     free(incident);
     free(task);
@@ -815,9 +822,9 @@ static void daily_summary(struct turn *t)
     if (minute < h * 60 + mi || reminded(t->inc, "", "daily_summary", day))
         return;
     struct dests d = {0};
-    dests_resolve(t->inc->cfg, t->inc->conf->y.comms.daily_to_seen && y->to ? y->to
-                                                                             : "slack:engineering",
-                  true, &d);
+    dests_resolve(t->inc->cfg,
+                  t->inc->conf->y.comms.daily_to_seen && y->to ? y->to : "slack:engineering", true,
+                  &d);
     t->summary_day = day;
     if (!d.n)
         return;
@@ -831,8 +838,7 @@ static void daily_summary(struct turn *t)
     for (size_t i = 0, n = 0; i < t->ninc && n < SUMMARY_LINES; i++)
         if (is_open(t->inc_v[i].state)) {
             const struct incident_info *ii = &t->inc_v[i];
-            dw_buf_printf(&b, "• %s [SEV%d, %s] %s\n", ii->id, ii->severity, ii->state,
-                          ii->title);
+            dw_buf_printf(&b, "• %s [SEV%d, %s] %s\n", ii->id, ii->severity, ii->state, ii->title);
             n++;
         }
     json_t *actions = inc_actions_json_locked(t->inc, false, t->now);
@@ -853,8 +859,7 @@ static void daily_summary(struct turn *t)
     json_decref(actions);
     struct dw_civil c;
     dw_civil_of_days(day, &c);
-    char *title =
-        dw_asprintf("Daily status summary, %04d-%02d-%02d", c.year, c.month, c.day);
+    char *title = dw_asprintf("Daily status summary, %04d-%02d-%02d", c.year, c.month, c.day);
     char *base = dw_asprintf("incident:daily:%04d-%02d-%02d", c.year, c.month, c.day);
     send_to(&t->outs, &d, base, NULL, message(title, b.data, NULL, NULL, NULL));
     free(base);
@@ -872,8 +877,8 @@ static int record_tx(struct dw_store *s, void *ctx)
     int rc = 0;
     if (t->new_cursor != t->cursor) {
         struct dw_value p[] = {DW_VINT(t->new_cursor)};
-        rc = dw_store_exec(s, "UPDATE incident_cursor SET value = $1 WHERE name = 'timeline'", p,
-                           1, NULL, NULL, NULL);
+        rc = dw_store_exec(s, "UPDATE incident_cursor SET value = $1 WHERE name = 'timeline'", p, 1,
+                           NULL, NULL, NULL);
     }
     for (size_t i = 0; rc == 0 && i < t->nrec; i++) {
         struct dw_value p[] = {DW_VTEXT(t->rec[i].incident), DW_VINT(t->rec[i].updates_sent),
@@ -900,8 +905,7 @@ static int record_tx(struct dw_store *s, void *ctx)
                            p, 4, NULL, NULL, NULL);
         if (rc == 0 && r->breach) {
             struct dw_value q[] = {DW_VTEXT(r->incident), DW_VINT(r->due)};
-            rc = dw_store_exec(s,
-                               "UPDATE incidents SET status_page_breached_at = $2 WHERE id = $1",
+            rc = dw_store_exec(s, "UPDATE incidents SET status_page_breached_at = $2 WHERE id = $1",
                                q, 2, NULL, NULL, NULL);
         }
         if (rc == 0)
@@ -967,8 +971,8 @@ void inc_comms_turn(struct dw_incidents *inc, int64_t now)
     free(tld.v);
 
     if (t.outs.n || t.nrem)
-        dw_log(DW_LOG_DEBUG, "incident", "%zu messages, %zu reminders, %zu entries", t.outs.n, t.nrem,
-               t.ntl);
+        dw_log(DW_LOG_DEBUG, "incident", "%zu messages, %zu reminders, %zu entries", t.outs.n,
+               t.nrem, t.ntl);
     /* 2. send: a failure leaves everything unrecorded, so the next turn tries again. */
     bool sent = true;
     if (t.outs.n && inc->notifier) {
@@ -990,8 +994,8 @@ void inc_comms_turn(struct dw_incidents *inc, int64_t now)
                 sent &= !store;
                 inc_metric_message(store ? "failed" : "dropped");
                 dw_log_kv(store ? DW_LOG_ERROR : DW_LOG_WARN, "incident",
-                          "incident message not queued", "key", t.outs.v[i].dedup, "error",
-                          errs[i], NULL);
+                          "incident message not queued", "key", t.outs.v[i].dedup, "error", errs[i],
+                          NULL);
                 free(errs[i]);
             } else {
                 inc_metric_message("queued");

@@ -180,9 +180,10 @@ static bool decode_dest(struct dw_schema_ctx *ctx, const char *value, void *dst)
     for (size_t i = 0; i < DW_ARRAY_LEN(kinds); i++)
         known |= kl == strlen(kinds[i]) && strncmp(value, kinds[i], kl) == 0;
     if (!colon || !known || !*v) {
-        dw_schema_error(ctx, "\"%s\" is not a destination; write slack:#channel, "
-                             "slack:<purpose>, email:<address>, sms:<+number>, person:<id>, "
-                             "team:<id> or contacts:<technical|business>",
+        dw_schema_error(ctx,
+                        "\"%s\" is not a destination; write slack:#channel, "
+                        "slack:<purpose>, email:<address>, sms:<+number>, person:<id>, "
+                        "team:<id> or contacts:<technical|business>",
                         value);
         return false;
     }
@@ -234,8 +235,8 @@ static void check_daily(struct dw_schema_ctx *ctx, void *obj)
     struct y_daily *d = obj;
     int h, m;
     char extra;
-    if (d->at && (sscanf(d->at, "%d:%d%c", &h, &m, &extra) != 2 || h < 0 || h > 23 || m < 0 ||
-                  m > 59))
+    if (d->at &&
+        (sscanf(d->at, "%d:%d%c", &h, &m, &extra) != 2 || h < 0 || h > 23 || m < 0 || m > 59))
         dw_schema_error_at(ctx, &d->at, "\"%s\" is not a time of day; write HH:MM, e.g. 09:00",
                            d->at);
     char *err = NULL;
@@ -253,7 +254,10 @@ static const struct dw_schema_field daily_fields[] = {
      .release = dw_schema_release_string,
      .expect = "a destination like slack:engineering",
      DW_SCHEMA_AT(struct y_daily, to)},
-    {.name = "enabled", .type = DW_SCHEMA_BOOL, .def = "true", DW_SCHEMA_AT(struct y_daily, enabled)},
+    {.name = "enabled",
+     .type = DW_SCHEMA_BOOL,
+     .def = "true",
+     DW_SCHEMA_AT(struct y_daily, enabled)},
 };
 static const struct dw_schema daily_schema = {daily_fields, DW_ARRAY_LEN(daily_fields), false,
                                               check_daily};
@@ -335,8 +339,12 @@ static void check_templates(struct dw_schema_ctx *ctx, void *obj)
 static const struct dw_schema_field template_fields[] = {
     {.name = "report", .type = DW_SCHEMA_STRING, DW_SCHEMA_AT(struct y_templates, report)},
     {.name = "notice", .type = DW_SCHEMA_STRING, DW_SCHEMA_AT(struct y_templates, notice)},
-    {.name = "report_file", .type = DW_SCHEMA_STRING, DW_SCHEMA_AT(struct y_templates, report_file)},
-    {.name = "notice_file", .type = DW_SCHEMA_STRING, DW_SCHEMA_AT(struct y_templates, notice_file)},
+    {.name = "report_file",
+     .type = DW_SCHEMA_STRING,
+     DW_SCHEMA_AT(struct y_templates, report_file)},
+    {.name = "notice_file",
+     .type = DW_SCHEMA_STRING,
+     DW_SCHEMA_AT(struct y_templates, notice_file)},
 };
 static const struct dw_schema template_schema = {template_fields, DW_ARRAY_LEN(template_fields),
                                                  false, check_templates};
@@ -928,8 +936,8 @@ int dw_incident_note(struct dw_incidents *inc, const char *id, const char *text,
     return add_entry(inc, id, "note", text, by, now, err);
 }
 
-int dw_incident_record(struct dw_incidents *inc, const char *id, const char *kind,
-                       const char *text, const char *by, int64_t now, char **err)
+int dw_incident_record(struct dw_incidents *inc, const char *id, const char *kind, const char *text,
+                       const char *by, int64_t now, char **err)
 {
     static const char *const kinds[] = {"status_page", "message", "notice"};
     for (size_t i = 0; i < DW_ARRAY_LEN(kinds); i++)

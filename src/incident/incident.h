@@ -47,9 +47,9 @@
 #include <jansson.h>
 
 #include "alert/alert.h"
-#include "notify/notify.h"
 #include "core/core.h"
 #include "incident/report.h"
+#include "notify/notify.h"
 #include "oncall/oncall.h"
 #include "plan/plan.h"
 #include "store/store.h"
@@ -90,9 +90,9 @@ int dw_incident_state_parse(const char *name);
 bool dw_incident_transition_allowed(enum dw_incident_state from, enum dw_incident_state to);
 
 struct dw_incidents_options {
-    struct dw_store *store;     /* borrowed */
-    struct dw_alerter *alerter; /* borrowed; may be NULL (no incidents from alerts) */
-    struct dw_oncall *oncall;   /* borrowed; may be NULL (no page acknowledgements or timeline) */
+    struct dw_store *store;       /* borrowed */
+    struct dw_alerter *alerter;   /* borrowed; may be NULL (no incidents from alerts) */
+    struct dw_oncall *oncall;     /* borrowed; may be NULL (no page acknowledgements or timeline) */
     struct dw_notifier *notifier; /* borrowed; may be NULL (no communications sent) */
     const struct dw_config *config;
     const char *consumer; /* alert event cursor; NULL: "incident" */
@@ -166,8 +166,8 @@ int dw_incident_note(struct dw_incidents *inc, const char *id, const char *text,
  * reminder), "message" (a message sent about it) or "notice" (the user
  * notice sent to subscribers). text 1 byte to 16 KiB; EINVAL otherwise.
  */
-int dw_incident_record(struct dw_incidents *inc, const char *id, const char *kind,
-                       const char *text, const char *by, int64_t now_ms, char **err);
+int dw_incident_record(struct dw_incidents *inc, const char *id, const char *kind, const char *text,
+                       const char *by, int64_t now_ms, char **err);
 
 /**
  * Adds an action item: task (1..1024 bytes), owner (person or team id, or

@@ -73,9 +73,9 @@ struct incident_conf {
 };
 
 struct dw_incidents {
-    struct dw_store *store;     /* borrowed */
-    struct dw_alerter *alerter; /* borrowed, may be NULL */
-    struct dw_oncall *oncall;   /* borrowed, may be NULL */
+    struct dw_store *store;       /* borrowed */
+    struct dw_alerter *alerter;   /* borrowed, may be NULL */
+    struct dw_oncall *oncall;     /* borrowed, may be NULL */
     struct dw_notifier *notifier; /* borrowed, may be NULL: no communications */
     char *consumer;
     pthread_mutex_t mu;
@@ -111,7 +111,7 @@ enum inc_text {
     " commander, communications_lead, scribe, affected_systems, impact, users_affected,"           \
     " root_cause, contributing_factors, detection_method, detection_alert, resolution,"            \
     " prevention, lessons_learned, merged_into, created_by,"                                       \
-    " data_loss, ack_breached_at, resolution_breached_at, status_page_at,"                       \
+    " data_loss, ack_breached_at, resolution_breached_at, status_page_at,"                         \
     " status_page_breached_at"
 
 /** One incident row (heap strings). */

@@ -144,9 +144,8 @@ int dw_incident_slack_command(struct dw_incidents *inc, const struct dw_incident
         rc = 0;
     } else if (rc == 0) {
         char *base = inc->oncall ? dw_oncall_base_url(inc->oncall) : NULL;
-        char *msg = dw_asprintf("%s opened SEV%d incident %s: %s%s%s/api/incidents/%s", by, sev,
-                                id, text, base && *base ? "\n" : "", base && *base ? base : "",
-                                id);
+        char *msg = dw_asprintf("%s opened SEV%d incident %s: %s%s%s/api/incidents/%s", by, sev, id,
+                                text, base && *base ? "\n" : "", base && *base ? base : "", id);
         if (!base || !*base)
             msg[strlen(msg) - strlen("/api/incidents/") - strlen(id)] = '\0';
         *out = answer("in_channel", msg);

@@ -934,9 +934,8 @@ TEST(an_incident_can_be_deleted_with_everything_it_holds)
     char id[DW_INCIDENT_ID_LEN], *err = NULL;
     struct dw_incident_new in = {.title = "Test incident", .severity = 4};
     ASSERT_EQ_INT(dw_incident_create(f.inc, &in, "devops-lead", dw_now_ms(), id, &err), 0);
-    ASSERT_EQ_INT(dw_incident_action_add(f.inc, id, "Nothing", NULL, 0, "x", dw_now_ms(), NULL,
-                                         &err),
-                  0);
+    ASSERT_EQ_INT(
+        dw_incident_action_add(f.inc, id, "Nothing", NULL, 0, "x", dw_now_ms(), NULL, &err), 0);
     ASSERT_EQ_INT(dw_incident_delete(f.inc, id, "admin", dw_now_ms(), &err), 0);
     ASSERT_NULL(dw_incident_json(f.inc, id));
     ASSERT_EQ_INT(dw_incident_delete(f.inc, id, "admin", dw_now_ms(), &err), DW_INCIDENT_ENOTFOUND);

@@ -485,7 +485,8 @@ TEST(check_file_summary)
     ASSERT_CONTAINS(s.data, "stabilization [3d, 1w)");
     ASSERT_CONTAINS(s.data, "steady [30d, open)");
     ASSERT_CONTAINS(s.data, "P0 respond 5m resolve 1h");
-    ASSERT_CONTAINS(s.data, "sections: scrape, probes, rules, notify, oncall, status, incidents, alerting");
+    ASSERT_CONTAINS(s.data,
+                    "sections: scrape, probes, rules, notify, oncall, status, incidents, alerting");
     dw_buf_clear(&s);
     dw_diags_release(&d);
     ASSERT_EQ_INT(dw_config_check_file(CONFIGS "/bad/gap.yaml", &d, &s, NULL), -1);
@@ -1376,7 +1377,7 @@ TEST(example_seed_numbers_in_later_sections)
     struct comms_section cs = {0};
     ASSERT_EQ_UINT(
         dw_config_decode_section(cfg, "incidents", &incident_comms_schema, &cs, NULL, &d), 0);
-    ASSERT_EQ_STR(cs.comms.daily.at, "09:00");                  /* "Daily Standup: 9 AM" */
+    ASSERT_EQ_STR(cs.comms.daily.at, "09:00");              /* "Daily Standup: 9 AM" */
     ASSERT_EQ_INT(cs.comms.stakeholders.every_ms, HOUR_MS); /* "Hourly during critical periods" */
     dw_schema_free(&incident_comms_schema, &cs);
     ASSERT_EQ_UINT(d.n, 0);
