@@ -51,20 +51,12 @@ static int check_name(const char *consumer, char **err)
     return 0;
 }
 
-static int cursor_row(void *ctx, const struct dw_value *c, size_t n)
-{
-    if (n >= 1 && c[0].type == DW_VAL_INT)
-        *(int64_t *)ctx = c[0].i;
-    return 1;
-}
-
 static int64_t cursor_of(struct dw_alerter *a, const char *consumer)
 {
     int64_t cur = 0;
     char *err = NULL;
     const struct dw_value p[] = {DW_VTEXT(consumer)};
-    dw_store_exec(a->store, "SELECT last_id FROM alert_consumers WHERE name = $1", p, 1, cursor_row,
-                  &cur, &err);
+    dw_store_int(a->store, "SELECT last_id FROM alert_consumers WHERE name = $1", p, 1, &cur, &err);
     free(err);
     return cur;
 }

@@ -24,13 +24,6 @@
 #define COMMENT_MAX 4096
 #define BY_MAX 256
 
-static int id_row(void *ctx, const struct dw_value *c, size_t n)
-{
-    if (n >= 1 && c[0].type == DW_VAL_INT)
-        *(int64_t *)ctx = c[0].i;
-    return 1;
-}
-
 static int64_t episode_of(struct dw_alerter *a, uint64_t fp, const char *hex)
 {
     pthread_mutex_lock(&a->mu);
@@ -41,9 +34,9 @@ static int64_t episode_of(struct dw_alerter *a, uint64_t fp, const char *hex)
         return ep;
     char *err = NULL;
     const struct dw_value p[] = {DW_VTEXT(hex)};
-    dw_store_exec(a->store,
-                  "SELECT id FROM alert_episodes WHERE fingerprint = $1 ORDER BY id DESC LIMIT 1",
-                  p, 1, id_row, &ep, &err);
+    dw_store_int(a->store,
+                 "SELECT id FROM alert_episodes WHERE fingerprint = $1 ORDER BY id DESC LIMIT 1", p,
+                 1, &ep, &err);
     free(err);
     return ep;
 }

@@ -216,13 +216,6 @@ int persist_alerts_load(struct dw_alerter *a, char **err)
 
 /* ---- episodes ---- */
 
-static int id_row(void *ctx, const struct dw_value *c, size_t n)
-{
-    if (n >= 1 && c[0].type == DW_VAL_INT)
-        *(int64_t *)ctx = c[0].i;
-    return 1;
-}
-
 int persist_episode_start(struct dw_store *s, const struct alert *al, int64_t *id, char **err)
 {
     char *labels = json_text(lset_json(&al->labels));
@@ -232,10 +225,10 @@ int persist_episode_start(struct dw_store *s, const struct alert *al, int64_t *i
                                  prio ? DW_VTEXT(prio) : DW_VNULL, DW_VTEXT(labels),
                                  DW_VINT(al->starts_at)};
     *id = 0;
-    int rc = dw_store_exec(s,
-                           "INSERT INTO alert_episodes (fingerprint, alertname, priority, labels,"
-                           " started_at) VALUES ($1, $2, $3, $4, $5) RETURNING id",
-                           p, DW_ARRAY_LEN(p), id_row, id, err);
+    int rc = dw_store_int(s,
+                          "INSERT INTO alert_episodes (fingerprint, alertname, priority, labels,"
+                          " started_at) VALUES ($1, $2, $3, $4, $5) RETURNING id",
+                          p, DW_ARRAY_LEN(p), id, err);
     free(labels);
     return rc;
 }
@@ -424,17 +417,17 @@ int persist_event_add(struct dw_store *s, int64_t at, const char *kind, const ch
                                  priority ? DW_VTEXT(priority) : DW_VNULL,
                                  DW_VTEXT(payload)};
     *id = 0;
-    return dw_store_exec(s,
-                         "INSERT INTO alert_events (at, kind, receiver, group_key, priority,"
-                         " payload) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
-                         p, DW_ARRAY_LEN(p), id_row, id, err);
+    return dw_store_int(s,
+                        "INSERT INTO alert_events (at, kind, receiver, group_key, priority,"
+                        " payload) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+                        p, DW_ARRAY_LEN(p), id, err);
 }
 
 int64_t persist_events_last_id(struct dw_store *s)
 {
     int64_t id = 0;
     char *err = NULL;
-    dw_store_exec(s, "SELECT COALESCE(MAX(id), 0) FROM alert_events", NULL, 0, id_row, &id, &err);
+    dw_store_int(s, "SELECT COALESCE(MAX(id), 0) FROM alert_events", NULL, 0, &id, &err);
     free(err);
     return id;
 }

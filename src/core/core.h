@@ -214,6 +214,13 @@ int dw_mkdir_p(const char *path);
  * REASON" for path (no position) to diags.
  */
 char *dw_read_file(const char *path, size_t max, size_t *len, struct dw_diags *diags);
+/**
+ * A secret given inline or in a file (read now, at most 64 KiB, surrounding
+ * white space trimmed): a heap copy of inline_value when it is set, else the
+ * file's content; NULL without *err when neither is given, NULL with *err
+ * ("path: cannot open: ...") when the file cannot be read.
+ */
+char *dw_secret_get(const char *inline_value, const char *file, char **err);
 
 #define DW_PIDLOCK_BUSY 1
 /**

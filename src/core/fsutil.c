@@ -8,6 +8,7 @@
  * locks are released by the kernel when the process dies (kill -9
  * included), so a stale LOCK file never blocks a restart.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -104,4 +105,38 @@ void dw_pidlock_release(int *fd)
     flock(*fd, LOCK_UN);
     close(*fd);
     *fd = -1;
+}
+
+#define SECRET_FILE_MAX 65536 /* a credentials file larger than this is refused */
+
+static char *read_secret(const char *path, char **err)
+{
+    struct dw_diags diags;
+    dw_diags_init(&diags);
+    size_t len = 0;
+    char *s = dw_read_file(path, SECRET_FILE_MAX, &len, &diags);
+    if (!s) {
+        struct dw_buf b;
+        dw_buf_init(&b, 0);
+        if (diags.n)
+            dw_diag_format(&diags.items[0], &b);
+        else
+            dw_buf_printf(&b, "%s: cannot read", path);
+        *err = dw_buf_steal(&b);
+    }
+    dw_diags_release(&diags);
+    if (!s)
+        return NULL;
+    while (len && isspace((unsigned char)s[len - 1]))
+        s[--len] = '\0';
+    size_t lead = strspn(s, " \t\r\n");
+    memmove(s, s + lead, len - lead + 1);
+    return s;
+}
+
+char *dw_secret_get(const char *inline_value, const char *file, char **err)
+{
+    if (inline_value)
+        return dw_strdup(inline_value);
+    return file ? read_secret(file, err) : NULL;
 }

@@ -37,10 +37,7 @@
 
 static bool need_alerter(const struct dw_http_app *app, struct dw_http_response *resp)
 {
-    if (app->alerter)
-        return true;
-    dw_http_resp_error(resp, 503, "unavailable", "alerting is not running");
-    return false;
+    return dw_api_need(app->alerter, resp, "alerting is not running");
 }
 
 /* Alertmanager's error body: a JSON string. */

@@ -10,10 +10,7 @@
 
 static bool need_collector(const struct dw_http_app *app, struct dw_http_response *resp)
 {
-    if (app->collector)
-        return true;
-    dw_http_resp_error(resp, 503, "unavailable", "collection is not running");
-    return false;
+    return dw_api_need(app->collector, resp, "collection is not running");
 }
 
 void dw_api_targets(struct dw_http_request *req, struct dw_http_response *resp,

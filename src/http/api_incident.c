@@ -21,26 +21,7 @@ _Static_assert(DW_INCIDENT_EINVAL == DW_API_EINVAL && DW_INCIDENT_ENOTFOUND == D
 
 static bool need_incidents(const struct dw_http_app *app, struct dw_http_response *resp)
 {
-    if (app->incidents)
-        return true;
-    dw_http_resp_error(resp, 503, "unavailable", "incidents are not running in this process");
-    return false;
-}
-
-/* The request's JSON object body, or NULL after a 400. */
-static json_t *body_object(struct dw_http_request *req, struct dw_http_response *resp)
-{
-    size_t len = 0;
-    const char *body = dw_http_req_body(req, &len);
-    json_error_t jerr;
-    json_t *in = json_loadb(body ? body : "", len, 0, &jerr);
-    if (!json_is_object(in)) {
-        dw_http_resp_error(resp, 400, "bad_data", "expected a JSON object: %s",
-                           in ? "got another JSON value" : jerr.text);
-        json_decref(in);
-        return NULL;
-    }
-    return in;
+    return dw_api_need(app->incidents, resp, "incidents are not running in this process");
 }
 
 /* The incident after a change, or the change's error. */
@@ -90,7 +71,7 @@ void dw_api_incidents_create(struct dw_http_request *req, struct dw_http_respons
 {
     if (!need_incidents(app, resp))
         return;
-    json_t *in = body_object(req, resp);
+    json_t *in = dw_api_body_object(req, resp);
     if (!in)
         return;
     json_t *sys = json_object_get(in, "affectedSystems");
@@ -133,7 +114,7 @@ void dw_api_incident_update(struct dw_http_request *req, struct dw_http_response
 {
     if (!need_incidents(app, resp))
         return;
-    json_t *in = body_object(req, resp);
+    json_t *in = dw_api_body_object(req, resp);
     if (!in)
         return;
     const char *id = dw_http_req_param(req, "id");
@@ -153,38 +134,35 @@ static const char *member(json_t *in, const char *name, struct dw_http_response 
     return v;
 }
 
-void dw_api_incident_state(struct dw_http_request *req, struct dw_http_response *resp,
-                           const struct dw_http_app *app)
+/* A change made of one string member of the body ({"state"}, {"text"}), then the incident. */
+static void string_change(struct dw_http_request *req, struct dw_http_response *resp,
+                          const struct dw_http_app *app, const char *name,
+                          int (*change)(struct dw_incidents *, const char *, const char *,
+                                        const char *, int64_t, char **))
 {
     if (!need_incidents(app, resp))
         return;
-    json_t *in = body_object(req, resp);
-    const char *state = in ? member(in, "state", resp) : NULL;
-    if (state) {
+    json_t *in = dw_api_body_object(req, resp);
+    const char *value = in ? member(in, name, resp) : NULL;
+    if (value) {
         const char *id = dw_http_req_param(req, "id");
         char *err = NULL;
-        int rc = dw_incident_transition(app->incidents, id, state, dw_http_req_principal(req),
-                                        dw_now_ms(), &err);
+        int rc = change(app->incidents, id, value, dw_http_req_principal(req), dw_now_ms(), &err);
         answer_incident(resp, app, id, rc, err);
     }
     json_decref(in);
 }
 
+void dw_api_incident_state(struct dw_http_request *req, struct dw_http_response *resp,
+                           const struct dw_http_app *app)
+{
+    string_change(req, resp, app, "state", dw_incident_transition);
+}
+
 void dw_api_incident_note(struct dw_http_request *req, struct dw_http_response *resp,
                           const struct dw_http_app *app)
 {
-    if (!need_incidents(app, resp))
-        return;
-    json_t *in = body_object(req, resp);
-    const char *text = in ? member(in, "text", resp) : NULL;
-    if (text) {
-        const char *id = dw_http_req_param(req, "id");
-        char *err = NULL;
-        int rc = dw_incident_note(app->incidents, id, text, dw_http_req_principal(req), dw_now_ms(),
-                                  &err);
-        answer_incident(resp, app, id, rc, err);
-    }
-    json_decref(in);
+    string_change(req, resp, app, "text", dw_incident_note);
 }
 
 /* "due": RFC 3339 or a date (YYYY-MM-DD, the end of that day in UTC); absent: none. */
@@ -214,7 +192,7 @@ void dw_api_incident_action_add(struct dw_http_request *req, struct dw_http_resp
 {
     if (!need_incidents(app, resp))
         return;
-    json_t *in = body_object(req, resp);
+    json_t *in = dw_api_body_object(req, resp);
     const char *task = in ? member(in, "task", resp) : NULL;
     int64_t due = 0;
     if (task && due_of(in, &due, resp)) {
@@ -239,7 +217,7 @@ void dw_api_incident_action_update(struct dw_http_request *req, struct dw_http_r
         dw_http_resp_error(resp, 400, "bad_data", "an action item id is a positive number");
         return;
     }
-    json_t *in = body_object(req, resp);
+    json_t *in = dw_api_body_object(req, resp);
     if (!in)
         return;
     struct dw_incident_action_change ch = {
@@ -267,7 +245,7 @@ void dw_api_incident_merge(struct dw_http_request *req, struct dw_http_response 
 {
     if (!need_incidents(app, resp))
         return;
-    json_t *in = body_object(req, resp);
+    json_t *in = dw_api_body_object(req, resp);
     const char *into = in ? member(in, "into", resp) : NULL;
     if (into) {
         char *err = NULL;

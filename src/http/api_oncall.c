@@ -25,10 +25,7 @@ _Static_assert(DW_ONCALL_EINVAL == DW_API_EINVAL && DW_ONCALL_ENOTFOUND == DW_AP
 
 static bool need_oncall(const struct dw_http_app *app, struct dw_http_response *resp)
 {
-    if (app->oncall)
-        return true;
-    dw_http_resp_error(resp, 503, "unavailable", "on-call is not running in this process");
-    return false;
+    return dw_api_need(app->oncall, resp, "on-call is not running in this process");
 }
 
 /* The "limit" argument (100 when absent) into *limit; false after a 400 when not 1 to 1000. */

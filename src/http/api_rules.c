@@ -10,10 +10,7 @@
 
 static bool need_ruler(const struct dw_http_app *app, struct dw_http_response *resp)
 {
-    if (app->ruler)
-        return true;
-    dw_http_resp_error(resp, 503, "unavailable", "rule evaluation is not running");
-    return false;
+    return dw_api_need(app->ruler, resp, "rule evaluation is not running");
 }
 
 void dw_api_rules(struct dw_http_request *req, struct dw_http_response *resp,

@@ -21,10 +21,7 @@ _Static_assert(DW_STATUS_EINVAL == DW_API_EINVAL && DW_STATUS_ENOTFOUND == DW_AP
 
 static bool need_status(const struct dw_http_app *app, struct dw_http_response *resp)
 {
-    if (app->status)
-        return true;
-    dw_http_resp_error(resp, 503, "unavailable", "the status page is not running in this process");
-    return false;
+    return dw_api_need(app->status, resp, "the status page is not running in this process");
 }
 
 static void cors_headers(struct dw_http_request *req, struct dw_http_response *resp,
@@ -128,21 +125,6 @@ void dw_api_status_preflight(struct dw_http_request *req, struct dw_http_respons
 
 /* ---- management ---- */
 
-static json_t *body_object(struct dw_http_request *req, struct dw_http_response *resp)
-{
-    size_t len = 0;
-    const char *body = dw_http_req_body(req, &len);
-    json_error_t jerr;
-    json_t *in = json_loadb(body ? body : "", len, 0, &jerr);
-    if (!json_is_object(in)) {
-        dw_http_resp_error(resp, 400, "bad_data", "expected a JSON object: %s",
-                           in ? "got another JSON value" : jerr.text);
-        json_decref(in);
-        return NULL;
-    }
-    return in;
-}
-
 void dw_api_status_components(struct dw_http_request *req, struct dw_http_response *resp,
                               const struct dw_http_app *app)
 {
@@ -174,7 +156,7 @@ void dw_api_status_component_override(struct dw_http_request *req, struct dw_htt
 {
     if (!need_status(app, resp))
         return;
-    json_t *in = body_object(req, resp);
+    json_t *in = dw_api_body_object(req, resp);
     if (!in)
         return;
     json_t *state = json_object_get(in, "state");
@@ -197,7 +179,7 @@ void dw_api_status_incident_update(struct dw_http_request *req, struct dw_http_r
 {
     if (!need_status(app, resp))
         return;
-    json_t *in = body_object(req, resp);
+    json_t *in = dw_api_body_object(req, resp);
     if (!in)
         return;
     struct dw_status_component_state cs[COMPONENTS_MAX];
@@ -241,7 +223,7 @@ static void maintenance_set(struct dw_http_request *req, struct dw_http_response
 {
     if (!need_status(app, resp))
         return;
-    json_t *in = body_object(req, resp);
+    json_t *in = dw_api_body_object(req, resp);
     if (!in)
         return;
     char out[48], *err = NULL;

@@ -147,6 +147,10 @@ bool dw_api_need_tsdb(const struct dw_http_app *app, struct dw_http_response *re
 #define DW_API_EDENIED (-4)   /* a link or signature that does not verify: 403 */
 /** The error a module's return code stands for, with its message (NULL: "store failure"). */
 void dw_api_module_error(struct dw_http_response *resp, int rc, const char *err);
+/** The request's JSON object body (new reference), or NULL after a 400 saying why. */
+json_t *dw_api_body_object(struct dw_http_request *req, struct dw_http_response *resp);
+/** True when module (a part of the app) is there, else false after a 503 with `missing`. */
+bool dw_api_need(const void *module, struct dw_http_response *resp, const char *missing);
 /** out (stolen) as success, or 404 "no <what> <id>" when out is NULL. */
 void dw_api_found(struct dw_http_response *resp, json_t *out, const char *what, const char *id);
 /** out (stolen) when rc is 0, else dw_api_module_error; frees err. */

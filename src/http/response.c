@@ -108,6 +108,29 @@ void dw_api_module_error(struct dw_http_response *resp, int rc, const char *err)
         dw_http_resp_error(resp, 503, "unavailable", "%s", msg);
 }
 
+json_t *dw_api_body_object(struct dw_http_request *req, struct dw_http_response *resp)
+{
+    size_t len = 0;
+    const char *body = dw_http_req_body(req, &len);
+    json_error_t jerr;
+    json_t *in = json_loadb(body ? body : "", len, 0, &jerr);
+    if (!json_is_object(in)) {
+        dw_http_resp_error(resp, 400, "bad_data", "expected a JSON object: %s",
+                           in ? "got another JSON value" : jerr.text);
+        json_decref(in);
+        return NULL;
+    }
+    return in;
+}
+
+bool dw_api_need(const void *module, struct dw_http_response *resp, const char *missing)
+{
+    if (module)
+        return true;
+    dw_http_resp_error(resp, 503, "unavailable", "%s", missing);
+    return false;
+}
+
 void dw_api_found(struct dw_http_response *resp, json_t *out, const char *what, const char *id)
 {
     if (out)

@@ -282,13 +282,6 @@ struct turn {
     struct outs outs;
 };
 
-static int cursor_cb(void *ctx, const struct dw_value *c, size_t nc)
-{
-    (void)nc;
-    *(int64_t *)ctx = c[0].i;
-    return 0;
-}
-
 static int tl_cb(void *ctx, const struct dw_value *c, size_t nc)
 {
     (void)nc;
@@ -335,9 +328,8 @@ static int info_cb(void *ctx, const struct dw_value *c, size_t nc)
 static void read_locked(struct turn *t)
 {
     struct dw_incidents *inc = t->inc;
-    t->cursor = 0;
-    dw_store_exec(inc->store, "SELECT value FROM incident_cursor WHERE name = 'timeline'", NULL, 0,
-                  cursor_cb, &t->cursor, NULL);
+    t->cursor =
+        inc_count(inc, "SELECT value FROM incident_cursor WHERE name = 'timeline'", NULL, 0);
     t->new_cursor = t->cursor;
     struct dw_value p[] = {DW_VINT(t->cursor), DW_VINT(TIMELINE_BATCH)};
     char *err = NULL;
@@ -533,12 +525,6 @@ static int note_cb(void *ctx, const struct dw_value *c, size_t nc)
     return 0;
 }
 
-static const char *person_name(struct dw_incidents *inc, const char *id)
-{
-    const struct dw_plan_person *p = id ? dw_config_find_person(inc->cfg, id) : NULL;
-    return p && p->name ? p->name : id;
-}
-
 static void stakeholder_update(struct turn *t, const struct incident_info *ii, int64_t number,
                                bool final, const struct dests *d)
 {
@@ -554,7 +540,7 @@ static void stakeholder_update(struct turn *t, const struct incident_info *ii, i
         dw_buf_printf(&b, "State: %s, open for %s (since %s).\n", ii->state, dur, when);
     dw_buf_printf(&b, "Impact: %s\n", ii->impact && *ii->impact ? ii->impact : "being assessed");
     dw_buf_printf(&b, "Incident commander: %s\n",
-                  ii->commander ? person_name(t->inc, ii->commander) : "not assigned yet");
+                  ii->commander ? inc_person_label(t->inc, ii->commander) : "not assigned yet");
     /* The latest notes: what responders wrote since the previous update. */
     struct notes ns;
     dw_buf_init(&ns.b, 0);
@@ -635,23 +621,13 @@ static void remind(struct turn *t, const char *incident, const char *kind, int64
         dw_strdup(incident), dw_strdup(kind), text, person ? dw_strdup(person) : NULL, due, breach};
 }
 
-static int exists_cb(void *ctx, const struct dw_value *c, size_t nc)
-{
-    (void)c;
-    (void)nc;
-    *(bool *)ctx = true;
-    return 1;
-}
-
 static bool reminded(struct dw_incidents *inc, const char *id, const char *kind, int64_t due)
 {
-    bool found = false;
     struct dw_value p[] = {DW_VTEXT(id), DW_VTEXT(kind), DW_VINT(due)};
-    dw_store_exec(inc->store,
-                  "SELECT 1 FROM incident_reminders WHERE incident_id = $1 AND kind = $2"
-                  " AND due = $3",
-                  p, 3, exists_cb, &found, NULL);
-    return found;
+    return inc_count(inc,
+                     "SELECT 1 FROM incident_reminders WHERE incident_id = $1 AND kind = $2"
+                     " AND due = $3",
+                     p, 3) != 0;
 }
 
 /* A reminder when `pct` of [start, due) has passed and due is still ahead. */
@@ -730,7 +706,7 @@ static int overdue_cb(void *ctx, const struct dw_value *c, size_t nc)
         clock_text(c[4].i, when, sizeof when);
         remind(t, incident, kind, c[4].i, owner, false,
                dw_asprintf("action item #%lld is overdue (due %s, owner %s): %s", (long long)c[0].i,
-                           when, owner ? person_name(t->inc, owner) : "none", task));
+                           when, owner ? inc_person_label(t->inc, owner) : "none", task));
     }
     free(incident);
     free(task);

@@ -205,6 +205,11 @@ static bool decode_dest(struct dw_schema_ctx *ctx, const char *value, void *dst)
     return true;
 }
 
+/* The decoder, release and hint of a destination field (decode_dest). */
+#define DEST_FIELD(example)                                                                        \
+    .decode = decode_dest, .release = dw_schema_release_string,                                    \
+    .expect = "a destination like " example
+
 static const struct dw_schema_field stakeholder_fields[] = {
     {.name = "every",
      .type = DW_SCHEMA_DURATION,
@@ -222,9 +227,7 @@ static const struct dw_schema_field stakeholder_fields[] = {
     {.name = "to",
      .type = DW_SCHEMA_LIST,
      .elem = DW_SCHEMA_CUSTOM,
-     .decode = decode_dest,
-     .release = dw_schema_release_string,
-     .expect = "a destination like email:ceo@example.com or contacts:business",
+     DEST_FIELD("email:ceo@example.com or contacts:business"),
      DW_SCHEMA_LIST_AT(struct y_stakeholders, to, nto)},
 };
 static const struct dw_schema stakeholder_schema = {stakeholder_fields,
@@ -250,9 +253,7 @@ static const struct dw_schema_field daily_fields[] = {
     {.name = "timezone", .type = DW_SCHEMA_STRING, DW_SCHEMA_AT(struct y_daily, timezone)},
     {.name = "to",
      .type = DW_SCHEMA_CUSTOM,
-     .decode = decode_dest,
-     .release = dw_schema_release_string,
-     .expect = "a destination like slack:engineering",
+     DEST_FIELD("slack:engineering"),
      DW_SCHEMA_AT(struct y_daily, to)},
     {.name = "enabled",
      .type = DW_SCHEMA_BOOL,
@@ -265,9 +266,7 @@ static const struct dw_schema daily_schema = {daily_fields, DW_ARRAY_LEN(daily_f
 static const struct dw_schema_field comms_fields[] = {
     {.name = "timeline",
      .type = DW_SCHEMA_CUSTOM,
-     .decode = decode_dest,
-     .release = dw_schema_release_string,
-     .expect = "a destination like slack:incidents",
+     DEST_FIELD("slack:incidents"),
      DW_SCHEMA_AT(struct y_comms, timeline)},
     {.name = "timeline_enabled",
      .type = DW_SCHEMA_BOOL,
@@ -466,6 +465,13 @@ char *inc_col(const struct dw_value *v)
     return v->type == DW_VAL_NULL ? NULL : dw_strndup(v->s, v->n);
 }
 
+int64_t inc_count(struct dw_incidents *inc, const char *sql, const struct dw_value *p, size_t n)
+{
+    int64_t v = 0;
+    dw_store_int(inc->store, sql, p, n, &v, NULL);
+    return v;
+}
+
 int64_t inc_col_int(const struct dw_value *v)
 {
     return v->type == DW_VAL_NULL ? 0 : v->i;
@@ -592,21 +598,10 @@ static char *next_states_text(enum dw_incident_state from)
 
 /* ---- ids ---- */
 
-static int exists_cb(void *ctx, const struct dw_value *c, size_t nc)
-{
-    (void)c;
-    (void)nc;
-    *(bool *)ctx = true;
-    return 1;
-}
-
 static bool id_taken(struct dw_incidents *inc, const char *id)
 {
-    bool found = false;
     struct dw_value p[] = {DW_VTEXT(id)};
-    dw_store_exec(inc->store, "SELECT 1 FROM incidents WHERE id = $1", p, 1, exists_cb, &found,
-                  NULL);
-    return found;
+    return inc_count(inc, "SELECT 1 FROM incidents WHERE id = $1", p, 1) != 0;
 }
 
 /* INC-YYYYMMDDHHMMSS (UTC) of at, with -2, -3 ... when taken. false after 1000 tries. */
@@ -1115,7 +1110,7 @@ static char *field_check(struct dw_incidents *inc, const struct field *f, const 
     return NULL;
 }
 
-static const char *person_label(struct dw_incidents *inc, const char *id)
+const char *inc_person_label(struct dw_incidents *inc, const char *id)
 {
     const struct dw_plan_person *p = id ? dw_config_find_person(inc->cfg, id) : NULL;
     return p && p->name ? p->name : id ? id : "nobody";
@@ -1169,7 +1164,7 @@ static int field_apply(struct act *a, const struct field *f, const json_t *v)
     case F_PERSON:
         val = inc_text_or_null(json_string_value(v));
         kind = "role";
-        text = dw_asprintf("%s: %s", f->key, person_label(inc, json_string_value(v)));
+        text = dw_asprintf("%s: %s", f->key, inc_person_label(inc, json_string_value(v)));
         break;
     case F_TITLE:
     case F_PRIORITY:
@@ -1249,9 +1244,6 @@ static int owner_check(struct dw_incidents *inc, const char *owner, char **err)
     return inc_check_person(inc, "owner (a person or team id)", owner, err);
 }
 
-static int64_t count_query(struct dw_incidents *inc, const char *sql, const struct dw_value *p,
-                           size_t n);
-
 struct action_args {
     const char *task, *owner;
     int64_t due;
@@ -1272,7 +1264,7 @@ static int action_add_tx(struct dw_store *s, void *ctx)
         return rc;
     struct dw_value p[] = {DW_VTEXT(a->id), DW_VTEXT(aa->task), inc_text_or_null(aa->owner),
                            aa->due > 0 ? DW_VINT(aa->due) : DW_VNULL, DW_VINT(a->now)};
-    if (count_query(a->inc, "SELECT COUNT(*) FROM incident_actions WHERE incident_id = $1", p, 1) >=
+    if (inc_count(a->inc, "SELECT COUNT(*) FROM incident_actions WHERE incident_id = $1", p, 1) >=
         DW_INCIDENT_ACTIONS_MAX)
         return act_fail(a, DW_INCIDENT_EINVAL,
                         dw_asprintf("%s already has %d action items, the most allowed; mark done "
@@ -1283,7 +1275,7 @@ static int action_add_tx(struct dw_store *s, void *ctx)
               " VALUES ($1, $2, $3, $4, $5, $5)",
               p, DW_ARRAY_LEN(p));
     int64_t id =
-        count_query(a->inc, "SELECT MAX(id) FROM incident_actions WHERE incident_id = $1", p, 1);
+        inc_count(a->inc, "SELECT MAX(id) FROM incident_actions WHERE incident_id = $1", p, 1);
     if (aa->id_out)
         *aa->id_out = id;
     char *text =
@@ -1339,9 +1331,9 @@ static int action_update_tx(struct dw_store *s, void *ctx)
                            DW_VINT(ch->due_ms),
                            DW_VINT(ch->done),
                            DW_VINT(a->now)};
-    if (count_query(a->inc,
-                    "SELECT COUNT(*) FROM incident_actions WHERE id = $1 AND incident_id = $2", p,
-                    2) == 0)
+    if (inc_count(a->inc,
+                  "SELECT COUNT(*) FROM incident_actions WHERE id = $1 AND incident_id = $2", p,
+                  2) == 0)
         return act_fail(a, DW_INCIDENT_ENOTFOUND,
                         dw_asprintf("%s has no action item %lld; the incident's actionItems list "
                                     "them",
@@ -1451,21 +1443,6 @@ int dw_incident_merge(struct dw_incidents *inc, const char *from, const char *in
 }
 
 /* ---- alert events ---- */
-
-static int first_int_cb(void *ctx, const struct dw_value *c, size_t nc)
-{
-    (void)nc;
-    *(int64_t *)ctx = inc_col_int(&c[0]);
-    return 1;
-}
-
-static int64_t count_query(struct dw_incidents *inc, const char *sql, const struct dw_value *p,
-                           size_t n)
-{
-    int64_t v = 0;
-    dw_store_exec(inc->store, sql, p, n, first_int_cb, &v, NULL);
-    return v;
-}
 
 static int text_cb(void *ctx, const struct dw_value *c, size_t nc)
 {
@@ -1623,9 +1600,9 @@ static int handle_event(struct dw_incidents *inc, const struct dw_alert_event *e
         free(text);
         struct dw_value p[] = {DW_VTEXT(r.id)};
         if (rc == 0 && resolved && r.state < DW_INCIDENT_RESOLVED &&
-            count_query(
-                inc, "SELECT COUNT(*) FROM incident_groups WHERE incident_id = $1 AND firing = 1",
-                p, 1) == 0)
+            inc_count(inc,
+                      "SELECT COUNT(*) FROM incident_groups WHERE incident_id = $1 AND firing = 1",
+                      p, 1) == 0)
             rc = move(inc, &r, DW_INCIDENT_RESOLVED, at, "alert", "every alert resolved");
         else if (rc == 0 && !resolved && r.state == DW_INCIDENT_RESOLVED)
             rc = move(inc, &r, DW_INCIDENT_INVESTIGATING, at, "alert",

@@ -137,8 +137,12 @@ void inc_set_err(char **err, const char *fmt, ...) DW_PRINTF(2, 3);
 struct dw_value inc_text_or_null(const char *s);
 char *inc_col(const struct dw_value *v);
 int64_t inc_col_int(const struct dw_value *v);
+/** The integer a query answers (a count, an id, 1 for "exists"); 0 for no row or NULL. */
+int64_t inc_count(struct dw_incidents *inc, const char *sql, const struct dw_value *p, size_t n);
 int inc_timeline(struct dw_incidents *inc, const char *id, int64_t at, const char *kind,
                  const char *who, const char *text);
+/** A person's name from the plan, else the id as given ("nobody" for NULL). */
+const char *inc_person_label(struct dw_incidents *inc, const char *id);
 int inc_check_person(struct dw_incidents *inc, const char *role, const char *person, char **err);
 
 /* incident_view.c */

@@ -30,23 +30,14 @@
 
 #define SKEW_MS (5 * 60000)
 
-static char *secret(struct dw_incidents *inc)
+/* The signing secret (an empty inline one, as an unset ${VAR} gives, counts as none). */
+static char *secret(struct dw_incidents *inc, char **err)
 {
     pthread_mutex_lock(&inc->mu);
     const struct y_slack_cmd *y = &inc->conf->y.slack;
-    char *s = y->signing_secret && *y->signing_secret ? dw_strdup(y->signing_secret) : NULL;
-    char *file = !s && y->signing_secret_file ? dw_strdup(y->signing_secret_file) : NULL;
+    char *s = dw_secret_get(y->signing_secret && *y->signing_secret ? y->signing_secret : NULL,
+                            y->signing_secret_file, err);
     pthread_mutex_unlock(&inc->mu);
-    if (file) {
-        struct dw_diags d;
-        dw_diags_init(&d);
-        size_t len = 0;
-        s = dw_read_file(file, 4096, &len, &d);
-        dw_diags_release(&d);
-        while (s && len && isspace((unsigned char)s[len - 1]))
-            s[--len] = '\0';
-        free(file);
-    }
     return s;
 }
 
@@ -93,9 +84,13 @@ int dw_incident_slack_command(struct dw_incidents *inc, const struct dw_incident
                               int64_t now, char **out, char **err)
 {
     *out = NULL;
-    char *key = secret(inc);
+    char *serr = NULL;
+    char *key = secret(inc, &serr);
     if (!key) {
-        inc_set_err(err, "no Slack signing secret is configured (incidents.slack.signing_secret)");
+        inc_set_err(
+            err, "%s",
+            serr ? serr : "no Slack signing secret is configured (incidents.slack.signing_secret)");
+        free(serr);
         return DW_INCIDENT_EDENIED;
     }
     int64_t ts = 0;

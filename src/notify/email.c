@@ -554,7 +554,7 @@ static int set_auth(const struct y_email *c, CURL *e, char **err)
 {
     if (!c->auth_username)
         return 0;
-    char *pass = secret_get(c->auth_password, c->auth_password_file, err);
+    char *pass = dw_secret_get(c->auth_password, c->auth_password_file, err);
     if (*err)
         return -1;
     curl_easy_setopt(e, CURLOPT_USERNAME, c->auth_username);

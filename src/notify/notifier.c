@@ -1324,16 +1324,10 @@ char *dw_notifier_twilio_token(struct dw_notifier *n)
     char *out = NULL;
     pthread_mutex_lock(&n->cfg_mu);
     const struct y_twilio *t = n->prov ? (n->prov->sms ? n->prov->sms : n->prov->voice) : NULL;
-    if (t && t->auth_token) {
-        out = dw_strdup(t->auth_token);
-    } else if (t && t->auth_token_file) {
-        size_t len = 0;
-        struct dw_diags d;
-        dw_diags_init(&d);
-        out = dw_read_file(t->auth_token_file, 65536, &len, &d);
-        dw_diags_release(&d);
-        if (out)
-            out[strcspn(out, "\r\n")] = '\0';
+    if (t) {
+        char *err = NULL;
+        out = dw_secret_get(t->auth_token, t->auth_token_file, &err);
+        free(err); /* no token: inbound requests are refused, which says why */
     }
     pthread_mutex_unlock(&n->cfg_mu);
     return out;

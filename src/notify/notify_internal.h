@@ -301,9 +301,6 @@ int64_t retry_after_parse(const char *value, int64_t now_s);
 
 #define BODY_MAX 65536 /* bound of a rendered body (HTTP channels) */
 
-/** A secret given inline or in a file (read now, white space trimmed); NULL without *err when
- * neither. */
-char *secret_get(const char *inline_value, const char *file, char **err);
 /**
  * The parts of a POST every HTTP channel shares: URL, body (borrowed; use
  * at->upload for a composed one), Content-Type, User-Agent, empty Expect,

@@ -118,19 +118,11 @@ int outbox_insert(struct dw_store *s, const struct ob_new *rows, size_t n, char 
     return added;
 }
 
-static int first_int(void *ctx, const struct dw_value *c, size_t nc)
-{
-    (void)nc;
-    *(int64_t *)ctx = c[0].i;
-    return 1;
-}
-
 int64_t outbox_id_of(struct dw_store *s, const char *dedup_key, char **err)
 {
     int64_t id = 0;
     struct dw_value p[] = {DW_VTEXT(dedup_key)};
-    if (dw_store_exec(s, "SELECT id FROM notify_outbox WHERE dedup_key = $1", p, 1, first_int, &id,
-                      err) != 0)
+    if (dw_store_int(s, "SELECT id FROM notify_outbox WHERE dedup_key = $1", p, 1, &id, err) != 0)
         return -1;
     return id;
 }
@@ -327,8 +319,8 @@ int outbox_prune(struct dw_store *s, int64_t cutoff_ms, char **err)
 int64_t outbox_pending(struct dw_store *s, char **err)
 {
     int64_t n = 0;
-    if (dw_store_exec(s, "SELECT count(*) FROM notify_outbox WHERE state = 'pending'", NULL, 0,
-                      first_int, &n, err) != 0)
+    if (dw_store_int(s, "SELECT count(*) FROM notify_outbox WHERE state = 'pending'", NULL, 0, &n,
+                     err) != 0)
         return -1;
     return n;
 }

@@ -200,7 +200,7 @@ static int pagerduty_request(const void *conf, const char *to, const char *body,
                              char **err)
 {
     const struct y_pagerduty *c = conf;
-    char *key = to && *to ? dw_strdup(to) : secret_get(c->routing_key, c->routing_key_file, err);
+    char *key = to && *to ? dw_strdup(to) : dw_secret_get(c->routing_key, c->routing_key_file, err);
     if (!key) {
         if (!*err)
             *err = dw_strdup("no routing_key");

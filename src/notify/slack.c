@@ -431,7 +431,7 @@ static int web_api_request(const struct y_slack *c, const char *to, const char *
     if (compose(at, body, reply ? at->thread_channel : channel, reply ? at->thread_ts : NULL, err) <
         0)
         return -1;
-    char *token = secret_get(c->app_token, c->app_token_file, err);
+    char *token = dw_secret_get(c->app_token, c->app_token_file, err);
     if (!token) {
         if (!*err)
             *err = dw_strdup("no app_token");
@@ -455,7 +455,7 @@ static int slack_request(const void *conf, const char *to, const char *body, str
         return web_api_request(c, to, body, at, err);
     if (to && *to && compose(at, body, to, NULL, err) < 0)
         return -1;
-    char *url = secret_get(c->api_url, c->api_url_file, err);
+    char *url = dw_secret_get(c->api_url, c->api_url_file, err);
     if (!url) {
         if (!*err)
             *err = dw_strdup("no api_url");

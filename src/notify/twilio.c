@@ -270,7 +270,7 @@ static int twilio_post(const struct y_twilio *c, const char *to, const char *res
         *err = dw_strdup("no destination number");
         return -1;
     }
-    char *token = secret_get(c->auth_token, c->auth_token_file, err);
+    char *token = dw_secret_get(c->auth_token, c->auth_token_file, err);
     if (!token) {
         if (!*err)
             *err = dw_strdup("no auth_token");

@@ -47,7 +47,6 @@
 #include "notify/notify_internal.h"
 
 #define ANSWER_KEEP 512        /* bytes of a response body kept for the log */
-#define SECRET_FILE_MAX 65536  /* a credentials file larger than this is refused */
 #define RETRY_AFTER_MAX_S 3600 /* a longer Retry-After is taken as an hour */
 
 /* ---- render ---- */
@@ -118,47 +117,15 @@ static size_t keep_answer(char *data, size_t size, size_t nmemb, void *arg)
 
 /* A secret file's content without surrounding white space (as Prometheus
  * does); NULL with *err when it cannot be read. */
-static char *read_secret(const char *path, char **err)
-{
-    struct dw_diags diags;
-    dw_diags_init(&diags);
-    size_t len = 0;
-    char *s = dw_read_file(path, SECRET_FILE_MAX, &len, &diags);
-    if (!s) {
-        struct dw_buf b;
-        dw_buf_init(&b, 0);
-        if (diags.n)
-            dw_diag_format(&diags.items[0], &b);
-        else
-            dw_buf_printf(&b, "%s: cannot read", path);
-        *err = dw_buf_steal(&b);
-    }
-    dw_diags_release(&diags);
-    if (!s)
-        return NULL;
-    while (len && isspace((unsigned char)s[len - 1]))
-        s[--len] = '\0';
-    size_t lead = strspn(s, " \t\r\n");
-    memmove(s, s + lead, len - lead + 1);
-    return s;
-}
-
-char *secret_get(const char *inline_value, const char *file, char **err)
-{
-    if (inline_value)
-        return dw_strdup(inline_value);
-    return file ? read_secret(file, err) : NULL;
-}
-
 static int add_authorization(const struct y_http *h, struct attempt *at, char **err)
 {
     const char *type = "Bearer";
     char *cred = NULL;
     if (h->authorization.credentials || h->authorization.credentials_file) {
         type = h->authorization.type ? h->authorization.type : "Bearer";
-        cred = secret_get(h->authorization.credentials, h->authorization.credentials_file, err);
+        cred = dw_secret_get(h->authorization.credentials, h->authorization.credentials_file, err);
     } else {
-        cred = secret_get(h->bearer_token, h->bearer_token_file, err);
+        cred = dw_secret_get(h->bearer_token, h->bearer_token_file, err);
     }
     if (*err)
         return -1;
@@ -175,7 +142,7 @@ static int set_basic_auth(const struct y_http *h, CURL *e, char **err)
 {
     if (!h->basic_auth.username)
         return 0;
-    char *pass = secret_get(h->basic_auth.password, h->basic_auth.password_file, err);
+    char *pass = dw_secret_get(h->basic_auth.password, h->basic_auth.password_file, err);
     if (*err)
         return -1;
     curl_easy_setopt(e, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);

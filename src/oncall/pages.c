@@ -486,18 +486,11 @@ static void qrows_release(struct qrows *q)
     free(q->v);
 }
 
-static int first_int(void *ctx, const struct dw_value *c, size_t nc)
-{
-    (void)nc;
-    *(int64_t *)ctx = c[0].i;
-    return 1;
-}
-
 static int64_t int_query(struct dw_oncall *oc, const char *sql, const struct dw_value *p, size_t n,
                          int64_t dflt)
 {
     int64_t v = dflt;
-    dw_store_exec(oc->store, sql, p, n, first_int, &v, NULL);
+    dw_store_int(oc->store, sql, p, n, &v, NULL);
     return v;
 }
 

@@ -399,6 +399,12 @@ int dw_store_exec(struct dw_store *s, const char *sql, const struct dw_value *pa
     return rc == SQLITE_OK ? 0 : -1;
 }
 
+int dw_store_int(struct dw_store *s, const char *sql, const struct dw_value *params, size_t nparams,
+                 int64_t *out, char **err)
+{
+    return dw_store_exec(s, sql, params, nparams, first_int, out, err);
+}
+
 int64_t dw_store_changes(struct dw_store *s)
 {
     return changes_store == s ? changes_count : 0;

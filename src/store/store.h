@@ -110,6 +110,14 @@ int dw_store_schema_version(struct dw_store *s, const char *component);
 int dw_store_exec(struct dw_store *s, const char *sql, const struct dw_value *params,
                   size_t nparams, dw_store_row_fn fn, void *ctx, char **err);
 
+/**
+ * dw_store_exec for one integer: *out gets the first column of the first row
+ * when it is an integer, and stays as the caller set it otherwise (no row,
+ * NULL). Same return and *err as dw_store_exec.
+ */
+int dw_store_int(struct dw_store *s, const char *sql, const struct dw_value *params, size_t nparams,
+                 int64_t *out, char **err);
+
 /** Rows changed by the last write this thread ran on s (0 when none). */
 int64_t dw_store_changes(struct dw_store *s);
 
