@@ -64,9 +64,6 @@
 #define NOTES_IN_UPDATE 3
 #define SUMMARY_LINES 30
 
-static const char *const open_states_sql =
-    "('triggered', 'acknowledged', 'investigating', 'identified', 'monitoring')";
-
 /* ---- messages ---- */
 
 struct out {
@@ -346,21 +343,20 @@ static void read_locked(struct turn *t)
         err = NULL;
     }
     /* Open incidents, and resolved ones whose last stakeholder update is owed. */
-    char *sql = dw_asprintf(
-        "SELECT i.id, i.title, i.severity, i.priority, i.state, i.created_at, i.acknowledged_at,"
-        " i.resolved_at, i.impact, i.commander, i.communications_lead, i.status_page_at,"
-        " i.status_page_breached_at, COALESCE(c.updates_sent, 0), COALESCE(c.final_sent, 0),"
-        " COALESCE(c.pages_posted_until, 0)"
-        " FROM incidents i LEFT JOIN incident_comms c ON c.incident_id = i.id"
-        " WHERE i.merged_into IS NULL AND (i.state IN %s OR (COALESCE(c.updates_sent, 0) > 0"
-        " AND COALESCE(c.final_sent, 0) = 0))"
-        " ORDER BY i.created_at LIMIT 1000",
-        open_states_sql);
-    if (dw_store_exec(inc->store, sql, NULL, 0, info_cb, t, &err) != 0) {
+    if (dw_store_exec(
+            inc->store,
+            "SELECT i.id, i.title, i.severity, i.priority, i.state, i.created_at,"
+            " i.acknowledged_at, i.resolved_at, i.impact, i.commander, i.communications_lead,"
+            " i.status_page_at, i.status_page_breached_at, COALESCE(c.updates_sent, 0),"
+            " COALESCE(c.final_sent, 0), COALESCE(c.pages_posted_until, 0)"
+            " FROM incidents i LEFT JOIN incident_comms c ON c.incident_id = i.id"
+            " WHERE i.merged_into IS NULL AND (i.state NOT IN ('resolved', 'postmortem', 'closed')"
+            " OR (COALESCE(c.updates_sent, 0) > 0 AND COALESCE(c.final_sent, 0) = 0))"
+            " ORDER BY i.created_at LIMIT 1000",
+            NULL, 0, info_cb, t, &err) != 0) {
         dw_log_kv(DW_LOG_ERROR, "incident", "reading open incidents failed", "error", err, NULL);
         free(err);
     }
-    free(sql);
 }
 
 static void tl_release(struct tl_entry *e)
