@@ -84,6 +84,18 @@ char *dw_asprintf(const char *fmt, ...)
     return s;
 }
 
+void dw_set_err(char **err, const char *fmt, ...)
+{
+    if (!err)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    char *s = dw_vasprintf(fmt, ap);
+    va_end(ap);
+    free(*err);
+    *err = s;
+}
+
 size_t dw_strlcpy(char *dst, const char *src, size_t size)
 {
     size_t len = strlen(src);

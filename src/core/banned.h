@@ -7,6 +7,14 @@
 #ifndef DW_BANNED_H
 #define DW_BANNED_H
 
+/* The headers that declare (and, when optimising, define inline) the banned
+   functions come first, so a later include of them - after core.h - finds
+   them already read instead of expanding the macros below in their bodies. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
 #define DW_BANNED(func) sorry_##func##_is_a_banned_function
 
 #undef strcpy

@@ -44,6 +44,8 @@ char *dw_strndup(const char *s, size_t n);
 /** printf into a fresh heap string. */
 char *dw_asprintf(const char *fmt, ...) DW_PRINTF(1, 2);
 char *dw_vasprintf(const char *fmt, va_list ap) DW_PRINTF(1, 0);
+/** Sets *err (freeing what it held) to the formatted message; err NULL: nothing. */
+void dw_set_err(char **err, const char *fmt, ...) DW_PRINTF(2, 3);
 DW_NORETURN void dw_oom(size_t n);
 
 /** Copies at most size-1 bytes and always terminates; returns strlen(src). */
@@ -255,6 +257,29 @@ void dw_dueheap_retime_top(struct dw_dueheap *h, int64_t at);
 /** Empties the heap, keeping its memory. */
 void dw_dueheap_clear(struct dw_dueheap *h);
 void dw_dueheap_release(struct dw_dueheap *h);
+
+/* ---- per-key rate limits for what comes from outside (ratelimit.c) ---- */
+
+/*
+ * A token bucket per key (a client address, a user name) in a table of
+ * fixed size: memory is bounded whatever the number of keys. Keys share
+ * 4-way sets by hash; a new key takes the set's least recently used slot,
+ * so under a flood of distinct keys a forgotten key starts again with a
+ * full bucket - a limiter that errs toward admitting, never toward
+ * refusing someone it has not seen. Thread-safe (one mutex).
+ */
+struct dw_ratelimit;
+/** rate tokens per second (> 0), burst tokens at most (>= 1), room for about `keys` keys. */
+struct dw_ratelimit *dw_ratelimit_new(double rate, double burst, size_t keys);
+/** Frees; sets *rl to NULL. NULL is a no-op. */
+void dw_ratelimit_free(struct dw_ratelimit **rl);
+/** Changes rate and burst for later takes (buckets keep their tokens, capped). */
+void dw_ratelimit_set(struct dw_ratelimit *rl, double rate, double burst);
+/**
+ * Takes one token for key at now_ms. True when allowed; false when the
+ * bucket is empty, with *retry_ms (may be NULL) the wait until a token.
+ */
+bool dw_ratelimit_take(struct dw_ratelimit *rl, const char *key, int64_t now_ms, int64_t *retry_ms);
 
 /* ---- the daemon's own metrics (Prometheus text format) ---- */
 

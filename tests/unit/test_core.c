@@ -370,5 +370,39 @@ TEST(due_heap_gives_the_earliest_first)
     dw_dueheap_release(&h);
 }
 
-TEST_MAIN()
+TEST(rate_limit_per_key_refills_and_stays_bounded)
+{
+    struct dw_ratelimit *rl = dw_ratelimit_new(2, 3, 16);
+    int64_t retry = 0;
+    for (int i = 0; i < 3; i++)
+        ASSERT_TRUE(dw_ratelimit_take(rl, "10.0.0.1", 1000, &retry));
+    ASSERT_FALSE(dw_ratelimit_take(rl, "10.0.0.1", 1000, &retry));
+    ASSERT_EQ_INT(retry, 500);                                    /* one token at 2 a second */
+    ASSERT_TRUE(dw_ratelimit_take(rl, "10.0.0.2", 1000, &retry)); /* keys are independent */
+    ASSERT_FALSE(dw_ratelimit_take(rl, "10.0.0.1", 1400, &retry));
+    ASSERT_EQ_INT(retry, 100);
+    ASSERT_TRUE(dw_ratelimit_take(rl, "10.0.0.1", 1500, &retry));
+    /* a long pause refills only up to the burst */
+    for (int i = 0; i < 3; i++)
+        ASSERT_TRUE(dw_ratelimit_take(rl, "10.0.0.1", 100000, &retry));
+    ASSERT_FALSE(dw_ratelimit_take(rl, "10.0.0.1", 100000, &retry));
+    /* a flood of distinct keys evicts (admitting), memory stays the table's */
+    char key[32];
+    for (int i = 0; i < 10000; i++) {
+        snprintf(key, sizeof key, "k%d", i);
+        ASSERT_TRUE(dw_ratelimit_take(rl, key, 100000, &retry));
+    }
+    /* keys longer than the slot are cut, and still limited */
+    char longkey[200];
+    memset(longkey, 'x', sizeof longkey - 1);
+    longkey[sizeof longkey - 1] = '\0';
+    dw_ratelimit_set(rl, 1, 1);
+    ASSERT_TRUE(dw_ratelimit_take(rl, longkey, 200000, &retry));
+    ASSERT_FALSE(dw_ratelimit_take(rl, longkey, 200000, &retry));
+    ASSERT_EQ_INT(retry, 1000);
+    dw_ratelimit_free(&rl);
+    ASSERT_NULL(rl);
+    dw_ratelimit_free(&rl);
+}
 
+TEST_MAIN()
