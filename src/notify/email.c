@@ -241,6 +241,13 @@ static void put_headers(struct dw_buf *b, const struct y_email *c, json_t *doc)
     put_ids(b, doc, domain);
     free(domain);
     dw_buf_puts(b, "Auto-Submitted: auto-generated\r\n");
+    const char *unsub = msg_plain_get(msg_plain(doc), "unsubscribe");
+    if (unsub && !strpbrk(unsub, "\r\n<>")) /* RFC 2369 + RFC 8058 one-click */
+        dw_buf_printf(
+            b,
+            "List-Unsubscribe: <%s>\r\nList-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n"
+            "Precedence: bulk\r\n",
+            unsub);
     for (size_t i = 0; i < c->nheaders; i++) {
         const char *k = c->headers[i].key;
         if (strcasecmp(k, "Subject") != 0 && strcasecmp(k, "From") != 0 && c->headers[i].value &&
@@ -384,6 +391,9 @@ static char *plain_text_part(json_t *m, const char *title)
         const char *label = msg_plain_get(m, "link_text");
         dw_buf_printf(&b, "\n%s: %s\n", label ? label : "Open", url);
     }
+    const char *unsub = msg_plain_get(m, "unsubscribe");
+    if (unsub)
+        dw_buf_printf(&b, "\n--\nUnsubscribe: %s\n", unsub);
     return dw_buf_steal(&b);
 }
 
@@ -441,6 +451,12 @@ static char *plain_html_part(json_t *m, const char *title)
         dw_buf_puts(&b, "\">");
         dw_buf_xml_escape(&b, label ? label : "Open");
         dw_buf_puts(&b, "</a></p>\n");
+    }
+    const char *unsub = msg_plain_get(m, "unsubscribe");
+    if (unsub) {
+        dw_buf_puts(&b, "<hr><p><small><a href=\"");
+        dw_buf_xml_escape(&b, unsub);
+        dw_buf_puts(&b, "\">Unsubscribe</a></small></p>\n");
     }
     dw_buf_puts(&b, "</body></html>\n");
     return dw_buf_steal(&b);

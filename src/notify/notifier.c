@@ -270,6 +270,9 @@ static struct y_receiver *receiver_find(struct dw_notifier *n, const char *name)
     return receiver_load(n, name); /* added by a reload we have not seen yet */
 }
 
+/* Direct webhook messages (the status page's subscribers): no redirects, 10 s. */
+static const struct y_webhook direct_webhook = {.send_resolved = true, .timeout_ms = 10000};
+
 /* The notify section's default configuration for a kind, NULL when absent. */
 static const void *providers_conf(const struct y_providers *p, const char *kind)
 {
@@ -285,7 +288,9 @@ static const void *providers_conf(const struct y_providers *p, const char *kind)
         return p->voice;
     if (strcmp(kind, "pagerduty") == 0)
         return p->pagerduty;
-    return NULL; /* a webhook has no default: it is its URL */
+    if (strcmp(kind, "webhook") == 0) /* a direct one: the message's destination is its URL */
+        return &direct_webhook;
+    return NULL;
 }
 
 /* The channel and configuration a row goes through now; false when gone. */
@@ -968,6 +973,12 @@ static int prepare_row(struct dw_notifier *n, const struct dw_notification *msg,
     pthread_mutex_unlock(&n->cfg_mu);
     if (!conf) {
         *err = dw_asprintf("no %s channel is configured in the notify section", msg->kind);
+        return -1;
+    }
+    if (conf == &direct_webhook && (!msg->to || !*msg->to)) {
+        free(*body);
+        *body = NULL;
+        *err = dw_strdup("a direct webhook message needs its URL as the destination (to)");
         return -1;
     }
     if (no_channel) {

@@ -248,7 +248,9 @@ struct outcome {
  *                "url": "optional link", "link_text": "its label (default Open)",
  *                "thread": "optional thread key, e.g. INC-20261127093000",
  *                "color": "P0" | "P1" | "P2" | "resolved" | "#rrggbb" (optional),
- *                "fields": [{"title": "Severity", "value": "SEV1"}, ...]}}  (at most 10)
+ *                "fields": [{"title": "Severity", "value": "SEV1"}, ...],  (at most 10)
+ *                "unsubscribe": "one-click unsubscribe URL (e-mail: RFC 8058 headers)",
+ *                "webhook_body": {a webhook posts this object instead of the envelope}}}
  * Every member is a string but fields; msg_load checks the types and the limits
  * (title at most 1000 bytes, thread at most 256, text and url at most 64 KiB).
  * slack, email, sms and webhook render it; voice and pagerduty skip it.

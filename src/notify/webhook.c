@@ -13,7 +13,9 @@
  * resolved alerts (and the whole notification when none fires);
  * max_alerts keeps the first N and counts the rest in truncatedAlerts.
  * A plain message (notify_internal.h) is POSTed as
- * {"version": "1", "kind": "message", "message": <the message as given>}.
+ * {"version": "1", "kind": "message", "message": <the message as given>},
+ * or, when it has a "webhook_body" object, as that object alone (the status
+ * page's subscribers get Statuspage's webhook format).
  *
  * request: a POST with Content-Type application/json and User-Agent
  * dojowatch/VERSION, the configured authorization, proxy and TLS files, the
@@ -86,6 +88,12 @@ static char *webhook_render(const void *conf, const char *payload, const char **
     if (!doc)
         return NULL;
     json_t *m = msg_plain(doc);
+    json_t *raw = m ? json_object_get(m, "webhook_body") : NULL;
+    if (raw) { /* a body of the receiver's own format (a status page subscriber's) */
+        char *body = msg_dump(raw);
+        json_decref(doc);
+        return body;
+    }
     if (m) { /* the message as given, in dojowatch's own envelope */
         json_t *o = json_pack("{s:s,s:s,s:O}", "version", "1", "kind", "message", "message", m);
         char *body = msg_dump(o);
@@ -226,10 +234,13 @@ int upload_with_member(struct attempt *at, const char *body, const char *key, co
 static int webhook_request(const void *conf, const char *to, const char *body, struct attempt *at,
                            char **err)
 {
-    (void)to; /* a webhook has one URL */
     const struct y_webhook *w = conf;
-    return http_post(at, w->url, "application/json", body, strlen(body), w->timeout_ms, &w->http,
-                     err);
+    const char *url = w->url ? w->url : to; /* a direct message names its URL in to */
+    if (!url) {
+        *err = dw_strdup("a direct webhook message needs its URL as the destination");
+        return -1;
+    }
+    return http_post(at, url, "application/json", body, strlen(body), w->timeout_ms, &w->http, err);
 }
 
 /* ---- outcome ---- */
@@ -412,8 +423,13 @@ static const char *plain_problem(json_t *m)
         (why = check_string(m, "color", 16,
                             "message: color must be P0, P1, P2, resolved or "
                             "#rrggbb")) ||
+        (why = check_string(m, "unsubscribe", MSG_TITLE_MAX,
+                            "message: unsubscribe must be a URL of at most 1000 bytes")) ||
         (why = check_fields(json_object_get(m, "fields"))))
         return why;
+    json_t *raw = json_object_get(m, "webhook_body");
+    if (raw && !json_is_object(raw))
+        return "message: webhook_body must be an object";
     if (!msg_plain_get(m, "title") && !msg_plain_get(m, "text"))
         return "message: a title or a text is required";
     const char *c = msg_plain_get(m, "color");
