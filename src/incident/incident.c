@@ -788,6 +788,8 @@ int dw_incident_create(struct dw_incidents *inc, const struct dw_incident_new *i
         struct create_ctx cc = {inc, &a, id_out};
         char *serr = NULL;
         rc = dw_store_tx_durable(inc->store, create_tx, &cc, &serr);
+        if (rc == 0)
+            atomic_fetch_add(&inc->changes, 1);
         if (rc != 0) {
             inc_set_err(err, "could not record the incident (%s); try again",
                         serr ? serr : "too many incidents this second");
@@ -827,6 +829,8 @@ static int run_act(struct dw_incidents *inc, int (*fn)(struct dw_store *, void *
     pthread_mutex_lock(&inc->mu);
     int rc = dw_store_tx_durable(inc->store, fn, a, &serr);
     pthread_mutex_unlock(&inc->mu);
+    if (rc == 0)
+        atomic_fetch_add(&inc->changes, 1);
     if (rc != 0 && a->code) {
         inc_set_err(err, "%s", a->msg);
         rc = a->code;
@@ -1655,6 +1659,8 @@ static void read_events(struct dw_incidents *inc, int64_t now)
         free(err);
         return;
     }
+    if (ec.last)
+        atomic_fetch_add(&inc->changes, 1);
     if (ec.last && dw_alerter_events_ack(inc->alerter, inc->consumer, ec.last, &err) != 0) {
         dw_log_kv(DW_LOG_ERROR, "incident", "moving the event cursor failed", "error", err, NULL);
         free(err);
@@ -1832,6 +1838,11 @@ static void check_targets(struct dw_incidents *inc, int64_t now)
         dw_log_kv(DW_LOG_ERROR, "incident", "checking targets failed", "error", err, NULL);
         free(err);
     }
+}
+
+uint64_t dw_incidents_changes(struct dw_incidents *inc)
+{
+    return atomic_load(&inc->changes);
 }
 
 void dw_incidents_tick(struct dw_incidents *inc, int64_t now)

@@ -109,6 +109,12 @@ void dw_incidents_close(struct dw_incidents **inc);
 int dw_incidents_apply(struct dw_incidents *inc, const struct dw_config *cfg, char **err);
 /** Starts the thread: a tick every 200 ms or when an alert event arrives. 0 or -1. */
 int dw_incidents_start(struct dw_incidents *inc);
+/**
+ * A counter that moves after every committed change of an incident
+ * (opened, changed by a person, by an alert event or a breached target):
+ * readers that follow incidents (the status page) poll it cheaply.
+ */
+uint64_t dw_incidents_changes(struct dw_incidents *inc);
 void dw_incidents_stop(struct dw_incidents *inc);
 /**
  * One turn at now_ms: reads alert events (consumer "incident"), follows

@@ -83,6 +83,7 @@ struct dw_incidents {
     struct incident_conf *conf;
     struct dw_alert_consumer worker; /* the module's thread */
     int64_t pages_posted_at;         /* comms.c: last look at page entries */
+    atomic_uint_fast64_t changes;    /* committed changes, for dw_incidents_changes */
 };
 
 /* The text columns of an incident row, in INC_ROW_COLS order. */
