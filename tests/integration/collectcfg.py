@@ -13,6 +13,10 @@ def config_with(sections, tmpdir=None):
     `sections` (scrape, probes, rules, alerting...) are replaced by them."""
     keys = {line.split(":", 1)[0] + ":" for line in sections.splitlines()
             if line and line[0] not in " #" and ":" in line}
+    # The example's status page names the example's probes: with other probes, no page
+    # unless the test brings its own.
+    if "probes:" in keys and "status:" not in keys:
+        keys.add("status:")
     out, skip = [], False
     with open(EXAMPLE) as f:
         for line in f:

@@ -576,7 +576,10 @@ def cli_errors_and_exit_codes():
 # ---- limits, timeouts, cancellation ----
 
 def tight_config(tmpdir):
-    text = open(EXAMPLE).read()
+    # Nothing that writes samples of now (the host collector, probes, scrapes): the import
+    # below is of old samples, refused once the head has newer ones.
+    text = open(config_with("scrape: {host: {enabled: false}}\nprobes: {checks: []}\n",
+                            tmpdir)).read()
     old = "query:\n  max_samples: 50000000\n  timeout: 2m\n"
     assert old in text, "the query section of examples/dojopool.yaml changed; update this test"
     text = text.replace(old, "query:\n  max_samples: 1000000\n  timeout: 1s\n")
