@@ -21,6 +21,7 @@
 #include "cli/probe.h"
 #include "cli/query.h"
 #include "cli/rules.h"
+#include "cli/status.h"
 #include "collect/collect.h"
 #include "daemon/daemon.h"
 #include "plan/plan.h"
@@ -260,6 +261,8 @@ static const struct command commands[] = {
      dw_cli_oncall},
     {"incident", "open, follow and report incidents on a running daemon", dw_cli_incident_usage,
      dw_cli_incident},
+    {"status", "the public status page: components, updates, maintenance, subscribers",
+     dw_cli_status_usage, dw_cli_status},
     {"check-rules", "validate Prometheus rule files like promtool", dw_cli_check_rules_usage,
      dw_cli_check_rules},
     {"probe", "run one synthetic probe once and show the result", dw_cli_probe_usage, dw_cli_probe},

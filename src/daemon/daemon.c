@@ -819,7 +819,8 @@ int dw_daemon_run(const struct dw_daemon_options *opts)
                                                           .alerter = d.alerter,
                                                           .incidents = d.incidents,
                                                           .probes = &probes,
-                                                          .config = d.cfg},
+                                                          .config = d.cfg,
+                                                          .notifier = d.notifier},
                               &err);
     if (!d.status) {
         dw_log_kv(DW_LOG_ERROR, "status", "cannot start the status page", "error", err, NULL);

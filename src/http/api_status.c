@@ -5,8 +5,13 @@
  * management API (overrides, public incident updates, maintenance).
  * Translation only: the logic is in src/status/.
  *
- * Threads: libmicrohttpd's; the status module is thread-safe and serving
- * copies bytes under its read lock, with no store access.
+ * Serving copies nothing: the handler takes a reference to the module's
+ * immutable document and lends its bytes (identity or the prebuilt gzip,
+ * by Accept-Encoding) and its ready-made header values to the response;
+ * libmicrohttpd releases the reference when it has sent the body.
+ *
+ * Threads: libmicrohttpd's; the status module is thread-safe and taking a
+ * document is a short read lock, with no store access.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -24,46 +29,65 @@ static bool need_status(const struct dw_http_app *app, struct dw_http_response *
     return dw_api_need(app->status, resp, "the status page is not running in this process");
 }
 
+/*
+ * Access-Control-Allow-Origin for the request's Origin when allowed, with
+ * the Vary header the answer needs: Origin when the value is the origin
+ * itself, Accept-Encoding when the document has a gzip variant.
+ */
 static void cors_headers(struct dw_http_request *req, struct dw_http_response *resp,
-                         const struct dw_http_app *app)
+                         const struct dw_http_app *app, bool vary_encoding)
 {
     char origin[512];
-    if (!dw_status_cors_origin(app->status, dw_http_req_header(req, "Origin"), origin,
-                               sizeof origin))
-        return;
-    dw_http_resp_header(resp, "Access-Control-Allow-Origin", origin);
-    if (strcmp(origin, "*") != 0)
-        dw_http_resp_header(resp, "Vary", "Origin");
+    bool allowed = dw_status_cors_origin(app->status, dw_http_req_header(req, "Origin"), origin,
+                                         sizeof origin);
+    bool any = allowed && strcmp(origin, "*") == 0;
+    if (allowed)
+        dw_http_resp_header(resp, "Access-Control-Allow-Origin", origin);
+    if (allowed && !any)
+        dw_http_resp_header_ref(resp, "Vary", vary_encoding ? "Accept-Encoding, Origin" : "Origin");
+    else if (vary_encoding)
+        dw_http_resp_header_ref(resp, "Vary", "Accept-Encoding");
 }
 
-/* Answers with the named document, or 304 when the client's copy is current. */
+static void doc_release(void *doc)
+{
+    dw_status_doc_release(doc);
+}
+
+/*
+ * Answers with the named document (its gzip variant when the client takes
+ * gzip), or 304 when the client's copy of that variant is current. The
+ * response holds the reference: the body and every header value but CORS's
+ * point into the document.
+ */
 static void serve(struct dw_http_request *req, struct dw_http_response *resp,
                   const struct dw_http_app *app, const char *name)
 {
-    if (!need_status(app, resp))
+    if (!need_status(app, resp) || !dw_api_status_admit(req, resp, app))
         return;
-    struct dw_status_doc doc;
+    const struct dw_status_doc *doc;
     if (dw_status_doc_get(app->status, name, &doc) != 0) {
         dw_http_resp_text(resp, 404, "Not found.\n");
         return;
     }
-    char date[32], cc[64];
-    dw_status_http_date(doc.last_modified_ms, date);
-    snprintf(cc, sizeof cc, "public, max-age=%d", dw_status_max_age(app->status));
-    if (dw_status_not_modified(doc.etag, doc.last_modified_ms,
+    bool gz = doc->gzip && dw_http_accepts_gzip(dw_http_req_header(req, "Accept-Encoding"));
+    const char *etag = gz ? doc->etag_gzip : doc->etag;
+    if (dw_status_not_modified(etag, doc->last_modified_ms,
                                dw_http_req_header(req, "If-None-Match"),
-                               dw_http_req_header(req, "If-Modified-Since"))) {
-        dw_http_resp_body(resp, 304, NULL, NULL, 0);
-    } else {
-        dw_http_resp_body(resp, 200, doc.content_type, doc.body, doc.len);
-        doc.body = NULL;
-    }
-    dw_http_resp_header(resp, "ETag", doc.etag);
-    dw_http_resp_header(resp, "Last-Modified", date);
-    dw_http_resp_header(resp, "Cache-Control", cc);
-    if (doc.cors)
-        cors_headers(req, resp, app);
-    dw_status_doc_release(&doc);
+                               dw_http_req_header(req, "If-Modified-Since")))
+        dw_http_resp_borrow(resp, 304, NULL, NULL, 0, doc_release, (void *)doc);
+    else
+        dw_http_resp_borrow(resp, 200, doc->content_type, gz ? doc->gzip : doc->body,
+                            gz ? doc->gzip_len : doc->len, doc_release, (void *)doc);
+    if (gz && resp->status == 200)
+        dw_http_resp_header_ref(resp, "Content-Encoding", "gzip");
+    dw_http_resp_header_ref(resp, "ETag", etag);
+    dw_http_resp_header_ref(resp, "Last-Modified", doc->last_modified);
+    dw_http_resp_header_ref(resp, "Cache-Control", doc->cache_control);
+    if (doc->cors)
+        cors_headers(req, resp, app, doc->gzip != NULL);
+    else if (doc->gzip)
+        dw_http_resp_header_ref(resp, "Vary", "Accept-Encoding");
 }
 
 /* Exact routes: the document is named by the path below /status. */
@@ -114,10 +138,10 @@ void dw_api_status_badge(struct dw_http_request *req, struct dw_http_response *r
 void dw_api_status_preflight(struct dw_http_request *req, struct dw_http_response *resp,
                              const struct dw_http_app *app)
 {
-    if (!need_status(app, resp))
+    if (!need_status(app, resp) || !dw_api_status_admit(req, resp, app))
         return;
     dw_http_resp_body(resp, 204, NULL, NULL, 0);
-    cors_headers(req, resp, app);
+    cors_headers(req, resp, app, false);
     dw_http_resp_header(resp, "Access-Control-Allow-Methods", "GET, HEAD, OPTIONS");
     dw_http_resp_header(resp, "Access-Control-Allow-Headers", "If-None-Match, If-Modified-Since");
     dw_http_resp_header(resp, "Access-Control-Max-Age", "86400");

@@ -113,6 +113,8 @@ const char *dw_http_req_body(const struct dw_http_request *req, size_t *len);
 enum dw_role dw_http_req_role(const struct dw_http_request *req);
 /** Name of the authenticated token or user ("anonymous" when none). */
 const char *dw_http_req_principal(const struct dw_http_request *req);
+/** The peer's IP address as text ("" when unknown) into out. */
+void dw_http_req_client(const struct dw_http_request *req, char out[64]);
 
 /* ---- response builders ---- */
 void dw_http_resp_status(struct dw_http_response *resp, int status);

@@ -49,14 +49,33 @@ struct dw_http_request {
     int status; /* status of the queued response; 0 until one is queued */
 };
 
+/** A response header whose name and value the response borrows (see dw_http_resp_header_ref). */
+struct dw_http_header_ref {
+    const char *name;
+    const char *value;
+};
+
+#define DW_HTTP_HEADER_REFS 8
+
 /** What a handler fills in; the server turns it into a libmicrohttpd response. */
 struct dw_http_response {
     bool set;
     int status;
-    char *content_type; /* heap */
-    char *body;         /* heap, may be NULL when len == 0 */
+    char *content_type;           /* heap; NULL: content_type_ref */
+    const char *content_type_ref; /* borrowed like a borrowed body */
+    const char *body;             /* may be NULL when len == 0 */
     size_t len;
+    /*
+     * Frees the body: free(release_cls) for a heap body, the owner's release
+     * for a borrowed one (dw_http_resp_borrow). libmicrohttpd calls it once
+     * it has sent the body; whatever a borrowed body's owner keeps alive
+     * (content type, header values) stays valid until then.
+     */
+    void (*release)(void *cls);
+    void *release_cls;
     struct dw_http_kvs headers;
+    struct dw_http_header_ref header_refs[DW_HTTP_HEADER_REFS];
+    size_t nheader_refs;
 };
 
 /* ---- pairs ---- */
@@ -89,6 +108,22 @@ void dw_http_request_free(struct dw_http_request **req);
 /* ---- responses (response.c) ---- */
 void dw_http_response_init(struct dw_http_response *resp);
 void dw_http_response_release(struct dw_http_response *resp);
+/**
+ * Answers status with len bytes at body that the response does not own:
+ * release(cls) runs exactly once, when libmicrohttpd is done with them (or
+ * when the response is replaced or dropped), on whichever thread that is.
+ * content_type (may be NULL) must live as long. For a 304 / 204, pass
+ * body NULL and len 0: release still runs, so the owner can keep header
+ * values alive (dw_http_resp_header_ref).
+ */
+void dw_http_resp_borrow(struct dw_http_response *resp, int status, const char *content_type,
+                         const char *body, size_t len, void (*release)(void *cls), void *cls);
+/**
+ * Adds a header without copying: name and value must stay valid until the
+ * response is queued (after the handler returns): static strings, or ones
+ * owned by a borrowed body's owner. Past DW_HTTP_HEADER_REFS it copies.
+ */
+void dw_http_resp_header_ref(struct dw_http_response *resp, const char *name, const char *value);
 
 /* ---- listening (listen.c) ---- */
 
@@ -149,11 +184,13 @@ bool dw_api_need_tsdb(const struct dw_http_app *app, struct dw_http_response *re
 void dw_api_module_error(struct dw_http_response *resp, int rc, const char *err);
 /** The request's JSON object body (new reference), or NULL after a 400 saying why. */
 json_t *dw_api_body_object(struct dw_http_request *req, struct dw_http_response *resp);
+/** The same for a JSON array. */
+json_t *dw_api_body_array(struct dw_http_request *req, struct dw_http_response *resp);
 /** True when module (a part of the app) is there, else false after a 503 with `missing`. */
 bool dw_api_need(const void *module, struct dw_http_response *resp, const char *missing);
 /** out (stolen) as success, or 404 "no <what> <id>" when out is NULL. */
 void dw_api_found(struct dw_http_response *resp, json_t *out, const char *what, const char *id);
-/** out (stolen) when rc is 0, else dw_api_module_error; frees err. */
+/** out (stolen) when rc is 0, else dw_api_module_error (out is released); frees err. */
 void dw_api_module_answer(struct dw_http_response *resp, int rc, json_t *out, char *err);
 /**
  * Reads an optional time parameter like Prometheus's parseTimeParam: absent
@@ -262,6 +299,34 @@ void dw_api_status_badge(struct dw_http_request *req, struct dw_http_response *r
                          const struct dw_http_app *app);
 void dw_api_status_preflight(struct dw_http_request *req, struct dw_http_response *resp,
                              const struct dw_http_app *app);
+/* api_subscribe.c */
+/** The per-client limit of the public status routes: true, or false after a 429 answer. */
+bool dw_api_status_admit(struct dw_http_request *req, struct dw_http_response *resp,
+                         const struct dw_http_app *app);
+void dw_api_status_subscribe_form(struct dw_http_request *req, struct dw_http_response *resp,
+                                  const struct dw_http_app *app);
+void dw_api_status_subscribe(struct dw_http_request *req, struct dw_http_response *resp,
+                             const struct dw_http_app *app);
+void dw_api_status_confirm_page(struct dw_http_request *req, struct dw_http_response *resp,
+                                const struct dw_http_app *app);
+void dw_api_status_confirm(struct dw_http_request *req, struct dw_http_response *resp,
+                           const struct dw_http_app *app);
+void dw_api_status_manage_page(struct dw_http_request *req, struct dw_http_response *resp,
+                               const struct dw_http_app *app);
+void dw_api_status_manage(struct dw_http_request *req, struct dw_http_response *resp,
+                          const struct dw_http_app *app);
+void dw_api_status_unsubscribe_page(struct dw_http_request *req, struct dw_http_response *resp,
+                                    const struct dw_http_app *app);
+void dw_api_status_unsubscribe(struct dw_http_request *req, struct dw_http_response *resp,
+                               const struct dw_http_app *app);
+void dw_api_status_subscribers(struct dw_http_request *req, struct dw_http_response *resp,
+                               const struct dw_http_app *app);
+void dw_api_status_subscribers_import(struct dw_http_request *req, struct dw_http_response *resp,
+                                      const struct dw_http_app *app);
+void dw_api_status_subscriber_delete(struct dw_http_request *req, struct dw_http_response *resp,
+                                     const struct dw_http_app *app);
+void dw_api_status_notices(struct dw_http_request *req, struct dw_http_response *resp,
+                           const struct dw_http_app *app);
 void dw_api_status_components(struct dw_http_request *req, struct dw_http_response *resp,
                               const struct dw_http_app *app);
 void dw_api_status_component(struct dw_http_request *req, struct dw_http_response *resp,

@@ -10,6 +10,8 @@
  *
  * Threads: a request belongs to the polling thread that serves it.
  */
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <string.h>
 
 #include "http_internal.h"
@@ -221,4 +223,16 @@ enum dw_role dw_http_req_role(const struct dw_http_request *req)
 const char *dw_http_req_principal(const struct dw_http_request *req)
 {
     return req->principal ? req->principal : "anonymous";
+}
+
+void dw_http_req_client(const struct dw_http_request *req, char out[64])
+{
+    out[0] = '\0';
+    const union MHD_ConnectionInfo *ci =
+        req->conn ? MHD_get_connection_info(req->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS) : NULL;
+    const struct sockaddr *sa = ci ? ci->client_addr : NULL;
+    if (sa && sa->sa_family == AF_INET)
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, out, 64);
+    else if (sa && sa->sa_family == AF_INET6)
+        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, out, 64);
 }

@@ -55,6 +55,8 @@ struct dw_http_server {
     atomic_uint inflight; /* requests between their first call and completion */
     atomic_int_fast64_t last_refusal_log_ns;
     struct dw_metric *m_requests, *m_duration, *m_open, *m_refused;
+    struct exact_route *exact; /* the literal routes, sorted: see index_routes */
+    size_t nexact;
 };
 
 /* ---- metrics ---- */
@@ -90,21 +92,24 @@ static void register_metrics(struct dw_http_server *srv)
 
 static enum MHD_Result queue(struct dw_http_request *req, struct dw_http_response *resp)
 {
-    struct MHD_Response *r;
-    if (resp->len) {
-        r = MHD_create_response_from_buffer(resp->len, resp->body, MHD_RESPMEM_MUST_FREE);
-        if (r)
-            resp->body = NULL; /* libmicrohttpd frees it now */
-    } else {
-        r = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
-    }
+    /*
+     * libmicrohttpd takes the body with its release function and calls it
+     * once done sending (heap bodies are freed, borrowed ones given back);
+     * header values are copied before that can happen.
+     */
+    struct MHD_Response *r = MHD_create_response_from_buffer_with_free_callback_cls(
+        resp->len, (void *)(resp->body ? resp->body : ""), resp->release, resp->release_cls);
     if (!r) {
         dw_http_response_release(resp);
         return MHD_NO;
     }
-    if (resp->content_type)
-        MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, resp->content_type);
+    resp->release = NULL; /* libmicrohttpd's now */
+    const char *ctype = resp->content_type ? resp->content_type : resp->content_type_ref;
+    if (ctype)
+        MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
     MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+    for (size_t i = 0; i < resp->nheader_refs; i++)
+        MHD_add_response_header(r, resp->header_refs[i].name, resp->header_refs[i].value);
     for (size_t i = 0; i < resp->headers.n; i++)
         MHD_add_response_header(r, resp->headers.items[i].name, resp->headers.items[i].value);
     enum MHD_Result ok = MHD_queue_response(req->conn, (unsigned)resp->status, r);
@@ -158,8 +163,68 @@ static bool headers_too_large(struct dw_http_server *srv, struct dw_http_request
     return true;
 }
 
+/*
+ * A literal route (no {capture}) under a method it is the first match for:
+ * a request with exactly that method and raw path (no '%', so decoding
+ * changes nothing and its segments are the route's own) gets this route
+ * from the table scan too. Looking it up by binary search skips the scan
+ * and the path split, the routing cost of every public GET.
+ */
+struct exact_route {
+    const char *method;
+    const char *path;
+    const struct dw_http_route *route;
+};
+
+static int exact_cmp(const void *a, const void *b)
+{
+    const struct exact_route *x = a, *y = b;
+    int c = strcmp(x->path, y->path);
+    return c ? c : strcmp(x->method, y->method);
+}
+
+static void exact_add(struct dw_http_server *srv, size_t *cap, const char *method,
+                      const struct dw_http_route *r, char *const *segs, size_t nsegs)
+{
+    if (dw_http_route_find(srv->routes, srv->nroutes, method, segs, nsegs, srv->app->test_clock,
+                           NULL, NULL) != r)
+        return; /* another route answers first (or a test-only one is off) */
+    srv->exact = dw_grow(srv->exact, cap, srv->nexact + 1, sizeof *srv->exact);
+    srv->exact[srv->nexact++] = (struct exact_route){method, r->path, r};
+}
+
+/* Once at start: the table and test_clock do not change while serving. */
+static void index_routes(struct dw_http_server *srv)
+{
+    size_t cap = 0;
+    for (size_t i = 0; i < srv->nroutes; i++) {
+        const struct dw_http_route *r = &srv->routes[i];
+        char **segs;
+        size_t nsegs;
+        if (strchr(r->path, '{') || strchr(r->path, '%') ||
+            dw_http_path_split(r->path, &segs, &nsegs) < 0)
+            continue;
+        exact_add(srv, &cap, r->method, r, segs, nsegs);
+        if (strcmp(r->method, "GET") == 0) /* HEAD is served by the GET route */
+            exact_add(srv, &cap, "HEAD", r, segs, nsegs);
+        for (size_t k = 0; k < nsegs; k++)
+            free(segs[k]);
+        free(segs);
+    }
+    if (srv->nexact)
+        qsort(srv->exact, srv->nexact, sizeof *srv->exact, exact_cmp);
+}
+
 static bool route(struct dw_http_server *srv, struct dw_http_request *req)
 {
+    if (srv->nexact && !strchr(req->path, '%')) {
+        struct exact_route key = {req->method, req->path, NULL};
+        const struct exact_route *e = bsearch(&key, srv->exact, srv->nexact, sizeof key, exact_cmp);
+        if (e) {
+            req->route = e->route;
+            return true;
+        }
+    }
     if (dw_http_path_split(req->path, &req->segments, &req->nsegments) < 0) {
         fail(req, 400, "bad_data", NULL, NULL, "malformed percent-encoding in the path");
         return false;
@@ -410,13 +475,15 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     struct dw_http_request *req = *con_cls;
     if (!req)
         return;
-    double seconds = (double)(dw_mono_ns() - req->start_ns) / 1e9;
+    int64_t ns = dw_mono_ns() - req->start_ns;
+    double seconds = (double)ns / 1e9;
     const char *name =
         req->route ? (req->route->name ? req->route->name : req->route->path) : "other";
     if (req->status) {
         char code[16], duration[32];
         snprintf(code, sizeof code, "%d", req->status);
-        snprintf(duration, sizeof duration, "%.3fms", seconds * 1000.0);
+        snprintf(duration, sizeof duration, "%lld.%03lldms", (long long)(ns / 1000000),
+                 (long long)(ns / 1000 % 1000));
         const char *labels[] = {name, code};
         dw_metric_add(srv->m_requests, labels, 1);
         dw_metric_observe(srv->m_duration, labels, seconds);
@@ -539,6 +606,7 @@ struct dw_http_server *dw_http_start(const struct dw_http_options *opts,
     if (opts->routes)
         srv->nroutes = opts->nroutes;
     fill_limits(&srv->limits, &opts->limits);
+    index_routes(srv);
     unsigned threads = opts->threads ? opts->threads : DEFAULT_THREADS;
     if (threads > MAX_THREADS)
         threads = MAX_THREADS;
@@ -565,6 +633,7 @@ struct dw_http_server *dw_http_start(const struct dw_http_options *opts,
 fail_mhd:
     close(fd);
 fail_listen:
+    free(srv->exact);
     free(srv);
     return NULL;
 }
@@ -590,6 +659,7 @@ void dw_http_stop(struct dw_http_server **srvp)
     MHD_stop_daemon(srv->mhd);
     if (fd != MHD_INVALID_SOCKET)
         close(fd);
+    free(srv->exact);
     free(srv);
     *srvp = NULL;
 }

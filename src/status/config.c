@@ -49,6 +49,51 @@ static bool valid_id(const char *s)
     return true;
 }
 
+/* The probe names of the `probes` section (collect checks the rest of it). */
+struct probe_name {
+    char *name;
+};
+struct probe_names {
+    struct probe_name *checks;
+    size_t nchecks;
+};
+static const struct dw_schema_field probe_name_fields[] = {
+    {.name = "name", .type = DW_SCHEMA_STRING, DW_SCHEMA_AT(struct probe_name, name)},
+};
+static const struct dw_schema probe_name_schema = {probe_name_fields, 1, true, NULL};
+static const struct dw_schema_field probe_names_fields[] = {
+    {.name = "checks",
+     .type = DW_SCHEMA_LIST,
+     .elem = DW_SCHEMA_OBJECT,
+     .sub = &probe_name_schema,
+     DW_SCHEMA_LIST_AT(struct probe_names, checks, nchecks)},
+};
+static const struct dw_schema probe_names_schema = {probe_names_fields, 1, true, NULL};
+
+/* Set by st_conf_decode for the walk of the section (the walker's checks get no cfg). */
+static _Thread_local const struct probe_names *known_probes;
+
+static void check_probe(struct dw_schema_ctx *ctx, char **name)
+{
+    const struct probe_names *k = known_probes;
+    if (!k || !*name)
+        return;
+    const char **cands = dw_calloc(k->nchecks ? k->nchecks : 1, sizeof *cands);
+    size_t n = 0;
+    for (size_t i = 0; i < k->nchecks; i++) {
+        if (k->checks[i].name && strcmp(k->checks[i].name, *name) == 0) {
+            free(cands);
+            return;
+        }
+        if (k->checks[i].name)
+            cands[n++] = k->checks[i].name;
+    }
+    const char *near = dw_suggest(*name, cands, n);
+    dw_schema_error_at(ctx, name, "no probe \"%s\" in the probes section%s%s%s", *name,
+                       near ? " (did you mean \"" : "", near ? near : "", near ? "\"?)" : "");
+    free(cands);
+}
+
 static void check_component(struct dw_schema_ctx *ctx, void *obj)
 {
     struct st_component_conf *c = obj;
@@ -57,6 +102,8 @@ static void check_component(struct dw_schema_ctx *ctx, void *obj)
                            "\"%s\" is not a component id: use 1 to %d of a-z, 0-9, - and _ "
                            "(it appears in URLs such as /status/badge/<id>.svg)",
                            c->id, ID_MAX);
+    for (size_t i = 0; i < c->nprobes; i++)
+        check_probe(ctx, &c->probes[i]);
 }
 
 static const struct dw_schema_field component_fields[] = {
@@ -133,7 +180,84 @@ static const struct dw_schema_field maint_fields[] = {
 static const struct dw_schema maint_schema = {maint_fields, DW_ARRAY_LEN(maint_fields), false,
                                               check_maint};
 
+static const struct dw_schema_field subs_fields[] = {
+    {.name = "enabled",
+     .type = DW_SCHEMA_BOOL,
+     .def = "true",
+     DW_SCHEMA_AT(struct st_subs_conf, enabled)},
+    {.name = "email",
+     .type = DW_SCHEMA_BOOL,
+     .def = "true",
+     DW_SCHEMA_AT(struct st_subs_conf, email)},
+    {.name = "webhooks",
+     .type = DW_SCHEMA_BOOL,
+     .def = "true",
+     DW_SCHEMA_AT(struct st_subs_conf, webhooks)},
+    {.name = "allow_private_webhooks",
+     .type = DW_SCHEMA_BOOL,
+     DW_SCHEMA_AT(struct st_subs_conf, allow_private_webhooks)},
+    {.name = "send_rate",
+     .type = DW_SCHEMA_NUMBER,
+     .def = "200",
+     .min = 1,
+     .max = 100000,
+     DW_SCHEMA_AT(struct st_subs_conf, send_rate)},
+    {.name = "max_new_per_hour",
+     .type = DW_SCHEMA_INT,
+     .def = "1000",
+     .min = 1,
+     .max = 10000000,
+     DW_SCHEMA_AT(struct st_subs_conf, max_new_per_hour)},
+    {.name = "per_client_per_hour",
+     .type = DW_SCHEMA_INT,
+     .def = "10",
+     .min = 1,
+     .max = 100000,
+     DW_SCHEMA_AT(struct st_subs_conf, per_client_per_hour)},
+    {.name = "max_subscribers",
+     .type = DW_SCHEMA_INT,
+     .def = "1000000",
+     .min = 1,
+     .max = 100000000,
+     DW_SCHEMA_AT(struct st_subs_conf, max_subscribers)},
+    {.name = "confirm_within",
+     .type = DW_SCHEMA_DURATION,
+     .def = "24h",
+     .min = 60000,
+     .max = 2592000000LL,
+     DW_SCHEMA_AT(struct st_subs_conf, confirm_within_ms)},
+};
+static const struct dw_schema subs_schema = {subs_fields, DW_ARRAY_LEN(subs_fields), false, NULL};
+
+static const struct dw_schema_field rate_fields[] = {
+    {.name = "requests_per_second",
+     .type = DW_SCHEMA_NUMBER,
+     .def = "50",
+     .min = 0,
+     .max = 10000000,
+     DW_SCHEMA_AT(struct st_rate_conf, requests_per_second)},
+    {.name = "burst",
+     .type = DW_SCHEMA_INT,
+     .def = "200",
+     .min = 1,
+     .max = 100000000,
+     DW_SCHEMA_AT(struct st_rate_conf, burst)},
+    {.name = "trusted_proxies",
+     .type = DW_SCHEMA_LIST,
+     .elem = DW_SCHEMA_STRING,
+     DW_SCHEMA_LIST_AT(struct st_rate_conf, trusted_proxies, ntrusted_proxies)},
+};
+static const struct dw_schema rate_schema = {rate_fields, DW_ARRAY_LEN(rate_fields), false, NULL};
+
 static const struct dw_schema_field status_fields[] = {
+    {.name = "subscribers",
+     .type = DW_SCHEMA_OBJECT,
+     .sub = &subs_schema,
+     DW_SCHEMA_AT(struct st_yaml, subs)},
+    {.name = "rate_limit",
+     .type = DW_SCHEMA_OBJECT,
+     .sub = &rate_schema,
+     DW_SCHEMA_AT(struct st_yaml, rate)},
     {.name = "title", .type = DW_SCHEMA_STRING, DW_SCHEMA_AT(struct st_yaml, title)},
     {.name = "url",
      .type = DW_SCHEMA_STRING,
@@ -238,7 +362,16 @@ static char *strip_slash(const char *s)
 struct st_conf *st_conf_decode(const struct dw_config *cfg, struct dw_diags *diags)
 {
     struct st_conf *c = dw_calloc(1, sizeof *c);
-    if (dw_config_decode_section(cfg, "status", &status_schema, &c->y, finish, diags)) {
+    struct probe_names probes = {0};
+    struct dw_diags ignored; /* the collector reports the probes section's own problems */
+    dw_diags_init(&ignored);
+    dw_config_decode_section(cfg, "probes", &probe_names_schema, &probes, NULL, &ignored);
+    dw_diags_release(&ignored);
+    known_probes = &probes;
+    size_t errors = dw_config_decode_section(cfg, "status", &status_schema, &c->y, finish, diags);
+    known_probes = NULL;
+    dw_schema_free(&probe_names_schema, &probes);
+    if (errors) {
         st_conf_free(&c);
         return NULL;
     }

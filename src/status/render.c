@@ -463,11 +463,11 @@ static const char css[] =
     "--line:#30363d;--card:#161b22;--ok:#3fb950;--maint:#58a6ff;--degr:#d29922;--part:#db6d28;"
     "--major:#f85149;--none:#30363d}}"
     "*{box-sizing:border-box}body{margin:0;background:var(--bg);color:var(--fg);"
-    "font:16px/1.5 system-ui,-apple-system,'Segoe UI',sans-serif}"
+    "font:16px/1.5 system-ui,-apple-system,'Segoe UI',sans-serif;overflow-wrap:anywhere}"
     "header,main,footer{max-width:56rem;margin:0 auto;padding:1rem}"
     "h1{font-size:1.6rem;margin:.5rem 0}h2{font-size:1.2rem;margin:1.5rem 0 .5rem}"
     "h3{font-size:1rem;margin:.25rem 0}a{color:var(--maint)}"
-    ".banner{padding:1rem;border-radius:6px;color:#fff;font-weight:600;background:var(--ok)}"
+    ".banner{padding:1rem;border-radius:6px;color:#fff;font-weight:600;background:#1a7f37}"
     ".banner.s-minor{background:#9a6700}.banner.s-major{background:#bc4c00}"
     ".banner.s-critical{background:#cf222e}.banner.s-maintenance{background:#0969da}"
     ".card{border:1px solid var(--line);border-radius:6px;padding:.75rem 1rem;margin:.5rem 0;"
@@ -513,8 +513,20 @@ static void html_foot(struct dw_buf *b)
     dw_buf_puts(b, "</main>\n<footer>\n<p><a href=\"/status/history\">Incident history</a> · "
                    "<a href=\"/status/history.rss\">RSS</a> · "
                    "<a href=\"/status/history.atom\">Atom</a> · "
-                   "<a href=\"/status/api/v2/summary.json\">JSON</a></p>\n</footer>\n"
+                   "<a href=\"/status/api/v2/summary.json\">JSON</a> · "
+                   "<a href=\"/status/subscribe\">Subscribe to updates</a></p>\n</footer>\n"
                    "</body>\n</html>\n");
+}
+
+void st_html_open(struct dw_buf *b, const struct st_conf *conf, const char *subtitle)
+{
+    struct st_view v = {.conf = conf};
+    html_head(b, &v, subtitle);
+}
+
+void st_html_close(struct dw_buf *b)
+{
+    html_foot(b);
 }
 
 static void html_time(struct dw_buf *b, int64_t ms)

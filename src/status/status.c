@@ -21,8 +21,14 @@
  * rebuilds the renderings when something shown changed (or the minute
  * changed, for the bars). The rebuild reads the store; serving never does.
  *
- * Threads: `mu` guards everything but the documents, which `docs_lock`
- * (a read-write lock) guards so handlers copy bytes without waiting for a
+ * Documents are published as immutable, reference-counted blobs (one
+ * allocation each: bytes, gzip variant, ready-made header values), sorted
+ * by name; a rebuild keeps the blob of a document whose bytes did not
+ * change (its Last-Modified and gzip with it) and swaps in the new set, and
+ * readers holding old blobs keep them alive until they release them.
+ *
+ * Threads: `mu` guards everything but the document set, which `docs_lock`
+ * (a read-write lock) guards so handlers take a reference without waiting for a
  * turn. The incident module and the alerter are called with `mu` held;
  * they never call back into this module. The update hook runs after `mu`
  * is released.
@@ -32,11 +38,14 @@
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#define ZLIB_CONST
+#include <zlib.h>
 
 #include "incident/report.h"
 #include "status/status_internal.h"
 
 #define TURN_MS 1000
+#define WAKE_MS 100
 #define SEEN_FLUSH_MS 60000
 #define RESUME_GAP_MS 120000 /* an open interval last seen longer ago was a gap */
 #define DAY_MS 86400000LL
@@ -115,7 +124,10 @@ static const struct dw_store_migration migrations[] = {
         " updated_at BIGINT NOT NULL,"
         " started_at BIGINT,"
         " completed_at BIGINT);"},
+    {2, st_subs_schema_sql},
 };
+
+static void rebuild(struct dw_status *st, int64_t now);
 
 /* ---- small helpers ---- */
 
@@ -289,6 +301,7 @@ static int install(struct dw_status *st, struct st_conf *c, char **err)
     dw_store_exec(st->store, "SELECT component, state, set_by, set_at FROM status_overrides", NULL,
                   0, load_override_cb, st, NULL);
     copy_serving_knobs(st);
+    st_subs_apply(st);
     st->dirty = true;
     return 0;
 }
@@ -325,6 +338,11 @@ struct dw_status *dw_status_open(const struct dw_status_options *o, char **err)
     st->store = o->store;
     st->alerter = o->alerter;
     st->incidents = o->incidents;
+    st->notifier = o->notifier;
+    if (st_subs_open(st, err) != 0) {
+        dw_status_close(&st);
+        return NULL;
+    }
     if (o->probes) {
         st->probes = *o->probes;
         st->have_probes = true;
@@ -337,13 +355,35 @@ struct dw_status *dw_status_open(const struct dw_status_options *o, char **err)
     return st;
 }
 
-static void docs_free(struct st_doc *docs, size_t n)
+static void blob_unref(struct st_blob *b)
 {
-    for (size_t i = 0; i < n; i++) {
-        free(docs[i].name);
-        free(docs[i].body);
-    }
+    if (b && atomic_fetch_sub_explicit(&b->refs, 1, memory_order_acq_rel) == 1)
+        free(b);
+}
+
+/* Drops the set's reference to each blob and frees the array. */
+static void docs_free(struct st_blob **docs, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        blob_unref(docs[i]);
     free(docs);
+}
+
+/* The blob named name in a set sorted by name, or NULL. */
+static struct st_blob *blob_find(struct st_blob *const *docs, size_t n, const char *name)
+{
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = strcmp(name, docs[mid]->name);
+        if (c == 0)
+            return docs[mid];
+        if (c < 0)
+            hi = mid;
+        else
+            lo = mid + 1;
+    }
+    return NULL;
 }
 
 void dw_status_close(struct dw_status **stp)
@@ -360,6 +400,7 @@ void dw_status_close(struct dw_status **stp)
     }
     free(st->comps);
     docs_free(st->docs, st->ndocs);
+    st_subs_close(st);
     for (size_t i = 0; i < st->ncors; i++)
         free(st->cors[i]);
     free(st->cors);
@@ -369,15 +410,23 @@ void dw_status_close(struct dw_status **stp)
     *stp = NULL;
 }
 
+/* Every WAKE_MS: a whole tick when TURN_MS passed or an incident changed (so a new incident
+   reaches the page within about WAKE_MS, not a whole turn later). */
 static void turn(void *ctx, int64_t now)
 {
-    dw_status_tick(ctx, now);
+    struct dw_status *st = ctx;
+    uint64_t changes = st->incidents ? dw_incidents_changes(st->incidents) : 0;
+    if (changes == st->seen_changes && now >= st->last_turn && now - st->last_turn < TURN_MS)
+        return;
+    st->seen_changes = changes;
+    st->last_turn = now;
+    dw_status_tick(st, now);
 }
 
 int dw_status_start(struct dw_status *st)
 {
     st->thread = (struct dw_alert_consumer){
-        .alerter = NULL, .consumer = "status", .turn = turn, .ctx = st, .every_ms = TURN_MS};
+        .alerter = NULL, .consumer = "status", .turn = turn, .ctx = st, .every_ms = WAKE_MS};
     return dw_alert_consumer_start(&st->thread, "dw-status");
 }
 
@@ -799,6 +848,8 @@ static bool maint_move(struct dw_status *st, struct st_maint *m, int64_t now)
     m->silences = sil;
     free(m->state);
     m->state = dw_strdup(to);
+    if (strcmp(to, "in_progress") == 0 || strcmp(to, "completed") == 0)
+        st_notice_maint(st, m, to, now);
     return true;
 }
 
@@ -957,6 +1008,13 @@ static int publish_tx(struct dw_store *s, void *ctx)
                   " automatic, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
                   u, DW_ARRAY_LEN(u));
     }
+    if (rc == 0) {
+        int64_t uid = 0;
+        dw_store_int(st->store, "SELECT max(id) FROM status_updates WHERE incident_id = $1", k, 1,
+                     &uid, NULL);
+        a->update_id = uid;
+        rc = st_notice_incident(st, a->inc, a->status, a->body, affected, uid, a->now);
+    }
     free(ms);
     free(as);
     free(cs);
@@ -1069,6 +1127,8 @@ int dw_status_incident_update(struct dw_status *st, const char *incident_id, con
     dw_status_update_fn fn = st->hook;
     void *hctx = st->hook_ctx;
     pthread_mutex_unlock(&st->mu);
+    if (rc == 0) /* states, page and notices follow before this returns */
+        dw_status_tick(st, now);
     run_hook(fn, hctx, incident_id, update);
     json_decref(comps);
     json_decref(inc);
@@ -1277,8 +1337,6 @@ static bool incidents_follow(struct dw_status *st, int64_t now, json_t *states, 
 
 /* ---- the turn ---- */
 
-static void rebuild(struct dw_status *st, int64_t now);
-
 void dw_status_tick(struct dw_status *st, int64_t now)
 {
     struct pending pd = {0};
@@ -1323,6 +1381,7 @@ void dw_status_tick(struct dw_status *st, int64_t now)
     }
     free(pd.ids);
     free(pd.updates);
+    dw_status_notices_turn(st, now);
 }
 
 /* ---- overrides ---- */
@@ -1521,6 +1580,8 @@ int dw_status_maintenance_set(struct dw_status *st, const char *id, const json_t
         rc = maint_fields(st, in, &m, err);
     if (rc == 0)
         rc = maint_save(st, &m, now);
+    if (rc == 0 && !id && strcmp(m.state, "scheduled") == 0 && m.starts_at > now)
+        st_notice_maint(st, &m, "scheduled", now);
     if (rc == 0) {
         maint_move(st, &m, now); /* a window already open, or "completed" by hand, acts now */
         if (id_out)
@@ -1678,25 +1739,107 @@ static void load_intervals(struct dw_status *st, const char *const *ids, size_t 
     free(cap);
 }
 
+#define GZIP_MIN 1024 /* smaller documents are only sent as they are */
+
+/*
+ * Compresses the n bytes at in into out (room bytes, deflateBound's) as
+ * gzip; the length, or 0 when it would not save an eighth. The wrapper has
+ * no name and mtime 0, so the bytes depend on the input alone.
+ */
+static size_t gzip_into(z_stream *z, const char *in, size_t n, char *out, size_t room)
+{
+    z->next_in = (const Bytef *)in;
+    z->avail_in = (uInt)n;
+    z->next_out = (Bytef *)out;
+    z->avail_out = (uInt)room;
+    size_t len = deflate(z, Z_FINISH) == Z_STREAM_END ? (size_t)z->total_out : 0;
+    deflateEnd(z);
+    return len < n - n / 8 ? len : 0;
+}
+
+/* A rendered document as a blob with one reference: one allocation, the gzip variant inside. */
+static struct st_blob *blob_new(const struct st_doc *d, int64_t last_modified, int max_age_s)
+{
+    size_t nlen = strlen(d->name) + 1, room = 0;
+    z_stream z = {0};
+    if (d->len >= GZIP_MIN && d->len < (1u << 30) &&
+        deflateInit2(&z, Z_BEST_COMPRESSION, Z_DEFLATED, 15 + 16, 9, Z_DEFAULT_STRATEGY) == Z_OK)
+        room = deflateBound(&z, (uLong)d->len);
+    struct st_blob *b = dw_malloc(sizeof *b + nlen + d->len + room);
+    memcpy(b->data, d->name, nlen);
+    memcpy(b->data + nlen, d->body, d->len);
+    size_t zlen = room ? gzip_into(&z, b->data + nlen, d->len, b->data + nlen + d->len, room) : 0;
+    if (zlen < room)
+        b = dw_realloc(b, sizeof *b + nlen + d->len + zlen);
+    atomic_init(&b->refs, 1);
+    b->name = b->data;
+    b->max_age_s = max_age_s;
+    dw_strlcpy(b->etag, d->etag, sizeof b->etag);
+    dw_status_http_date(last_modified, b->last_modified);
+    /* Pages are checked again on every view (a 304 costs little), so a visitor never sees
+       an incident late; JSON, feeds and badges may be kept max_age_s by widgets and CDNs. */
+    if (dw_str_has_prefix(d->ctype, "text/html"))
+        dw_strlcpy(b->cache_control, "public, no-cache", sizeof b->cache_control);
+    else
+        snprintf(b->cache_control, sizeof b->cache_control, "public, max-age=%d", max_age_s);
+    b->doc = (struct dw_status_doc){.body = b->data + nlen,
+                                    .len = d->len,
+                                    .content_type = d->ctype,
+                                    .etag = b->etag,
+                                    .last_modified = b->last_modified,
+                                    .last_modified_ms = last_modified,
+                                    .cache_control = b->cache_control,
+                                    .cors = d->cors};
+    if (zlen) {
+        char hex[65];
+        b->doc.gzip = b->data + nlen + d->len;
+        b->doc.gzip_len = zlen;
+        dw_sha256_hex(b->doc.gzip, zlen, hex);
+        snprintf(b->etag_gzip, sizeof b->etag_gzip, "\"%.32s\"", hex);
+        b->doc.etag_gzip = b->etag_gzip;
+    }
+    return b;
+}
+
+static int blob_cmp(const void *a, const void *b)
+{
+    return strcmp((*(struct st_blob *const *)a)->name, (*(struct st_blob *const *)b)->name);
+}
+
+/*
+ * Publishes a rebuild's documents (taking them over): one whose bytes did
+ * not change keeps its blob, so its Last-Modified and gzip work carry
+ * over. Runs with mu held: the rebuild is the only writer of st->docs, so
+ * reading it here needs no docs_lock; the lock is held only for the swap.
+ */
 static void docs_swap(struct dw_status *st, struct st_doc *docs, size_t n, int64_t now)
 {
-    pthread_rwlock_wrlock(&st->docs_lock);
+    struct st_blob **set = dw_calloc(n ? n : 1, sizeof *set);
     for (size_t i = 0; i < n; i++) {
-        docs[i].last_modified = now;
-        for (size_t k = 0; k < st->ndocs; k++)
-            if (strcmp(st->docs[k].name, docs[i].name) == 0 &&
-                strcmp(st->docs[k].etag, docs[i].etag) == 0) {
-                docs[i].last_modified = st->docs[k].last_modified;
-                break;
-            }
+        const struct st_doc *d = &docs[i];
+        struct st_blob *old = blob_find(st->docs, st->ndocs, d->name);
+        bool same = old && old->doc.len == d->len && old->doc.cors == d->cors &&
+                    strcmp(old->doc.content_type, d->ctype) == 0 &&
+                    memcmp(old->doc.body, d->body, d->len) == 0;
+        if (same && old->max_age_s == st->max_age_s) {
+            atomic_fetch_add_explicit(&old->refs, 1, memory_order_relaxed);
+            set[i] = old;
+        } else {
+            set[i] = blob_new(d, same ? old->doc.last_modified_ms : now, st->max_age_s);
+        }
+        free(d->name);
+        free(d->body);
     }
-    struct st_doc *old = st->docs;
-    size_t nold = st->ndocs;
-    st->docs = docs;
+    free(docs);
+    qsort(set, n, sizeof *set, blob_cmp);
+    pthread_rwlock_wrlock(&st->docs_lock);
+    struct st_blob **prev = st->docs;
+    size_t nprev = st->ndocs;
+    st->docs = set;
     st->ndocs = n;
     st->generation++;
     pthread_rwlock_unlock(&st->docs_lock);
-    docs_free(old, nold);
+    docs_free(prev, nprev);
 }
 
 static void rebuild(struct dw_status *st, int64_t now)
@@ -1868,33 +2011,21 @@ json_t *dw_status_uptime_json(struct dw_status *st, const char *component, int64
 
 /* ---- serving ---- */
 
-int dw_status_doc_get(struct dw_status *st, const char *name, struct dw_status_doc *out)
+int dw_status_doc_get(struct dw_status *st, const char *name, const struct dw_status_doc **out)
 {
-    *out = (struct dw_status_doc){0};
-    int rc = DW_STATUS_ENOTFOUND;
     pthread_rwlock_rdlock(&st->docs_lock);
-    for (size_t i = 0; name && i < st->ndocs; i++) {
-        const struct st_doc *d = &st->docs[i];
-        if (strcmp(d->name, name) != 0)
-            continue;
-        out->body = dw_malloc(d->len ? d->len : 1);
-        memcpy(out->body, d->body, d->len);
-        out->len = d->len;
-        dw_strlcpy(out->content_type, d->ctype, sizeof out->content_type);
-        dw_strlcpy(out->etag, d->etag, sizeof out->etag);
-        out->last_modified_ms = d->last_modified;
-        out->cors = d->cors;
-        rc = 0;
-        break;
-    }
+    struct st_blob *b = name ? blob_find(st->docs, st->ndocs, name) : NULL;
+    if (b)
+        atomic_fetch_add_explicit(&b->refs, 1, memory_order_relaxed);
     pthread_rwlock_unlock(&st->docs_lock);
-    return rc;
+    *out = b ? &b->doc : NULL;
+    return b ? 0 : DW_STATUS_ENOTFOUND;
 }
 
-void dw_status_doc_release(struct dw_status_doc *doc)
+void dw_status_doc_release(const struct dw_status_doc *doc)
 {
-    free(doc->body);
-    *doc = (struct dw_status_doc){0};
+    if (doc)
+        blob_unref((struct st_blob *)(void *)((const char *)doc - offsetof(struct st_blob, doc)));
 }
 
 uint64_t dw_status_generation(struct dw_status *st)

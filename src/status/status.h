@@ -21,8 +21,8 @@
  * "status_page" entry on the incident's timeline.
  *
  * Renderings are rebuilt in memory when something they show changed (and
- * once a minute for the bars); serving copies prebuilt bytes under a read
- * lock, with no store access.
+ * once a minute for the bars) into immutable, reference-counted documents;
+ * serving takes a reference (no copy, no store access).
  *
  * Threads: every function is thread-safe. Times come from dw_now_ms (tests
  * use the manual clock).
@@ -35,6 +35,7 @@
 #include "alert/alert.h"
 #include "core/core.h"
 #include "incident/incident.h"
+#include "notify/notify.h"
 #include "plan/plan.h"
 #include "promql/promql.h"
 #include "store/store.h"
@@ -44,6 +45,7 @@ struct dw_status;
 /* Return codes besides 0 and -1 (the store failed; *err says why). */
 #define DW_STATUS_EINVAL (-2)    /* bad input (HTTP 400) */
 #define DW_STATUS_ENOTFOUND (-3) /* no such component, incident, maintenance or document (404) */
+#define DW_STATUS_ELIMIT (-5)    /* a limit on what comes from outside was reached (429) */
 
 #define DW_STATUS_BODY_MAX 16384 /* a public update's or maintenance's body, bytes */
 #define DW_STATUS_TITLE_MAX 256
@@ -69,6 +71,7 @@ struct dw_status_options {
     struct dw_incidents *incidents; /* borrowed; NULL: no incidents on the page */
     const struct dw_promql_storage *probes; /* copied; NULL: no probe-driven states */
     const struct dw_config *config;
+    struct dw_notifier *notifier; /* borrowed; NULL: no subscriber notices are sent */
 };
 
 /** Validates the `status` section; returns the number of errors (file:line:col in diags). */
@@ -140,26 +143,118 @@ json_t *dw_status_maintenances_json(struct dw_status *st);
  */
 json_t *dw_status_uptime_json(struct dw_status *st, const char *component, int64_t now_ms);
 
+/* ---- subscribers (subscribers.c) ----
+ *
+ * People subscribe from the page by e-mail or with a webhook (which names an
+ * owner's e-mail), to every component or some. A subscription is pending
+ * until the link in the confirmation e-mail is followed (double opt-in),
+ * and forgotten when not confirmed within status.subscribers.confirm_within.
+ * Every public incident update and maintenance change becomes a notice,
+ * stored in the same transaction as the update; notices go to the matching
+ * active subscribers through the notify outbox at status.subscribers.
+ * send_rate messages a second, oldest notice first, with dedup keys, so a
+ * restart re-sends nobody twice and loses nobody. Each message carries the
+ * subscriber's own links: manage and one-click unsubscribe (RFC 8058's
+ * List-Unsubscribe and List-Unsubscribe-Post for e-mail).
+ *
+ * Tokens are "<id>.<HMAC-SHA-256(page secret, purpose:id)>", so none is
+ * stored; the secret is made once and kept in the store. Answers never say
+ * whether an address is subscribed: subscribing a known address answers as
+ * for a new one (and mails its owner instead), a bad token answers "not
+ * found" whatever the reason.
+ */
+
+/** NULL when s can be a subscriber's e-mail address, else why not (also for the CLI). */
+const char *dw_status_email_problem(const char *s);
+/** NULL when url can be a subscriber's webhook, else why not; allow_private: see the config. */
+const char *dw_status_webhook_problem(const char *url, bool allow_private);
+
+/** A subscription request from the page. */
+struct dw_status_subscribe {
+    const char *email;   /* required: the subscriber, or the webhook's owner */
+    const char *webhook; /* NULL or "": an e-mail subscription */
+    const char *const *components;
+    size_t ncomponents; /* 0: every component */
+    const char *client; /* the client's address, for the per-client limit */
+};
+/**
+ * Starts a subscription (pending + confirmation e-mail). 0 also when the
+ * address is known; EINVAL with *err for bad input; ELIMIT with
+ * *retry_after_s when a limit was reached; -1 when the store failed.
+ */
+int dw_status_subscribe(struct dw_status *st, const struct dw_status_subscribe *in, int64_t now_ms,
+                        int *retry_after_s, char **err);
+/** Confirms the subscription of a confirmation token. 0, ENOTFOUND or -1. */
+int dw_status_subscription_confirm(struct dw_status *st, const char *token, int64_t now_ms,
+                                   char **err);
+/** Ends the subscription of a manage token (idempotent: a gone one is ENOTFOUND). */
+int dw_status_unsubscribe(struct dw_status *st, const char *token, int64_t now_ms, char **err);
+/** The subscription of a manage token: {"kind", "address", "components", "state"}, or NULL. */
+json_t *dw_status_subscription_json(struct dw_status *st, const char *token);
+/** Sets the components of a manage token's subscription (none: every one). */
+int dw_status_subscription_components(struct dw_status *st, const char *token,
+                                      const char *const *components, size_t n, int64_t now_ms,
+                                      char **err);
+/**
+ * Adds confirmed subscribers (an operator's import, no e-mail sent): a JSON
+ * array of {"email", "webhook"?, "components"?}; at most 100,000 a call.
+ * All or nothing; *added (may be NULL) counts the new ones (known
+ * addresses are kept as they are).
+ */
+int dw_status_subscribers_import(struct dw_status *st, const json_t *list, int64_t now_ms,
+                                 size_t *added, char **err);
+/** Operators' listing: up to limit subscribers with id > after, and counts. */
+json_t *dw_status_subscribers_json(struct dw_status *st, int64_t after, size_t limit, char **err);
+/** Removes a subscriber by id (operators). 0 or ENOTFOUND. */
+int dw_status_subscriber_delete(struct dw_status *st, int64_t id, char **err);
+/** Notices and their progress (newest first, at most limit). */
+json_t *dw_status_notices_json(struct dw_status *st, size_t limit, char **err);
+/** Sends due notices now (the tick does this; tests call it). */
+void dw_status_notices_turn(struct dw_status *st, int64_t now_ms);
+/** The subscribe form, confirm, manage and unsubscribe pages (HTML), heap. */
+char *dw_status_subscribe_page(struct dw_status *st, const char *kind, const char *token,
+                               const char *message);
+
+/**
+ * The per-client limit of every public route (status.rate_limit): true when
+ * the request may go on, else *retry_after_s. client is the peer address;
+ * forwarded its X-Forwarded-For header (used only when the peer is a
+ * trusted proxy).
+ */
+bool dw_status_admit(struct dw_status *st, const char *client, const char *forwarded,
+                     int64_t now_ms, int *retry_after_s);
+
 /* ---- serving the public renderings ---- */
 
-/** One prebuilt document; body is a heap copy the caller owns. */
+/**
+ * One prebuilt document, immutable and reference-counted: everything it
+ * points to stays valid and unchanged until the reference is released,
+ * whatever rebuilds (or dw_status_close) happen meanwhile.
+ */
 struct dw_status_doc {
-    char *body;
+    const char *body;
     size_t len;
-    char content_type[64];
-    char etag[72];            /* "\"<hex>\"" */
-    int64_t last_modified_ms; /* when these bytes were first built */
-    bool cors;                /* banner.json and embed.js: send the CORS headers */
+    const char *gzip; /* the same bytes gzip-compressed, or NULL (small or incompressible) */
+    size_t gzip_len;
+    const char *content_type;
+    const char *etag;          /* of body: "\"<32 hex>\"" */
+    const char *etag_gzip;     /* of gzip; NULL without gzip */
+    const char *last_modified; /* HTTP date of last_modified_ms */
+    int64_t last_modified_ms;  /* when these bytes were first built */
+    const char *cache_control; /* "public, max-age=<status.cache_max_age>" */
+    bool cors;                 /* banner.json and embed.js: send the CORS headers */
 };
 
 /**
- * Copies the document named like the path below /status ("/" for the page,
- * "/history?page=2", "/incidents/<id>", "/api/v2/summary.json",
- * "/badge/<component>.svg", "/history.rss", "/api/banner.json", "/embed.js").
- * 0, or DW_STATUS_ENOTFOUND.
+ * Takes a reference to the document named like the path below /status ("/"
+ * for the page, "/history?page=2", "/incidents/<id>",
+ * "/api/v2/summary.json", "/badge/<component>.svg", "/history.rss",
+ * "/api/banner.json", "/embed.js"): no copy, a short read lock. 0 with
+ * *out set, or DW_STATUS_ENOTFOUND with *out NULL.
  */
-int dw_status_doc_get(struct dw_status *st, const char *name, struct dw_status_doc *out);
-void dw_status_doc_release(struct dw_status_doc *doc);
+int dw_status_doc_get(struct dw_status *st, const char *name, const struct dw_status_doc **out);
+/** Drops a reference from dw_status_doc_get, on any thread; NULL is a no-op. */
+void dw_status_doc_release(const struct dw_status_doc *doc);
 /** How many times the renderings were rebuilt. */
 uint64_t dw_status_generation(struct dw_status *st);
 /** Cache-Control max-age in seconds (status.cache_max_age). */

@@ -33,8 +33,26 @@ struct st_maint_conf {
     int64_t starts_at, ends_at;
 };
 
+struct st_subs_conf { /* status.subscribers */
+    bool enabled, email, webhooks, allow_private_webhooks;
+    double send_rate;            /* notices per second into the outbox */
+    int64_t max_new_per_hour;    /* new subscriptions from the page per hour, all clients */
+    int64_t per_client_per_hour; /* subscribe requests per client address per hour */
+    int64_t max_subscribers;
+    int64_t confirm_within_ms; /* an unconfirmed subscription is forgotten then */
+};
+
+struct st_rate_conf { /* status.rate_limit: every public route, per client address */
+    double requests_per_second;
+    int64_t burst;
+    char **trusted_proxies; /* addresses whose X-Forwarded-For names the client */
+    size_t ntrusted_proxies;
+};
+
 struct st_yaml {
     char *title, *url, *time_zone;
+    struct st_subs_conf subs;
+    struct st_rate_conf rate;
     double uptime_target;
     int64_t cache_max_age_ms;
     char **cors_origins;
@@ -135,14 +153,31 @@ struct st_maint {
     int64_t starts_at, ends_at, created_at, updated_at, started_at, completed_at;
 };
 
+/* A document as render.c produces it, before the rebuild publishes it as a blob. */
 struct st_doc {
     char *name;
-    char *body;
+    char *body; /* heap */
     size_t len;
-    const char *ctype;
+    const char *ctype; /* static */
     char etag[72];
-    int64_t last_modified;
     bool cors;
+};
+
+/*
+ * A published document: one allocation holding the view readers get
+ * (`doc`), the document's name, its bytes and, for large ones, their gzip
+ * variant; every field is written before publication and never after.
+ * The current set holds one reference, each reader (a request in flight)
+ * one more; the last release frees it, so a rebuild never waits for
+ * readers and readers never see a document change under them.
+ */
+struct st_blob {
+    atomic_uint refs;
+    struct dw_status_doc doc; /* its pointers point into data or at the fields below */
+    const char *name;         /* into data */
+    int max_age_s;            /* what cache_control says */
+    char etag[72], etag_gzip[72], last_modified[32], cache_control[48];
+    char data[]; /* name, NUL, the bytes, the gzip bytes */
 };
 
 struct dw_status {
@@ -164,8 +199,8 @@ struct dw_status {
     dw_status_update_fn hook;
     void *hook_ctx;
 
-    pthread_rwlock_t docs_lock; /* guards docs, generation */
-    struct st_doc *docs;
+    pthread_rwlock_t docs_lock; /* guards the docs array, generation (not the blobs: immutable) */
+    struct st_blob **docs;      /* sorted by name; written only by the rebuild, under mu too */
     size_t ndocs;
     uint64_t generation;
     int max_age_s; /* copied under docs_lock for the handlers */
@@ -173,12 +208,44 @@ struct dw_status {
     size_t ncors;
 
     struct dw_alert_consumer thread;
+
+    /* subscribers.c */
+    struct dw_notifier *notifier;
+    uint8_t secret[32];              /* token key, made once, kept in the store */
+    struct dw_ratelimit *read_limit; /* status.rate_limit, per client address */
+    struct dw_ratelimit *subs_limit; /* subscribe requests per client address */
+    pthread_mutex_t notices_mu;      /* one fan-out at a time; the fields below */
+    double send_tokens;
+    int64_t send_at;
+    int64_t subs_swept_at; /* the last purge of expired pending subscriptions */
+    uint64_t seen_changes; /* dw_incidents_changes at the last tick (the thread's) */
+    int64_t last_turn;
 };
 
 /** Formats ms as RFC 3339 UTC with milliseconds into out[40] ("" for 0). */
 void st_time(int64_t ms, char out[40]);
 void st_incident_release(struct st_incident *inc);
 void st_maint_release(struct st_maint *m);
+
+/* ---- subscribers (subscribers.c) ---- */
+
+/** The store tables of subscribers and notices (migration 2 of "status"). */
+extern const char st_subs_schema_sql[];
+/** Loads (or makes) the token secret and the limiters. 0 or -1 with *err. */
+int st_subs_open(struct dw_status *st, char **err);
+/** Applies status.subscribers / rate_limit of the current conf (mu held). */
+void st_subs_apply(struct dw_status *st);
+void st_subs_close(struct dw_status *st);
+/**
+ * Stores a notice of a public incident update (inside publish's
+ * transaction): the incident's title, the update's status and body, the
+ * affected component ids. 0 or -1.
+ */
+int st_notice_incident(struct dw_status *st, const json_t *inc, const char *status,
+                       const char *body, const json_t *affected, int64_t update_id, int64_t now);
+/** Stores a notice of a maintenance that was scheduled, started or completed. */
+void st_notice_maint(struct dw_status *st, const struct st_maint *m, const char *state,
+                     int64_t now);
 
 /* ---- renderings (render.c) ---- */
 
@@ -199,6 +266,9 @@ struct st_view {
 
 /** Renders every public document of the view into docs (appended). */
 void st_render_all(const struct st_view *v, struct st_doc **docs, size_t *ndocs);
+/** The page's HTML head, header and <main> opening (subtitle may be NULL); and its end. */
+void st_html_open(struct dw_buf *b, const struct st_conf *conf, const char *subtitle);
+void st_html_close(struct dw_buf *b);
 /** Appends s escaped for HTML text and attribute values. */
 void st_html_escape(struct dw_buf *b, const char *s);
 /** Appends an href value: s escaped when it is an http(s) URL, else "#". */

@@ -142,3 +142,9 @@ def assert_pngs(paths):
     for p in paths:
         assert os.path.getsize(p) > 0, "%s is empty" % p
         png_size(p)
+
+
+def checks(result, prefix=""):
+    """The checks of a run_script result whose name starts with prefix, as (name, detail)."""
+    return [(c["name"], c.get("detail")) for c in result.get("checks", [])
+            if c["name"].startswith(prefix)]

@@ -4,8 +4,11 @@ the component down and the incident with its automatic first update (in
 the HTML, summary.json and unresolved.json), the incident's timeline has
 the status_page entry; the alert resolves, the incident resolves and leaves
 unresolved.json with a "resolved" update. Plus conditional GETs (304),
-HEAD, CORS on the banner, the override API and its access rules."""
+HEAD, CORS on the banner, the override API and its access rules, and the
+prebuilt gzip variants (Accept-Encoding, Vary, an ETag per variant)."""
 import datetime
+import gzip
+import http.client
 import json
 import shutil
 import tempfile
@@ -166,6 +169,69 @@ def caching_cors_and_management():
                        data=json.dumps({"state": "on_fire"}).encode(), headers=hdr)
             assert r.status == 400, r.status
             assert d.get("/api/status/components").status == 401
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+
+def same_page(d, headers):
+    """(identity answer, answer with headers) of /status for the same page version."""
+    for _ in range(5):
+        a = d.get("/status")
+        b = d.get("/status", headers=headers)
+        if d.get("/status").headers["ETag"] == a.headers["ETag"]:
+            return a, b
+    raise AssertionError("the page kept changing")
+
+
+@test
+def gzip_when_the_client_takes_it():
+    tmp = tempfile.mkdtemp(prefix="dwstatus-")
+    try:
+        with Daemon(config=config_with(SECTIONS, tmp)) as d:
+            wait_until(lambda: d.get("/status").status == 200, 10, what="the first rendering")
+            plain, z = same_page(d, {"Accept-Encoding": "br, gzip;q=0.8"})
+            assert "Content-Encoding" not in plain.headers, plain.headers
+            assert plain.headers["Vary"] == "Accept-Encoding", plain.headers
+            assert z.status == 200 and z.headers["Content-Encoding"] == "gzip", z.headers
+            assert z.headers["Vary"] == "Accept-Encoding", z.headers
+            assert gzip.decompress(z.body) == plain.body
+            assert len(z.body) < len(plain.body) and int(z.headers["Content-Length"]) == len(z.body)
+            assert z.headers["ETag"] != plain.headers["ETag"], z.headers
+            assert z.headers["Last-Modified"] == plain.headers["Last-Modified"]
+            assert z.headers["Cache-Control"] == "public, no-cache"  # pages: checked every view
+            # a conditional GET compares with the variant the client would get
+            r = d.get("/status", headers={"Accept-Encoding": "gzip",
+                                          "If-None-Match": z.headers["ETag"]})
+            assert r.status == 304 and r.body == b"", (r.status, r.headers)
+            assert r.headers["ETag"] == z.headers["ETag"] and r.headers["Vary"] == "Accept-Encoding"
+            assert "Content-Encoding" not in r.headers, r.headers
+            r = d.get("/status", headers={"If-None-Match": z.headers["ETag"]})
+            assert r.status == 200 and "Content-Encoding" not in r.headers, r.headers
+            # gzip refused with q=0; HEAD says what GET would send
+            r = d.get("/status", headers={"Accept-Encoding": "gzip;q=0, identity"})
+            assert r.status == 200 and "Content-Encoding" not in r.headers, r.headers
+            conn = http.client.HTTPConnection("127.0.0.1", d.port, timeout=10)
+            conn.putrequest("HEAD", "/status", skip_accept_encoding=True)
+            conn.putheader("Accept-Encoding", "gzip")
+            conn.endheaders()
+            h = conn.getresponse()
+            assert h.status == 200 and h.read() == b"", h.status
+            assert h.getheader("Content-Encoding") == "gzip", h.getheaders()
+            assert h.getheader("Content-Length") == str(len(z.body)), h.getheaders()
+            conn.close()
+            # small documents are sent as they are, without Vary
+            s = d.get("/status/api/v2/status.json", headers={"Accept-Encoding": "gzip"})
+            assert s.status == 200 and "Content-Encoding" not in s.headers, s.headers
+            assert "Vary" not in s.headers, s.headers
+            json.loads(s.body)
+            # the embeddable script: CORS and gzip together
+            js = d.get("/status/embed.js", headers={"Accept-Encoding": "gzip",
+                                                    "Origin": "https://app.example"})
+            assert js.headers["Content-Encoding"] == "gzip", js.headers
+            assert js.headers["Access-Control-Allow-Origin"] == "*", js.headers
+            assert js.headers["Vary"] == "Accept-Encoding", js.headers
+            assert b"banner.json" in gzip.decompress(js.body)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 

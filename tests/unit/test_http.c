@@ -129,7 +129,7 @@ static const struct dw_http_route extra_routes[] = {
     {"GET", "/t/silent", h_silent, DW_ROLE_NONE, DW_BODY_NONE, "/t/silent", false},
 };
 
-static struct dw_http_route all_routes[128];
+static struct dw_http_route all_routes[256];
 
 /* ---- server fixture ---- */
 
@@ -477,6 +477,53 @@ TEST(wrong_method_is_405_with_allow)
     get("/-/reload", "admin-token", &r);
     assert_error(&r, 405, "method_not_allowed", "GET is not allowed for /-/reload");
     ASSERT_CONTAINS(r.headers.data, "Allow: POST\r\n");
+    reply_release(&r);
+    dw_http_stop(&srv);
+}
+
+/* A pattern listed first shadows a later literal; HEAD, methods, encoded and test-only paths. */
+static const struct dw_http_route order_routes[] = {
+    {"GET", "/o/{id}", h_echo, DW_ROLE_NONE, DW_BODY_NONE, "/o/{id}", false},
+    {"GET", "/o/lit", h_whoami, DW_ROLE_NONE, DW_BODY_NONE, "/o/lit", false},
+    {"GET", "/p/lit", h_whoami, DW_ROLE_NONE, DW_BODY_NONE, "/p/lit", false},
+    {"POST", "/p/lit", h_echo, DW_ROLE_NONE, DW_BODY_NORMAL, "/p/lit", false},
+    {"GET", "/p/test", h_whoami, DW_ROLE_NONE, DW_BODY_NONE, "/p/test", true},
+    {"GET", "/", h_whoami, DW_ROLE_NONE, DW_BODY_NONE, "/", false},
+};
+
+TEST(literal_routes_keep_the_table_order)
+{
+    struct dw_http_options o = default_options();
+    o.routes = order_routes;
+    o.nroutes = DW_ARRAY_LEN(order_routes);
+    struct dw_http_server *srv = start_with(&o);
+    struct reply r;
+    ASSERT_EQ_INT(get("/o/lit", NULL, &r), 200);
+    ASSERT_CONTAINS(r.body.data, "\"id\":\"lit\""); /* the pattern, first in the table */
+    reply_release(&r);
+    ASSERT_EQ_INT(get("/p/lit", NULL, &r), 200);
+    ASSERT_CONTAINS(r.body.data, "\"principal\":\"anonymous\"");
+    reply_release(&r);
+    ASSERT_EQ_INT(get("/p/%6Cit", NULL, &r), 200); /* decoded, the same route */
+    ASSERT_CONTAINS(r.body.data, "\"principal\"");
+    reply_release(&r);
+    ASSERT_EQ_INT(get("/", NULL, &r), 200);
+    reply_release(&r);
+    http(&r, (struct call){.method = "HEAD", .path = "/p/lit"});
+    ASSERT_EQ_INT(r.status, 200);
+    reply_release(&r);
+    http(&r, (struct call){.method = "POST", .path = "/p/lit", .body = "", .len = 0});
+    ASSERT_EQ_INT(r.status, 200);
+    ASSERT_CONTAINS(r.body.data, "\"method\":\"POST\"");
+    reply_release(&r);
+    http(&r, (struct call){.method = "DELETE", .path = "/p/lit"});
+    assert_error(&r, 405, "method_not_allowed", "allowed: GET, POST");
+    reply_release(&r);
+    ASSERT_EQ_INT(get("/p/test", NULL, &r), 404); /* test-only, and no --test-clock */
+    reply_release(&r);
+    ASSERT_EQ_INT(get("/p/lit/", NULL, &r), 404);
+    reply_release(&r);
+    ASSERT_EQ_INT(get("//p/lit", NULL, &r), 404);
     reply_release(&r);
     dw_http_stop(&srv);
 }
