@@ -18,6 +18,7 @@
 #include "cli/import.h"
 #include "cli/incident.h"
 #include "cli/oncall.h"
+#include "cli/passwd.h"
 #include "cli/probe.h"
 #include "cli/query.h"
 #include "cli/rules.h"
@@ -266,6 +267,8 @@ static const struct command commands[] = {
     {"check-rules", "validate Prometheus rule files like promtool", dw_cli_check_rules_usage,
      dw_cli_check_rules},
     {"probe", "run one synthetic probe once and show the result", dw_cli_probe_usage, dw_cli_probe},
+    {"passwd", "hash a web console password for auth.users (Argon2id)", dw_cli_passwd_usage,
+     dw_cli_passwd},
     {"host-metrics", "print the built-in host collector's metrics", dw_cli_host_usage, dw_cli_host},
     {"version", "print the version", "usage: dojowatch version [-o text|json]\n", cmd_version},
     {"help", "help on a command", "usage: dojowatch help [COMMAND]\n", cmd_help},

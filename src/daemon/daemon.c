@@ -47,8 +47,10 @@
 #include <unistd.h>
 
 #include "alert/alert.h"
+#include "auth/auth.h"
 #include "collect/collect.h"
 #include "daemon/daemon.h"
+#include "dashboard/dashboard.h"
 #include "http/http.h"
 #include "incident/incident.h"
 #include "notify/notify.h"
@@ -78,6 +80,9 @@ struct daemon {
     struct dw_oncall *oncall;
     struct dw_incidents *incidents;
     struct dw_status *status;
+    /* The dashboards section, swapped whole on reload. */
+    struct dw_dashboards *dashboards;
+    struct dw_auth *auth; /* sign-in: accounts, sessions, lockout */
     struct dw_http_server *http;
     struct dw_http_app app;
     atomic_bool ready;
@@ -312,13 +317,27 @@ size_t dw_daemon_check_sections(const struct dw_config *cfg, struct dw_diags *di
     return dw_collect_check_config(cfg, diags) + dw_rules_check_config(cfg, diags) +
            dw_alerter_check_config(cfg, diags) + dw_notify_check_config(cfg, diags) +
            dw_oncall_check_config(cfg, diags) + dw_incidents_check_config(cfg, diags) +
-           dw_status_check_config(cfg, diags);
+           dw_status_check_config(cfg, diags) + dw_dashboard_check_config(cfg, diags);
 }
 
 /* Hands a validated configuration to the modules (a file changed between the
  * check and here is the only way this fails: then the module keeps its old one). */
+/* Sign-in accounts and settings (auth.users, auth.sessions, auth.lockout). */
+static void apply_auth(struct daemon *d, const struct dw_config *cfg)
+{
+    size_t n;
+    const struct dw_auth_user *users = dw_config_users(cfg, &n);
+    for (size_t i = 0; i < n; i++)
+        if (!users[i].password_hash || !users[i].password_hash[0])
+            dw_log_kv(DW_LOG_INFO, "auth", "user has no password_hash and cannot sign in", "user",
+                      users[i].name, NULL);
+    dw_auth_configure(d->auth, users, n, dw_config_auth_settings(cfg));
+}
+
 static void apply_sections(struct daemon *d, const struct dw_config *cfg, struct dw_diags *diags)
 {
+    if (d->auth)
+        apply_auth(d, cfg);
     if (d->collector)
         dw_collector_apply(d->collector, cfg, diags);
     if (d->ruler)
@@ -348,6 +367,12 @@ static void apply_sections(struct daemon *d, const struct dw_config *cfg, struct
         if (dw_status_apply(d->status, cfg, &err) != 0)
             dw_log_kv(DW_LOG_ERROR, "status", "status page configuration not applied", "error", err,
                       NULL);
+        free(err);
+    }
+    if (d->dashboards) {
+        char *err = NULL;
+        if (dw_dashboard_apply(d->dashboards, cfg, &err) != 0)
+            dw_log_kv(DW_LOG_ERROR, "dashboard", "dashboards not applied", "error", err, NULL);
         free(err);
     }
 }
@@ -671,10 +696,13 @@ static void print_urls(const struct daemon *d, int port)
     snprintf(base, sizeof base, "http://%s:%d", hostbuf, port);
     struct dw_config *cfg = config_get((void *)d);
     printf("dojowatch %s is watching %s\n", DW_VERSION, dw_config_service_name(cfg));
+    printf("  console  %s/   (the web console: sign in with a user of auth.users)\n", base);
     printf("  health   %s/-/healthy\n", base);
     printf("  ready    %s/-/ready\n", base);
     printf("  metrics  %s/metrics\n", base);
     printf("  plan     %s/api/plan   (Authorization: Bearer <token>)\n", base);
+    printf("  sign in  POST %s/api/auth/login (a user of auth.users; then GET /api/auth/me)\n",
+           base);
     printf(
         "  query    %s/api/v1/query?query=up (viewer; Grafana: a Prometheus data source at %s)\n",
         base, base);
@@ -753,6 +781,11 @@ int dw_daemon_run(const struct dw_daemon_options *opts)
         goto out_store;
     }
     record_config(&d, dw_config_hash(d.cfg), true, NULL);
+    d.auth = dw_auth_open(d.store, &err);
+    if (!d.auth) {
+        dw_log_kv(DW_LOG_ERROR, "auth", "cannot prepare sign-in sessions", "error", err, NULL);
+        goto out_store;
+    }
     d.alerter = dw_alerter_open(d.store, &err);
     if (!d.alerter) {
         dw_log_kv(DW_LOG_ERROR, "alert", "cannot open the alerter", "error", err, NULL);
@@ -829,6 +862,15 @@ int dw_daemon_run(const struct dw_daemon_options *opts)
         status = 2;
         goto out_store;
     }
+    /* Dashboards: their queries parsed once here, evaluated by the HTTP handlers. */
+    d.dashboards = dw_dashboard_open(d.cfg, &err);
+    if (!d.dashboards) {
+        dw_log_kv(DW_LOG_ERROR, "dashboard", "cannot load the dashboards", "error", err, NULL);
+        free(err);
+        err = NULL;
+        status = 2;
+        goto out_store;
+    }
 
     d.app = (struct dw_http_app){
         .ctx = &d,
@@ -845,6 +887,8 @@ int dw_daemon_run(const struct dw_daemon_options *opts)
         .oncall = d.oncall,
         .incidents = d.incidents,
         .status = d.status,
+        .dashboards = d.dashboards,
+        .auth = d.auth,
         .started_at_ms = dw_now_ms(),
         .test_clock = opts->test_clock,
     };
@@ -898,11 +942,13 @@ out_store:
         dw_tsdb_set_watch(d.tsdb, NULL, NULL, NULL);
     dw_ruler_free(&d.ruler);
     dw_status_close(&d.status);
+    dw_dashboard_close(&d.dashboards);
     dw_incidents_close(&d.incidents);
     dw_oncall_close(&d.oncall);
     dw_notifier_free(&d.notifier);
     dw_alerter_close(&d.alerter);
     close_tsdb(&d);
+    dw_auth_close(&d.auth);
     dw_store_close(&d.store);
 out_lock:
     unlock_data_dir(&d);

@@ -10,7 +10,9 @@
  * ETag and, when smaller, a gzip variant compressed once at build time. This
  * file only looks names up and answers. Pages never spell a hashed name: they
  * ask dw_http_asset_url("console.js"), so a changed asset gets a new URL and
- * every URL can be cached for a year as immutable.
+ * every URL can be cached for a year as immutable. Every answer carries the
+ * console's security headers (dw_http_resp_console_headers: CSP without
+ * inline scripts, Referrer-Policy, no framing).
  *
  * Threads: the table is constant; every function here is safe on any thread.
  */
@@ -119,6 +121,7 @@ void dw_api_asset_get(struct dw_http_request *req, struct dw_http_response *resp
                       const struct dw_http_app *app)
 {
     const struct dw_http_asset *a = dw_http_asset_find(dw_http_req_param(req, "name"));
+    dw_http_resp_console_headers(resp); /* CSP and friends: the console's files */
     if (!a) {
         dw_http_resp_text(resp, 404, "no such asset (asset URLs change with every build)\n");
         return;

@@ -18,13 +18,15 @@
 #include "store/store.h"
 #include "tsdb/tsdb.h"
 
-struct dw_collector; /* collect/collect.h */
-struct dw_ruler;     /* rules/rules.h */
-struct dw_alerter;   /* alert/alert.h */
-struct dw_notifier;  /* notify/notify.h */
-struct dw_oncall;    /* oncall/oncall.h */
-struct dw_incidents; /* incident/incident.h */
-struct dw_status;    /* status/status.h */
+struct dw_collector;  /* collect/collect.h */
+struct dw_ruler;      /* rules/rules.h */
+struct dw_alerter;    /* alert/alert.h */
+struct dw_notifier;   /* notify/notify.h */
+struct dw_oncall;     /* oncall/oncall.h */
+struct dw_incidents;  /* incident/incident.h */
+struct dw_status;     /* status/status.h */
+struct dw_auth;       /* auth/auth.h */
+struct dw_dashboards; /* dashboard/dashboard.h */
 
 struct dw_http_server;
 struct dw_http_request;
@@ -47,14 +49,16 @@ struct dw_http_app {
      */
     enum dw_role (*authenticate)(void *ctx, const char *token, const char **name);
     struct dw_store *store;
-    struct dw_tsdb *tsdb;           /* NULL: ingestion and queries answer 503 */
-    struct dw_collector *collector; /* NULL: /api/v1/targets and /api/v1/probes answer 503 */
-    struct dw_ruler *ruler;         /* NULL: /api/v1/rules and /api/v1/alerts answer 503 */
-    struct dw_alerter *alerter;     /* NULL: /api/v2/alerts, silences ... answer 503 */
-    struct dw_notifier *notifier;   /* NULL: the outbox routes answer 503 */
-    struct dw_oncall *oncall;       /* NULL: /api/oncall/... answer 503 */
-    struct dw_incidents *incidents; /* NULL: /api/incidents... answer 503 */
-    struct dw_status *status;       /* NULL: /status... and /api/status... answer 503 */
+    struct dw_tsdb *tsdb;             /* NULL: ingestion and queries answer 503 */
+    struct dw_collector *collector;   /* NULL: /api/v1/targets and /api/v1/probes answer 503 */
+    struct dw_ruler *ruler;           /* NULL: /api/v1/rules and /api/v1/alerts answer 503 */
+    struct dw_alerter *alerter;       /* NULL: /api/v2/alerts, silences ... answer 503 */
+    struct dw_notifier *notifier;     /* NULL: the outbox routes answer 503 */
+    struct dw_oncall *oncall;         /* NULL: /api/oncall/... answer 503 */
+    struct dw_incidents *incidents;   /* NULL: /api/incidents... answer 503 */
+    struct dw_status *status;         /* NULL: /status... and /api/status... answer 503 */
+    struct dw_auth *auth;             /* NULL: no sign-in; /api/auth/login answers 503 */
+    struct dw_dashboards *dashboards; /* NULL: /api/dashboards... answer 503 */
     int64_t started_at_ms;
     bool test_clock; /* expose POST /-/test/clock (serve --test-clock) */
 };
@@ -130,6 +134,14 @@ void dw_http_resp_success(struct dw_http_response *resp, json_t *data);
 /** {"status":"error","errorType":type,"error":msg} with the given status. */
 void dw_http_resp_error(struct dw_http_response *resp, int status, const char *type,
                         const char *fmt, ...) DW_PRINTF(4, 5);
+/**
+ * The security headers of the console's pages and assets (api_auth.c):
+ * Content-Security-Policy without inline scripts or styles ('self' only,
+ * images also data:, no plugins, no framing, forms to us), Referrer-Policy
+ * same-origin and X-Frame-Options DENY. X-Content-Type-Options: nosniff is
+ * on every response already (server.c).
+ */
+void dw_http_resp_console_headers(struct dw_http_response *resp);
 
 /* ---- Prometheus API parameters (api_query.c; the CLI parses its flags with them too) ---- */
 

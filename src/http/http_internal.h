@@ -382,12 +382,50 @@ void dw_api_oncall_twilio_status(struct dw_http_request *req, struct dw_http_res
 void dw_api_notify_outbox(struct dw_http_request *req, struct dw_http_response *resp,
                           const struct dw_http_app *app);
 
+/* api_dashboard.c: dashboards, their definitions and their data in one answer */
+void dw_api_dashboards_list(struct dw_http_request *req, struct dw_http_response *resp,
+                            const struct dw_http_app *app);
+void dw_api_dashboard_get(struct dw_http_request *req, struct dw_http_response *resp,
+                          const struct dw_http_app *app);
+void dw_api_dashboard_data(struct dw_http_request *req, struct dw_http_response *resp,
+                           const struct dw_http_app *app);
+
 void dw_api_plan_get(struct dw_http_request *req, struct dw_http_response *resp,
                      const struct dw_http_app *app);
 void dw_api_plan_review(struct dw_http_request *req, struct dw_http_response *resp,
                         const struct dw_http_app *app);
 void dw_api_config_get(struct dw_http_request *req, struct dw_http_response *resp,
                        const struct dw_http_app *app);
+
+/* ---- signing in (api_auth.c) ---- */
+void dw_api_auth_login(struct dw_http_request *req, struct dw_http_response *resp,
+                       const struct dw_http_app *app);
+void dw_api_auth_logout(struct dw_http_request *req, struct dw_http_response *resp,
+                        const struct dw_http_app *app);
+void dw_api_auth_me(struct dw_http_request *req, struct dw_http_response *resp,
+                    const struct dw_http_app *app);
+/** True when the request carries the dw_session cookie. */
+bool dw_api_auth_has_cookie(struct dw_http_request *req);
+/**
+ * For server.c: authenticates a request by its session cookie (no bearer
+ * token was sent): sets role and principal and returns true when the
+ * session is live, has the role `need` and, for a method other than GET,
+ * HEAD or OPTIONS, carries its CSRF token; else fills resp with the 401,
+ * 403 or 503 saying why and returns false.
+ */
+bool dw_api_auth_authorize(struct dw_http_request *req, struct dw_http_response *resp,
+                           const struct dw_http_app *app, enum dw_role need);
+
+/* ---- the web console (console.c: the page shell; api_console.c: what only it needs) ---- */
+/** GET /, /console, /console/{view}[/{id}]: the console's HTML shell (or the sign-in form). */
+void dw_api_console_shell(struct dw_http_request *req, struct dw_http_response *resp,
+                          const struct dw_http_app *app);
+/** GET /api/console/directory: the plan's KPIs and people (ids, names, roles) for viewers. */
+void dw_api_console_directory(struct dw_http_request *req, struct dw_http_response *resp,
+                              const struct dw_http_app *app);
+/** POST /api/console/incidents/{id}/page: a text and an e-mail to a person, on the timeline. */
+void dw_api_console_incident_page(struct dw_http_request *req, struct dw_http_response *resp,
+                                  const struct dw_http_app *app);
 
 /* ---- browser assets embedded at build time (assets.c; the table is generated) ---- */
 

@@ -129,6 +129,16 @@ static const struct dw_http_route routes[] = {
     {"GET", "/metrics", metrics, DW_ROLE_NONE, DW_BODY_NONE, "/metrics", false},
     {"GET", "/assets/{name}", dw_api_asset_get, DW_ROLE_NONE, DW_BODY_NONE, "/assets/{name}",
      false},
+    /*
+     * Signing in (api_auth.c). Login is open; logout is open so an expired
+     * session can still clear its cookie (a live one needs its CSRF token);
+     * me takes any signed-in principal, token or session.
+     */
+    {"POST", "/api/auth/login", dw_api_auth_login, DW_ROLE_NONE, DW_BODY_NORMAL, "/api/auth/login",
+     false},
+    {"POST", "/api/auth/logout", dw_api_auth_logout, DW_ROLE_NONE, DW_BODY_NONE, "/api/auth/logout",
+     false},
+    {"GET", "/api/auth/me", dw_api_auth_me, DW_ROLE_VIEWER, DW_BODY_NONE, "/api/auth/me", false},
     /* Operations. */
     {"POST", "/-/reload", reload, DW_ROLE_ADMIN, DW_BODY_NONE, "/-/reload", false},
     {"POST", "/-/test/clock", test_clock, DW_ROLE_ADMIN, DW_BODY_NORMAL, "/-/test/clock", true},
@@ -352,6 +362,26 @@ static const struct dw_http_route routes[] = {
      DW_BODY_NORMAL, "/api/status/maintenances/{id}", false},
     {"DELETE", "/api/status/maintenances/{id}", dw_api_status_maintenance_delete, DW_ROLE_RESPONDER,
      DW_BODY_NONE, "/api/status/maintenances/{id}", false},
+    /* Dashboards (api_dashboard.c): definitions, and every panel's data in one request. */
+    {"GET", "/api/dashboards", dw_api_dashboards_list, DW_ROLE_VIEWER, DW_BODY_NONE,
+     "/api/dashboards", false},
+    {"GET", "/api/dashboards/{id}", dw_api_dashboard_get, DW_ROLE_VIEWER, DW_BODY_NONE,
+     "/api/dashboards/{id}", false},
+    {"GET", "/api/dashboards/{id}/data", dw_api_dashboard_data, DW_ROLE_VIEWER, DW_BODY_NONE,
+     "/api/dashboards/{id}/data", false},
+    /*
+     * The web console (console.c, api_console.c): the page shell is open (a
+     * signed-out visitor gets the sign-in form); its data come from the APIs.
+     */
+    {"GET", "/", dw_api_console_shell, DW_ROLE_NONE, DW_BODY_NONE, "/console", false},
+    {"GET", "/console", dw_api_console_shell, DW_ROLE_NONE, DW_BODY_NONE, "/console", false},
+    {"GET", "/console/{view}", dw_api_console_shell, DW_ROLE_NONE, DW_BODY_NONE, "/console", false},
+    {"GET", "/console/{view}/{id}", dw_api_console_shell, DW_ROLE_NONE, DW_BODY_NONE, "/console",
+     false},
+    {"GET", "/api/console/directory", dw_api_console_directory, DW_ROLE_VIEWER, DW_BODY_NONE,
+     "/api/console/directory", false},
+    {"POST", "/api/console/incidents/{id}/page", dw_api_console_incident_page, DW_ROLE_RESPONDER,
+     DW_BODY_NORMAL, "/api/console/incidents/{id}/page", false},
     /* Collection (api_collect.c). */
     {"GET", "/api/v1/targets", dw_api_targets, DW_ROLE_VIEWER, DW_BODY_NONE, "/api/v1/targets",
      false},

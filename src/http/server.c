@@ -10,8 +10,10 @@
  * counters. Handlers run on polling threads.
  *
  * Pipeline of one request, in libmicrohttpd's calls of on_request():
- *   1st call (headers complete): header size -> path decoding -> route
- *     (404/405) -> bearer token (401/403) -> Content-Length (413 at once
+ *   1st call (headers complete): header size -> route (a literal path by
+ *     binary search, else path decoding and the table scan; 404/405) ->
+ *     bearer token, or else the session cookie with its CSRF
+ *     token on state changes (api_auth.c) (401/403) -> Content-Length (413 at once
  *     with Expect: 100-continue or beyond the drain bound) -> query
  *     arguments (400). Any failure queues its error right away, before a
  *     single body byte is read, so an unauthenticated client can never make
@@ -262,6 +264,23 @@ static const char *bearer_token(struct dw_http_request *req, bool *wrong_scheme)
 
 #define WWW_AUTH "WWW-Authenticate", "Bearer realm=\"dojowatch\""
 
+/*
+ * No bearer token but the session cookie of a signed-in browser: api_auth.c
+ * checks the session, its role and, for state changes, its CSRF token.
+ */
+static bool authorize_session(struct dw_http_request *req, const struct dw_http_app *app,
+                              enum dw_role need)
+{
+    struct dw_http_response resp;
+    dw_http_response_init(&resp);
+    if (dw_api_auth_authorize(req, &resp, app, need)) {
+        dw_http_response_release(&resp);
+        return true;
+    }
+    queue(req, &resp);
+    return false;
+}
+
 static bool authorize(struct dw_http_server *srv, struct dw_http_request *req)
 {
     enum dw_role need = req->route->role;
@@ -269,10 +288,12 @@ static bool authorize(struct dw_http_server *srv, struct dw_http_request *req)
         return true;
     bool wrong_scheme;
     const char *token = bearer_token(req, &wrong_scheme);
+    if (!token && !wrong_scheme && srv->app->auth && dw_api_auth_has_cookie(req))
+        return authorize_session(req, srv->app, need);
     if (!token) {
         fail(req, 401, "unauthorized", WWW_AUTH,
              "%s: this route needs the %s role; send 'Authorization: Bearer <token>' with a "
-             "token from the tokens section of the config",
+             "token from the tokens section of the config, or sign in (POST /api/auth/login)",
              wrong_scheme ? "unsupported authorization scheme" : "missing bearer token",
              dw_http_role_name(need));
         return false;

@@ -267,6 +267,17 @@ const struct dw_plan_token *dw_config_tokens(const struct dw_config *cfg, size_t
     return cfg->tokens;
 }
 
+const struct dw_auth_user *dw_config_users(const struct dw_config *cfg, size_t *n)
+{
+    *n = cfg->doc.auth.nusers;
+    return cfg->doc.auth.users;
+}
+
+const struct dw_auth_settings *dw_config_auth_settings(const struct dw_config *cfg)
+{
+    return &cfg->doc.auth.settings;
+}
+
 int64_t dw_config_launch_at(const struct dw_config *cfg)
 {
     return cfg->doc.launch.at;
@@ -413,8 +424,12 @@ static void summarise(const struct dw_config *cfg, struct dw_buf *out)
                   d->nseverities, d->nkpis, d->nbaselines, d->nchecks);
     dw_buf_printf(out, "people: %zu, teams: %zu, contacts: %zu, slack channels: %zu\n", d->npeople,
                   d->nteams, d->ncontacts, d->slack.nchannels);
-    dw_buf_printf(out, "tokens: %zu active, %zu disabled\nsections:", cfg->ntokens,
-                  cfg->disabled_tokens);
+    size_t signin = 0;
+    for (size_t i = 0; i < d->auth.nusers; i++)
+        signin += d->auth.users[i].password_hash && d->auth.users[i].password_hash[0];
+    dw_buf_printf(out, "tokens: %zu active, %zu disabled\n", cfg->ntokens, cfg->disabled_tokens);
+    dw_buf_printf(out, "users: %zu can sign in, %zu disabled\nsections:", signin,
+                  d->auth.nusers - signin);
     bool any = false;
     for (int i = 0; i < PLAN_SEC_COUNT; i++)
         if (d->sections[i]) {

@@ -133,10 +133,86 @@ static const struct dw_schema_field token_fields[] = {
 /* clang-format on */
 static const struct dw_schema token_schema = {token_fields, N(token_fields), false, check_token};
 
+/* auth.users[]: sign-in accounts. The auth module judges names and hashes,
+ * so check-config and the daemon agree on what can sign in. An empty hash
+ * (e.g. ${VAR:-} with VAR unset) disables the account without a warning:
+ * the default says so on purpose. */
+static void check_user(struct dw_schema_ctx *ctx, void *obj)
+{
+    struct dw_auth_user *u = obj;
+    char *why = NULL;
+    if (u->name && !dw_auth_name_check(u->name, &why))
+        dw_schema_error_at(ctx, &u->name, "%s", why);
+    free(why);
+    why = NULL;
+    if (u->password_hash && u->password_hash[0]) {
+        int rc = dw_auth_hash_check(u->password_hash, &why);
+        if (rc != 0)
+            dw_schema_error_at(ctx, &u->password_hash, "%s%s", rc > 0 ? "warning: " : "", why);
+    }
+    free(why);
+}
+
+/* clang-format off */
+static const struct dw_schema_field user_fields[] = {
+    {.name = "name", .type = DW_SCHEMA_STRING, .flags = DW_SCHEMA_REQUIRED, .defines = "user",
+     DW_SCHEMA_AT(struct dw_auth_user, name)},
+    {.name = "role", .type = DW_SCHEMA_ENUM, .flags = DW_SCHEMA_REQUIRED, .values = role_names,
+     DW_SCHEMA_AT(struct dw_auth_user, role)},
+    {.name = "password_hash", .type = DW_SCHEMA_STRING, .flags = DW_SCHEMA_REQUIRED,
+     DW_SCHEMA_AT(struct dw_auth_user, password_hash)},
+};
+/* clang-format on */
+static const struct dw_schema user_schema = {user_fields, N(user_fields), false, check_user};
+
+/* clang-format off */
+static const struct dw_schema_field sessions_fields[] = {
+    {.name = "idle_timeout", .type = DW_SCHEMA_DURATION, .def = "12h", .min = 60000,
+     .max = 30 * DAY_MS, DW_SCHEMA_AT(struct dw_auth_session_limits, idle_timeout_ms)},
+    {.name = "max_lifetime", .type = DW_SCHEMA_DURATION, .def = "7d", .min = 60000,
+     .max = YEAR_MS, DW_SCHEMA_AT(struct dw_auth_session_limits, max_lifetime_ms)},
+    {.name = "max_per_user", .type = DW_SCHEMA_INT, .def = "10", .min = 1, .max = 1000,
+     DW_SCHEMA_AT(struct dw_auth_session_limits, max_per_user)},
+};
+/* clang-format on */
+static const struct dw_schema sessions_schema = {sessions_fields, N(sessions_fields), false, NULL};
+
+static void check_lockout(struct dw_schema_ctx *ctx, void *obj)
+{
+    struct dw_auth_lockout_limits *l = obj;
+    if (l->max_cooldown_ms < l->cooldown_ms)
+        dw_schema_error_at(ctx, &l->max_cooldown_ms, "must be at least cooldown");
+}
+
+/* clang-format off */
+static const struct dw_schema_field lockout_fields[] = {
+    {.name = "max_failures", .type = DW_SCHEMA_INT, .def = "5", .min = 1, .max = 1000,
+     DW_SCHEMA_AT(struct dw_auth_lockout_limits, max_failures)},
+    {.name = "max_failures_per_client", .type = DW_SCHEMA_INT, .def = "20", .min = 0,
+     .max = 100000, DW_SCHEMA_AT(struct dw_auth_lockout_limits, max_failures_per_client)},
+    {.name = "window", .type = DW_SCHEMA_DURATION, .def = "15m", .min = 1000, .max = DAY_MS,
+     DW_SCHEMA_AT(struct dw_auth_lockout_limits, window_ms)},
+    {.name = "cooldown", .type = DW_SCHEMA_DURATION, .def = "1m", .min = 1000, .max = DAY_MS,
+     DW_SCHEMA_AT(struct dw_auth_lockout_limits, cooldown_ms)},
+    {.name = "max_cooldown", .type = DW_SCHEMA_DURATION, .def = "1h", .min = 1000,
+     .max = 7 * DAY_MS, DW_SCHEMA_AT(struct dw_auth_lockout_limits, max_cooldown_ms)},
+};
+/* clang-format on */
+static const struct dw_schema lockout_schema = {lockout_fields, N(lockout_fields), false,
+                                                check_lockout};
+
 /* clang-format off */
 static const struct dw_schema_field auth_fields[] = {
     {.name = "tokens", .type = DW_SCHEMA_LIST, .elem = DW_SCHEMA_OBJECT, .sub = &token_schema,
      DW_SCHEMA_LIST_AT(struct plan_auth, tokens, ntokens)},
+    {.name = "users", .type = DW_SCHEMA_LIST, .elem = DW_SCHEMA_OBJECT, .sub = &user_schema,
+     DW_SCHEMA_LIST_AT(struct plan_auth, users, nusers)},
+    {.name = "cookie_secure", .type = DW_SCHEMA_BOOL, .def = "false",
+     DW_SCHEMA_AT(struct plan_auth, settings.cookie_secure)},
+    {.name = "sessions", .type = DW_SCHEMA_OBJECT, .sub = &sessions_schema,
+     DW_SCHEMA_AT(struct plan_auth, settings.sessions)},
+    {.name = "lockout", .type = DW_SCHEMA_OBJECT, .sub = &lockout_schema,
+     DW_SCHEMA_AT(struct plan_auth, settings.lockout)},
 };
 /* clang-format on */
 static const struct dw_schema auth_schema = {auth_fields, N(auth_fields), false, NULL};

@@ -16,6 +16,7 @@
 
 #include <stddef.h>
 
+#include "auth/auth.h"
 #include "core/core.h"
 #include "store/store.h"
 
@@ -186,6 +187,10 @@ const char *dw_config_data_dir(const struct dw_config *cfg);
 const char *dw_config_external_url(const struct dw_config *cfg);
 const struct dw_plan_limits *dw_config_limits(const struct dw_config *cfg);
 const struct dw_plan_token *dw_config_tokens(const struct dw_config *cfg, size_t *n);
+/** auth.users[]: the sign-in accounts, checked (names, Argon2id hashes) at load. */
+const struct dw_auth_user *dw_config_users(const struct dw_config *cfg, size_t *n);
+/** auth.cookie_secure, auth.sessions and auth.lockout, with their defaults. */
+const struct dw_auth_settings *dw_config_auth_settings(const struct dw_config *cfg);
 
 /* The plan. */
 int64_t dw_config_launch_at(const struct dw_config *cfg); /* ms since epoch */

@@ -53,6 +53,9 @@ struct plan_server {
 struct plan_auth {
     struct plan_token_in *tokens;
     size_t ntokens;
+    struct dw_auth_user *users; /* auth.users[]: sign-in accounts (src/auth) */
+    size_t nusers;
+    struct dw_auth_settings settings; /* cookie_secure, sessions, lockout */
 };
 
 struct plan_slack {

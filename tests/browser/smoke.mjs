@@ -1,20 +1,9 @@
-// smoke.mjs - the browser pipeline end to end: the bundled console.js and console.css,
-// served by the daemon at their hashed /assets/ URLs, load and run in chromium on a
-// desktop and a phone; and a page the daemon serves itself today (the on-call link page)
-// renders without errors. Screenshots of each. Started by test_browser_smoke.py.
+// smoke.mjs - the browser pipeline end to end: the console's page shell (GET /console, signed
+// out: the sign-in form) loads the bundled console.js and console.css from their hashed
+// /assets/ URLs, which run and apply in chromium on a desktop and a phone; and a page the
+// daemon renders without scripts (the on-call link page) shows without errors. Screenshots of
+// each. Started by test_browser_smoke.py.
 import { browserTest, assetUrl, DESKTOP, PHONE } from './lib.mjs';
-
-const PAGE = '/__browser-smoke.html'; // answered inside the browser (t.serveHtml), same origin
-
-function html(js, css) {
-  return `<!doctype html>
-<html lang="en"><head><meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>dojowatch browser smoke</title>
-<link rel="stylesheet" href="${css}">
-<script src="${js}" defer></script>
-</head><body><div id="dw-console">waiting for console.js</div></body></html>`;
-}
 
 async function consolePage(t, device, label) {
   const js = assetUrl('console.js');
@@ -25,18 +14,18 @@ async function consolePage(t, device, label) {
     const path = new URL(r.url()).pathname;
     if (path === js || path === css) assets[path] = { status: r.status(), headers: r.headers() };
   });
-  await t.serveHtml(page, PAGE, html(js, css));
-  await page.goto(t.url(PAGE), { waitUntil: 'load' });
+  await page.goto(t.url('/console'), { waitUntil: 'load' });
   await page.waitForFunction(() => window.dojowatchConsole && window.dojowatchConsole.ready);
   const seen = await page.evaluate(() => ({
-    text: document.getElementById('dw-console').textContent,
+    form: !!document.getElementById('dw-signin'),
     marked: document.documentElement.dataset.dwConsole,
-    border: getComputedStyle(document.getElementById('dw-console')).borderLeftWidth,
+    view: document.getElementById('dw-app').dataset.view,
+    display: getComputedStyle(document.querySelector('.dw-signin')).display,
     width: window.innerWidth,
   }));
-  t.check(seen.text === 'dojowatch console: assets loaded', `${label}: console.js ran`, seen);
+  t.check(seen.form && seen.view === 'signin', `${label}: console.js drives the sign-in form`, seen);
   t.check(seen.marked === 'ready', `${label}: console.js marked the page`, seen);
-  t.check(seen.border === '4px', `${label}: console.css applied`, seen);
+  t.check(seen.display === 'grid', `${label}: console.css applied`, seen);
   t.check(seen.width === device.viewport.width, `${label}: viewport width`, seen);
   const h = assets[js] && assets[js].headers;
   t.check(h && assets[js].status === 200, `${label}: ${js} answered 200`, assets[js]);

@@ -447,8 +447,8 @@ TEST(example_later_sections_kept_as_yaml)
     ASSERT_CONTAINS(dw_config_section_yaml(cfg, "incidents"), "post_incident");
     ASSERT_CONTAINS(dw_config_section_yaml(cfg, "incidents"), "every: 1h");
     ASSERT_CONTAINS(dw_config_section_yaml(cfg, "rules"), "dojopool.rules.yml");
-    ASSERT_NULL(dw_config_section_yaml(cfg, "dashboards")); /* a known section, absent */
-    ASSERT_NULL(dw_config_section_yaml(cfg, "people"));     /* not a later-issue section */
+    ASSERT_CONTAINS(dw_config_section_yaml(cfg, "dashboards"), "critical-metrics");
+    ASSERT_NULL(dw_config_section_yaml(cfg, "people")); /* not a later-issue section */
     dw_diags_release(&d);
     dw_config_unref(&cfg);
 }
@@ -485,8 +485,8 @@ TEST(check_file_summary)
     ASSERT_CONTAINS(s.data, "stabilization [3d, 1w)");
     ASSERT_CONTAINS(s.data, "steady [30d, open)");
     ASSERT_CONTAINS(s.data, "P0 respond 5m resolve 1h");
-    ASSERT_CONTAINS(s.data,
-                    "sections: scrape, probes, rules, notify, oncall, status, incidents, alerting");
+    ASSERT_CONTAINS(s.data, "sections: scrape, probes, rules, notify, oncall, status, dashboards, "
+                            "incidents, alerting");
     dw_buf_clear(&s);
     dw_diags_release(&d);
     ASSERT_EQ_INT(dw_config_check_file(CONFIGS "/bad/gap.yaml", &d, &s, NULL), -1);
