@@ -13,12 +13,12 @@
  * override and page pickers; phone numbers and addresses stay out). The
  * whole configuration stays behind GET /api/config (admin).
  *
- * "Page someone" sends the person a text message and an e-mail through the
- * notifier's outbox (the channels pages use, deduplicated, retried, every
- * attempt recorded) and records it on the incident's timeline with what
- * was queued and what was refused. `person` may be "schedule:<id>": whoever
- * that schedule has on call now. It does not open an escalating page: the
- * on-call module opens those from alerts only (docs/internals/oncall.md).
+ * "Page someone" opens an on-call page (dw_oncall_page_create) for the
+ * person, "schedule:<id>" (whoever is on call there) or "team:<id>": it
+ * reaches them on the channels of the priority's first escalation step
+ * (the incident's priority unless one is given) and, unanswered, escalates
+ * through that priority's policy; acknowledged and resolved like any page.
+ * The incident's timeline records who was paged with which page.
  *
  * Threads: libmicrohttpd's polling threads; the modules called are
  * thread-safe.
@@ -28,11 +28,9 @@
 
 #include "http_internal.h"
 #include "incident/incident.h"
-#include "notify/notify.h"
 #include "oncall/oncall.h"
 
-#define MESSAGE_MAX 1000 /* bytes of a page's message: an SMS or two */
-#define PAGE_TTL_MS (60LL * 60 * 1000)
+#define MESSAGE_MAX 160 /* bytes of a page's message: it goes out as one SMS */
 
 static json_t *objective_json(const struct dw_plan_objective *o)
 {
@@ -83,42 +81,11 @@ static char *page_target(const struct dw_http_app *app, const char *person, char
     return out;
 }
 
-/* Queues one message of kind to `to`; appends {"kind","to","queued","error"} to results. */
-static void send_one(const struct dw_http_app *app, const char *incident, const char *kind,
-                     const char *to, const char *person, const char *payload, int64_t now,
-                     json_t *results, struct dw_buf *summary)
-{
-    char *err = NULL;
-    int rc = -1;
-    if (!to)
-        err = dw_asprintf("%s has no %s", person, strcmp(kind, "sms") == 0 ? "phone" : "e-mail");
-    else if (!app->notifier)
-        err = dw_strdup("notifications are not running in this process");
-    else {
-        char *key =
-            dw_asprintf("console-page:%s:%s:%s:%lld", incident, person, kind, (long long)now);
-        struct dw_notification m = {.dedup_key = key,
-                                    .kind = kind,
-                                    .to = to,
-                                    .payload = payload,
-                                    .person = person,
-                                    .not_after_ms = now + PAGE_TTL_MS};
-        rc = dw_notifier_enqueue(app->notifier, &m, NULL, &err);
-        free(key);
-    }
-    json_array_append_new(results, json_pack("{s:s,s:b,s:s?}", "kind", kind, "queued", rc == 0,
-                                             "error", rc == 0 ? NULL : err));
-    dw_buf_printf(summary, "%s%s %s", summary->len ? "; " : "", kind,
-                  rc == 0 ? "queued" : "not sent");
-    if (rc != 0)
-        dw_buf_printf(summary, " (%s)", err ? err : "unknown error");
-    free(err);
-}
-
 void dw_api_console_incident_page(struct dw_http_request *req, struct dw_http_response *resp,
                                   const struct dw_http_app *app)
 {
-    if (!dw_api_need(app->incidents, resp, "incidents are not running in this process"))
+    if (!dw_api_need(app->incidents, resp, "incidents are not running in this process") ||
+        !dw_api_need(app->oncall, resp, "on-call is not running in this process"))
         return;
     json_t *in = dw_api_body_object(req, resp);
     if (!in)
@@ -126,14 +93,15 @@ void dw_api_console_incident_page(struct dw_http_request *req, struct dw_http_re
     const char *id = dw_http_req_param(req, "id");
     const char *person = json_string_value(json_object_get(in, "person"));
     const char *message = json_string_value(json_object_get(in, "message"));
-    char *err = NULL, *target = NULL;
+    const char *prio = json_string_value(json_object_get(in, "priority"));
+    char *err = NULL, *who = NULL, *target = NULL, *summary = NULL;
     json_t *inc = NULL;
     struct dw_config *cfg = app->config_get(app->ctx);
-    const struct dw_plan_person *p = NULL;
     if (!person || !*person || !message || !*message || strlen(message) > MESSAGE_MAX) {
         dw_http_resp_error(resp, 400, "bad_data",
-                           "expected JSON {\"person\": \"<person id or schedule:<id>>\", "
-                           "\"message\": \"1 to %d bytes\"}",
+                           "expected JSON {\"person\": \"<person id, schedule:<id> or "
+                           "team:<id>>\", \"message\": \"1 to %d bytes (it goes out as an SMS)\", "
+                           "\"priority\": \"P0|P1|P2 (default: the incident's)\"}",
                            MESSAGE_MAX);
         goto out;
     }
@@ -142,50 +110,48 @@ void dw_api_console_incident_page(struct dw_http_request *req, struct dw_http_re
         dw_http_resp_error(resp, 404, "not_found", "no incident %s", id);
         goto out;
     }
-    target = page_target(app, person, &err);
-    p = target ? dw_config_find_person(cfg, target) : NULL;
-    if (!p) {
-        dw_http_resp_error(resp, 400, "bad_data", "%s",
-                           err ? err : "no such person in the plan's people");
+    /* who that is now, for the answer and the timeline (a schedule: its person on call) */
+    who = page_target(app, person, &err);
+    const struct dw_plan_person *p = who ? dw_config_find_person(cfg, who) : NULL;
+    if (!strchr(person, ':') && !p) {
+        dw_http_resp_error(resp, 400, "bad_data", "no person \"%s\" in the plan's people", person);
         goto out;
     }
+    target = strchr(person, ':') ? dw_strdup(person) : dw_asprintf("person:%s", person);
+    if (!prio || !*prio)
+        prio = json_string_value(json_object_get(inc, "priority"));
+    summary = dw_asprintf("%s: %s", id, message);
+    struct dw_oncall_page_new pn = {target, prio, summary, id};
+    char page[DW_ONCALL_PAGE_ID_MAX];
     int64_t now = dw_now_ms();
-    const char *title = json_string_value(json_object_get(inc, "title"));
-    char *subject = dw_asprintf("%s: %s paged you", id, dw_http_req_principal(req));
-    char *textbody = dw_asprintf("%s\n\n%s (%s)", message, title ? title : id, id);
-    json_t *payload =
-        json_pack("{s:{s:s,s:s,s:s}}", "message", "title", subject, "text", textbody, "thread", id);
-    char *body = json_dumps(payload, JSON_COMPACT);
-    json_t *results = json_array();
-    struct dw_buf summary;
-    dw_buf_init(&summary, 0);
-    send_one(app, id, "sms", p->phone, p->id, body, now, results, &summary);
-    send_one(app, id, "email", p->email, p->id, body, now, results, &summary);
-    char *line = dw_asprintf("paged %s (%s): %s - %s", p->name ? p->name : p->id, p->id, message,
-                             summary.data ? summary.data : "");
     free(err);
     err = NULL;
-    int rc = dw_incident_record(app->incidents, id, "message", line, dw_http_req_principal(req),
-                                now, &err);
-    if (rc == 0) {
-        dw_log_kv(DW_LOG_INFO, "http", "person paged from the console", "incident", id, "person",
-                  p->id, "principal", dw_http_req_principal(req), NULL);
-        dw_http_resp_success(resp, json_pack("{s:s,s:s,s:o}", "person", p->id, "name",
-                                             p->name ? p->name : p->id, "channels", results));
-        results = NULL;
-    } else {
+    int rc = dw_oncall_page_create(app->oncall, &pn, dw_http_req_principal(req), now, page, &err);
+    if (rc != 0) {
         dw_api_module_error(resp, rc, err);
+        goto out;
     }
-    json_decref(results);
+    const char *name = p ? (p->name ? p->name : p->id) : target;
+    char *line = dw_asprintf("paged %s (%s%s%s) with page %s: %s", name, p ? p->id : target,
+                             p && strchr(person, ':') ? ", on call in " : "",
+                             p && strchr(person, ':') ? person : "", page, message);
+    free(err);
+    err = NULL;
+    rc = dw_incident_record(app->incidents, id, "message", line, dw_http_req_principal(req), now,
+                            &err);
     free(line);
-    dw_buf_release(&summary);
-    free(body);
-    json_decref(payload);
-    free(textbody);
-    free(subject);
+    if (rc != 0) {
+        dw_api_module_error(resp, rc, err);
+        goto out;
+    }
+    dw_http_resp_success(resp, json_pack("{s:s, s:s?, s:s, s:s, s:s}", "page", page, "person",
+                                         p ? p->id : NULL, "name", name, "target", target,
+                                         "priority", prio ? prio : "P1"));
 out:
     free(err);
+    free(who);
     free(target);
+    free(summary);
     json_decref(inc);
     json_decref(in);
     dw_config_unref(&cfg);

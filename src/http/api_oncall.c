@@ -181,6 +181,26 @@ void dw_api_oncall_pages(struct dw_http_request *req, struct dw_http_response *r
     dw_http_resp_success(resp, dw_oncall_pages_json(app->oncall, state, (size_t)limit));
 }
 
+/* POST {"target", "priority", "summary", "ref"}: a page a person opens. */
+void dw_api_oncall_page_create(struct dw_http_request *req, struct dw_http_response *resp,
+                               const struct dw_http_app *app)
+{
+    if (!need_oncall(app, resp))
+        return;
+    json_t *in = dw_api_body_object(req, resp);
+    if (!in)
+        return;
+    struct dw_oncall_page_new pn = {json_string_value(json_object_get(in, "target")),
+                                    json_string_value(json_object_get(in, "priority")),
+                                    json_string_value(json_object_get(in, "summary")),
+                                    json_string_value(json_object_get(in, "ref"))};
+    char id[DW_ONCALL_PAGE_ID_MAX], *err = NULL;
+    int rc =
+        dw_oncall_page_create(app->oncall, &pn, dw_http_req_principal(req), dw_now_ms(), id, &err);
+    dw_api_module_answer(resp, rc, rc == 0 ? dw_oncall_page_json(app->oncall, id) : NULL, err);
+    json_decref(in);
+}
+
 void dw_api_oncall_page(struct dw_http_request *req, struct dw_http_response *resp,
                         const struct dw_http_app *app)
 {

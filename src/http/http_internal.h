@@ -363,6 +363,8 @@ void dw_api_oncall_override(struct dw_http_request *req, struct dw_http_response
                             const struct dw_http_app *app);
 void dw_api_oncall_pages(struct dw_http_request *req, struct dw_http_response *resp,
                          const struct dw_http_app *app);
+void dw_api_oncall_page_create(struct dw_http_request *req, struct dw_http_response *resp,
+                               const struct dw_http_app *app);
 void dw_api_oncall_page(struct dw_http_request *req, struct dw_http_response *resp,
                         const struct dw_http_app *app);
 void dw_api_oncall_ack(struct dw_http_request *req, struct dw_http_response *resp,

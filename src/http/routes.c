@@ -230,6 +230,8 @@ static const struct dw_http_route routes[] = {
      DW_BODY_NONE, "/api/oncall/overrides/{id}", false},
     {"GET", "/api/oncall/pages", dw_api_oncall_pages, DW_ROLE_VIEWER, DW_BODY_NONE,
      "/api/oncall/pages", false},
+    {"POST", "/api/oncall/pages", dw_api_oncall_page_create, DW_ROLE_RESPONDER, DW_BODY_NORMAL,
+     "/api/oncall/pages", false},
     {"GET", "/api/oncall/pages/{id}", dw_api_oncall_page, DW_ROLE_VIEWER, DW_BODY_NONE,
      "/api/oncall/pages/{id}", false},
     {"POST", "/api/oncall/pages/{id}/ack", dw_api_oncall_ack, DW_ROLE_RESPONDER, DW_BODY_NORMAL,

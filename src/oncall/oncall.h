@@ -135,6 +135,25 @@ char *dw_oncall_twilio_token(struct dw_oncall *oc);
 /** The base URL of the links in pages (oncall.links.base_url). Caller frees. */
 char *dw_oncall_base_url(struct dw_oncall *oc);
 
+#define DW_ONCALL_PAGE_ID_MAX 32
+
+/** A page a person opens (the console's "page someone", `POST /api/oncall/pages`). */
+struct dw_oncall_page_new {
+    const char *target;   /* "person:<id>", "schedule:<id>" (who is on call) or "team:<id>" */
+    const char *priority; /* P0, P1 or P2 (NULL: P1) */
+    const char *summary;  /* what it is about, 1 to 200 bytes */
+    const char *ref;      /* what it belongs to (an incident id), may be NULL */
+};
+/**
+ * Opens a page that reaches the target first - on the channels and with the
+ * wait of the priority's first escalation step - and then escalates through
+ * the priority's policy until someone acknowledges it, like an alert's page
+ * (same links, SMS replies, calls, timeline). Durable. DW_ONCALL_EINVAL for
+ * an unknown target or bad input.
+ */
+int dw_oncall_page_create(struct dw_oncall *oc, const struct dw_oncall_page_new *in, const char *by,
+                          int64_t now_ms, char id_out[DW_ONCALL_PAGE_ID_MAX], char **err);
+
 /** Pages (newest first, at most limit), state NULL for any. */
 json_t *dw_oncall_pages_json(struct dw_oncall *oc, const char *state, size_t limit);
 /** One page with its timeline; NULL when there is no such page. */

@@ -407,9 +407,72 @@ static void save_progress(struct dw_oncall *oc, const struct page *pg, int64_t n
 }
 
 /* Runs the step after pg's current one (or the first), and schedules the next. */
+/*
+ * A page a person opened ("direct:<priority>:<kind>:<id>") has a policy of
+ * its own: the chosen target first, with the channels and wait of the
+ * priority's first step (SMS and e-mail, 5 minutes, when the priority has no
+ * policy), then the priority's own steps, so an unanswered direct page
+ * escalates like an alert of that priority would.
+ */
+#define DIRECT_PREFIX "direct:"
+
+struct direct_policy {
+    struct policy pol;
+    struct step *steps;
+    struct dw_plan_target target;
+    char *buf;
+};
+
+static char *const direct_channels[] = {"sms", "email"};
+
+static const struct policy *direct_policy(struct dw_oncall *oc, const char *name,
+                                          struct direct_policy *dp)
+{
+    dp->buf = dw_strdup(name + strlen(DIRECT_PREFIX));
+    char *prio = dp->buf, *kind = strchr(prio, ':'), *id = kind ? strchr(kind + 1, ':') : NULL;
+    if (!id)
+        return NULL;
+    *kind++ = '\0';
+    *id++ = '\0';
+    dp->target = (struct dw_plan_target){kind, id};
+    int pr = dw_priority_parse(prio);
+    const struct policy *base =
+        pr >= 0 ? oncall_policy(oc->conf, oc->conf->priority_policy[pr]) : NULL;
+    size_t nbase = base ? base->nsteps : 0;
+    dp->steps = dw_calloc(nbase + 1, sizeof *dp->steps);
+    dp->steps[0] = (struct step){.targets = &dp->target, .ntargets = 1};
+    if (nbase) {
+        dp->steps[0].channels = base->steps[0].channels;
+        dp->steps[0].nchannels = base->steps[0].nchannels;
+        dp->steps[0].wait_ms = base->steps[0].wait_ms;
+        memcpy(dp->steps + 1, base->steps, nbase * sizeof *dp->steps);
+    } else {
+        dp->steps[0].channels = (char **)direct_channels;
+        dp->steps[0].nchannels = DW_ARRAY_LEN(direct_channels);
+        dp->steps[0].wait_ms = 5 * 60000;
+    }
+    dp->pol = (struct policy){.id = (char *)name,
+                              .steps = dp->steps,
+                              .nsteps = nbase + 1,
+                              .repeat = base ? base->repeat : 0};
+    return &dp->pol;
+}
+
+static void run_step(struct dw_oncall *oc, struct page *pg, const struct policy *pol, int64_t now);
+
 static void run_next_step(struct dw_oncall *oc, struct page *pg, int64_t now)
 {
-    const struct policy *pol = oncall_policy(oc->conf, pg->policy);
+    struct direct_policy dp = {0};
+    const struct policy *pol = dw_str_has_prefix(pg->policy, DIRECT_PREFIX)
+                                   ? direct_policy(oc, pg->policy, &dp)
+                                   : oncall_policy(oc->conf, pg->policy);
+    run_step(oc, pg, pol, now);
+    free(dp.steps);
+    free(dp.buf);
+}
+
+static void run_step(struct dw_oncall *oc, struct page *pg, const struct policy *pol, int64_t now)
+{
     if (!pol || pol->nsteps == 0) {
         pg->next_at = 0;
         save_progress(oc, pg, now);
@@ -753,6 +816,22 @@ static bool open_page_of(struct dw_oncall *oc, const char *group_key, struct pag
     return found;
 }
 
+/* Stores a new page; false when it exists already (an event read again) or the store failed. */
+static bool page_insert(struct dw_oncall *oc, const struct page *pg, int64_t now)
+{
+    struct dw_value p[] = {DW_VTEXT(pg->id),       DW_VTEXT(pg->group_key),
+                           DW_VTEXT(pg->receiver), text_or_null(pg->priority),
+                           DW_VTEXT(pg->policy),   DW_VINT(now),
+                           DW_VTEXT(pg->summary),  DW_VTEXT(pg->payload)};
+    return exec(oc,
+                "INSERT INTO oncall_pages (id, group_key, receiver, priority, policy, state, step,"
+                " round, next_at, created_at, updated_at, summary, payload)"
+                " VALUES ($1, $2, $3, $4, $5, 'triggered', -1, 0, 0, $6, $6, $7, $8)"
+                " ON CONFLICT (id) DO NOTHING",
+                p, DW_ARRAY_LEN(p)) == 0 &&
+           dw_store_changes(oc->store) == 1;
+}
+
 static void page_open(struct dw_oncall *oc, const struct dw_alert_event *ev, int64_t now)
 {
     int pr = ev->priority ? dw_priority_parse(ev->priority) : DW_P2;
@@ -769,16 +848,7 @@ static void page_open(struct dw_oncall *oc, const struct dw_alert_event *ev, int
                       .payload = dw_strdup(ev->payload ? ev->payload : "{}"),
                       .step = -1,
                       .created_at = now};
-    struct dw_value p[] = {DW_VTEXT(pg.id),           DW_VTEXT(pg.group_key), DW_VTEXT(pg.receiver),
-                           text_or_null(pg.priority), DW_VTEXT(pg.policy),    DW_VINT(now),
-                           DW_VTEXT(pg.summary),      DW_VTEXT(pg.payload)};
-    if (exec(oc,
-             "INSERT INTO oncall_pages (id, group_key, receiver, priority, policy, state, step,"
-             " round, next_at, created_at, updated_at, summary, payload)"
-             " VALUES ($1, $2, $3, $4, $5, 'triggered', -1, 0, 0, $6, $6, $7, $8)"
-             " ON CONFLICT (id) DO NOTHING",
-             p, DW_ARRAY_LEN(p)) == 0 &&
-        dw_store_changes(oc->store) == 1) {
+    if (page_insert(oc, &pg, now)) {
         timeline(oc, pg.id, now, "triggered", NULL, "alert", pg.summary);
         run_next_step(oc, &pg, now);
     }
@@ -973,6 +1043,107 @@ int dw_oncall_page_act(struct dw_oncall *oc, const char *id, enum dw_page_action
     pthread_mutex_lock(&oc->mu);
     int rc = act_locked(oc, id, act, by, via ? via : "api", now, err);
     pthread_mutex_unlock(&oc->mu);
+    return rc;
+}
+
+/* ---- pages a person opens ---- */
+
+struct create_ctx {
+    struct dw_oncall *oc;
+    struct page *pg;
+    const char *by;
+    int64_t now;
+};
+
+static int create_tx(struct dw_store *s, void *ctx)
+{
+    (void)s;
+    struct create_ctx *c = ctx;
+    struct page *pg = c->pg;
+    if (!page_insert(c->oc, pg, c->now))
+        return -1;
+    timeline(c->oc, pg->id, c->now, "triggered", c->by, "manual", pg->summary);
+    run_next_step(c->oc, pg, c->now);
+    return 0;
+}
+
+/* NULL when "kind:id" names a person, team or schedule of the configuration, else why not. */
+static char *target_problem(struct dw_oncall *oc, const char *target)
+{
+    const char *colon = target ? strchr(target, ':') : NULL;
+    if (!colon)
+        return dw_strdup("the target must be person:<id>, schedule:<id> or team:<id>");
+    const char *id = colon + 1;
+    bool ok = dw_str_has_prefix(target, "person:")     ? dw_config_find_person(oc->cfg, id) != NULL
+              : dw_str_has_prefix(target, "team:")     ? dw_config_find_team(oc->cfg, id) != NULL
+              : dw_str_has_prefix(target, "schedule:") ? sched_find(oc->conf->sched, id) >= 0
+                                                       : false;
+    return ok ? NULL : dw_asprintf("no %s in the configuration", target);
+}
+
+int dw_oncall_page_create(struct dw_oncall *oc, const struct dw_oncall_page_new *in, const char *by,
+                          int64_t now, char id_out[DW_ONCALL_PAGE_ID_MAX], char **err)
+{
+    const char *prio = in->priority && *in->priority ? in->priority : "P1";
+    size_t n = in->summary ? strlen(in->summary) : 0;
+    if (!by || !*by || n == 0 || n > SUMMARY_MAX || dw_priority_parse(prio) < 0) {
+        *err = dw_asprintf("who pages, a priority P0, P1 or P2 and a summary of 1 to %d bytes "
+                           "are required",
+                           SUMMARY_MAX);
+        return DW_ONCALL_EINVAL;
+    }
+    if (in->ref && strlen(in->ref) > 128) {
+        *err = dw_strdup("the reference is longer than 128 bytes");
+        return DW_ONCALL_EINVAL;
+    }
+    uint8_t rnd[6];
+    dw_random_bytes(rnd, sizeof rnd);
+    char id[DW_ONCALL_PAGE_ID_MAX];
+    snprintf(id, sizeof id, "PG-M%02x%02x%02x%02x%02x%02x", rnd[0], rnd[1], rnd[2], rnd[3], rnd[4],
+             rnd[5]);
+    pthread_mutex_lock(&oc->mu);
+    char *why = target_problem(oc, in->target);
+    if (why) {
+        pthread_mutex_unlock(&oc->mu);
+        *err = why;
+        return DW_ONCALL_EINVAL;
+    }
+    char start[40];
+    dw_format_rfc3339(now, start, sizeof start);
+    /* Alertmanager's webhook shape, so every channel renders it like an alert's page. */
+    json_t *labels =
+        json_pack("{s:s, s:s, s:s}", "alertname", "Page", "priority", prio, "paged_by", by);
+    if (in->ref && *in->ref)
+        json_object_set_new(labels, "ref", json_string(in->ref));
+    json_t *ann = json_pack("{s:s}", "summary", in->summary);
+    json_t *doc = json_pack(
+        "{s:s, s:s, s:s, s:s, s:[{s:s, s:O, s:O, s:s, s:s}], s:O, s:O, s:{s:s}}", "version", "4",
+        "status", "firing", "receiver", "manual", "groupKey", id, "alerts", "status", "firing",
+        "labels", labels, "annotations", ann, "startsAt", start, "endsAt", "0001-01-01T00:00:00Z",
+        "commonLabels", labels, "commonAnnotations", ann, "groupLabels", "alertname", "Page");
+    char *payload = json_dumps(doc, JSON_COMPACT);
+    struct page pg = {.id = dw_strdup(id),
+                      .group_key = dw_asprintf("manual:%s", in->ref && *in->ref ? in->ref : id),
+                      .receiver = dw_strdup("manual"),
+                      .priority = dw_strdup(prio),
+                      .policy = dw_asprintf(DIRECT_PREFIX "%s:%s", prio, in->target),
+                      .state = dw_strdup("triggered"),
+                      .summary = dw_strdup(in->summary),
+                      .payload = payload,
+                      .step = -1,
+                      .created_at = now};
+    struct create_ctx c = {oc, &pg, by, now};
+    int rc = dw_store_tx_durable(oc->store, create_tx, &c, err) == 0 ? 0 : -1;
+    pthread_mutex_unlock(&oc->mu);
+    if (rc == 0) {
+        dw_strlcpy(id_out, id, DW_ONCALL_PAGE_ID_MAX);
+        dw_log_kv(DW_LOG_INFO, "oncall", "page opened by hand", "page", id, "target", in->target,
+                  "by", by, NULL);
+    }
+    page_release(&pg);
+    json_decref(doc);
+    json_decref(labels);
+    json_decref(ann);
     return rc;
 }
 

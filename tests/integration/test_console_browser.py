@@ -265,14 +265,24 @@ def the_directory_and_page_someone():
     r = d.post(path, token="responder", data=body)
     assert r.status == 200, r.text
     got = r.json()["data"]
-    assert got["person"] == "primary-engineer" and [c["kind"] for c in got["channels"]] == ["sms", "email"], got
-    # the example configures no SMS or e-mail channel: said per channel, and on the timeline
-    assert all(not c["queued"] and "configured" in c["error"] for c in got["channels"]), got
+    # an on-call page for the schedule: the priority's first step reaches who is on call, then
+    # the priority's policy escalates until someone acknowledges
+    assert got["person"] == "primary-engineer" and got["target"] == "schedule:primary", got
+    want = d.get("/api/incidents/" + inc, token="viewer").json()["data"].get("priority") or "P1"
+    assert got["page"].startswith("PG-M") and got["priority"] == want, (got, want)
+    pg = d.get("/api/oncall/pages/" + got["page"], token="viewer").json()["data"]
+    assert pg["state"] == "triggered" and pg["priority"] == want, pg
+    assert pg["summary"] == inc + ": please join", pg
     tl = d.get("/api/incidents/" + inc, token="viewer").json()["data"]["timeline"]
-    assert any(e["kind"] == "message" and e["text"].startswith("paged Primary Engineer (primary-engineer): please join")
-               for e in tl), tl
+    assert any(e["kind"] == "message" and e["text"].startswith(
+        "paged Primary Engineer (primary-engineer, on call in schedule:primary) with page " + got["page"])
+        for e in tl), tl
+    r = d.post("/api/oncall/pages/%s/ack" % got["page"], token="responder", data="{}")
+    assert r.status == 200, r.text
     for bad, status in (({"person": "nobody", "message": "x"}, 400), ({"person": "cto"}, 400),
-                        ({"person": "cto", "message": "x" * 1001}, 400)):
+                        ({"person": "cto", "message": "x" * 161}, 400),
+                        ({"person": "schedule:nope", "message": "x"}, 400),
+                        ({"person": "cto", "message": "x", "priority": "P7"}, 400)):
         r = d.post(path, token="responder", data=json.dumps(bad))
         assert r.status == status, (bad, r.status, r.text)
     r = d.post("/api/console/incidents/INC-1/page", token="responder",

@@ -525,4 +525,55 @@ TEST(configuration_errors_have_positions)
     http_server_stop(&srv);
 }
 
+TEST(a_person_pages_someone_and_the_page_escalates_like_its_priority)
+{
+    struct fx f = {0};
+    fx_open(&f, T0, NULL);
+    char id[DW_ONCALL_PAGE_ID_MAX], *err = NULL;
+    struct dw_oncall_page_new bad[] = {{"person:nobody", "P0", "x", NULL},
+                                       {"pager:secondary-engineer", "P0", "x", NULL},
+                                       {"person:secondary-engineer", "P9", "x", NULL},
+                                       {"person:secondary-engineer", "P0", "", NULL},
+                                       {NULL, "P0", "x", NULL}};
+    for (size_t i = 0; i < DW_ARRAY_LEN(bad); i++) {
+        ASSERT_EQ_INT(dw_oncall_page_create(f.oc, &bad[i], "alice", dw_now_ms(), id, &err),
+                      DW_ONCALL_EINVAL);
+        free(err);
+        err = NULL;
+    }
+    ASSERT_NULL(newest_page(&f));
+    struct dw_oncall_page_new in = {"person:secondary-engineer", "P0",
+                                    "INC-1: checkout down, need the DB owner", "INC-1"};
+    ASSERT_EQ_INT(dw_oncall_page_create(f.oc, &in, "alice", dw_now_ms(), id, &err), 0);
+    ASSERT_TRUE(dw_str_has_prefix(id, "PG-M"));
+    dw_oncall_tick(f.oc, dw_now_ms()); /* the module's thread sends what is queued */
+    /* the chosen person first, on the P0 channels (call + SMS + Slack) */
+    ASSERT_TRUE(wait_count(&f, "/Calls.json", "To=" SECONDARY, 1));
+    ASSERT_TRUE(wait_count(&f, "/Messages.json", "To=" SECONDARY, 1));
+    ASSERT_TRUE(wait_count(&f, "/Messages.json", "checkout", 1));
+    ASSERT_EQ_INT(count(&f, "/Calls.json", "To=" PRIMARY), 0);
+    ASSERT_EQ_INT(timeline_count(&f, id, "triggered", "manual"), 1);
+    ASSERT_EQ_INT(timeline_count(&f, id, "paged", NULL), 1);
+    json_t *p = dw_oncall_page_json(f.oc, id);
+    ASSERT_EQ_STR(json_string_value(json_object_get(p, "priority")), "P0");
+    json_decref(p);
+    /* unanswered for the P0 response target: the P0 policy takes over (the primary) */
+    advance(&f, 5 * MIN - 1000);
+    usleep(50000);
+    ASSERT_EQ_INT(count(&f, "/Calls.json", "To=" PRIMARY), 0);
+    advance(&f, 1000);
+    ASSERT_TRUE(wait_count(&f, "/Calls.json", "To=" PRIMARY, 1));
+    ASSERT_EQ_INT(timeline_count(&f, id, "escalated", NULL), 1);
+    /* acknowledged: the chain stops */
+    ASSERT_EQ_INT(
+        dw_oncall_page_act(f.oc, id, DW_PAGE_ACK, "secondary-engineer", "web", dw_now_ms(), &err),
+        0);
+    ASSERT_STATE(&f, id, "acknowledged");
+    size_t before = http_server_count(f.srv);
+    advance(&f, 10 * MIN);
+    usleep(100000);
+    ASSERT_EQ_INT(http_server_count(f.srv), before);
+    fx_close(&f);
+}
+
 TEST_MAIN()

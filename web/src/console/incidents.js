@@ -214,7 +214,7 @@ export async function incidentView(el, params) {
 
     const who = select({ 'aria-label': 'Who to page', dataset: { keep: 'page-who' } }, [...schedules.map((s) => [`schedule:${s.id}`,
       `On call: ${s.name.replace(/\s*\(.*\)$/, '')}${s.onCall ? ` (${s.onCall.name})` : ''}`]), ...persons.map((p) => [p.id, `${p.name}${p.role ? ` (${p.role.replace(/\s*\(.*\)$/, '')})` : ''}`])], schedules.length ? `schedule:${schedules[0].id}` : '');
-    const msg = h('input', { placeholder: 'Message: what you need from them', required: true, maxlength: 1000, 'aria-label': 'Message',
+    const msg = h('input', { placeholder: 'Message: what you need from them', required: true, maxlength: 160, 'aria-label': 'Message',
       dataset: { keep: 'page-msg' } });
     const pageBtn = h('button.dw-primary', { type: 'submit' }, 'Page');
     const pageForm = h('form.dw-inline-form', who, msg, pageBtn);
@@ -222,8 +222,7 @@ export async function incidentView(el, params) {
       e.preventDefault();
       change(pageBtn, async () => {
         const r = await post(`/api/console/incidents/${encodeURIComponent(id)}/page`, { person: who.value, message: msg.value.trim() });
-        const sent = r.channels.filter((c) => c.queued).map((c) => c.kind);
-        toast(sent.length ? `${r.name} paged by ${sent.join(' and ')}` : `${r.name}: nothing could be sent (${r.channels.map((c) => c.error).join('; ')})`, sent.length ? 'info' : 'error');
+        toast(`${r.name} paged (${r.page}, ${r.priority}): escalates until acknowledged`, 'info');
       }, null, ['page-msg']);
     });
 
