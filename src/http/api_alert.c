@@ -32,6 +32,7 @@
 
 #include "alert/alert.h"
 #include "http/http_internal.h"
+#include "oncall/oncall.h"
 
 #define MAX_FILTERS 64
 
@@ -254,8 +255,17 @@ static void mark(struct dw_http_request *req, struct dw_http_response *resp,
         const char *what = kind == DW_ALERT_MARK_ACK ? "acknowledged" : "false_positive";
         dw_log_kv(DW_LOG_INFO, "http", "alert marked", "fingerprint", fp, "mark", what, "principal",
                   by, NULL);
-        dw_http_resp_success(resp, json_pack("{s:s,s:s,s:s,s:s}", "fingerprint", fp, "mark", what,
-                                             "by", by, "at", at));
+        /* an acknowledged alert's pages stop escalating too */
+        json_t *pages = NULL;
+        char *perr = NULL;
+        if (kind == DW_ALERT_MARK_ACK && app->oncall &&
+            dw_oncall_ack_alert(app->oncall, fp, by, "api", now, &pages, &perr) != 0)
+            dw_log_kv(DW_LOG_WARN, "http", "the alert's pages were not acknowledged", "fingerprint",
+                      fp, "error", perr, NULL);
+        free(perr);
+        dw_http_resp_success(resp,
+                             json_pack("{s:s,s:s,s:s,s:s,s:o}", "fingerprint", fp, "mark", what,
+                                       "by", by, "at", at, "pages", pages ? pages : json_array()));
     }
     free(err);
 }

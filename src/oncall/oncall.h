@@ -110,6 +110,13 @@ enum dw_page_action { DW_PAGE_ACK, DW_PAGE_RESOLVE };
 int dw_oncall_page_act(struct dw_oncall *oc, const char *page_id, enum dw_page_action act,
                        const char *by, const char *via, int64_t now_ms, char **err);
 /**
+ * Acknowledges every triggered page of the alert with this fingerprint (the
+ * alert was acknowledged itself: its pages stop escalating). *pages gets
+ * the ids acknowledged (a new array, maybe empty). DW_ONCALL_EINVAL.
+ */
+int dw_oncall_ack_alert(struct dw_oncall *oc, const char *fingerprint, const char *by,
+                        const char *via, int64_t now_ms, json_t **pages, char **err);
+/**
  * The same from a signed link: verifies the token (DW_ONCALL_EDENIED when it
  * does not verify or has expired), then acts on every page it names.
  * action NULL: the token's own. *summary gets a line for the person.

@@ -1147,6 +1147,45 @@ int dw_oncall_page_create(struct dw_oncall *oc, const struct dw_oncall_page_new 
     return rc;
 }
 
+/* True when the page's payload has an alert with this fingerprint. */
+static bool page_has_alert(const struct page *pg, const char *fp)
+{
+    json_t *doc = json_loads(pg->payload ? pg->payload : "", 0, NULL);
+    bool found = false;
+    size_t i;
+    json_t *a;
+    json_array_foreach(json_object_get(doc, "alerts"), i, a) found |=
+        json_is_string(json_object_get(a, "fingerprint")) &&
+        strcmp(json_string_value(json_object_get(a, "fingerprint")), fp) == 0;
+    json_decref(doc);
+    return found;
+}
+
+int dw_oncall_ack_alert(struct dw_oncall *oc, const char *fingerprint, const char *by,
+                        const char *via, int64_t now, json_t **pages, char **err)
+{
+    if (!fingerprint || strlen(fingerprint) != 16 ||
+        strspn(fingerprint, "0123456789abcdef") != 16 || !by || !*by) {
+        *err = dw_strdup("a fingerprint of 16 lower-case hex digits and who acts are required");
+        return DW_ONCALL_EINVAL;
+    }
+    *pages = json_array();
+    char *like = dw_asprintf("%%%s%%", fingerprint);
+    struct dw_value p[] = {DW_VTEXT(like)};
+    struct pages ps = {0};
+    pthread_mutex_lock(&oc->mu);
+    pages_query(oc, "state = 'triggered' AND payload LIKE $1", p, 1, &ps);
+    int rc = 0;
+    for (size_t i = 0; i < ps.n && rc == 0; i++)
+        if (page_has_alert(&ps.v[i], fingerprint) &&
+            (rc = act_locked(oc, ps.v[i].id, DW_PAGE_ACK, by, via ? via : "api", now, err)) == 0)
+            json_array_append_new(*pages, json_string(ps.v[i].id));
+    pthread_mutex_unlock(&oc->mu);
+    pages_release(&ps);
+    free(like);
+    return rc;
+}
+
 /* Acts on every page of verified claims; *summary says what happened. */
 static int act_claims(struct dw_oncall *oc, const struct token_claims *c, enum dw_page_action act,
                       const char *via, int64_t now, char **summary, char **err)

@@ -159,6 +159,16 @@ def p0_pages_by_call_sms_and_slack_and_every_way_of_answering_works():
             r = signed_post(d, path, rx.gather_params("6", "CA" + "0" * 32, "+15550000001", PRIMARY))
             assert r.status == 200 and "Resolved 1 page" in r.text, r
             assert page_for(d, "QueueDown is failing")["state"] == "resolved"
+            # acknowledging the alert itself stops its page too
+            post_alert(d, "CacheDown", "P0")
+            wait_until(lambda: page_for(d, "CacheDown is failing"), 10, what="the fourth page")
+            fp = [a for a in d.get("/api/v2/alerts", token="viewer").json()
+                  if a["labels"]["alertname"] == "CacheDown"][0]["fingerprint"]
+            cpage = page_for(d, "CacheDown is failing")
+            r = d.post("/api/v1/alerts/%s/ack" % fp, token="responder")
+            assert r.status == 200 and r.json()["data"]["pages"] == [cpage["id"]], r.text
+            p = d.get("/api/oncall/pages/" + cpage["id"], token="viewer").json()["data"]
+            assert p["state"] == "acknowledged" and p["ackedVia"] == "api", p
             # the acknowledge and resolve API and the outbox view
             r = d.post("/api/oncall/pages/NOPE/ack", token="responder")
             assert r.status == 404, r.text

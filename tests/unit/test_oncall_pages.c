@@ -576,4 +576,42 @@ TEST(a_person_pages_someone_and_the_page_escalates_like_its_priority)
     fx_close(&f);
 }
 
+TEST(acknowledging_an_alert_acknowledges_its_page)
+{
+    struct fx f = {0};
+    fx_open(&f, T0, NULL);
+    alert(&f, "ApiDown", "P0", DW_ALERT_FIRING);
+    dw_oncall_tick(f.oc, dw_now_ms());
+    char *id = newest_page(&f);
+    ASSERT_NOT_NULL(id);
+    ASSERT_TRUE(wait_count(&f, "/Calls.json", "To=" PRIMARY, 1));
+    struct dw_label l[] = {{"alertname", "ApiDown"}, {"priority", "P0"}, {"service", "api"}};
+    char fp[17];
+    snprintf(fp, sizeof fp, "%016llx", (unsigned long long)dw_alert_fingerprint(l, 3));
+    json_t *pages = NULL;
+    char *err = NULL;
+    ASSERT_EQ_INT(
+        dw_oncall_ack_alert(f.oc, "not-a-fingerprint", "alice", "web", dw_now_ms(), &pages, &err),
+        DW_ONCALL_EINVAL);
+    free(err);
+    err = NULL;
+    ASSERT_EQ_INT(
+        dw_oncall_ack_alert(f.oc, "0123456789abcdef", "alice", "web", dw_now_ms(), &pages, &err),
+        0);
+    ASSERT_EQ_INT(json_array_size(pages), 0); /* another alert: nothing */
+    json_decref(pages);
+    ASSERT_STATE(&f, id, "triggered");
+    ASSERT_EQ_INT(dw_oncall_ack_alert(f.oc, fp, "alice", "web", dw_now_ms(), &pages, &err), 0);
+    ASSERT_EQ_INT(json_array_size(pages), 1);
+    ASSERT_EQ_STR(json_string_value(json_array_get(pages, 0)), id);
+    json_decref(pages);
+    ASSERT_STATE(&f, id, "acknowledged");
+    /* no escalation to the secondary at 5:00 */
+    advance(&f, 6 * MIN);
+    usleep(100000);
+    ASSERT_EQ_INT(count(&f, "/Calls.json", "To=" SECONDARY), 0);
+    free(id);
+    fx_close(&f);
+}
+
 TEST_MAIN()
