@@ -540,7 +540,21 @@ static const struct dw_schema_field limits_fields[] = {
 static const struct dw_schema limits_schema = {limits_fields, DW_ARRAY_LEN(limits_fields), false,
                                                NULL};
 
+static const struct dw_schema_field kpi_fields[] = {
+    {.name = "id",
+     .type = DW_SCHEMA_STRING,
+     .flags = DW_SCHEMA_REQUIRED,
+     DW_SCHEMA_AT(struct dash_kpi, id)},
+    QUERY_FIELD(struct dash_kpi, query, DW_SCHEMA_REQUIRED),
+};
+static const struct dw_schema kpi_schema = {kpi_fields, DW_ARRAY_LEN(kpi_fields), false, NULL};
+
 static const struct dw_schema_field section_fields[] = {
+    {.name = "kpis",
+     .type = DW_SCHEMA_LIST,
+     .elem = DW_SCHEMA_OBJECT,
+     .sub = &kpi_schema,
+     DW_SCHEMA_LIST_AT(struct dash_yaml, kpis, nkpis)},
     {.name = "limits",
      .type = DW_SCHEMA_OBJECT,
      .sub = &limits_schema,
@@ -573,6 +587,20 @@ static void finish(struct dw_schema_ctx *ctx, void *obj)
         dw_schema_error_at(ctx, &y->limits.target_points,
                            "target_points (%lld) is over max_points (%lld)",
                            (long long)lim->target_points, (long long)lim->max_points);
+    size_t nplan = 0;
+    const struct dw_plan_objective *plan = y->cfg ? dw_config_kpis(y->cfg, &nplan) : NULL;
+    for (size_t i = 0; i < y->nkpis; i++) {
+        struct dash_kpi *k = &y->kpis[i];
+        bool known = false;
+        for (size_t j = 0; k->id && j < nplan; j++)
+            known |= strcmp(plan[j].id, k->id) == 0;
+        for (size_t j = 0; k->id && j < i; j++)
+            if (y->kpis[j].id && strcmp(y->kpis[j].id, k->id) == 0)
+                dw_schema_error_at(ctx, &k->id, "KPI \"%s\" has a query already", k->id);
+        if (k->id && !known)
+            dw_schema_error_at(ctx, &k->id, "no KPI \"%s\" in the plan's kpis", k->id);
+        check_query_length(ctx, &k->query, max_len);
+    }
     for (size_t i = 0; i < y->nboards; i++) {
         struct dash_board *b = &y->boards[i];
         if (b->time_range_ms > lim->max_range_ms) {

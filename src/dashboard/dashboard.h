@@ -169,4 +169,17 @@ struct dw_dashboard_data_request {
 int dw_dashboard_data(struct dw_dashboards *d, const struct dw_promql_storage *storage,
                       const struct dw_dashboard_data_request *rq, struct dw_buf *out, char **err);
 
+/**
+ * The plan's KPIs measured now: [{"id", "name", "group", "op", "target",
+ * "unit", "description", "query" (dashboards.kpis, or null), "value" (the
+ * query's first sample, or null), "state": "met" | "missed" | "unknown"
+ * (no value or an error) | null (no query), "error", "evaluatedAt"}] in the
+ * plan's order. Each query is bounded by the dashboards' limits and the
+ * query timeout.
+ */
+json_t *dw_dashboard_kpis_json(struct dw_dashboards *d, const struct dw_promql_storage *storage,
+                               int64_t now_ms);
+/** Whether value meets a KPI's target under op ("<", "<=", ">", ">=", "=="). */
+bool dw_dashboard_kpi_met(const char *op, double value, double target);
+
 #endif

@@ -90,11 +90,19 @@ struct dash_board {
     size_t npanels; /* filled after decoding */
 };
 
+/** A KPI of the plan measured by a query (dashboards.kpis). */
+struct dash_kpi {
+    char *id;
+    struct dash_query query;
+};
+
 /** The whole section as decoded. */
 struct dash_yaml {
     struct dw_dashboard_limits limits;
     struct dash_board *boards;
     size_t nboards;
+    struct dash_kpi *kpis;
+    size_t nkpis;
     const struct dw_config *cfg; /* not decoded: read by the checks (query.max_length) */
 };
 

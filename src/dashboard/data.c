@@ -592,3 +592,84 @@ int dw_dashboard_data(struct dw_dashboards *d, const struct dw_promql_storage *s
     dash_set_unref(&s);
     return rc;
 }
+
+/* ---- the plan's KPIs, measured ---- */
+
+bool dw_dashboard_kpi_met(const char *op, double v, double target)
+{
+    if (!op || v != v)
+        return false;
+    if (strcmp(op, "<") == 0)
+        return v < target;
+    if (strcmp(op, "<=") == 0)
+        return v <= target;
+    if (strcmp(op, ">") == 0)
+        return v > target;
+    if (strcmp(op, ">=") == 0)
+        return v >= target;
+    return v == target;
+}
+
+/* The first value of an instant result (a scalar, or the first series' sample); false: none. */
+static bool first_value(const struct dw_promql_result *r, double *v)
+{
+    if (r->type == DW_PROMQL_TYPE_SCALAR) {
+        *v = r->scalar.v;
+        return true;
+    }
+    if (r->nseries && r->series[0].npoints) {
+        *v = r->series[0].points[r->series[0].npoints - 1].v;
+        return true;
+    }
+    return false;
+}
+
+static json_t *kpi_json(const struct dash_set *s, const struct dw_plan_objective *o,
+                        const struct dw_promql_storage *storage, int64_t now)
+{
+    json_t *k = json_pack("{s:s, s:s?, s:s?, s:s?, s:f, s:s?, s:s?}", "id", o->id, "name", o->name,
+                          "group", o->group, "op", o->op, "target", o->target, "unit", o->unit,
+                          "description", o->description);
+    const struct dash_kpi *q = NULL;
+    for (size_t i = 0; i < s->y.nkpis && !q; i++)
+        if (strcmp(s->y.kpis[i].id, o->id) == 0)
+            q = &s->y.kpis[i];
+    if (!q || !q->query.expr) {
+        json_object_set_new(k, "query", json_null());
+        json_object_set_new(k, "state", json_null());
+        return k;
+    }
+    int64_t timeout_ms;
+    struct dw_promql_eval_opts opts = eval_opts(s, NULL, &timeout_ms);
+    opts.timeout_ms = timeout_ms;
+    opts.max_samples = (size_t)s->y.limits.max_samples;
+    struct dw_promql_result *r = NULL;
+    char *err = NULL;
+    double v = 0;
+    bool have = dw_promql_eval_instant(storage, q->query.expr, now, &opts, &r, &err) == 0 &&
+                first_value(r, &v) && v == v;
+    json_object_set_new(k, "query", json_string(q->query.text));
+    json_object_set_new(k, "value", have ? json_real(v) : json_null());
+    json_object_set_new(k, "state",
+                        json_string(!have                                       ? "unknown"
+                                    : dw_dashboard_kpi_met(o->op, v, o->target) ? "met"
+                                                                                : "missed"));
+    json_object_set_new(k, "error", err ? json_string(err) : json_null());
+    json_object_set_new(k, "evaluatedAt", json_integer(now / 1000));
+    dw_promql_result_free(&r);
+    free(err);
+    return k;
+}
+
+json_t *dw_dashboard_kpis_json(struct dw_dashboards *d, const struct dw_promql_storage *storage,
+                               int64_t now)
+{
+    struct dash_set *s = dash_current(d);
+    size_t n = 0;
+    const struct dw_plan_objective *kpis = dw_config_kpis(s->cfg, &n);
+    json_t *out = json_array();
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(out, kpi_json(s, &kpis[i], storage, now));
+    dash_set_unref(&s);
+    return out;
+}

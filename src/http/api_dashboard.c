@@ -111,3 +111,15 @@ void dw_api_dashboard_data(struct dw_http_request *req, struct dw_http_response 
     }
     dw_api_finish(resp, &out, NULL, 0);
 }
+
+/* GET /api/kpis: the plan's KPIs, each measured by its dashboards.kpis query now. */
+void dw_api_kpis(struct dw_http_request *req, struct dw_http_response *resp,
+                 const struct dw_http_app *app)
+{
+    (void)req;
+    if (!need_dashboards(app, resp) || !dw_api_need_tsdb(app, resp))
+        return;
+    struct dw_promql_storage st;
+    dw_promql_tsdb_storage(&st, app->tsdb);
+    dw_http_resp_success(resp, dw_dashboard_kpis_json(app->dashboards, &st, dw_now_ms()));
+}

@@ -389,6 +389,8 @@ void dw_api_dashboards_list(struct dw_http_request *req, struct dw_http_response
                             const struct dw_http_app *app);
 void dw_api_dashboard_get(struct dw_http_request *req, struct dw_http_response *resp,
                           const struct dw_http_app *app);
+void dw_api_kpis(struct dw_http_request *req, struct dw_http_response *resp,
+                 const struct dw_http_app *app);
 void dw_api_dashboard_data(struct dw_http_request *req, struct dw_http_response *resp,
                            const struct dw_http_app *app);
 

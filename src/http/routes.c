@@ -364,7 +364,9 @@ static const struct dw_http_route routes[] = {
      DW_BODY_NORMAL, "/api/status/maintenances/{id}", false},
     {"DELETE", "/api/status/maintenances/{id}", dw_api_status_maintenance_delete, DW_ROLE_RESPONDER,
      DW_BODY_NONE, "/api/status/maintenances/{id}", false},
-    /* Dashboards (api_dashboard.c): definitions, and every panel's data in one request. */
+    /* Dashboards (api_dashboard.c): definitions, and every panel's data in one request;
+       the plan's KPIs measured by their dashboards.kpis queries. */
+    {"GET", "/api/kpis", dw_api_kpis, DW_ROLE_VIEWER, DW_BODY_NONE, "/api/kpis", false},
     {"GET", "/api/dashboards", dw_api_dashboards_list, DW_ROLE_VIEWER, DW_BODY_NONE,
      "/api/dashboards", false},
     {"GET", "/api/dashboards/{id}", dw_api_dashboard_get, DW_ROLE_VIEWER, DW_BODY_NONE,

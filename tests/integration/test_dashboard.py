@@ -28,6 +28,9 @@ status: {title: Test Status}
 """
 
 BOARD = """dashboards:
+  kpis:
+    - {id: availability, query: '100 * min(it_up)'}
+    - {id: api-latency-p95, query: '1000 * max(it_latency_seconds)'}
   limits: {max_range: 1d, max_points: 1000, max_series: 4, target_points: 120}
   boards:
     - id: launch
@@ -60,7 +63,7 @@ BOARD = """dashboards:
               thresholds: [{value: 0.5, color: red}]
 """
 
-ROUTES = ["/api/dashboards", "/api/dashboards/launch", "/api/dashboards/launch/data"]
+ROUTES = ["/api/dashboards", "/api/dashboards/launch", "/api/dashboards/launch/data", "/api/kpis"]
 
 
 def samples():
@@ -71,6 +74,7 @@ def samples():
         lines.append('it_latency_seconds{instance="a"} 0.2 %d' % ms)
         lines.append('it_latency_seconds{instance="b"} 0.7 %d' % ms)
         lines.append('it_completion_ratio 0.62 %d' % ms)
+        lines.append('it_up{instance="a"} 1 %d' % ms)
         for i in range(6):
             lines.append('it_wide{i="%d"} 1 %d' % (i, ms))
         lines.append('it_signups{shop="x"} 3 %d' % ms)
@@ -122,6 +126,17 @@ def no_credentials_is_401_and_a_viewer_is_enough():
             assert r.status == 200, (path, role, r.status, r.text)
     r = d.get("/api/dashboards", token="not-a-token")
     assert r.status == 401, r.status
+
+
+@test
+def kpis_measured_against_the_plans_targets():
+    kpis = {k["id"]: k for k in ok(daemon(), "/api/kpis")}
+    assert len(kpis) == 12, sorted(kpis)  # every KPI of the plan
+    a, lat = kpis["availability"], kpis["api-latency-p95"]
+    assert a["value"] == 100 and a["state"] == "met" and a["op"] == ">=" and a["target"] == 99.5, a
+    # 700 ms against "< 400 ms": missed
+    assert abs(lat["value"] - 700) < 1e-6 and lat["state"] == "missed", lat
+    assert kpis["error-rate"]["state"] is None and kpis["error-rate"]["query"] is None
 
 
 @test

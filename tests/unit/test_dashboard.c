@@ -1041,4 +1041,65 @@ TEST(json_strings_are_escaped_and_kept_valid)
     dw_buf_release(&b);
 }
 
+TEST(kpis_are_measured_by_their_queries_and_judged_against_the_plan)
+{
+    expect_error("dashboards:\n  kpis:\n    - {id: availabilty, query: up}\n", "availabilty",
+                 "no KPI \"availabilty\" in the plan's kpis");
+    expect_error("dashboards:\n  kpis:\n    - {id: error-rate, query: up}\n"
+                 "    - {id: error-rate, query: vector(2)}\n",
+                 "vector(2)", "has a query already");
+    expect_error("dashboards:\n  kpis:\n    - {id: error-rate, query: 'up +'}\n", "'up +'",
+                 "invalid PromQL query");
+    ASSERT_TRUE(dw_dashboard_kpi_met("<", 0.5, 1));
+    ASSERT_FALSE(dw_dashboard_kpi_met("<", 1, 1));
+    ASSERT_TRUE(dw_dashboard_kpi_met("<=", 1, 1));
+    ASSERT_TRUE(dw_dashboard_kpi_met(">=", 99.5, 99.5));
+    ASSERT_FALSE(dw_dashboard_kpi_met(">", 0, 0));
+    ASSERT_TRUE(dw_dashboard_kpi_met("==", 100, 100));
+    ASSERT_FALSE(dw_dashboard_kpi_met(">=", 0.0 / 0.0, 0));
+
+    char *text = text_with("dashboards:\n  kpis:\n"
+                           "    - {id: availability, query: '100 * min(up)'}\n"
+                           "    - {id: error-rate, query: 'max(err_ratio) * 100'}\n"
+                           "    - {id: api-latency-p95, query: 'max(no_such_series)'}\n");
+    struct dw_config *cfg = load_text(text);
+    free(text);
+    struct dw_dashboards *db = open_ok(cfg);
+    struct dw_promql_memstorage *mem = dw_promql_memstorage_new();
+    struct dw_label up_a[] = {{"__name__", "up"}, {"instance", "a"}};
+    struct dw_label up_b[] = {{"__name__", "up"}, {"instance", "b"}};
+    struct dw_label err[] = {{"__name__", "err_ratio"}};
+    for (int64_t t = NOW - 10 * MIN; t <= NOW; t += 15 * S) {
+        ASSERT_EQ_INT(dw_promql_memstorage_add(mem, up_a, 2, t, 1), 0);
+        ASSERT_EQ_INT(dw_promql_memstorage_add(mem, up_b, 2, t, 0.995), 0);
+        ASSERT_EQ_INT(dw_promql_memstorage_add(mem, err, 1, t, 0.02), 0);
+    }
+    json_t *k = dw_dashboard_kpis_json(db, dw_promql_memstorage_storage(mem), NOW);
+    size_t nplan = 0;
+    dw_config_kpis(cfg, &nplan);
+    ASSERT_EQ_UINT(json_array_size(k), nplan);
+    json_t *avail = NULL, *errs = NULL, *lat = NULL, *growth = NULL;
+    for (size_t i = 0; i < json_array_size(k); i++) {
+        json_t *e = json_array_get(k, i);
+        const char *id = json_string_value(json_object_get(e, "id"));
+        avail = strcmp(id, "availability") == 0 ? e : avail;
+        errs = strcmp(id, "error-rate") == 0 ? e : errs;
+        lat = strcmp(id, "api-latency-p95") == 0 ? e : lat;
+        growth = strcmp(id, "growth-rate") == 0 ? e : growth;
+    }
+    /* 99.5 against ">= 99.5": met; 2 % against "< 1": missed; no series: unknown; no query */
+    ASSERT_NEAR(json_real_value(json_object_get(avail, "value")), 99.5, 1e-9);
+    ASSERT_EQ_STR(json_string_value(json_object_get(avail, "state")), "met");
+    ASSERT_NEAR(json_real_value(json_object_get(errs, "value")), 2, 1e-9);
+    ASSERT_EQ_STR(json_string_value(json_object_get(errs, "state")), "missed");
+    ASSERT_EQ_STR(json_string_value(json_object_get(lat, "state")), "unknown");
+    ASSERT_TRUE(json_is_null(json_object_get(lat, "value")));
+    ASSERT_TRUE(json_is_null(json_object_get(growth, "state")));
+    ASSERT_TRUE(json_is_null(json_object_get(growth, "query")));
+    json_decref(k);
+    dw_promql_memstorage_free(&mem);
+    dw_dashboard_close(&db);
+    dw_config_unref(&cfg);
+}
+
 TEST_MAIN()

@@ -1,6 +1,7 @@
 // plan.js - the strip on top of every view: the launch phase and the time to the next, the
-// checklist reviews that are due, the KPIs against their targets (a KPI is missed while an
-// alert carrying its `kpi` label fires), open incidents, firing alerts by priority and who
+// checklist reviews that are due, the KPIs against their targets (measured by their
+// dashboards.kpis query through /api/kpis; a KPI without one is missed while an alert
+// carrying its `kpi` label fires), open incidents, firing alerts by priority and who
 // is on call. Everything an on-call engineer needs at a glance, refreshed every 30 s.
 import { get } from './api.js';
 import { h, render } from './dom.js';
@@ -22,6 +23,8 @@ function phaseItem(plan) {
 }
 
 function kpiState(kpi, alerts) {
+  if (kpi.state === 'met') return 'green';
+  if (kpi.state === 'missed') return 'red';
   const mine = alerts.filter((a) => a.labels && a.labels.kpi === kpi.id);
   if (mine.some((a) => a.state === 'firing')) return 'red';
   if (mine.some((a) => a.state === 'pending')) return 'amber';
@@ -37,8 +40,10 @@ function kpiItem(kpis, alerts) {
   if (!kpis.length) return null;
   const judged = kpis.map((k) => ({ k, st: kpiState(k, alerts) }));
   const missed = judged.filter((x) => x.st === 'red');
+  const measured = (k) => (typeof k.value === 'number'
+    ? ` (now ${{ percent: 1, ms: 1, seconds: 1 }[k.unit] ? unitValue(k.value, k.unit) : Math.round(k.value * 100) / 100})` : '');
   const chip = ({ k, st }) => h(`li.dw-chip.dw-${st}`, { title: k.description || '', dataset: { kpi: k.id, state: st } },
-    `${k.name} ${kpiTarget(k)}`);
+    `${k.name} ${kpiTarget(k)}${measured(k)}`);
   return h('div.dw-strip-item.dw-kpis', { dataset: { item: 'kpis' } }, h('span.dw-strip-key', 'KPIs'),
     h('strong', missed.length ? `${missed.length} missed` : 'none missed'),
     missed.length ? h('ul.dw-chips', missed.map(chip)) : null,
@@ -81,11 +86,12 @@ function reviewsItem(plan) {
 export async function drawPlan(el) {
   const soft = (p, d) => p.catch(() => d);
   if (!directory) directory = soft(get('/api/console/directory'), { kpis: [], people: [] });
-  const [plan, dir, alerts, incidents, who] = await Promise.all([
+  const [plan, dir, alerts, incidents, who, kpis] = await Promise.all([
     soft(get('/api/plan'), null), directory, soft(get('/api/v1/alerts/lifecycle'), []),
-    soft(get('/api/incidents', { state: 'open' }), []), soft(get('/api/oncall/now'), null)]);
+    soft(get('/api/incidents', { state: 'open' }), []), soft(get('/api/oncall/now'), null),
+    soft(get('/api/kpis'), null)]);
   const live = (alerts || []).filter((a) => a.state === 'firing' || a.state === 'pending');
-  render(el, plan ? phaseItem(plan) : null, plan ? reviewsItem(plan) : null, kpiItem(dir.kpis || [], live),
+  render(el, plan ? phaseItem(plan) : null, plan ? reviewsItem(plan) : null, kpiItem(kpis || dir.kpis || [], live),
     incidentsItem(incidents || []), alertsItem(live), oncallItem(who));
   el.dataset.loaded = '1';
   return { firing: live.filter((a) => a.state === 'firing').length, incidents: (incidents || []).length };
