@@ -444,17 +444,6 @@ static char *diags_message(struct dw_diags *d)
 
 /* ---- small helpers ---- */
 
-void inc_set_err(char **err, const char *fmt, ...)
-{
-    if (!err)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    free(*err);
-    *err = dw_vasprintf(fmt, ap);
-    va_end(ap);
-}
-
 struct dw_value inc_text_or_null(const char *s)
 {
     return s ? DW_VTEXT(s) : DW_VNULL;
@@ -688,12 +677,12 @@ static char *cut_utf8(const char *s, size_t max)
 static int check_title(const char *title, char **err)
 {
     if (!title || !*title) {
-        inc_set_err(err, "an incident needs a title: say in a few words what is wrong");
+        dw_set_err(err, "an incident needs a title: say in a few words what is wrong");
         return DW_INCIDENT_EINVAL;
     }
     if (strlen(title) > DW_INCIDENT_TITLE_MAX) {
-        inc_set_err(err, "the title has %zu bytes; shorten it to at most %d", strlen(title),
-                    DW_INCIDENT_TITLE_MAX);
+        dw_set_err(err, "the title has %zu bytes; shorten it to at most %d", strlen(title),
+                   DW_INCIDENT_TITLE_MAX);
         return DW_INCIDENT_EINVAL;
     }
     return 0;
@@ -702,7 +691,7 @@ static int check_title(const char *title, char **err)
 static int check_severity(int sev, char **err)
 {
     if (sev < 1 || sev > 4) {
-        inc_set_err(err, "severity %d is not one of 1 (SEV1, the worst) to 4", sev);
+        dw_set_err(err, "severity %d is not one of 1 (SEV1, the worst) to 4", sev);
         return DW_INCIDENT_EINVAL;
     }
     return 0;
@@ -718,8 +707,8 @@ int inc_check_person(struct dw_incidents *inc, const char *role, const char *per
     dw_buf_init(&b, 0);
     for (size_t i = 0; i < n && i < 20; i++)
         dw_buf_printf(&b, "%s%s", i ? ", " : "", ps[i].id);
-    inc_set_err(err, "%s: no person \"%s\" in the plan's people; use one of: %s", role, person,
-                b.len ? b.data : "(none configured)");
+    dw_set_err(err, "%s: no person \"%s\" in the plan's people; use one of: %s", role, person,
+               b.len ? b.data : "(none configured)");
     dw_buf_release(&b);
     return DW_INCIDENT_EINVAL;
 }
@@ -754,21 +743,21 @@ int dw_incident_create(struct dw_incidents *inc, const struct dw_incident_new *i
     if (rc == 0)
         rc = check_severity(in->severity, err);
     if (rc == 0 && in->priority && dw_priority_parse(in->priority) < 0) {
-        inc_set_err(err, "priority \"%s\" is not P0, P1 or P2", in->priority);
+        dw_set_err(err, "priority \"%s\" is not P0, P1 or P2", in->priority);
         rc = DW_INCIDENT_EINVAL;
     }
     if (rc == 0 && in->impact && strlen(in->impact) > DW_INCIDENT_TEXT_MAX) {
-        inc_set_err(err, "impact is over %d bytes; shorten it", DW_INCIDENT_TEXT_MAX);
+        dw_set_err(err, "impact is over %d bytes; shorten it", DW_INCIDENT_TEXT_MAX);
         rc = DW_INCIDENT_EINVAL;
     }
     if (rc == 0 && in->naffected_systems > DW_INCIDENT_LIST_ITEMS_MAX) {
-        inc_set_err(err, "at most %d affected systems", DW_INCIDENT_LIST_ITEMS_MAX);
+        dw_set_err(err, "at most %d affected systems", DW_INCIDENT_LIST_ITEMS_MAX);
         rc = DW_INCIDENT_EINVAL;
     }
     for (size_t i = 0; rc == 0 && i < in->naffected_systems; i++)
         if (!in->affected_systems[i] || strlen(in->affected_systems[i]) > DW_INCIDENT_ITEM_MAX) {
-            inc_set_err(err, "affected system %zu is empty or over %d bytes", i + 1,
-                        DW_INCIDENT_ITEM_MAX);
+            dw_set_err(err, "affected system %zu is empty or over %d bytes", i + 1,
+                       DW_INCIDENT_ITEM_MAX);
             rc = DW_INCIDENT_EINVAL;
         }
     pthread_mutex_lock(&inc->mu);
@@ -791,8 +780,8 @@ int dw_incident_create(struct dw_incidents *inc, const struct dw_incident_new *i
         if (rc == 0)
             atomic_fetch_add(&inc->changes, 1);
         if (rc != 0) {
-            inc_set_err(err, "could not record the incident (%s); try again",
-                        serr ? serr : "too many incidents this second");
+            dw_set_err(err, "could not record the incident (%s); try again",
+                       serr ? serr : "too many incidents this second");
             rc = -1;
         }
         free(serr);
@@ -832,11 +821,11 @@ static int run_act(struct dw_incidents *inc, int (*fn)(struct dw_store *, void *
     if (rc == 0)
         atomic_fetch_add(&inc->changes, 1);
     if (rc != 0 && a->code) {
-        inc_set_err(err, "%s", a->msg);
+        dw_set_err(err, "%s", a->msg);
         rc = a->code;
     } else if (rc != 0) {
-        inc_set_err(err, "the store failed (%s); nothing changed, try again",
-                    serr ? serr : "unknown error");
+        dw_set_err(err, "the store failed (%s); nothing changed, try again",
+                   serr ? serr : "unknown error");
         rc = -1;
     }
     free(serr);
@@ -914,14 +903,14 @@ static int add_entry(struct dw_incidents *inc, const char *id, const char *kind,
                      const char *by, int64_t now, char **err)
 {
     if (!text || !*text) {
-        inc_set_err(err, "the %s is empty; write what happened or what you found",
-                    strcmp(kind, "note") == 0 ? "note" : "entry");
+        dw_set_err(err, "the %s is empty; write what happened or what you found",
+                   strcmp(kind, "note") == 0 ? "note" : "entry");
         return DW_INCIDENT_EINVAL;
     }
     if (strlen(text) > DW_INCIDENT_TEXT_MAX) {
-        inc_set_err(err, "the %s has %zu bytes, over the %d allowed; split it into several",
-                    strcmp(kind, "note") == 0 ? "note" : "entry", strlen(text),
-                    DW_INCIDENT_TEXT_MAX);
+        dw_set_err(err, "the %s has %zu bytes, over the %d allowed; split it into several",
+                   strcmp(kind, "note") == 0 ? "note" : "entry", strlen(text),
+                   DW_INCIDENT_TEXT_MAX);
         return DW_INCIDENT_EINVAL;
     }
     struct entry_arg e = {kind, text};
@@ -942,8 +931,8 @@ int dw_incident_record(struct dw_incidents *inc, const char *id, const char *kin
     for (size_t i = 0; i < DW_ARRAY_LEN(kinds); i++)
         if (kind && strcmp(kind, kinds[i]) == 0)
             return add_entry(inc, id, kinds[i], text, by, now, err);
-    inc_set_err(err, "unknown timeline entry kind \"%s\"; one of status_page, message, notice",
-                kind ? kind : "");
+    dw_set_err(err, "unknown timeline entry kind \"%s\"; one of status_page, message, notice",
+               kind ? kind : "");
     return DW_INCIDENT_EINVAL;
 }
 
@@ -1231,8 +1220,8 @@ int dw_incident_update(struct dw_incidents *inc, const char *id, const json_t *c
                        const char *by, int64_t now, char **err)
 {
     if (!json_is_object(changes) || json_object_size(changes) == 0) {
-        inc_set_err(err,
-                    "give the fields to change as a JSON object, e.g. {\"rootCause\": \"...\"}");
+        dw_set_err(err,
+                   "give the fields to change as a JSON object, e.g. {\"rootCause\": \"...\"}");
         return DW_INCIDENT_EINVAL;
     }
     struct act a = {.inc = inc, .id = id, .by = by, .now = now, .arg = changes};
@@ -1294,7 +1283,7 @@ static int action_add_tx(struct dw_store *s, void *ctx)
 static int check_task(const char *task, char **err)
 {
     if (!task || !*task || strlen(task) > DW_INCIDENT_ITEM_MAX) {
-        inc_set_err(err, "an action item needs a task of 1 to %d bytes", DW_INCIDENT_ITEM_MAX);
+        dw_set_err(err, "an action item needs a task of 1 to %d bytes", DW_INCIDENT_ITEM_MAX);
         return DW_INCIDENT_EINVAL;
     }
     return 0;
@@ -1306,7 +1295,7 @@ int dw_incident_action_add(struct dw_incidents *inc, const char *id, const char 
 {
     int rc = check_task(task, err);
     if (rc == 0 && due_ms < 0) {
-        inc_set_err(err, "the due date is before 1970; give a date, or none");
+        dw_set_err(err, "the due date is before 1970; give a date, or none");
         rc = DW_INCIDENT_EINVAL;
     }
     if (rc == 0) {
@@ -1366,7 +1355,7 @@ int dw_incident_action_update(struct dw_incidents *inc, const char *id, int64_t 
 {
     int rc = ch->task ? check_task(ch->task, err) : 0;
     if (rc == 0 && (ch->done < -1 || ch->done > 1 || ch->due_ms < -1)) {
-        inc_set_err(err, "done is -1 (keep), 0 or 1; due is -1 (keep), 0 (none) or a time");
+        dw_set_err(err, "done is -1 (keep), 0 or 1; due is -1 (keep), 0 (none) or a time");
         rc = DW_INCIDENT_EINVAL;
     }
     if (rc == 0) {
@@ -1439,7 +1428,7 @@ int dw_incident_merge(struct dw_incidents *inc, const char *from, const char *in
                       int64_t now, char **err)
 {
     if (!into || !*into) {
-        inc_set_err(err, "say which incident to merge into");
+        dw_set_err(err, "say which incident to merge into");
         return DW_INCIDENT_EINVAL;
     }
     struct act a = {.inc = inc, .id = from, .by = by, .now = now, .arg = into};
@@ -1861,7 +1850,7 @@ void dw_incidents_tick(struct dw_incidents *inc, int64_t now)
 struct dw_incidents *dw_incidents_open(const struct dw_incidents_options *o, char **err)
 {
     if (!o || !o->store || !o->config) {
-        inc_set_err(err, "dw_incidents_open needs a store and a configuration");
+        dw_set_err(err, "dw_incidents_open needs a store and a configuration");
         return NULL;
     }
     if (dw_store_migrate(o->store, "incident", migrations, DW_ARRAY_LEN(migrations), err) != 0)
@@ -1871,7 +1860,7 @@ struct dw_incidents *dw_incidents_open(const struct dw_incidents_options *o, cha
     struct incident_conf *conf = conf_decode(o->config, &d);
     if (!conf) {
         char *msg = diags_message(&d);
-        inc_set_err(err, "%s", msg);
+        dw_set_err(err, "%s", msg);
         free(msg);
     }
     dw_diags_release(&d);
@@ -1897,7 +1886,7 @@ int dw_incidents_apply(struct dw_incidents *inc, const struct dw_config *cfg, ch
     struct incident_conf *conf = conf_decode(cfg, &d);
     if (!conf) {
         char *msg = diags_message(&d);
-        inc_set_err(err, "%s", msg);
+        dw_set_err(err, "%s", msg);
         free(msg);
     }
     dw_diags_release(&d);

@@ -134,7 +134,6 @@ void inc_row_release(struct inc_row *r);
 /** Reads one incident; false when there is none. */
 bool inc_row_get(struct dw_incidents *inc, const char *id, struct inc_row *out);
 
-void inc_set_err(char **err, const char *fmt, ...) DW_PRINTF(2, 3);
 struct dw_value inc_text_or_null(const char *s);
 char *inc_col(const struct dw_value *v);
 int64_t inc_col_int(const struct dw_value *v);

@@ -454,20 +454,20 @@ int dw_incidents_list_json(struct dw_incidents *inc, const struct dw_incident_fi
         f = &d;
     *out = NULL;
     if (f->limit > DW_INCIDENT_LIST_MAX) {
-        inc_set_err(err, "limit %zu is over %d; page with since instead", f->limit,
-                    DW_INCIDENT_LIST_MAX);
+        dw_set_err(err, "limit %zu is over %d; page with since instead", f->limit,
+                   DW_INCIDENT_LIST_MAX);
         return DW_INCIDENT_EINVAL;
     }
     bool open = f->state && strcmp(f->state, "open") == 0;
     if (f->state && !open && dw_incident_state_parse(f->state) < 0) {
-        inc_set_err(err,
-                    "unknown state \"%s\"; use open or one of: triggered, acknowledged, "
-                    "investigating, identified, monitoring, resolved, postmortem, closed",
-                    f->state);
+        dw_set_err(err,
+                   "unknown state \"%s\"; use open or one of: triggered, acknowledged, "
+                   "investigating, identified, monitoring, resolved, postmortem, closed",
+                   f->state);
         return DW_INCIDENT_EINVAL;
     }
     if (f->severity < 0 || f->severity > 4) {
-        inc_set_err(err, "severity %d is not 1 to 4 (or 0 for any)", f->severity);
+        dw_set_err(err, "severity %d is not 1 to 4 (or 0 for any)", f->severity);
         return DW_INCIDENT_EINVAL;
     }
     struct dw_value p[] = {inc_text_or_null(open ? NULL : f->state), DW_VINT(open),
@@ -573,7 +573,7 @@ int dw_incidents_stats_json(struct dw_incidents *inc, int64_t since, int64_t unt
 {
     *out = NULL;
     if (until <= since) {
-        inc_set_err(err, "the period is empty: until must be after since");
+        dw_set_err(err, "the period is empty: until must be after since");
         return DW_INCIDENT_EINVAL;
     }
     struct samples s = {0};
@@ -643,7 +643,7 @@ int dw_incident_document(struct dw_incidents *inc, const char *id, bool report,
 {
     json_t *o = dw_incident_json(inc, id);
     if (!o) {
-        inc_set_err(err, "no incident %s; `dojowatch incident list` shows them", id ? id : "");
+        dw_set_err(err, "no incident %s; `dojowatch incident list` shows them", id ? id : "");
         return DW_INCIDENT_ENOTFOUND;
     }
     pthread_mutex_lock(&inc->mu);

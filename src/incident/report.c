@@ -31,7 +31,6 @@
  */
 #include <cmark.h>
 #include <ctype.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -138,17 +137,6 @@ const char dw_incident_notice_template[] =
     "The {{{service}}} Team\n";
 
 #define SEED_STATUS_PAGE "https://status.dojopool.com"
-
-static void set_err(char **err, const char *fmt, ...) DW_PRINTF(2, 3);
-static void set_err(char **err, const char *fmt, ...)
-{
-    if (!err)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    *err = dw_vasprintf(fmt, ap);
-    va_end(ap);
-}
 
 /* ---- picking values out of the incident ---- */
 
@@ -613,7 +601,7 @@ static int put_html(struct dw_buf *out, const char *md, size_t len, const char *
 {
     char *body = cmark_markdown_to_html(md, len, REPORT_CMARK_OPTS);
     if (!body) {
-        set_err(err, "cmark could not render the Markdown");
+        dw_set_err(err, "cmark could not render the Markdown");
         return -1;
     }
     int rc = dw_buf_puts(out, "<!doctype html>\n<html lang=\"en\">\n<head>\n"
@@ -624,7 +612,7 @@ static int put_html(struct dw_buf *out, const char *md, size_t len, const char *
     rc |= dw_buf_puts(out, "</body>\n</html>\n");
     free(body);
     if (rc < 0)
-        set_err(err, "the document is larger than %zu bytes", out->max);
+        dw_set_err(err, "the document is larger than %zu bytes", out->max);
     return rc < 0 ? -1 : 0;
 }
 
@@ -662,11 +650,11 @@ static bool check_args(json_t *incident, enum dw_incident_format f, char **err)
     if (err)
         *err = NULL;
     if (!json_is_object(incident)) {
-        set_err(err, "the incident is not a JSON object");
+        dw_set_err(err, "the incident is not a JSON object");
         return false;
     }
     if (f != DW_INCIDENT_TEXT && f != DW_INCIDENT_MARKDOWN && f != DW_INCIDENT_HTML) {
-        set_err(err, "unknown output format %d", (int)f);
+        dw_set_err(err, "unknown output format %d", (int)f);
         return false;
     }
     return true;

@@ -87,9 +87,9 @@ int dw_incident_slack_command(struct dw_incidents *inc, const struct dw_incident
     char *serr = NULL;
     char *key = secret(inc, &serr);
     if (!key) {
-        inc_set_err(
-            err, "%s",
-            serr ? serr : "no Slack signing secret is configured (incidents.slack.signing_secret)");
+        dw_set_err(err, "%s",
+                   serr ? serr
+                        : "no Slack signing secret is configured (incidents.slack.signing_secret)");
         free(serr);
         return DW_INCIDENT_EDENIED;
     }
@@ -101,9 +101,9 @@ int dw_incident_slack_command(struct dw_incidents *inc, const struct dw_incident
               signature_ok(key, in->timestamp, in->signature, in->body, in->body_len);
     free(key);
     if (!ok) {
-        inc_set_err(err, fresh ? "X-Slack-Signature does not verify"
-                               : "X-Slack-Request-Timestamp is missing or more than 5 minutes "
-                                 "away from now");
+        dw_set_err(err, fresh ? "X-Slack-Signature does not verify"
+                              : "X-Slack-Request-Timestamp is missing or more than 5 minutes "
+                                "away from now");
         return DW_INCIDENT_EDENIED;
     }
     const char *text = in->text ? in->text : "";
@@ -147,7 +147,7 @@ int dw_incident_slack_command(struct dw_incidents *inc, const struct dw_incident
         free(msg);
         free(base);
     } else {
-        inc_set_err(err, "%s", cerr ? cerr : "the store failed");
+        dw_set_err(err, "%s", cerr ? cerr : "the store failed");
     }
     free(cerr);
     free(by);

@@ -131,18 +131,6 @@ static void rebuild(struct dw_status *st, int64_t now);
 
 /* ---- small helpers ---- */
 
-static void set_err(char **err, const char *fmt, ...) DW_PRINTF(2, 3);
-static void set_err(char **err, const char *fmt, ...)
-{
-    if (!err)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    free(*err);
-    *err = dw_vasprintf(fmt, ap);
-    va_end(ap);
-}
-
 static int exec(struct dw_status *st, const char *sql, const struct dw_value *p, size_t n)
 {
     return dw_store_exec(st->store, sql, p, n, NULL, NULL, NULL);
@@ -291,7 +279,7 @@ static int install(struct dw_status *st, struct st_conf *c, char **err)
     st->conf = c;
     if (upsert_config_maints(st, dw_now_ms()) != 0) {
         st->conf = old;
-        set_err(err, "cannot store the configured maintenances");
+        dw_set_err(err, "cannot store the configured maintenances");
         return -1;
     }
     st_conf_free(&old);
@@ -1048,14 +1036,14 @@ static int check_components(struct dw_status *st, const struct dw_status_compone
 {
     for (size_t i = 0; i < n; i++) {
         if (st_conf_component(st->conf, cs[i].id) < 0) {
-            set_err(err, "unknown component \"%s\"", cs[i].id ? cs[i].id : "");
+            dw_set_err(err, "unknown component \"%s\"", cs[i].id ? cs[i].id : "");
             return DW_STATUS_EINVAL;
         }
         if (dw_status_state_parse(cs[i].state) < 0) {
-            set_err(err,
-                    "component %s: unknown state \"%s\"; one of operational, "
-                    "degraded_performance, partial_outage, major_outage, under_maintenance",
-                    cs[i].id, cs[i].state ? cs[i].state : "");
+            dw_set_err(err,
+                       "component %s: unknown state \"%s\"; one of operational, "
+                       "degraded_performance, partial_outage, major_outage, under_maintenance",
+                       cs[i].id, cs[i].state ? cs[i].state : "");
             return DW_STATUS_EINVAL;
         }
         json_object_set_new(out, cs[i].id, json_string(cs[i].state));
@@ -1068,15 +1056,15 @@ static int publish_locked(struct publish *a, json_t **update, char **err)
 {
     struct dw_status *st = a->st;
     if (!valid_update_status(a->status)) {
-        set_err(err,
-                "unknown status \"%s\"; one of investigating, identified, monitoring, resolved, "
-                "postmortem",
-                a->status ? a->status : "");
+        dw_set_err(err,
+                   "unknown status \"%s\"; one of investigating, identified, monitoring, resolved, "
+                   "postmortem",
+                   a->status ? a->status : "");
         return DW_STATUS_EINVAL;
     }
     size_t n = a->body ? strlen(a->body) : 0;
     if (n == 0 || n > DW_STATUS_BODY_MAX) {
-        set_err(err, "the body must have 1 to %d bytes (it has %zu)", DW_STATUS_BODY_MAX, n);
+        dw_set_err(err, "the body must have 1 to %d bytes (it has %zu)", DW_STATUS_BODY_MAX, n);
         return DW_STATUS_EINVAL;
     }
     int rc = dw_store_tx_durable(st->store, publish_tx, a, err);
@@ -1103,12 +1091,12 @@ int dw_status_incident_update(struct dw_status *st, const char *incident_id, con
                               size_t ncomponents, const char *by, int64_t now, char **err)
 {
     if (!st->incidents) {
-        set_err(err, "incidents are not running in this process");
+        dw_set_err(err, "incidents are not running in this process");
         return DW_STATUS_ENOTFOUND;
     }
     json_t *inc = dw_incident_json(st->incidents, incident_id ? incident_id : "");
     if (!inc) {
-        set_err(err, "no incident %s", incident_id ? incident_id : "");
+        dw_set_err(err, "no incident %s", incident_id ? incident_id : "");
         return DW_STATUS_ENOTFOUND;
     }
     json_t *comps = json_object(), *update = NULL;
@@ -1391,16 +1379,17 @@ int dw_status_override(struct dw_status *st, const char *component, const char *
 {
     int s = -1;
     if (state && (s = dw_status_state_parse(state)) < 0) {
-        set_err(err,
-                "unknown state \"%s\"; one of operational, degraded_performance, partial_outage, "
-                "major_outage, under_maintenance (or null to clear)",
-                state);
+        dw_set_err(
+            err,
+            "unknown state \"%s\"; one of operational, degraded_performance, partial_outage, "
+            "major_outage, under_maintenance (or null to clear)",
+            state);
         return DW_STATUS_EINVAL;
     }
     pthread_mutex_lock(&st->mu);
     int i = st_conf_component(st->conf, component), rc = 0;
     if (i < 0) {
-        set_err(err, "no component %s", component ? component : "");
+        dw_set_err(err, "no component %s", component ? component : "");
         rc = DW_STATUS_ENOTFOUND;
     } else if (s >= 0) {
         struct dw_value p[] = {DW_VTEXT(component), DW_VTEXT(state_names[s]),
@@ -1438,7 +1427,7 @@ static int parse_time_field(const json_t *in, const char *key, int64_t *out, cha
     if (!v)
         return 0;
     if (!json_is_string(v) || dw_parse_rfc3339(json_string_value(v), out) != 0) {
-        set_err(err, "%s must be an RFC 3339 time like 2026-03-02T10:00:00Z", key);
+        dw_set_err(err, "%s must be an RFC 3339 time like 2026-03-02T10:00:00Z", key);
         return DW_STATUS_EINVAL;
     }
     return 0;
@@ -1451,7 +1440,7 @@ static int maint_fields(struct dw_status *st, const json_t *in, struct st_maint 
         title = json_string_value(json_object_get(in, "title"));
     if (title) {
         if (!*title || strlen(title) > DW_STATUS_TITLE_MAX) {
-            set_err(err, "the name must have 1 to %d bytes", DW_STATUS_TITLE_MAX);
+            dw_set_err(err, "the name must have 1 to %d bytes", DW_STATUS_TITLE_MAX);
             return DW_STATUS_EINVAL;
         }
         free(m->title);
@@ -1460,7 +1449,7 @@ static int maint_fields(struct dw_status *st, const json_t *in, struct st_maint 
     json_t *body = json_object_get(in, "body");
     if (body) {
         if (!json_is_string(body) || strlen(json_string_value(body)) > DW_STATUS_BODY_MAX) {
-            set_err(err, "body must be a string of at most %d bytes", DW_STATUS_BODY_MAX);
+            dw_set_err(err, "body must be a string of at most %d bytes", DW_STATUS_BODY_MAX);
             return DW_STATUS_EINVAL;
         }
         free(m->body);
@@ -1471,14 +1460,14 @@ static int maint_fields(struct dw_status *st, const json_t *in, struct st_maint 
         size_t i;
         json_t *v;
         if (!json_is_array(comps)) {
-            set_err(err, "components must be a list of component ids");
+            dw_set_err(err, "components must be a list of component ids");
             return DW_STATUS_EINVAL;
         }
         json_array_foreach(comps, i, v)
         {
             if (st_conf_component(st->conf, json_string_value(v)) < 0) {
-                set_err(err, "unknown component \"%s\"",
-                        json_is_string(v) ? json_string_value(v) : "(not a string)");
+                dw_set_err(err, "unknown component \"%s\"",
+                           json_is_string(v) ? json_string_value(v) : "(not a string)");
                 return DW_STATUS_EINVAL;
             }
         }
@@ -1493,18 +1482,18 @@ static int maint_fields(struct dw_status *st, const json_t *in, struct st_maint 
     const char *status = json_string_value(json_object_get(in, "status"));
     if (status) {
         if (strcmp(status, "verifying") != 0 && strcmp(status, "completed") != 0) {
-            set_err(err, "status may only be set to verifying or completed by hand");
+            dw_set_err(err, "status may only be set to verifying or completed by hand");
             return DW_STATUS_EINVAL;
         }
         free(m->manual);
         m->manual = dw_strdup(status);
     }
     if (!m->title || !m->starts_at || !m->ends_at) {
-        set_err(err, "a maintenance needs name, scheduled_for and scheduled_until");
+        dw_set_err(err, "a maintenance needs name, scheduled_for and scheduled_until");
         return DW_STATUS_EINVAL;
     }
     if (m->ends_at <= m->starts_at) {
-        set_err(err, "scheduled_until must be after scheduled_for");
+        dw_set_err(err, "scheduled_until must be after scheduled_for");
         return DW_STATUS_EINVAL;
     }
     return 0;
@@ -1554,14 +1543,14 @@ int dw_status_maintenance_set(struct dw_status *st, const char *id, const json_t
                               const char *by, int64_t now, char id_out[48], char **err)
 {
     if (!json_is_object(in)) {
-        set_err(err, "expected a JSON object");
+        dw_set_err(err, "expected a JSON object");
         return DW_STATUS_EINVAL;
     }
     pthread_mutex_lock(&st->mu);
     struct st_maint m = {0};
     int rc = 0;
     if (id && !maint_load(st, id, &m)) {
-        set_err(err, "no maintenance %s", id);
+        dw_set_err(err, "no maintenance %s", id);
         rc = DW_STATUS_ENOTFOUND;
     }
     if (rc == 0 && !id) {
@@ -1602,7 +1591,7 @@ int dw_status_maintenance_delete(struct dw_status *st, const char *id, int64_t n
     struct st_maint m = {0};
     int rc = 0;
     if (!id || !maint_load(st, id, &m)) {
-        set_err(err, "no maintenance %s", id ? id : "");
+        dw_set_err(err, "no maintenance %s", id ? id : "");
         rc = DW_STATUS_ENOTFOUND;
     } else {
         silences_expire(st, m.silences, now);
