@@ -136,7 +136,11 @@ class TestContext {
         this.errors.push({ kind: 'console.error', url: m.location().url || where(), text: m.text() });
     });
     page.on('requestfailed', (r) => {
-      this.errors.push({ kind: 'requestfailed', url: r.url(), text: r.failure()?.errorText || '' });
+      const text = r.failure()?.errorText || '';
+      // A request still in flight when the page navigates away is cancelled by the browser
+      // (net::ERR_ABORTED): not a failure of the server. Refused or reset connections are.
+      if (text === 'net::ERR_ABORTED') return;
+      this.errors.push({ kind: 'requestfailed', url: r.url(), text });
     });
     page.on('response', (r) => {
       const s = r.status();
