@@ -25,6 +25,11 @@ def serves_health_ready_and_metrics():
         r = d.get("/-/ready")
         assert r.status == 200, r.status
         d.get("/-/healthy")
+        # A request is counted when libmicrohttpd reports it complete, which may come just
+        # after the client has the answer (another polling thread): wait for the count.
+        wait_until(lambda: (metric_value(d.get("/metrics").text, "dojowatch_http_requests_total",
+                                         {"route": "/-/healthy", "code": "200"}) or 0) >= 2,
+                   5, what="the two /-/healthy requests counted")
         m = d.get("/metrics")
         assert m.status == 200
         assert m.headers.get("Content-Type", "").startswith("text/plain"), m.headers
