@@ -9,7 +9,7 @@ set -eu
 
 BUILD_PKGS="gcc pkg-config meson ninja-build ca-certificates
 libmicrohttpd-dev libcurl4-openssl-dev libjansson-dev libfyaml-dev libsqlite3-dev
-libsodium-dev libpcre2-dev libzstd-dev libsnappy-dev libprotobuf-c-dev protobuf-c-compiler
+libsodium-dev libpcre2-dev libzstd-dev zlib1g-dev libsnappy-dev libprotobuf-c-dev protobuf-c-compiler
 libcmark-dev libpq-dev tzdata"
 TEST_PKGS="python3 curl procps clang libclang-rt-14-dev clang-format prometheus prometheus-node-exporter prometheus-blackbox-exporter openssl tzdata python3-aiosmtpd python3-icalendar r-cran-whisker"
 
