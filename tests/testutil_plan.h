@@ -30,7 +30,8 @@ static inline bool replaced_key(const char *line, const char *sections)
     return false;
 }
 
-static inline struct dw_config *config_with(const char *sections)
+/* The example with `sections` replacing its top-level keys, as text (caller frees). */
+static inline char *config_text_with(const char *sections)
 {
     FILE *f = fopen(EXAMPLE_CONFIG, "r");
     if (!f)
@@ -47,18 +48,31 @@ static inline struct dw_config *config_with(const char *sections)
     }
     fclose(f);
     dw_buf_puts(&b, sections);
+    return dw_buf_steal(&b);
+}
+
+/* A configuration from text named "test.yaml"; the test fails when it does not load. */
+static inline struct dw_config *config_load_text(const char *text)
+{
     struct dw_diags d;
     dw_diags_init(&d);
-    struct dw_config *cfg = dw_config_load_string("test.yaml", b.data, b.len, &d);
+    struct dw_config *cfg = dw_config_load_string("test.yaml", text, strlen(text), &d);
     if (!cfg) {
-        char *text = diags_text(&d);
-        fprintf(stderr, "%s", text);
-        free(text);
+        char *msg = diags_text(&d);
+        fprintf(stderr, "%s", msg);
+        free(msg);
     }
     dw_diags_release(&d);
-    dw_buf_release(&b);
     if (!cfg)
         DW_FAIL_("%s", "test config does not load");
+    return cfg;
+}
+
+static inline struct dw_config *config_with(const char *sections)
+{
+    char *text = config_text_with(sections);
+    struct dw_config *cfg = config_load_text(text);
+    free(text);
     return cfg;
 }
 

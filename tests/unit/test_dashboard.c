@@ -24,43 +24,6 @@
 
 /* ---- configurations ---- */
 
-/* The example with `sections` replacing its top-level keys, as text (caller frees). */
-static char *text_with(const char *sections)
-{
-    FILE *f = fopen(EXAMPLE_CONFIG, "r");
-    if (!f)
-        DW_FAIL_("cannot read %s", EXAMPLE_CONFIG);
-    struct dw_buf b;
-    dw_buf_init(&b, 0);
-    char line[4096];
-    bool skip = false;
-    while (fgets(line, sizeof line, f)) {
-        if (line[0] != ' ' && line[0] != '#' && line[0] != '\n')
-            skip = replaced_key(line, sections);
-        if (!skip)
-            dw_buf_puts(&b, line);
-    }
-    fclose(f);
-    dw_buf_puts(&b, sections);
-    return dw_buf_steal(&b);
-}
-
-static struct dw_config *load_text(const char *text)
-{
-    struct dw_diags d;
-    dw_diags_init(&d);
-    struct dw_config *cfg = dw_config_load_string("test.yaml", text, strlen(text), &d);
-    if (!cfg) {
-        char *msg = diags_text(&d);
-        fprintf(stderr, "%s", msg);
-        free(msg);
-    }
-    dw_diags_release(&d);
-    if (!cfg)
-        DW_FAIL_("%s", "test config does not load");
-    return cfg;
-}
-
 /* 1-based line and column of the last occurrence of marker in text. */
 static void position_of(const char *text, const char *marker, int *line, int *col)
 {
@@ -86,8 +49,8 @@ static void position_of(const char *text, const char *marker, int *line, int *co
 static void expect_error_at(const char *sections, const char *marker, bool want_col,
                             const char *msg)
 {
-    char *text = text_with(sections);
-    struct dw_config *cfg = load_text(text);
+    char *text = config_text_with(sections);
+    struct dw_config *cfg = config_load_text(text);
     struct dw_diags d;
     dw_diags_init(&d);
     size_t n = dw_dashboard_check_config(cfg, &d);
@@ -174,8 +137,8 @@ static const char good[] =
 
 static struct dw_config *good_config(void)
 {
-    char *text = text_with(good);
-    struct dw_config *cfg = load_text(text);
+    char *text = config_text_with(good);
+    struct dw_config *cfg = config_load_text(text);
     free(text);
     return cfg;
 }
@@ -262,8 +225,8 @@ TEST(example_config_passes_with_the_plans_dashboard)
 
 TEST(absent_section_has_no_dashboards)
 {
-    char *text = text_with("dashboards:\n");
-    struct dw_config *cfg = load_text(text);
+    char *text = config_text_with("dashboards:\n");
+    struct dw_config *cfg = config_load_text(text);
     struct dw_dashboards *db = open_ok(cfg);
     ASSERT_EQ_UINT(dw_dashboard_count(db), 0);
     ASSERT_NULL(dw_dashboard_get_json(db, "critical-metrics", LAUNCH));
@@ -944,20 +907,20 @@ TEST(data_limits_series_per_panel_and_samples_per_answer)
     struct fx f;
     fx_open(&f);
     /* max_series 3: the second board's wide panel gives 5. */
-    char *text =
-        text_with("dashboards:\n"
-                  "  limits: {max_series: 3, max_samples: 2000}\n"
-                  "  boards:\n"
-                  "    - id: w\n"
-                  "      title: W\n"
-                  "      rows:\n"
-                  "        - title: R\n"
-                  "          panels:\n"
-                  "            - {id: wide, title: Wide, kind: table, query: "
-                  "'{__name__=~\"lat_seconds|up\"}'}\n"
-                  "            - {id: lat, title: Lat, kind: timeseries, query: lat_seconds}\n"
-                  "            - {id: up, title: Up, kind: timeseries, query: up}\n");
-    struct dw_config *cfg = load_text(text);
+    char *text = config_text_with(
+        "dashboards:\n"
+        "  limits: {max_series: 3, max_samples: 2000}\n"
+        "  boards:\n"
+        "    - id: w\n"
+        "      title: W\n"
+        "      rows:\n"
+        "        - title: R\n"
+        "          panels:\n"
+        "            - {id: wide, title: Wide, kind: table, query: "
+        "'{__name__=~\"lat_seconds|up\"}'}\n"
+        "            - {id: lat, title: Lat, kind: timeseries, query: lat_seconds}\n"
+        "            - {id: up, title: Up, kind: timeseries, query: up}\n");
+    struct dw_config *cfg = config_load_text(text);
     free(text);
     char *err = NULL;
     ASSERT_EQ_INT(dw_dashboard_apply(f.db, cfg, &err), 0);
@@ -991,12 +954,12 @@ TEST(a_reload_swaps_the_whole_set_or_nothing)
     struct fx f;
     fx_open(&f);
     /* An invalid section: refused with its position, the old dashboards stay. */
-    char *text = text_with(BOARD("            - id: p\n"
-                                 "              title: P\n"
-                                 "              kind: stat\n"
-                                 "              query: up\n"
-                                 "              thresholds: [{value: 1, color: mauve}]\n"));
-    struct dw_config *bad = load_text(text);
+    char *text = config_text_with(BOARD("            - id: p\n"
+                                        "              title: P\n"
+                                        "              kind: stat\n"
+                                        "              query: up\n"
+                                        "              thresholds: [{value: 1, color: mauve}]\n"));
+    struct dw_config *bad = config_load_text(text);
     free(text);
     char *err = NULL;
     ASSERT_EQ_INT(dw_dashboard_apply(f.db, bad, &err), -1);
@@ -1014,8 +977,8 @@ TEST(a_reload_swaps_the_whole_set_or_nothing)
     ASSERT_NOT_NULL(def);
     json_decref(def);
     /* A valid one replaces every dashboard at once. */
-    text = text_with(BOARD("            - {id: p, title: P, kind: stat, query: up}\n"));
-    struct dw_config *next = load_text(text);
+    text = config_text_with(BOARD("            - {id: p, title: P, kind: stat, query: up}\n"));
+    struct dw_config *next = config_load_text(text);
     free(text);
     ASSERT_EQ_INT(dw_dashboard_apply(f.db, next, &err), 0);
     dw_config_unref(&next); /* the set keeps its own reference */
@@ -1058,11 +1021,11 @@ TEST(kpis_are_measured_by_their_queries_and_judged_against_the_plan)
     ASSERT_TRUE(dw_dashboard_kpi_met("==", 100, 100));
     ASSERT_FALSE(dw_dashboard_kpi_met(">=", 0.0 / 0.0, 0));
 
-    char *text = text_with("dashboards:\n  kpis:\n"
-                           "    - {id: availability, query: '100 * min(up)'}\n"
-                           "    - {id: error-rate, query: 'max(err_ratio) * 100'}\n"
-                           "    - {id: api-latency-p95, query: 'max(no_such_series)'}\n");
-    struct dw_config *cfg = load_text(text);
+    char *text = config_text_with("dashboards:\n  kpis:\n"
+                                  "    - {id: availability, query: '100 * min(up)'}\n"
+                                  "    - {id: error-rate, query: 'max(err_ratio) * 100'}\n"
+                                  "    - {id: api-latency-p95, query: 'max(no_such_series)'}\n");
+    struct dw_config *cfg = config_load_text(text);
     free(text);
     struct dw_dashboards *db = open_ok(cfg);
     struct dw_promql_memstorage *mem = dw_promql_memstorage_new();
