@@ -237,6 +237,12 @@ void dw_pidlock_release(int *fd);
 
 /** Value of a hexadecimal digit (0-9, a-f, A-F), or -1. */
 int dw_hex_digit(int c);
+/**
+ * Length of the valid UTF-8 sequence at s (n bytes left, n >= 1) and its code
+ * point in *cp; 0 when the bytes there are not valid UTF-8 (overlong forms,
+ * surrogates and values over U+10FFFF included). cp may be NULL.
+ */
+size_t dw_utf8_seq(const unsigned char *s, size_t n, uint32_t *cp);
 
 /* ---- a min-heap of due times, for schedulers (dueheap.c) ---- */
 

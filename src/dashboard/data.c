@@ -178,39 +178,13 @@ int64_t dash_row_refresh(const struct dash_set *s, const struct dash_board *b,
 
 /* ---- JSON pieces ---- */
 
-/* Length of the valid UTF-8 sequence at s (n bytes left), 0 when invalid. */
-static size_t utf8_len(const unsigned char *s, size_t n)
-{
-    unsigned char c = s[0];
-    size_t len;
-    uint32_t v, min;
-    if (c < 0x80)
-        return 1;
-    if (c >= 0xc2 && c <= 0xdf)
-        len = 2, v = c & 0x1fu, min = 0x80;
-    else if (c >= 0xe0 && c <= 0xef)
-        len = 3, v = c & 0x0fu, min = 0x800;
-    else if (c >= 0xf0 && c <= 0xf4)
-        len = 4, v = c & 0x07u, min = 0x10000;
-    else
-        return 0;
-    if (n < len)
-        return 0;
-    for (size_t i = 1; i < len; i++) {
-        if ((s[i] & 0xc0) != 0x80)
-            return 0;
-        v = v << 6 | (s[i] & 0x3fu);
-    }
-    return v < min || v > 0x10ffff || (v >= 0xd800 && v <= 0xdfff) ? 0 : len;
-}
-
 void dash_json_string(struct dw_buf *b, const char *s)
 {
     const unsigned char *p = (const unsigned char *)s;
     size_t n = strlen(s);
     dw_buf_putc(b, '"');
     for (size_t i = 0; i < n;) {
-        size_t w = utf8_len(p + i, n - i);
+        size_t w = dw_utf8_seq(p + i, n - i, NULL);
         if (w == 0) {
             dw_buf_puts(b, "\\ufffd");
             i++;

@@ -164,38 +164,6 @@ static bool duration_param(struct dw_http_request *req, struct dw_http_response 
 
 /* ---- JSON and the envelope ---- */
 
-/* Length of the valid UTF-8 sequence at s (n bytes left), 0 when invalid. */
-static size_t utf8_seq(const unsigned char *s, size_t n, uint32_t *cp)
-{
-    unsigned char c = s[0];
-    size_t len;
-    uint32_t v, min;
-    if (c < 0x80) {
-        *cp = c;
-        return 1;
-    }
-    if (c >= 0xc2 && c <= 0xdf) {
-        len = 2, v = c & 0x1fu, min = 0x80;
-    } else if (c >= 0xe0 && c <= 0xef) {
-        len = 3, v = c & 0x0fu, min = 0x800;
-    } else if (c >= 0xf0 && c <= 0xf4) {
-        len = 4, v = c & 0x07u, min = 0x10000;
-    } else {
-        return 0;
-    }
-    if (n < len)
-        return 0;
-    for (size_t i = 1; i < len; i++) {
-        if ((s[i] & 0xc0) != 0x80)
-            return 0;
-        v = v << 6 | (s[i] & 0x3fu);
-    }
-    if (v < min || v > 0x10ffff || (v >= 0xd800 && v <= 0xdfff))
-        return 0;
-    *cp = v;
-    return len;
-}
-
 void dw_api_json_string(struct dw_buf *b, const char *s)
 {
     static const char hex[] = "0123456789abcdef";
@@ -204,7 +172,7 @@ void dw_api_json_string(struct dw_buf *b, const char *s)
     dw_buf_putc(b, '"');
     for (size_t i = 0; i < n;) {
         uint32_t cp;
-        size_t w = utf8_seq(p + i, n - i, &cp);
+        size_t w = dw_utf8_seq(p + i, n - i, &cp);
         if (w == 0) {
             dw_buf_puts(b, "\\ufffd"); /* Go replaces each invalid byte */
             i++;
@@ -239,7 +207,7 @@ void dw_api_go_quote(struct dw_buf *b, const char *s)
     dw_buf_putc(b, '"');
     for (size_t i = 0; i < n;) {
         uint32_t cp;
-        size_t w = utf8_seq(p + i, n - i, &cp);
+        size_t w = dw_utf8_seq(p + i, n - i, &cp);
         if (w == 0 || cp < 0x20 || cp == 0x7f) {
             const char *esc = w == 0       ? NULL
                               : cp == '\n' ? "\\n"

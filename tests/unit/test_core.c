@@ -405,4 +405,23 @@ TEST(rate_limit_per_key_refills_and_stays_bounded)
     dw_ratelimit_free(&rl);
 }
 
+TEST(utf8_sequences_are_measured_and_invalid_ones_refused)
+{
+    uint32_t cp = 0;
+    ASSERT_EQ_UINT(dw_utf8_seq((const unsigned char *)"A", 1, &cp), 1);
+    ASSERT_EQ_UINT(cp, 'A');
+    ASSERT_EQ_UINT(dw_utf8_seq((const unsigned char *)"\xc3\xa9", 2, &cp), 2); /* é */
+    ASSERT_EQ_UINT(cp, 0xe9);
+    ASSERT_EQ_UINT(dw_utf8_seq((const unsigned char *)"\xe2\x82\xac", 3, NULL), 3); /* € */
+    ASSERT_EQ_UINT(dw_utf8_seq((const unsigned char *)"\xf0\x9f\x98\x80", 4, &cp), 4);
+    ASSERT_EQ_UINT(cp, 0x1f600);
+    ASSERT_EQ_UINT(dw_utf8_seq((const unsigned char *)"\xc3\xa9", 1, &cp), 0); /* cut */
+    ASSERT_EQ_UINT(dw_utf8_seq((const unsigned char *)"\xc0\xaf", 2, &cp), 0); /* overlong */
+    ASSERT_EQ_UINT(dw_utf8_seq((const unsigned char *)"\xe0\x80\xaf", 3, &cp), 0);
+    ASSERT_EQ_UINT(dw_utf8_seq((const unsigned char *)"\xed\xa0\x80", 3, &cp), 0); /* surrogate */
+    ASSERT_EQ_UINT(dw_utf8_seq((const unsigned char *)"\xf4\x90\x80\x80", 4, &cp), 0);
+    ASSERT_EQ_UINT(dw_utf8_seq((const unsigned char *)"\x80", 1, &cp), 0); /* continuation */
+    ASSERT_EQ_UINT(dw_utf8_seq((const unsigned char *)"\xc3(", 2, &cp), 0);
+}
+
 TEST_MAIN()
