@@ -157,6 +157,12 @@ void dw_diags_add(struct dw_diags *d, const char *file, int line, int col, const
 size_t dw_diags_errors(const struct dw_diags *d);
 /** Formats one diagnostic as "file:line:col: key: msg". */
 void dw_diag_format(const struct dw_diag *diag, struct dw_buf *out);
+/**
+ * The errors (not the warnings) formatted and joined by sep, at most max of
+ * them (0: all) and then "<sep>... and N more"; `empty` when there is no
+ * error. Heap, caller frees.
+ */
+char *dw_diags_text(const struct dw_diags *d, size_t max, const char *sep, const char *empty);
 
 /* ---- parsing and formatting of values ---- */
 

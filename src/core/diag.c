@@ -48,6 +48,27 @@ size_t dw_diags_errors(const struct dw_diags *d)
     return d->n - d->warnings;
 }
 
+char *dw_diags_text(const struct dw_diags *d, size_t max, const char *sep, const char *empty)
+{
+    struct dw_buf b;
+    dw_buf_init(&b, 0);
+    size_t shown = 0;
+    for (size_t i = 0; i < d->n; i++) {
+        if (dw_str_has_prefix(d->items[i].msg, "warning: "))
+            continue;
+        if (max && shown == max) {
+            dw_buf_printf(&b, "%s... and %zu more", sep, dw_diags_errors(d) - max);
+            break;
+        }
+        if (shown++)
+            dw_buf_puts(&b, sep);
+        dw_diag_format(&d->items[i], &b);
+    }
+    if (!b.len)
+        dw_buf_puts(&b, empty);
+    return dw_buf_steal(&b);
+}
+
 void dw_diag_format(const struct dw_diag *g, struct dw_buf *out)
 {
     if (g->file)

@@ -146,25 +146,6 @@ static bool is_ready(void *ctx)
     return atomic_load(&d->ready);
 }
 
-static char *diags_text(const struct dw_diags *diags, size_t max_lines)
-{
-    struct dw_buf b;
-    dw_buf_init(&b, 0);
-    size_t shown = 0;
-    for (size_t i = 0; i < diags->n; i++) {
-        if (dw_str_has_prefix(diags->items[i].msg, "warning: "))
-            continue;
-        if (shown++ == max_lines) {
-            dw_buf_printf(&b, "\n... and %zu more", dw_diags_errors(diags) - max_lines);
-            break;
-        }
-        if (b.len)
-            dw_buf_putc(&b, '\n');
-        dw_diag_format(&diags->items[i], &b);
-    }
-    return dw_buf_steal(&b);
-}
-
 static void log_diags(const struct dw_diags *diags, enum dw_log_level error_level)
 {
     for (size_t i = 0; i < diags->n; i++) {
@@ -430,7 +411,7 @@ static int reload(void *ctx, char **err)
         apply_sections(d, next, &diags);
     if (!next) {
         log_diags(&diags, DW_LOG_ERROR);
-        char *text = diags_text(&diags, 20);
+        char *text = dw_diags_text(&diags, 20, "\n", "");
         dw_log_kv(DW_LOG_ERROR, "config",
                   "reload rejected; the previous configuration keeps running", "file",
                   d->opts->config_path, NULL);

@@ -39,35 +39,13 @@ struct dash_set *dash_current(struct dw_dashboards *d)
     return s;
 }
 
-/* The loader's diagnostics as one message: the first few, then a count. */
-static char *diags_message(const struct dw_diags *diags)
-{
-    struct dw_buf b;
-    dw_buf_init(&b, 0);
-    size_t shown = 0;
-    for (size_t i = 0; i < diags->n; i++) {
-        if (dw_str_has_prefix(diags->items[i].msg, "warning: "))
-            continue;
-        if (shown == 5) {
-            dw_buf_printf(&b, "; and %zu more", dw_diags_errors(diags) - shown);
-            break;
-        }
-        if (shown++)
-            dw_buf_puts(&b, "; ");
-        dw_diag_format(&diags->items[i], &b);
-    }
-    if (!b.len)
-        dw_buf_puts(&b, "the dashboards section is invalid");
-    return dw_buf_steal(&b);
-}
-
 static struct dash_set *load(const struct dw_config *cfg, char **err)
 {
     struct dw_diags diags;
     dw_diags_init(&diags);
     struct dash_set *s = dash_set_load(cfg, &diags);
     if (!s && err)
-        *err = diags_message(&diags);
+        *err = dw_diags_text(&diags, 5, "; ", "the dashboards section is invalid");
     dw_diags_release(&diags);
     return s;
 }

@@ -429,19 +429,6 @@ size_t dw_incidents_check_config(const struct dw_config *cfg, struct dw_diags *d
     return dw_diags_errors(diags) - before;
 }
 
-static char *diags_message(struct dw_diags *d)
-{
-    struct dw_buf b;
-    dw_buf_init(&b, 0);
-    for (size_t i = 0; i < d->n; i++) {
-        dw_diag_format(&d->items[i], &b);
-        dw_buf_puts(&b, "\n");
-    }
-    if (!b.len)
-        dw_buf_puts(&b, "invalid incidents section");
-    return dw_buf_steal(&b);
-}
-
 /* ---- small helpers ---- */
 
 struct dw_value inc_text_or_null(const char *s)
@@ -1859,7 +1846,7 @@ struct dw_incidents *dw_incidents_open(const struct dw_incidents_options *o, cha
     dw_diags_init(&d);
     struct incident_conf *conf = conf_decode(o->config, &d);
     if (!conf) {
-        char *msg = diags_message(&d);
+        char *msg = dw_diags_text(&d, 0, "\n", "invalid incidents section");
         dw_set_err(err, "%s", msg);
         free(msg);
     }
@@ -1885,7 +1872,7 @@ int dw_incidents_apply(struct dw_incidents *inc, const struct dw_config *cfg, ch
     dw_diags_init(&d);
     struct incident_conf *conf = conf_decode(cfg, &d);
     if (!conf) {
-        char *msg = diags_message(&d);
+        char *msg = dw_diags_text(&d, 0, "\n", "invalid incidents section");
         dw_set_err(err, "%s", msg);
         free(msg);
     }

@@ -260,19 +260,6 @@ static void copy_serving_knobs(struct dw_status *st)
     pthread_rwlock_unlock(&st->docs_lock);
 }
 
-static char *diags_message(struct dw_diags *d)
-{
-    struct dw_buf b;
-    dw_buf_init(&b, 0);
-    for (size_t i = 0; i < d->n; i++) {
-        dw_diag_format(&d->items[i], &b);
-        dw_buf_puts(&b, "\n");
-    }
-    if (!b.len)
-        dw_buf_puts(&b, "invalid status section");
-    return dw_buf_steal(&b);
-}
-
 static int install(struct dw_status *st, struct st_conf *c, char **err)
 {
     struct st_conf *old = st->conf;
@@ -301,7 +288,7 @@ int dw_status_apply(struct dw_status *st, const struct dw_config *cfg, char **er
     struct st_conf *c = st_conf_decode(cfg, &d);
     if (!c) {
         if (err)
-            *err = diags_message(&d);
+            *err = dw_diags_text(&d, 0, "\n", "invalid status section");
         dw_diags_release(&d);
         return -1;
     }

@@ -424,4 +424,24 @@ TEST(utf8_sequences_are_measured_and_invalid_ones_refused)
     ASSERT_EQ_UINT(dw_utf8_seq((const unsigned char *)"\xc3(", 2, &cp), 0);
 }
 
+TEST(diagnostics_become_one_message_of_errors)
+{
+    struct dw_diags d;
+    dw_diags_init(&d);
+    char *t = dw_diags_text(&d, 0, "; ", "nothing");
+    ASSERT_EQ_STR(t, "nothing");
+    free(t);
+    dw_diags_add(&d, "a.yaml", 1, 2, "k", "first");
+    dw_diags_add(&d, "a.yaml", 2, 1, NULL, "warning: only a warning");
+    dw_diags_add(&d, "a.yaml", 3, 4, "k", "second");
+    dw_diags_add(&d, "a.yaml", 5, 6, "k", "third");
+    t = dw_diags_text(&d, 0, "; ", "");
+    ASSERT_EQ_STR(t, "a.yaml:1:2: k: first; a.yaml:3:4: k: second; a.yaml:5:6: k: third");
+    free(t);
+    t = dw_diags_text(&d, 2, "\n", "");
+    ASSERT_EQ_STR(t, "a.yaml:1:2: k: first\na.yaml:3:4: k: second\n... and 1 more");
+    free(t);
+    dw_diags_release(&d);
+}
+
 TEST_MAIN()
