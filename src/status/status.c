@@ -246,16 +246,30 @@ static int upsert_config_maints(struct dw_status *st, int64_t now)
     return 0;
 }
 
+static void strv_free(char ***v, size_t *n)
+{
+    for (size_t i = 0; i < *n; i++)
+        free((*v)[i]);
+    free(*v);
+    *v = NULL;
+    *n = 0;
+}
+
+static void strv_copy(char ***v, size_t *n, char *const *src, size_t m)
+{
+    strv_free(v, n);
+    *v = dw_calloc(m ? m : 1, sizeof **v);
+    for (*n = 0; *n < m; (*n)++)
+        (*v)[*n] = dw_strdup(src[*n]);
+}
+
+/* What the request handlers read without the module's lock (they run beside the tick). */
 static void copy_serving_knobs(struct dw_status *st)
 {
     pthread_rwlock_wrlock(&st->docs_lock);
-    for (size_t i = 0; i < st->ncors; i++)
-        free(st->cors[i]);
-    free(st->cors);
-    st->ncors = st->conf->y.ncors_origins;
-    st->cors = dw_calloc(st->ncors ? st->ncors : 1, sizeof *st->cors);
-    for (size_t i = 0; i < st->ncors; i++)
-        st->cors[i] = dw_strdup(st->conf->y.cors_origins[i]);
+    strv_copy(&st->cors, &st->ncors, st->conf->y.cors_origins, st->conf->y.ncors_origins);
+    strv_copy(&st->proxies, &st->nproxies, st->conf->y.rate.trusted_proxies,
+              st->conf->y.rate.ntrusted_proxies);
     st->max_age_s = (int)(st->conf->y.cache_max_age_ms / 1000);
     pthread_rwlock_unlock(&st->docs_lock);
 }
@@ -376,9 +390,8 @@ void dw_status_close(struct dw_status **stp)
     free(st->comps);
     docs_free(st->docs, st->ndocs);
     st_subs_close(st);
-    for (size_t i = 0; i < st->ncors; i++)
-        free(st->cors[i]);
-    free(st->cors);
+    strv_free(&st->cors, &st->ncors);
+    strv_free(&st->proxies, &st->nproxies);
     pthread_rwlock_destroy(&st->docs_lock);
     pthread_mutex_destroy(&st->mu);
     free(st);

@@ -206,6 +206,8 @@ struct dw_status {
     int max_age_s; /* copied under docs_lock for the handlers */
     char **cors;   /* copied under docs_lock */
     size_t ncors;
+    char **proxies; /* rate_limit.trusted_proxies, copied under docs_lock */
+    size_t nproxies;
 
     struct dw_alert_consumer thread;
 

@@ -1141,11 +1141,12 @@ bool dw_status_admit(struct dw_status *st, const char *client, const char *forwa
     const char *who = client ? client : "";
     char hop[64] = "";
     if (forwarded && *forwarded) {
-        pthread_mutex_lock(&st->mu);
+        /* not st->mu: a tick holds it through its store work, and this is every request */
+        pthread_rwlock_rdlock(&st->docs_lock);
         bool trusted = false;
-        for (size_t i = 0; i < st->conf->y.rate.ntrusted_proxies; i++)
-            trusted |= strcmp(st->conf->y.rate.trusted_proxies[i], who) == 0;
-        pthread_mutex_unlock(&st->mu);
+        for (size_t i = 0; i < st->nproxies; i++)
+            trusted |= strcmp(st->proxies[i], who) == 0;
+        pthread_rwlock_unlock(&st->docs_lock);
         if (trusted) { /* the last address the proxy added */
             const char *last = strrchr(forwarded, ',');
             last = last ? last + 1 : forwarded;
